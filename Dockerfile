@@ -1,0 +1,36 @@
+# syntax=docker/dockerfile:1
+# tenantry: one static Go binary on distroless/static, running as non-root.
+#
+#   docker build --build-arg VERSION="$(git describe --tags --always)" -t tenantry .
+#   docker buildx build --platform linux/arm64,linux/amd64 ...   (Fargate: ARM64 or X86_64)
+#
+# The build stage compiles exactly as `make build` does (CGO_ENABLED=0,
+# -trimpath, -s -w, main.version); deploy/aws/dockerfile_test.go parses this
+# file, checks these invariants and builds the binary the same way.
+#
+# No HEALTHCHECK: distroless has no shell or curl, and Docker/ECS health
+# checks run inside the container. ECS relies on the process (the worker exits
+# when it cannot work); probe :8080/readyz from outside (docs/operations.md).
+
+ARG GO_VERSION=1.26.8
+
+FROM --platform=$BUILDPLATFORM golang:${GO_VERSION}-bookworm AS build
+ARG TARGETOS=linux
+ARG TARGETARCH=amd64
+ARG VERSION=dev
+ENV GOTOOLCHAIN=local GOFLAGS=-buildvcs=false
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
+    CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
+    go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/tenantry ./cmd/tenantry
+
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/tenantry /usr/local/bin/tenantry
+# 65532 is distroless's nonroot user; the ECS task definition sets it too.
+USER 65532:65532
+EXPOSE 8080
+ENTRYPOINT ["/usr/local/bin/tenantry"]
+CMD ["worker"]

@@ -1,0 +1,99 @@
+// Command tenantry is the worker, migration tool and operator CLI of tenantry.
+// It is thin: flags and environment are parsed here, then libraries run.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+	"go.uber.org/zap"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// Globals are available to every subcommand's Run method.
+type Globals struct {
+	LogLevel string `name:"log-level" env:"TENANTRY_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level."`
+	LogJSON  bool   `name:"log-json" env:"TENANTRY_LOG_JSON" default:"true" negatable:"" help:"Log as JSON (zap production encoder)."`
+
+	ctx    context.Context
+	logger *zap.Logger
+}
+
+// Context is cancelled on SIGINT/SIGTERM.
+func (g *Globals) Context() context.Context { return g.ctx }
+
+// Logger is the process logger.
+func (g *Globals) Logger() *zap.Logger { return g.logger }
+
+// CLI is the command tree. Each subcommand lives in its own file.
+type CLI struct {
+	Globals
+
+	Version  VersionCmd  `cmd:"" help:"Print the version."`
+	Migrate  MigrateCmd  `cmd:"" help:"Apply the database schema (as the owner role)."`
+	Audit    AuditCmd    `cmd:"" help:"Verify and export the per-tenant audit hash chains."`
+	Worker   WorkerCmd   `cmd:"" help:"Run the document worker (SQS → verify envelope → pipeline → pgvector)."`
+	Search   SearchCmd   `cmd:"" help:"Tenant-scoped semantic search; the tenant comes from a signed envelope (act=search)."`
+	Demo     DemoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack (make demo)."`
+	Dev      DevCmd      `cmd:"" help:"Local-stack helpers." hidden:""`
+	Envelope EnvelopeCmd `cmd:"" help:"Envelope keys, signing and verification (keygen, sign, verify, jwks)."`
+	Presign  PresignCmd  `cmd:"" help:"Print a presigned S3 PUT URL that carries a signed envelope."`
+	Upload   UploadCmd   `cmd:"" help:"Upload a file through a presigned URL with a signed envelope."`
+	DLQ      DLQCmd      `cmd:"" name:"dlq" help:"Inspect and replay dead-letter queues (inspect, replay, redrive)."`
+	Sfn      SfnCmd      `cmd:"" help:"Step Functions pipeline: start executions, redrive failed ones, replay Express failures."`
+}
+
+// VersionCmd prints the build version.
+type VersionCmd struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(*Globals) error {
+	fmt.Println("tenantry", version)
+	return nil
+}
+
+func newLogger(level string, json bool) (*zap.Logger, error) {
+	var cfg zap.Config
+	if json {
+		cfg = zap.NewProductionConfig()
+	} else {
+		cfg = zap.NewDevelopmentConfig()
+	}
+	lvl, err := zap.ParseAtomicLevel(level)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Level = lvl
+	cfg.OutputPaths = []string{"stderr"}
+	return cfg.Build()
+}
+
+func main() {
+	var cli CLI
+	kctx := kong.Parse(&cli,
+		kong.Name("tenantry"),
+		kong.Description("Tenant-scoped document ingestion for multi-tenant RAG on AWS."),
+		kong.UsageOnError(),
+		kong.Vars{"version": version},
+	)
+	logger, err := newLogger(cli.LogLevel, cli.LogJSON)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tenantry:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	cli.ctx, cli.logger = ctx, logger
+	err = kctx.Run(&cli.Globals)
+	stop()
+	_ = logger.Sync()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tenantry:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tenantry/tenantry/internal/chunk"
+	"github.com/tenantry/tenantry/internal/extract"
+	"github.com/tenantry/tenantry/internal/service"
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
+type WorkerCmd struct {
+	AWS      AWSFlags              `embed:""`
+	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
+	Embed    EmbedFlags            `embed:"" prefix:"embed-"`
+
+	DatabaseURL string   `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string (not the owner; preflight refuses roles that could bypass RLS)."`
+	DBMaxConns  int32    `name:"db-max-conns" env:"TENANTRY_DB_MAX_CONNS" default:"8" help:"Database pool size."`
+	QueueURL    string   `name:"queue-url" env:"TENANTRY_QUEUE_URL" required:"" help:"SQS queue with S3 notifications and jobs."`
+	DLQURL      string   `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue (reason attributes are attached)."`
+	Buckets     []string `name:"bucket" env:"TENANTRY_BUCKETS" help:"Accept events only for these buckets (default: any)."`
+
+	TaskQueueURL string `name:"sfn-task-queue-url" env:"TENANTRY_SFN_TASK_QUEUE_URL" help:"Also run Step Functions tasks (SQS waitForTaskToken) from this queue."`
+	TaskDLQURL   string `name:"sfn-task-dlq-url" env:"TENANTRY_SFN_TASK_DLQ_URL" help:"Dead-letter queue of the task queue."`
+
+	Concurrency       int           `name:"concurrency" env:"TENANTRY_CONCURRENCY" default:"8" help:"Messages handled at once."`
+	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls."`
+	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
+	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
+	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself."`
+	DrainTimeout      time.Duration `name:"drain-timeout" env:"TENANTRY_DRAIN_TIMEOUT" default:"30s" help:"On SIGTERM, how long in-flight work may finish."`
+	HandlerTimeout    time.Duration `name:"handler-timeout" env:"TENANTRY_HANDLER_TIMEOUT" default:"15m" help:"Longest a single message may be handled (then it is retried later)."`
+	BackoffBase       time.Duration `name:"backoff-base" env:"TENANTRY_BACKOFF_BASE" default:"1s" help:"First retry delay of transient failures (exponential, full jitter)."`
+	BackoffMax        time.Duration `name:"backoff-max" env:"TENANTRY_BACKOFF_MAX" default:"5m" help:"Longest retry delay."`
+
+	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
+	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
+	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
+	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
+	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
+	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
+
+	OpsAddr string `name:"ops-addr" env:"TENANTRY_OPS_ADDR" default:"127.0.0.1:9090" help:"Address of /metrics, /healthz, /readyz (\"\" disables)."`
+}
+
+// Run runs the worker.
+func (c *WorkerCmd) Run(g *Globals) error {
+	ctx := g.Context()
+	verifier, err := c.Envelope.Verifier(ctx, c.AWS, g.Logger())
+	if err != nil {
+		return err
+	}
+	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
+	if err != nil {
+		return err
+	}
+	sfnc, err := c.AWS.SFN(ctx)
+	if err != nil {
+		return err
+	}
+	return service.Run(ctx, service.Config{
+		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns,
+		QueueURL: c.QueueURL, DLQURL: c.DLQURL, Buckets: c.Buckets,
+		TaskQueueURL: c.TaskQueueURL, TaskDLQURL: c.TaskDLQURL, SFN: sfnc,
+		Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
+		Extract:     extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
+		Chunk:       chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
+		Limits:      pipeline.Limits{MaxBytes: c.MaxDocumentBytes, EmbedBatch: c.EmbedBatch},
+		Concurrency: c.Concurrency, Pollers: c.Pollers, VisibilityTimeout: c.VisibilityTimeout, WaitTime: c.WaitTime,
+		MaxReceiveCount: c.MaxReceives, DrainTimeout: c.DrainTimeout, HandlerTimeout: c.HandlerTimeout, BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax,
+		OpsAddr: c.OpsAddr,
+	}, g.Logger())
+}
+
+func overlap(n int) int {
+	if n == 0 {
+		return chunk.NoOverlap
+	}
+	return n
+}
+
+// pdfCacheDir defaults to the user cache directory; "" (no writable cache)
+// compiles PDFium in memory at the first PDF of each process.
+func pdfCacheDir(dir string) string {
+	if dir != "" {
+		return dir
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	dir = filepath.Join(base, "tenantry", "pdfium")
+	if os.MkdirAll(dir, 0o700) != nil {
+		return ""
+	}
+	return dir
+}

@@ -1,0 +1,123 @@
+package chunk
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// Separator joins the sections' texts into the document text that chunk
+// offsets point into (see Text).
+const Separator = "\n\n"
+
+// minMaxTokens is the smallest MaxTokens accepted: a rune is never more than
+// 4 tokens, so every cut makes progress.
+const minMaxTokens = 16
+
+// Config sizes the chunks.
+type Config struct {
+	// MaxTokens bounds a chunk's cl100k_base token count (default 512).
+	// Titan and Cohere tokenizers are not public: leave headroom under the
+	// embedding model's input limit.
+	MaxTokens int
+	// OverlapTokens is how much of the end of a chunk is repeated at the
+	// start of the next one, in whole pieces (sentences or words), never
+	// across a heading (default 64; 0 disables; below MaxTokens/2).
+	// Use NoOverlap to ask for none explicitly.
+	OverlapTokens int
+}
+
+// NoOverlap as Config.OverlapTokens disables overlap (0 means the default).
+const NoOverlap = -1
+
+const (
+	defaultMaxTokens     = 512
+	defaultOverlapTokens = 64
+)
+
+func (c Config) withDefaults() Config {
+	if c.MaxTokens == 0 {
+		c.MaxTokens = defaultMaxTokens
+	}
+	switch c.OverlapTokens {
+	case 0:
+		c.OverlapTokens = min(defaultOverlapTokens, c.MaxTokens/4)
+	case NoOverlap:
+		c.OverlapTokens = 0
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.MaxTokens < minMaxTokens {
+		return fmt.Errorf("chunk: MaxTokens %d below %d", c.MaxTokens, minMaxTokens)
+	}
+	if c.OverlapTokens < 0 || c.OverlapTokens*2 > c.MaxTokens {
+		return fmt.Errorf("chunk: OverlapTokens %d must be in [0, MaxTokens/2]", c.OverlapTokens)
+	}
+	return nil
+}
+
+// Chunker implements pipeline.Chunker. It is safe for concurrent use.
+type Chunker struct {
+	cfg     Config
+	counter *Counter
+	log     *zap.Logger
+}
+
+var _ pipeline.Chunker = (*Chunker)(nil)
+
+// New returns a Chunker. It loads the embedded tokenizer vocabulary once per
+// process. A nil logger logs nothing.
+func New(cfg Config, logger *zap.Logger) (*Chunker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	counter, err := NewCounter()
+	if err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Chunker{cfg: cfg, counter: counter, log: logger}, nil
+}
+
+// Config returns the configuration in effect (defaults applied).
+func (c *Chunker) Config() Config { return c.cfg }
+
+// Counter returns the token counter the chunker sizes chunks with.
+func (c *Chunker) Counter() *Counter { return c.counter }
+
+// Text returns the document text that chunk offsets point into: the
+// sections' texts joined with Separator. Chunk.Text equals
+// []rune(Text(doc))[CharStart:CharEnd].
+func Text(doc pipeline.Extracted) string {
+	parts := make([]string, len(doc.Sections))
+	for i, s := range doc.Sections {
+		parts[i] = s.Text
+	}
+	return strings.Join(parts, Separator)
+}
+
+// Chunk splits doc into ordered chunks. It returns an error wrapping
+// pipeline.ErrEmpty when doc has no text other than whitespace, and the
+// context's error when ctx ends first.
+func (c *Chunker) Chunk(ctx context.Context, doc pipeline.Extracted) ([]pipeline.Chunk, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m := newMerger(ctx, c.cfg, c.counter, doc.Sections)
+	if err := m.run(); err != nil {
+		return nil, err
+	}
+	if len(m.out) == 0 {
+		return nil, fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
+	}
+	return m.out, nil
+}

@@ -1,0 +1,456 @@
+package chunk
+
+import (
+	"context"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// Boundary strengths: how good a place the start of a piece is to begin a
+// chunk. The merger cuts at the strongest boundary in the second half of a
+// full chunk.
+const (
+	bRune      int8 = iota // inside a word that alone exceeds MaxTokens
+	bWord                  // a whitespace run
+	bLine                  // a single line break
+	bSentence              // after . ! ? … (and CJK 。！？)
+	bParagraph             // a blank line
+	bSection               // a section boundary (e.g. a PDF page)
+	bHeading               // the start of a heading section
+)
+
+// piece is a run of one section's text that fits in MaxTokens. Pieces are
+// contiguous: together they cover every section completely.
+type piece struct {
+	sec       int
+	start     int // byte offset in the section's text
+	end       int
+	runeStart int // rune offset in Text(doc)
+	runeLen   int
+	tokens    int // tokens of the text, plus one for a section separator before it
+	strength  int8
+}
+
+// merger turns the stream of pieces into chunks. It holds only the pieces of
+// the chunk being built, so memory does not grow with the document.
+type merger struct {
+	ctx     context.Context
+	cfg     Config
+	counter *Counter
+	secs    []pipeline.Section
+
+	buf  []piece // window of pieces not yet dropped; buf[0] starts the current chunk
+	sum  int     // tokens of buf
+	next int     // index in buf of the first piece no chunk has covered yet
+
+	pushed int
+	out    []pipeline.Chunk
+	err    error
+}
+
+func newMerger(ctx context.Context, cfg Config, counter *Counter, secs []pipeline.Section) *merger {
+	return &merger{ctx: ctx, cfg: cfg, counter: counter, secs: secs}
+}
+
+func (m *merger) run() error {
+	runeBase := 0
+	for i, sec := range m.secs {
+		if i > 0 {
+			runeBase += utf8.RuneCountInString(Separator)
+		}
+		strength := bSection
+		if sec.Heading {
+			strength = bHeading
+		}
+		n, err := m.splitSection(i, sec.Text, runeBase, strength)
+		if err != nil {
+			return err
+		}
+		runeBase += n
+	}
+	m.finish()
+	return m.err
+}
+
+// splitSection cuts a section into sentence pieces (each tagged with the
+// strength of the boundary it starts at), words when a sentence does not fit,
+// and runes when a word does not fit. It returns the section's rune count.
+func (m *merger) splitSection(sec int, text string, runeBase int, first int8) (int, error) {
+	pos := runeBase
+	strength := first
+	sepTokens := 0
+	if sec > 0 {
+		sepTokens = 1 // Separator is one cl100k token
+	}
+	emit := func(start, end int, s int8) bool {
+		n := m.splitSentence(sec, text, start, end, pos, strength, sepTokens)
+		pos += n
+		strength = s
+		sepTokens = 0
+		return m.err == nil
+	}
+	last := scanSentences(text, emit)
+	if m.err != nil {
+		return 0, m.err
+	}
+	if last < len(text) {
+		_ = emit(last, len(text), bWord)
+	}
+	if m.err != nil {
+		return 0, m.err
+	}
+	return pos - runeBase, nil
+}
+
+// splitSentence pushes text[start:end] as one piece when it fits, else as
+// word (and rune) pieces; the first piece gets strength first. It returns the
+// rune count.
+func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, first int8, sepTokens int) int {
+	s := text[start:end]
+	runes := utf8.RuneCountInString(s)
+	if start == end {
+		// An empty section still advances offsets by nothing; emit nothing.
+		return 0
+	}
+	max := m.cfg.MaxTokens
+	if len(s) <= max*8 {
+		if t := m.counter.Count(s); t+sepTokens <= max {
+			m.push(piece{sec: sec, start: start, end: end, runeStart: runeStart, runeLen: runes, tokens: t + sepTokens, strength: first})
+			return runes
+		}
+	}
+	// Words: cut where each whitespace run starts.
+	pos := runeStart
+	strength := first
+	wStart := start
+	flushWord := func(wEnd int) {
+		w := text[wStart:wEnd]
+		for len(w) > 0 && m.err == nil {
+			budget := max - sepTokens
+			n, t := m.counter.prefixWithin(w, budget)
+			rl := utf8.RuneCountInString(w[:n])
+			m.push(piece{sec: sec, start: wStart, end: wStart + n, runeStart: pos, runeLen: rl, tokens: t + sepTokens, strength: strength})
+			pos += rl
+			wStart += n
+			w = w[n:]
+			strength = bRune
+			sepTokens = 0
+		}
+	}
+	prevSpace := true
+	for i, r := range s {
+		space := unicode.IsSpace(r)
+		if space && !prevSpace && start+i > wStart {
+			flushWord(start + i)
+			strength = bWord
+		}
+		prevSpace = space
+	}
+	flushWord(end)
+	return runes
+}
+
+// scanSentences calls emit for each sentence-level part of text: parts start
+// where a whitespace run starts after a sentence end, or where a run holding a
+// line break starts, or right after a CJK full stop. The strength passed is
+// that of the boundary the next part starts at. It returns the offset where
+// the unemitted tail begins (emit is never called for the last part).
+func scanSentences(text string, emit func(start, end int, next int8) bool) int {
+	partStart := 0
+	sentenceEnd := false
+	i := 0
+	for i < len(text) {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		if unicode.IsSpace(r) {
+			runStart := i
+			newlines := 0
+			for i < len(text) {
+				r, size = utf8.DecodeRuneInString(text[i:])
+				if !unicode.IsSpace(r) {
+					break
+				}
+				if r == '\n' {
+					newlines++
+				}
+				i += size
+			}
+			if i >= len(text) || runStart == partStart {
+				sentenceEnd = false
+				continue
+			}
+			s := int8(-1)
+			switch {
+			case newlines >= 2:
+				s = bParagraph
+			case sentenceEnd:
+				s = bSentence
+			case newlines == 1:
+				s = bLine
+			}
+			sentenceEnd = false
+			if s >= 0 {
+				if !emit(partStart, runStart, s) {
+					return len(text)
+				}
+				partStart = runStart
+			}
+			continue
+		}
+		i += size
+		switch r {
+		case '.', '!', '?', '…':
+			sentenceEnd = true
+		case '"', '\'', '”', '’', ')', ']', '»':
+			// a closing mark keeps a sentence end pending
+		case '。', '！', '？':
+			sentenceEnd = false
+			if i < len(text) {
+				if nr, _ := utf8.DecodeRuneInString(text[i:]); !unicode.IsSpace(nr) {
+					if !emit(partStart, i, bSentence) {
+						return len(text)
+					}
+					partStart = i
+				}
+			}
+		default:
+			sentenceEnd = false
+		}
+	}
+	return partStart
+}
+
+// push adds a piece and emits chunks while the window overflows.
+func (m *merger) push(p piece) {
+	if m.err != nil {
+		return
+	}
+	m.pushed++
+	if m.pushed%1024 == 0 {
+		if err := m.ctx.Err(); err != nil {
+			m.err = err
+			return
+		}
+	}
+	m.buf = append(m.buf, p)
+	m.sum += p.tokens
+	for m.sum > m.cfg.MaxTokens && len(m.buf) > 1 {
+		m.cut()
+	}
+}
+
+func (m *merger) finish() {
+	if m.err != nil {
+		return
+	}
+	for len(m.buf) > m.next {
+		if m.sum > m.cfg.MaxTokens && len(m.buf) > 1 {
+			m.cut()
+			continue
+		}
+		c := m.emit(len(m.buf))
+		if c >= len(m.buf) {
+			break
+		}
+		m.advance(c)
+	}
+	m.buf = m.buf[:0]
+}
+
+// cut emits one chunk from the start of the window and keeps the overlap.
+func (m *merger) cut() {
+	max := m.cfg.MaxTokens
+	// e: the first piece that does not fit after buf[0:e].
+	e, sum := 1, m.buf[0].tokens
+	for e < len(m.buf) && sum+m.buf[e].tokens <= max {
+		sum += m.buf[e].tokens
+		e++
+	}
+	// Choose the chunk end c in [lo, e]: the strongest boundary whose prefix
+	// is at least half full (a heading: a quarter), the latest among equals.
+	lo := max1(1, m.next+1)
+	c, best := e, int8(-1)
+	prefix := 0
+	for i := 0; i < e; i++ {
+		prefix += m.buf[i].tokens
+		cand := i + 1
+		if cand < lo {
+			continue
+		}
+		s := bHeading + 1 // the end of the window is always allowed
+		if cand < len(m.buf) {
+			s = m.buf[cand].strength
+		}
+		ok := prefix*2 >= max || s == bHeading && prefix*4 >= max
+		if cand == e && best < 0 {
+			ok = true
+		}
+		if ok && s >= best {
+			c, best = cand, s
+		}
+	}
+	if c > e {
+		c = e
+	}
+	m.advance(m.emit(c))
+}
+
+// advance drops the pieces before the next chunk's start: c, less the
+// overlap.
+func (m *merger) advance(c int) {
+	max := m.cfg.MaxTokens
+	// Overlap: whole pieces before c, not reaching back to buf[0] (progress)
+	// and never carried over a heading.
+	start := c
+	if c < len(m.buf) && m.buf[c].strength < bHeading && m.cfg.OverlapTokens > 0 {
+		tok := 0
+		for k := c - 1; k > 0; k-- {
+			t := m.buf[k].tokens
+			if tok+t > m.cfg.OverlapTokens || tok+t+m.buf[c].tokens > max {
+				break
+			}
+			tok += t
+			start = k
+			if m.buf[k].strength >= bHeading {
+				break
+			}
+		}
+	}
+	m.next = c - start
+	n := copy(m.buf, m.buf[start:])
+	m.buf = m.buf[:n]
+	m.sum = 0
+	for _, p := range m.buf {
+		m.sum += p.tokens
+	}
+}
+
+// emit builds the chunk buf[0:c] (shrinking c while the exact count exceeds
+// MaxTokens and more than the new pieces remain) and returns the c used.
+func (m *merger) emit(c int) int {
+	for {
+		text, runeStart, runeEnd, sec := m.build(c)
+		if text == "" || len(m.out) > 0 && runeEnd <= m.out[len(m.out)-1].CharEnd {
+			// Only whitespace beyond what the last chunk already holds.
+			return c
+		}
+		tokens := m.boundTokens(c, text)
+		if tokens > m.cfg.MaxTokens {
+			tokens = m.counter.Count(text)
+		}
+		if tokens > m.cfg.MaxTokens && c-1 > m.next && c > 1 {
+			c--
+			continue
+		}
+		if tokens > m.cfg.MaxTokens && m.next > 0 && c > 1 {
+			// The overlap carried from the last chunk pushed this one over
+			// the limit (joined text can count more tokens than its pieces):
+			// give up one overlap piece, it is already in the last chunk.
+			m.sum -= m.buf[0].tokens
+			m.buf = m.buf[1:]
+			m.next--
+			c--
+			continue
+		}
+		m.out = append(m.out, pipeline.Chunk{
+			Ordinal:    len(m.out),
+			Text:       text,
+			TokenCount: tokens,
+			CharStart:  runeStart,
+			CharEnd:    runeEnd,
+			Page:       m.secs[sec].Page,
+		})
+		return c
+	}
+}
+
+// boundTokens bounds the token count of text, the trimmed text of buf[0:c],
+// from above, without counting it again where it can. Pieces are mostly cut
+// where the tokenizer itself splits (before a whitespace run, or at a
+// section start), so after the first one their counts add up to the count
+// of their concatenation, or more (a section separator, trimmed trailing
+// whitespace); a chunk with a piece cut elsewhere is counted exactly. Leading
+// pieces of only whitespace are trimmed away; the first piece with text is
+// counted again without its leading whitespace (" Bun" is one token, "Bun"
+// two).
+func (m *merger) boundTokens(c int, text string) int {
+	i := 0
+	for i < c-1 && strings.TrimSpace(m.pieceText(m.buf[i])) == "" {
+		i++
+	}
+	tokens := m.counter.Count(strings.TrimLeftFunc(m.pieceText(m.buf[i]), unicode.IsSpace))
+	for _, p := range m.buf[i+1 : c] {
+		if p.start > 0 {
+			if r, _ := utf8.DecodeRuneInString(m.pieceText(p)); !unicode.IsSpace(r) {
+				// Cut inside a run of non-space (a long word, after a CJK
+				// full stop): the tokenizer may split the joined text
+				// differently. Count it.
+				return m.counter.Count(text)
+			}
+		}
+		tokens += p.tokens
+	}
+	return tokens
+}
+
+func (m *merger) pieceText(p piece) string { return m.secs[p.sec].Text[p.start:p.end] }
+
+// build returns the trimmed text of buf[0:c], its rune offsets in Text(doc)
+// and the section its first rune is in ("" when it is all whitespace).
+func (m *merger) build(c int) (string, int, int, int) {
+	first, last := m.buf[0], m.buf[c-1]
+	var text string
+	if first.sec == last.sec {
+		text = m.secs[first.sec].Text[first.start:last.end]
+	} else {
+		var b strings.Builder
+		b.WriteString(m.secs[first.sec].Text[first.start:])
+		for s := first.sec + 1; s < last.sec; s++ {
+			b.WriteString(Separator)
+			b.WriteString(m.secs[s].Text)
+		}
+		b.WriteString(Separator)
+		b.WriteString(m.secs[last.sec].Text[:last.end])
+		text = b.String()
+	}
+	runeStart := first.runeStart
+	runeEnd := last.runeStart + last.runeLen
+	trimmed := strings.TrimLeftFunc(text, unicode.IsSpace)
+	lead := text[:len(text)-len(trimmed)]
+	runeStart += utf8.RuneCountInString(lead)
+	out := strings.TrimRightFunc(trimmed, unicode.IsSpace)
+	runeEnd -= utf8.RuneCountInString(trimmed[len(out):])
+	if out == "" {
+		return "", 0, 0, 0
+	}
+	if !utf8.ValidString(out) {
+		// Extractors hand over valid UTF-8; if a caller did not, replace
+		// each invalid byte by U+FFFD, as []rune(Text(doc)) does, so the
+		// offsets still hold.
+		out = string([]rune(out))
+	}
+	// The section of the first kept rune: walk the separators skipped.
+	sec := first.sec
+	if first.sec != last.sec {
+		off := len(lead)
+		rest := len(m.secs[first.sec].Text) - first.start
+		for off >= rest && sec < last.sec {
+			off -= rest + len(Separator)
+			sec++
+			rest = len(m.secs[sec].Text)
+			if off < 0 {
+				off = 0
+			}
+		}
+	}
+	return out, runeStart, runeEnd, sec
+}
+
+func max1(a, b int) int {
+	if a > b {
+		return a
+	}
+	return b
+}

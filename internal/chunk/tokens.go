@@ -1,0 +1,151 @@
+package chunk
+
+import (
+	"fmt"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	tiktoken "github.com/pkoukk/tiktoken-go"
+	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
+)
+
+// Encoding is the tiktoken vocabulary used to count tokens. Its files are
+// embedded in github.com/pkoukk/tiktoken-go-loader; nothing is downloaded.
+const Encoding = "cl100k_base"
+
+// segmentBytes bounds the text handed to the tokenizer in one call. The
+// tokenizer's pre-tokenizing regular expression and its byte-pair merge are
+// quadratic in the length of a run of one character class (8 KiB of spaces
+// takes ~30 ms, 2 KiB ~2 ms), so longer text is cut first — between a
+// whitespace run and the word after it, where the tokenizer itself splits —
+// and the counts are summed.
+const segmentBytes = 256
+
+var (
+	encOnce sync.Once
+	enc     *tiktoken.Tiktoken
+	encErr  error
+)
+
+func loadEncoding() (*tiktoken.Tiktoken, error) {
+	encOnce.Do(func() {
+		tiktoken.SetBpeLoader(tiktokenloader.NewOfflineLoader())
+		enc, encErr = tiktoken.GetEncoding(Encoding)
+		if encErr != nil {
+			encErr = fmt.Errorf("chunk: load %s: %w", Encoding, encErr)
+		}
+	})
+	return enc, encErr
+}
+
+// Counter counts cl100k_base tokens of text. It is safe for concurrent use.
+//
+// Counts are exact for ordinary text. Runs longer than 256 bytes with no
+// whitespace-to-word break are counted in 256-byte pieces (on rune
+// boundaries), which may differ from the tokenizer's own count by a token per
+// piece; the cost of counting is linear in the text's length.
+type Counter struct {
+	enc *tiktoken.Tiktoken
+}
+
+// NewCounter loads the embedded cl100k_base vocabulary (once per process,
+// ~100 ms).
+func NewCounter() (*Counter, error) {
+	e, err := loadEncoding()
+	if err != nil {
+		return nil, err
+	}
+	return &Counter{enc: e}, nil
+}
+
+// Count returns the number of tokens in s.
+func (c *Counter) Count(s string) int {
+	n := 0
+	for len(s) > 0 {
+		cut := segmentEnd(s)
+		n += len(c.enc.EncodeOrdinary(s[:cut]))
+		s = s[cut:]
+	}
+	return n
+}
+
+// segmentEnd returns the length of the next segment of s to count on its own:
+// all of s when short, else the last whitespace-to-word boundary at or before
+// segmentBytes, else a rune boundary at segmentBytes.
+func segmentEnd(s string) int {
+	if len(s) <= segmentBytes {
+		return len(s)
+	}
+	best := 0
+	prevSpace := false
+	for i, r := range s {
+		if i > segmentBytes {
+			break
+		}
+		space := unicode.IsSpace(r)
+		// Cut where a whitespace run starts: the tokenizer never joins a
+		// word with the whitespace after it, so the counts add up.
+		if space && i > 0 && !prevSpace {
+			best = i
+		}
+		prevSpace = space
+	}
+	if best > 0 {
+		return best
+	}
+	cut := segmentBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	if cut == 0 { // cannot happen for valid or invalid UTF-8 of this length
+		cut = segmentBytes
+	}
+	return cut
+}
+
+// prefixWithin returns the byte length of the longest prefix of s, ending on
+// a rune boundary, whose count is at most max, and that count. It returns at
+// least one rune when s is not empty (a rune is never more than 4 tokens and
+// max is at least minMaxTokens). The cost is linear in the prefix's length.
+func (c *Counter) prefixWithin(s string, max int) (n, tokens int) {
+	for n < len(s) {
+		cut := segmentEnd(s[n:])
+		t := len(c.enc.EncodeOrdinary(s[n : n+cut]))
+		if tokens+t <= max {
+			n += cut
+			tokens += t
+			continue
+		}
+		// The segment overflows: binary search its rune starts for the
+		// longest prefix that fits (segments are at most segmentBytes).
+		seg := s[n : n+cut]
+		starts := make([]int, 0, len(seg))
+		for i := range seg {
+			starts = append(starts, i)
+		}
+		// starts[k] is the byte length of the prefix of k runes (k >= 1).
+		starts = append(starts[1:], len(seg))
+		lo, hi := 0, len(starts) // prefixes of lo runes fit; of hi runes do not
+		loTokens := 0
+		for hi-lo > 1 {
+			mid := (lo + hi) / 2
+			if t := len(c.enc.EncodeOrdinary(seg[:starts[mid-1]])); tokens+t <= max {
+				lo, loTokens = mid, t
+			} else {
+				hi = mid
+			}
+		}
+		if lo == 0 && n == 0 {
+			// Not even one rune fits the budget: take one rune regardless.
+			_, size := utf8.DecodeRuneInString(s)
+			return size, len(c.enc.EncodeOrdinary(s[:size]))
+		}
+		if lo > 0 {
+			n += starts[lo-1]
+			tokens += loTokens
+		}
+		return n, tokens
+	}
+	return n, tokens
+}

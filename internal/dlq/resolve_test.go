@@ -1,0 +1,272 @@
+package dlq_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/dlq"
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/objects"
+)
+
+const bucket = "tenantry-docs"
+
+// fakeObjects is an S3 HeadObject fake: objects by bucket/key with their
+// envelope; a missing one is objects.ErrNotFound; err fails every call.
+type fakeObjects struct {
+	mu   sync.Mutex
+	objs map[string]string
+	err  error
+	n    int
+}
+
+func (f *fakeObjects) put(key, token string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.objs == nil {
+		f.objs = map[string]string{}
+	}
+	f.objs[key] = token
+}
+
+func (f *fakeObjects) Head(_ context.Context, b, key string) (objects.Head, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if f.err != nil {
+		return objects.Head{}, f.err
+	}
+	tok, ok := f.objs[b+"/"+key]
+	if !ok {
+		return objects.Head{}, fmt.Errorf("s3 head: %w", objects.ErrNotFound)
+	}
+	return objects.Head{Bucket: b, Key: key, Envelope: tok}, nil
+}
+
+func s3Record(name, b, key string) string {
+	return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-23T10:00:00.000Z","eventName":%q,"s3":{"bucket":{"name":%q},"object":{"key":%q,"size":5,"sequencer":"0A1B"}}}`,
+		name, b, event.EncodeKey(key))
+}
+
+// s3Event is a direct S3 notification for keys.
+func s3Event(name string, keys ...string) string {
+	recs := make([]string, len(keys))
+	for i, k := range keys {
+		recs[i] = s3Record(name, bucket, k)
+	}
+	return `{"Records":[` + strings.Join(recs, ",") + `]}`
+}
+
+func snsEvent(inner string) string {
+	m, _ := json.Marshal(inner)
+	return `{"Type":"Notification","MessageId":"m","TopicArn":"arn:aws:sns:us-east-1:000000000000:t","Message":` + string(m) + `}`
+}
+
+func eventBridgeEvent(detailType, key string) string {
+	return fmt.Sprintf(`{"version":"0","id":"e","detail-type":%q,"source":"aws.s3","account":"000000000000","time":"2026-11-23T10:00:00Z","region":"us-east-1","resources":[],"detail":{"version":"0","bucket":{"name":%q},"object":{"key":%q,"size":5,"sequencer":"0A1B"},"reason":"PutObject"}}`,
+		detailType, bucket, event.EncodeKey(key))
+}
+
+type resolveCase struct {
+	name   string
+	body   string
+	attrs  map[string]string
+	objs   map[string]string // bucket/key -> envelope on the fake object
+	s3err  error
+	tenant uuid.UUID // want verified as this tenant (uuid.Nil: want unverified)
+	count  int       // verified entries (default 1)
+	reason string    // want unverified with this reason
+	temp   bool      // want a Temporary UnverifiedError
+}
+
+func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
+	a, b := uuid.New(), uuid.New()
+	keyA := a.String() + "/doc-1/report é+1.pdf"
+	keyA2 := a.String() + "/doc-2/b.txt"
+	keyB := b.String() + "/doc-3/c.txt"
+	objA, objA2, objB := kit.Object(t, a, bucket, keyA), kit.Object(t, a, bucket, keyA2), kit.Object(t, b, bucket, keyB)
+	reindex := `{"type":"reindex","document_id":"doc-1"}`
+	reindexTok := kit.Job(t, a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
+	ingest := `{"type":"ingest","bucket":"` + bucket + `","key":"` + keyA + `"}`
+	ingestTok := kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyA), []byte(ingest))
+	purge := `{"type":"purge_tenant"}`
+	purgeTok := kit.Job(t, b, envelope.ActionPurge, "doc:all", []byte(purge))
+	expired := kit.JobClaims(a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
+	expired.IssuedAt, expired.NotBefore, expired.Expiry = expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-2*3600e9)
+	return []resolveCase{
+		{name: "job, envelope in body", body: jobBody(reindexTok, reindex), tenant: a},
+		{name: "job, envelope in attribute", body: reindex, attrs: map[string]string{event.AttrEnvelope: reindexTok}, tenant: a},
+		{name: "ingest job", body: jobBody(ingestTok, ingest), tenant: a},
+		{name: "purge job", body: jobBody(purgeTok, purge), tenant: b},
+		{name: "S3 created, direct", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: objA}, tenant: a},
+		{name: "S3 created, two records of one tenant", body: s3Event("ObjectCreated:Put", keyA, keyA2),
+			objs: map[string]string{bucket + "/" + keyA: objA, bucket + "/" + keyA2: objA2}, tenant: a, count: 2},
+		{name: "S3 created, via SNS", body: snsEvent(s3Event("ObjectCreated:Put", keyA)), objs: map[string]string{bucket + "/" + keyA: objA}, tenant: a},
+		{name: "S3 created, via EventBridge", body: eventBridgeEvent("Object Created", keyA), objs: map[string]string{bucket + "/" + keyA: objA}, tenant: a},
+		{name: "S3 removed, object gone", body: s3Event("ObjectRemoved:Delete", keyB), tenant: b},
+
+		{name: "expired job", body: jobBody(kit.Sign(t, expired), reindex), reason: "expired"},
+		{name: "job body swapped", body: jobBody(reindexTok, `{"type":"reindex","document_id":"doc-2"}`), reason: "body_hash_mismatch"},
+		{name: "job signed for another document", body: jobBody(kit.Job(t, a, envelope.ActionReindex, "doc:doc-9", []byte(reindex)), reindex), reason: "binding_mismatch"},
+		{name: "job type not the signed action", body: jobBody(kit.Job(t, a, envelope.ActionDelete, "doc:doc-1", []byte(reindex)), reindex), reason: "wrong_action"},
+		{name: "ingest job for another tenant's key", body: jobBody(kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyB),
+			[]byte(`{"type":"ingest","bucket":"`+bucket+`","key":"`+keyB+`"}`)), `{"type":"ingest","bucket":"`+bucket+`","key":"`+keyB+`"}`), reason: "binding_mismatch"},
+		{name: "job signed by a stranger", body: jobBody(kit.SignWith(t, kit.Stranger, kit.JobClaims(a, envelope.ActionReindex, "doc:doc-1", []byte(reindex))), reindex), reason: "unknown_key"},
+		{name: "job without envelope", body: `{"job":` + reindex + `}`, reason: event.ReasonMalformedEnvelope},
+		{name: "not JSON", body: "not json", reason: event.ReasonMalformed},
+		{name: "S3 test event", body: `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"` + bucket + `"}`, reason: event.IgnoreTestEvent},
+		{name: "S3 created, object gone", body: s3Event("ObjectCreated:Put", keyA), reason: dlq.ReasonObjectUnavailable},
+		{name: "S3 created, object without envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: ""}, reason: dlq.ReasonNoEnvelope},
+		{name: "S3 created, another object's envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: objA2}, reason: "binding_mismatch"},
+		{name: "S3 created, another tenant's envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: objB}, reason: "binding_mismatch"},
+		{name: "S3 created, records of two tenants", body: s3Event("ObjectCreated:Put", keyA, keyB),
+			objs: map[string]string{bucket + "/" + keyA: objA, bucket + "/" + keyB: objB}, reason: dlq.ReasonMixedTenants},
+		{name: "S3 created, S3 unreachable", body: s3Event("ObjectCreated:Put", keyA), s3err: errors.New("connection refused"), reason: dlq.ReasonObjectUnavailable, temp: true},
+		{name: "S3 removed, object exists", body: s3Event("ObjectRemoved:Delete", keyB), objs: map[string]string{bucket + "/" + keyB: objB}, reason: dlq.ReasonObjectExists},
+		{name: "S3 removed, key not under a tenant", body: s3Event("ObjectRemoved:Delete", "shared/doc/x.txt"), reason: "bad_tenant"},
+		{name: "S3 other bucket", body: strings.ReplaceAll(s3Event("ObjectCreated:Put", keyA), bucket, "other-bucket"), reason: dlq.ReasonUnknownBucket},
+	}
+}
+
+func TestEnvelopeResolver(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	for _, tc := range resolveCases(t, kit) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := &fakeObjects{objs: tc.objs, err: tc.s3err}
+			r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+			vs, err := r.Resolve(context.Background(), "m-1", []byte(tc.body), tc.attrs)
+			if tc.tenant != uuid.Nil {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				want := max(tc.count, 1)
+				if len(vs) != want {
+					t.Fatalf("%d verified, want %d", len(vs), want)
+				}
+				for _, v := range vs {
+					if v.Scope.TenantID() != tc.tenant || v.Claims.TenantID != tc.tenant {
+						t.Errorf("tenant %s, want %s", v.Scope.TenantID(), tc.tenant)
+					}
+				}
+				return
+			}
+			var ue *dlq.UnverifiedError
+			if !errors.As(err, &ue) || !errors.Is(err, dlq.ErrUnverified) || len(vs) != 0 {
+				t.Fatalf("Resolve = %d verified, %v; want an UnverifiedError", len(vs), err)
+			}
+			if ue.Reason != tc.reason || ue.Temporary != tc.temp {
+				t.Errorf("reason %q (temporary %v), want %q (%v)", ue.Reason, ue.Temporary, tc.reason, tc.temp)
+			}
+			if strings.Contains(err.Error(), "eyJ") {
+				t.Errorf("error carries a token: %v", err)
+			}
+		})
+	}
+}
+
+// TestResolverRejectsHostileEnvelopes pushes the envelope attack catalogue
+// through both message paths: as the uploaded object's metadata behind an
+// S3 event (all three shapes), and as job envelopes.
+func TestResolverRejectsHostileEnvelopes(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	tenant := uuid.New()
+	const job = `{"type":"reindex","document_id":"doc-1"}`
+	target := envelopetest.Target{Tenant: tenant, Bucket: bucket, Key: tenant.String() + "/doc-1/file.txt", Body: []byte(job)}
+	for _, c := range kit.Hostile(t, target) {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			bodies := map[string]string{"job": jobBody(c.Token, string(c.Body))}
+			if c.Binding == envelopetest.BindObject {
+				bodies = map[string]string{
+					"s3":          s3Event("ObjectCreated:Put", c.Key),
+					"sns":         snsEvent(s3Event("ObjectCreated:Put", c.Key)),
+					"eventbridge": eventBridgeEvent("Object Created", c.Key),
+				}
+			}
+			for shape, body := range bodies {
+				objs := &fakeObjects{}
+				objs.put(c.Bucket+"/"+c.Key, c.Token)
+				r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(t), Objects: objs}
+				vs, err := r.Resolve(context.Background(), "m-1", []byte(body), nil)
+				if err == nil || len(vs) != 0 {
+					t.Fatalf("%s: hostile envelope verified (tenant %v)", shape, vs)
+				}
+				got := dlq.UnverifiedReason(err)
+				// A job token that is not even shaped like a JWS is refused
+				// by the decoder first; an empty object envelope is none.
+				if got != string(c.Reason) && !(c.Binding == envelopetest.BindJob && got == event.ReasonMalformedEnvelope) &&
+					!(c.Token == "" && got == dlq.ReasonNoEnvelope) {
+					t.Errorf("%s: reason %q, want %q", shape, got, c.Reason)
+				}
+			}
+		})
+	}
+}
+
+// TestResolverKeysUnavailable: a key source outage is not a verdict.
+func TestResolverKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	cfg := kit.Config()
+	cfg.Keys = downKeys{}
+	v, err := envelope.NewVerifier(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const job = `{"type":"reindex","document_id":"d"}`
+	body := jobBody(kit.Job(t, uuid.New(), envelope.ActionReindex, "doc:d", []byte(job)), job)
+	_, err = (&dlq.EnvelopeResolver{Verifier: v}).Resolve(context.Background(), "m", []byte(body), nil)
+	var ue *dlq.UnverifiedError
+	if !errors.As(err, &ue) || ue.Reason != dlq.ReasonKeysUnavailable || !ue.Temporary {
+		t.Fatalf("Resolve: %v, want temporary keys_unavailable", err)
+	}
+}
+
+type downKeys struct{}
+
+func (downKeys) PublicKey(context.Context, string) (envelope.PublicKey, error) {
+	return envelope.PublicKey{}, errors.New("JWKS endpoint down")
+}
+
+// FuzzEnvelopeResolver: no input makes the resolver panic, and nothing but a
+// validly signed envelope yields a tenant.
+func FuzzEnvelopeResolver(f *testing.F) {
+	kit := envelopetest.New(f, envelopetest.WithSeed("dlq-fuzz"))
+	for _, tc := range resolveCases(f, kit) {
+		f.Add(tc.body, tc.attrs[event.AttrEnvelope])
+	}
+	r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(f), Objects: &fakeObjects{}}
+	f.Fuzz(func(t *testing.T, body, attr string) {
+		var attrs map[string]string
+		if attr != "" {
+			attrs = map[string]string{event.AttrEnvelope: attr}
+		}
+		vs, err := r.Resolve(context.Background(), "m", []byte(body), attrs)
+		if err == nil {
+			for _, v := range vs {
+				if v.Scope.IsZero() {
+					t.Fatal("verified without a scope")
+				}
+			}
+			return
+		}
+		if len(vs) != 0 {
+			t.Fatal("verified entries returned with an error")
+		}
+		if dlq.UnverifiedReason(err) == "" {
+			t.Fatalf("error without a reason: %v", err)
+		}
+	})
+}

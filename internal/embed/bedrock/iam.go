@@ -1,0 +1,4 @@
+package bedrock
+
+// IAMActions lists every AWS API action this package calls (checked against deploy/ IAM policies).
+var IAMActions = []string{"bedrock:InvokeModel"}

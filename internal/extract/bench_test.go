@@ -1,0 +1,59 @@
+package extract_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tenantry/tenantry/internal/extract"
+)
+
+// BenchmarkExtract reports MB/s of input per format (PDF also pages/s).
+func BenchmarkExtract(b *testing.B) {
+	sentence := "Tenants upload documents; the worker extracts, chunks and embeds them. "
+	prose := strings.Repeat(sentence, (1<<20)/len(sentence))
+	var md, html, csv, docx strings.Builder
+	for i := range 2000 {
+		fmt.Fprintf(&md, "## Section %d\n\n%s\n\n- item *one*\n- item [two](https://x)\n\n", i, sentence+sentence)
+		fmt.Fprintf(&html, "<h2>Section %d</h2><p>%s<b>%s</b></p><ul><li>a</li><li>b</li></ul><script>var x=%d</script>\n", i, sentence, sentence, i)
+		fmt.Fprintf(&csv, "%d,Ada Lovelace,London,%q\n", i, sentence)
+		docx.WriteString(para(sentence + sentence))
+	}
+	pages := make([]string, 100)
+	for i := range pages {
+		pages[i] = strings.Repeat(sentence, 30)
+	}
+	cases := []struct {
+		name, mediaType string
+		in              []byte
+		pages           int
+	}{
+		{"text", "text/plain", []byte(prose), 0},
+		{"markdown", "text/markdown", []byte(md.String()), 0},
+		{"html", "text/html", []byte(html.String()), 0},
+		{"csv", "text/csv", []byte("id,name,city,note\n" + csv.String()), 0},
+		{"docx", extract.TypeDOCX, makeDOCX(b, docx.String()), 0},
+		{"pdf", "application/pdf", makePDF(pages...), len(pages)},
+	}
+	e := shared(b)
+	if err := e.PreparePDF(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(c.in)))
+			n := 0
+			for b.Loop() {
+				if _, err := e.Extract(context.Background(), c.mediaType, bytes.NewReader(c.in), int64(len(c.in))); err != nil {
+					b.Fatal(err)
+				}
+				n++
+			}
+			if c.pages > 0 {
+				b.ReportMetric(float64(n*c.pages)/b.Elapsed().Seconds(), "pages/s")
+			}
+		})
+	}
+}

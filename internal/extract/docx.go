@@ -1,0 +1,237 @@
+package extract
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// docx extracts word/document.xml of a DOCX (Office Open XML) file:
+// paragraphs as blocks, Heading1-9/Title/Subtitle styles and outline levels
+// as heading sections, tables as rows of cells joined by " | ", tabs and
+// breaks kept, deleted revisions and field codes dropped. Headers, footers,
+// footnotes and comments are not extracted.
+//
+// The archive is read from memory (it is at most MaxBytes); its entry count
+// is bounded by MaxEntries and the decompressed XML by MaxDecompressedBytes,
+// counted while inflating (the sizes an archive declares are not trusted).
+func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
+	data, err := readAll(ctx, r, size)
+	if err != nil {
+		return pipeline.Extracted{}, err
+	}
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return pipeline.Extracted{}, malformed("docx", "not a ZIP archive")
+	}
+	if len(zr.File) > e.cfg.MaxEntries {
+		return pipeline.Extracted{}, tooLarge("docx", "archive has more entries than MaxEntries")
+	}
+	var doc *zip.File
+	for _, f := range zr.File {
+		if f.Name == "word/document.xml" {
+			if doc != nil {
+				return pipeline.Extracted{}, malformed("docx", "duplicate word/document.xml")
+			}
+			doc = f
+		}
+	}
+	if doc == nil {
+		return pipeline.Extracted{}, malformed("docx", "no word/document.xml")
+	}
+	if doc.UncompressedSize64 > uint64(e.cfg.MaxDecompressedBytes) {
+		return pipeline.Extracted{}, tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
+	}
+	rc, err := doc.Open()
+	if err != nil {
+		return pipeline.Extracted{}, malformed("docx", "unreadable document.xml")
+	}
+	defer rc.Close()
+	lr := &limitReader{r: ctxReader{ctx: ctx, r: rc}, n: e.cfg.MaxDecompressedBytes}
+	out, err := e.wordXML(ctx, lr)
+	if err != nil {
+		switch {
+		case errors.Is(err, errInputLimit):
+			return pipeline.Extracted{}, tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
+		case ctx.Err() != nil:
+			return pipeline.Extracted{}, ctx.Err()
+		case errors.Is(err, errTooDeep):
+			return pipeline.Extracted{}, malformed("docx", "nesting deeper than MaxNesting")
+		case errors.Is(err, errOutputLimit):
+			return pipeline.Extracted{}, err
+		}
+		return pipeline.Extracted{}, malformed("docx", "invalid document.xml")
+	}
+	return out, nil
+}
+
+// wordXML walks the WordprocessingML token stream.
+func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracted, error) {
+	d := xml.NewDecoder(r)
+	d.Strict = true
+	b := sectionBuilder{limit: e.cfg.MaxDecompressedBytes}
+	var (
+		depth   int
+		para    strings.Builder
+		heading bool
+		inText  bool // inside w:t
+		skip    int  // depth inside w:del, w:instrText, w:delText
+		tables  []*docxTable
+	)
+	flushPara := func() error {
+		text := para.String()
+		para.Reset()
+		h := heading
+		heading = false
+		if n := len(tables); n > 0 {
+			t := tables[n-1]
+			if t.cell.Len() > 0 {
+				t.cell.WriteByte(' ')
+			}
+			t.cell.WriteString(text)
+			return nil
+		}
+		if h {
+			return b.heading(text)
+		}
+		return b.block(text)
+	}
+	for steps := 0; ; steps++ {
+		if steps%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return pipeline.Extracted{}, err
+			}
+		}
+		tok, err := d.RawToken()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return pipeline.Extracted{}, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			depth++
+			if depth > e.cfg.MaxNesting {
+				return pipeline.Extracted{}, errTooDeep
+			}
+			if skip > 0 {
+				skip++
+				continue
+			}
+			switch t.Name.Local {
+			case "del", "delText", "instrText", "fldData":
+				skip = 1
+			case "p":
+				para.Reset()
+				heading = false
+			case "t":
+				inText = true
+			case "tab", "ptab":
+				para.WriteByte('\t')
+			case "br", "cr":
+				para.WriteByte('\n')
+			case "noBreakHyphen":
+				para.WriteByte('-')
+			case "pStyle":
+				if v := attr(t, "val"); isHeadingStyle(v) {
+					heading = true
+				}
+			case "outlineLvl":
+				heading = true
+			case "tbl":
+				tables = append(tables, &docxTable{})
+			case "tc":
+				if n := len(tables); n > 0 {
+					tables[n-1].cell.Reset()
+				}
+			}
+		case xml.EndElement:
+			depth--
+			if depth < 0 {
+				return pipeline.Extracted{}, errors.New("unbalanced XML")
+			}
+			if skip > 0 {
+				skip--
+				continue
+			}
+			switch t.Name.Local {
+			case "t":
+				inText = false
+			case "p":
+				if err := flushPara(); err != nil {
+					return pipeline.Extracted{}, err
+				}
+			case "tc":
+				if n := len(tables); n > 0 {
+					tables[n-1].cells = append(tables[n-1].cells, collapseSpace(tables[n-1].cell.String()))
+					tables[n-1].cell.Reset()
+				}
+			case "tr":
+				if n := len(tables); n > 0 {
+					tables[n-1].endRow()
+				}
+			case "tbl":
+				n := len(tables)
+				if n == 0 {
+					continue
+				}
+				text := tables[n-1].rows.String()
+				tables = tables[:n-1]
+				if len(tables) > 0 { // a nested table lands in its cell
+					para.WriteString(strings.ReplaceAll(text, "\n", " "))
+					continue
+				}
+				if err := b.block(text); err != nil {
+					return pipeline.Extracted{}, err
+				}
+			}
+		case xml.CharData:
+			if inText && skip == 0 {
+				para.Write(t)
+			}
+		}
+	}
+	if depth != 0 {
+		return pipeline.Extracted{}, errors.New("unbalanced XML")
+	}
+	return b.done(), nil
+}
+
+type docxTable struct {
+	rows  strings.Builder
+	cells []string
+	cell  strings.Builder
+}
+
+func (t *docxTable) endRow() {
+	if len(t.cells) == 0 {
+		return
+	}
+	if t.rows.Len() > 0 {
+		t.rows.WriteByte('\n')
+	}
+	t.rows.WriteString(strings.Join(t.cells, " | "))
+	t.cells = t.cells[:0]
+}
+
+func attr(t xml.StartElement, local string) string {
+	for _, a := range t.Attr {
+		if a.Name.Local == local {
+			return a.Value
+		}
+	}
+	return ""
+}
+
+func isHeadingStyle(v string) bool {
+	v = strings.ToLower(strings.ReplaceAll(v, " ", ""))
+	return strings.HasPrefix(v, "heading") || v == "title" || v == "subtitle"
+}

@@ -1,0 +1,322 @@
+package extract
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// html extracts the visible text of an HTML document: no script, style,
+// template, noscript, head metadata, hidden elements or embedded objects;
+// a line break after each block element; h1-h6 (and the title) as heading
+// sections; table cells joined by " | ", a row per line.
+func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+	if err != nil {
+		return pipeline.Extracted{}, err
+	}
+	doc, err := html.ParseWithOptions(ctxReader{ctx: ctx, r: strings.NewReader(src)}, html.ParseOptionEnableScripting(true))
+	if err != nil {
+		if ctx.Err() != nil {
+			return pipeline.Extracted{}, ctx.Err()
+		}
+		// The parser refuses more than 512 open elements.
+		return pipeline.Extracted{}, malformed("html", "nesting deeper than the parser allows")
+	}
+	w := &htmlWalker{ctx: ctx, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxDecompressedBytes}}
+	if err := w.node(doc, 0); err != nil {
+		if errors.Is(err, errTooDeep) {
+			return pipeline.Extracted{}, malformed("html", "nesting deeper than MaxNesting")
+		}
+		return pipeline.Extracted{}, err
+	}
+	if err := w.endBlock(); err != nil {
+		return pipeline.Extracted{}, err
+	}
+	return w.b.done(), nil
+}
+
+// htmlFragmentText returns the visible text of an HTML fragment (raw HTML
+// inside Markdown), or "" when it cannot be parsed.
+func htmlFragmentText(src string) string {
+	nodes, err := html.ParseFragment(strings.NewReader(src), &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body})
+	if err != nil {
+		return ""
+	}
+	w := &htmlWalker{ctx: context.Background(), max: defaultMaxNesting, b: sectionBuilder{limit: int64(len(src)) * 2}}
+	for _, n := range nodes {
+		if w.node(n, 0) != nil {
+			return ""
+		}
+	}
+	_ = w.endBlock()
+	var parts []string
+	for _, s := range w.b.done().Sections {
+		parts = append(parts, s.Text)
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+type htmlWalker struct {
+	ctx   context.Context
+	max   int
+	b     sectionBuilder
+	line  strings.Builder // the current line of inline text
+	block strings.Builder // lines of the current block
+	pre   int             // inside <pre>
+	cells []string        // cells of the current table row
+	inRow int
+	steps int
+}
+
+// skipped elements never show text.
+func skipped(n *html.Node) bool {
+	switch n.DataAtom {
+	case atom.Script, atom.Style, atom.Template, atom.Noscript, atom.Head, atom.Meta,
+		atom.Link, atom.Iframe, atom.Object, atom.Embed, atom.Canvas, atom.Svg, atom.Math,
+		atom.Select, atom.Button, atom.Input:
+		return true
+	}
+	for _, a := range n.Attr {
+		switch strings.ToLower(a.Key) {
+		case "hidden":
+			return true
+		case "aria-hidden":
+			if strings.EqualFold(a.Val, "true") {
+				return true
+			}
+		case "style":
+			v := strings.ToLower(strings.ReplaceAll(a.Val, " ", ""))
+			if strings.Contains(v, "display:none") || strings.Contains(v, "visibility:hidden") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func blockElement(a atom.Atom) bool {
+	switch a {
+	case atom.Address, atom.Article, atom.Aside, atom.Blockquote, atom.Body, atom.Dd, atom.Details,
+		atom.Dialog, atom.Div, atom.Dl, atom.Dt, atom.Fieldset, atom.Figcaption, atom.Figure,
+		atom.Footer, atom.Form, atom.Header, atom.Hgroup, atom.Hr, atom.Li, atom.Main, atom.Nav,
+		atom.Ol, atom.P, atom.Pre, atom.Section, atom.Summary, atom.Table, atom.Ul, atom.Caption,
+		atom.Thead, atom.Tbody, atom.Tfoot, atom.Html, atom.Textarea, atom.Option:
+		return true
+	}
+	return false
+}
+
+func headingLevel(a atom.Atom) bool {
+	switch a {
+	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6:
+		return true
+	}
+	return false
+}
+
+func (w *htmlWalker) node(n *html.Node, depth int) error {
+	if depth > w.max {
+		return errTooDeep
+	}
+	w.steps++
+	if w.steps%1024 == 0 {
+		if err := w.ctx.Err(); err != nil {
+			return err
+		}
+	}
+	switch n.Type {
+	case html.TextNode:
+		w.text(n.Data)
+		return nil
+	case html.ElementNode:
+	case html.DocumentNode:
+		return w.children(n, depth)
+	default: // comments, doctypes
+		return nil
+	}
+	if n.DataAtom == atom.Title && n.Parent != nil {
+		// <title> lives in <head>, which is skipped; it is reached only
+		// when a document puts it in the body. Treat it as a heading.
+		return w.heading(n, depth)
+	}
+	if skipped(n) {
+		if n.DataAtom == atom.Head {
+			for c := n.FirstChild; c != nil; c = c.NextSibling {
+				if c.Type == html.ElementNode && c.DataAtom == atom.Title {
+					if err := w.heading(c, depth+1); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		return nil
+	}
+	switch {
+	case headingLevel(n.DataAtom):
+		return w.heading(n, depth)
+	case n.DataAtom == atom.Br:
+		w.newline()
+		return nil
+	case n.DataAtom == atom.Img:
+		for _, a := range n.Attr {
+			if a.Key == "alt" && strings.TrimSpace(a.Val) != "" {
+				w.text(" " + a.Val + " ")
+			}
+		}
+		return nil
+	case n.DataAtom == atom.Tr:
+		return w.row(n, depth)
+	case n.DataAtom == atom.Td || n.DataAtom == atom.Th:
+		if w.inRow > 0 {
+			return w.cell(n, depth)
+		}
+	case n.DataAtom == atom.Pre:
+		w.newline()
+		w.pre++
+		err := w.children(n, depth)
+		w.newline()
+		w.pre--
+		if err != nil {
+			return err
+		}
+		return w.endBlock()
+	}
+	block := blockElement(n.DataAtom)
+	if block {
+		w.newline()
+	}
+	if err := w.children(n, depth); err != nil {
+		return err
+	}
+	if block {
+		w.newline()
+		if n.DataAtom == atom.P || n.DataAtom == atom.Table || n.DataAtom == atom.Pre ||
+			n.DataAtom == atom.Ul || n.DataAtom == atom.Ol || n.DataAtom == atom.Blockquote {
+			return w.endBlock()
+		}
+	}
+	return nil
+}
+
+func (w *htmlWalker) children(n *html.Node, depth int) error {
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if err := w.node(c, depth+1); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *htmlWalker) text(s string) {
+	if w.pre > 0 {
+		for i, part := range strings.Split(s, "\n") {
+			if i > 0 {
+				w.newline()
+			}
+			w.line.WriteString(part)
+		}
+		return
+	}
+	if s == "" {
+		return
+	}
+	// Collapse whitespace, keeping one space at the edges when present.
+	collapsed := collapseSpace(s)
+	if isSpaceByte(s[0]) {
+		w.space()
+	}
+	w.line.WriteString(collapsed)
+	if collapsed != "" && isSpaceByte(s[len(s)-1]) {
+		w.space()
+	}
+}
+
+// space writes one space unless the line is empty or already ends in one.
+func (w *htmlWalker) space() {
+	if n := w.line.Len(); n > 0 && !isSpaceByte(w.line.String()[n-1]) {
+		w.line.WriteByte(' ')
+	}
+}
+
+func isSpaceByte(b byte) bool {
+	return b == ' ' || b == '\t' || b == '\n' || b == '\r' || b == '\f'
+}
+
+// newline ends the current line of text.
+func (w *htmlWalker) newline() {
+	line := w.line.String()
+	w.line.Reset()
+	if w.pre == 0 {
+		line = strings.TrimSpace(line)
+		if line == "" {
+			return
+		}
+	}
+	if w.block.Len() > 0 {
+		w.block.WriteByte('\n')
+	}
+	w.block.WriteString(line)
+}
+
+// endBlock ends the current block: a paragraph break follows.
+func (w *htmlWalker) endBlock() error {
+	w.newline()
+	text := w.block.String()
+	w.block.Reset()
+	return w.b.block(text)
+}
+
+func (w *htmlWalker) heading(n *html.Node, depth int) error {
+	if err := w.endBlock(); err != nil {
+		return err
+	}
+	sub := &htmlWalker{ctx: w.ctx, max: w.max}
+	sub.b.limit = w.b.limit
+	if err := sub.children(n, depth); err != nil {
+		return err
+	}
+	sub.newline()
+	return w.b.heading(sub.block.String())
+}
+
+// row writes a table row as one line: its cells' text joined by " | ".
+func (w *htmlWalker) row(n *html.Node, depth int) error {
+	w.newline()
+	saved := w.cells
+	w.cells = nil
+	w.inRow++
+	err := w.children(n, depth)
+	w.inRow--
+	cells := w.cells
+	w.cells = saved
+	if err != nil {
+		return err
+	}
+	if len(cells) > 0 {
+		w.line.WriteString(strings.Join(cells, " | "))
+		w.newline()
+	}
+	return nil
+}
+
+func (w *htmlWalker) cell(n *html.Node, depth int) error {
+	sub := &htmlWalker{ctx: w.ctx, max: w.max}
+	sub.b.limit = w.b.limit
+	if err := sub.children(n, depth); err != nil {
+		return err
+	}
+	_ = sub.endBlock()
+	var parts []string
+	for _, s := range sub.b.done().Sections {
+		parts = append(parts, s.Text)
+	}
+	w.cells = append(w.cells, collapseSpace(strings.Join(parts, " ")))
+	return nil
+}

@@ -1,0 +1,5 @@
+package objects
+
+// IAMActions lists every AWS API action this package calls (checked against deploy/ IAM policies).
+// HeadObject is authorised by s3:GetObject.
+var IAMActions = []string{"s3:GetObject"}

@@ -1,0 +1,130 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/pgvector/pgvector-go"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// Hit is one search result.
+type Hit struct {
+	DocumentID string  `json:"document_id"`
+	SourceURI  string  `json:"source_uri"`
+	Ordinal    int     `json:"ordinal"`
+	Page       int     `json:"page"`
+	Score      float64 `json:"score"` // cosine similarity
+	Text       string  `json:"text"`
+}
+
+// Search returns the k chunks of scope's tenant nearest to vec (cosine). RLS
+// confines the scan to the tenant; iterative HNSW scans keep k results even
+// when most neighbours belong to other tenants.
+func (s *Store) Search(ctx context.Context, scope tenantdb.Scope, vec []float32, k int) ([]Hit, error) {
+	if k <= 0 || k > 1000 {
+		return nil, fmt.Errorf("pgstore: k must be in 1..1000")
+	}
+	var hits []Hit
+	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		if _, err := tx.Exec(ctx, "SET LOCAL hnsw.iterative_scan = relaxed_order"); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, `SELECT document_id, source_uri, ordinal, page, score, text FROM (
+			SELECT c.document_id, d.source_uri, c.ordinal, c.page, 1 - (c.embedding <=> $1) AS score, c.text,
+			       c.embedding <=> $1 AS distance
+			FROM chunks c JOIN documents d USING (tenant_id, document_id, version)
+			WHERE d.status = 'ready'
+			ORDER BY c.embedding <=> $1 LIMIT $2) nn ORDER BY distance`, pgvector.NewVector(vec), k)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var h Hit
+			if err := rows.Scan(&h.DocumentID, &h.SourceURI, &h.Ordinal, &h.Page, &h.Score, &h.Text); err != nil {
+				return err
+			}
+			hits = append(hits, h)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: search: %w", err)
+	}
+	return hits, nil
+}
+
+// DocumentState is a document's stored status.
+type DocumentState struct {
+	DocumentID string `json:"document_id"`
+	Status     string `json:"status"`
+	Version    string `json:"version"`
+	Chunks     int    `json:"chunks"`
+	Error      string `json:"error,omitempty"`
+}
+
+// Documents lists scope's tenant's documents.
+func (s *Store) Documents(ctx context.Context, scope tenantdb.Scope) ([]DocumentState, error) {
+	var out []DocumentState
+	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT d.document_id, d.status, d.version,
+			(SELECT count(*) FROM chunks c WHERE c.document_id = d.document_id), d.error
+			FROM documents d ORDER BY d.document_id`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d DocumentState
+			if err := rows.Scan(&d.DocumentID, &d.Status, &d.Version, &d.Chunks, &d.Error); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// PurgeTenant deletes every document, chunk and ledger row of scope's tenant
+// and audits it. The audit chain itself is kept (it is the record of the purge).
+func (s *Store) PurgeTenant(ctx context.Context, scope tenantdb.Scope) (int64, error) {
+	var n int64
+	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		if n, err = tx.Exec(ctx, "DELETE FROM documents"); err != nil {
+			return err
+		}
+		if _, err = tx.Exec(ctx, "DELETE FROM jobs"); err != nil {
+			return err
+		}
+		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+scope.TenantID().String(), "", detail(map[string]any{"documents": n}))
+		return err
+	})
+	return n, err
+}
+
+// Document returns one stored document's source and status (ErrNotFound if
+// the tenant has no such document).
+func (s *Store) Document(ctx context.Context, scope tenantdb.Scope, id string) (pipeline.Document, string, error) {
+	var (
+		d      pipeline.Document
+		status string
+	)
+	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		return tx.QueryRow(ctx, `SELECT document_id, source_uri, version, media_type, filename, size_bytes, sequencer, status
+			FROM documents WHERE document_id = $1`, id).
+			Scan(&d.DocumentID, &d.SourceURI, &d.Version, &d.MediaType, &d.Filename, &d.SizeBytes, &d.Sequencer, &status)
+	})
+	if errors.Is(err, tenantdb.ErrNoRows) {
+		return d, "", ErrNotFound
+	}
+	if err != nil {
+		return d, "", fmt.Errorf("pgstore: document: %w", err)
+	}
+	d.TenantID = scope.TenantID().String()
+	return d, status, nil
+}

@@ -1,0 +1,233 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/pgvector/pgvector-go"
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/pipeline"
+	"go.uber.org/zap"
+)
+
+// Store is the pgvector-backed document store.
+type Store struct {
+	db     *tenantdb.DB
+	logger *zap.Logger
+}
+
+// New returns a Store over the tenant gateway.
+func New(db *tenantdb.DB, logger *zap.Logger) *Store {
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	return &Store{db: db, logger: logger}
+}
+
+// For binds the store to one verified tenant scope.
+func (s *Store) For(scope tenantdb.Scope) pipeline.Store {
+	return &scoped{s: s, scope: scope}
+}
+
+type scoped struct {
+	s     *Store
+	scope tenantdb.Scope
+}
+
+var _ pipeline.Store = (*scoped)(nil)
+
+func (c *scoped) with(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) error) error {
+	return c.s.db.WithTenant(ctx, c.scope, fn)
+}
+
+type docRow struct {
+	found     bool
+	version   string
+	status    string
+	sequencer string
+}
+
+func lockDoc(ctx context.Context, tx tenantdb.Tx, id string) (docRow, error) {
+	var r docRow
+	err := tx.QueryRow(ctx, `SELECT version, status, sequencer FROM documents WHERE document_id = $1 FOR UPDATE`, id).
+		Scan(&r.version, &r.status, &r.sequencer)
+	if errors.Is(err, tenantdb.ErrNoRows) {
+		return r, nil
+	}
+	if err != nil {
+		return r, fmt.Errorf("pgstore: lock document: %w", err)
+	}
+	r.found = true
+	return r, nil
+}
+
+func jobKey(kind string, doc pipeline.Document) string {
+	return kind + ":" + doc.DocumentID + ":" + doc.Version
+}
+
+func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
+	claim := pipeline.ClaimProceed
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		claim = pipeline.ClaimProceed
+		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
+			return fmt.Errorf("pgstore: tenant: %w", err)
+		}
+		row, err := lockDoc(ctx, tx, doc.DocumentID)
+		if err != nil {
+			return err
+		}
+		if row.found {
+			if doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
+				claim = pipeline.ClaimStale
+				return nil
+			}
+			if row.version == doc.Version && row.status == "ready" && !doc.Force {
+				claim = pipeline.ClaimDone
+				return nil
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8)
+			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
+				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
+				error = '', updated_at = now()`,
+			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer); err != nil {
+			return fmt.Errorf("pgstore: claim document: %w", err)
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
+			ON CONFLICT (tenant_id, job_key) DO UPDATE SET attempts = jobs.attempts + 1, status = 'running', updated_at = now()`,
+			c.scope.TenantID(), jobKey("ingest", doc), c.scope.JobID())
+		if err != nil {
+			return fmt.Errorf("pgstore: ledger: %w", err)
+		}
+		return nil
+	})
+	return claim, err
+}
+
+func (c *scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
+	if len(chunks) != len(embs) {
+		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
+	}
+	model := ""
+	if len(embs) > 0 {
+		model = embs[0].Model
+	}
+	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		row, err := lockDoc(ctx, tx, doc.DocumentID)
+		if err != nil {
+			return err
+		}
+		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
+			return nil // a newer event won while we embedded: drop our result
+		}
+		if !row.found {
+			return fmt.Errorf("pgstore: document %w (deleted while processing)", errGone)
+		}
+		var existing int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1 AND version = $2`,
+			doc.DocumentID, doc.Version).Scan(&existing); err != nil {
+			return fmt.Errorf("pgstore: count chunks: %w", err)
+		}
+		if doc.Force && existing > 0 {
+			existing = 0 // reindex: replace this version's chunks too
+			if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, doc.DocumentID); err != nil {
+				return fmt.Errorf("pgstore: drop chunks: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version <> $2`, doc.DocumentID, doc.Version); err != nil {
+			return fmt.Errorf("pgstore: drop old chunks: %w", err)
+		}
+		if existing == 0 {
+			rows := make([][]any, len(chunks))
+			tid := c.scope.TenantID()
+			for i, ch := range chunks {
+				h := sha256.Sum256([]byte(ch.Text))
+				rows[i] = []any{tid, doc.DocumentID, doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
+					ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
+			}
+			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+				return fmt.Errorf("pgstore: copy chunks: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
+			size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END, updated_at = now()
+			WHERE document_id = $1`, doc.DocumentID, doc.Version, len(chunks), model, doc.SizeBytes, doc.Sequencer); err != nil {
+			return fmt.Errorf("pgstore: mark ready: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
+			return fmt.Errorf("pgstore: ledger: %w", err)
+		}
+		action := "document.ingested"
+		if row.version != doc.Version && row.status == "ready" {
+			action = "document.replaced"
+		}
+		if existing > 0 {
+			action = "document.ingest_duplicate"
+		}
+		if doc.Force {
+			action = "document.reindexed"
+		}
+		_, err = tx.Audit(ctx, action, doc.SourceURI, doc.Version, detail(map[string]any{
+			"document_id": doc.DocumentID, "chunks": len(chunks), "model": model, "size_bytes": doc.SizeBytes,
+		}))
+		return err
+	})
+}
+
+var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",
+	"char_end", "page", "embedding", "model", "content_hash"}
+
+func (c *scoped) Fail(ctx context.Context, doc pipeline.Document, reason string) error {
+	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, error)
+			VALUES ($1, $2, $3, $4, 'failed', $5, $6, $7, $8, $9)
+			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'failed', error = EXCLUDED.error, updated_at = now()`,
+			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, reason); err != nil {
+			return fmt.Errorf("pgstore: mark failed: %w", err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, error, message_id) VALUES ($1, $2, 'ingest', 'failed', $3, $4)
+			ON CONFLICT (tenant_id, job_key) DO UPDATE SET status = 'failed', error = EXCLUDED.error, updated_at = now()`,
+			c.scope.TenantID(), jobKey("ingest", doc), reason, c.scope.JobID()); err != nil {
+			return fmt.Errorf("pgstore: ledger: %w", err)
+		}
+		_, err := tx.Audit(ctx, "document.failed", doc.SourceURI, doc.Version, detail(map[string]any{
+			"document_id": doc.DocumentID, "reason": reason,
+		}))
+		return err
+	})
+}
+
+func (c *scoped) Delete(ctx context.Context, doc pipeline.Document) error {
+	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		row, err := lockDoc(ctx, tx, doc.DocumentID)
+		if err != nil || !row.found {
+			return err
+		}
+		if doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
+			return nil // the object was re-created after this delete
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM documents WHERE document_id = $1`, doc.DocumentID)
+		if err != nil {
+			return fmt.Errorf("pgstore: delete: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		_, err = tx.Audit(ctx, "document.deleted", doc.SourceURI, row.version, detail(map[string]any{"document_id": doc.DocumentID}))
+		return err
+	})
+}
+
+func detail(m map[string]any) string {
+	b, _ := json.Marshal(m)
+	return string(b)
+}

@@ -1,0 +1,218 @@
+package pgstore_test
+
+import (
+	"context"
+	"errors"
+	"hash/fnv"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// Minimal stages, so these tests exercise the store, not the extractors.
+type memFetcher map[string]string
+
+func (m memFetcher) Fetch(_ context.Context, d pipeline.Document, _ int64) (io.ReadCloser, error) {
+	s, ok := m[d.DocumentID]
+	if !ok {
+		return nil, errors.New("no such object")
+	}
+	return io.NopCloser(strings.NewReader(s)), nil
+}
+
+type lineExtractor struct{}
+
+func (lineExtractor) Extract(_ context.Context, _ string, r io.Reader, _ int64) (pipeline.Extracted, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return pipeline.Extracted{}, err
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return pipeline.Extracted{}, pipeline.ErrEmpty
+	}
+	var out pipeline.Extracted
+	for _, l := range strings.Split(string(b), "\n") {
+		out.Sections = append(out.Sections, pipeline.Section{Text: l})
+	}
+	return out, nil
+}
+
+type lineChunker struct{}
+
+func (lineChunker) Chunk(_ context.Context, e pipeline.Extracted) ([]pipeline.Chunk, error) {
+	var out []pipeline.Chunk
+	off := 0
+	for i, s := range e.Sections {
+		n := len([]rune(s.Text))
+		if n > 0 {
+			out = append(out, pipeline.Chunk{Ordinal: len(out), Text: s.Text, TokenCount: len(strings.Fields(s.Text)), CharStart: off, CharEnd: off + n})
+		}
+		off += n
+		if i < len(e.Sections)-1 {
+			off += 2
+		}
+	}
+	return out, nil
+}
+
+type wordEmbedder struct{}
+
+func (wordEmbedder) Model() string   { return "test-words" }
+func (wordEmbedder) Dimensions() int { return tenantdbtest.Dims }
+func (wordEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		v := make([]float32, tenantdbtest.Dims)
+		for _, w := range strings.Fields(strings.ToLower(t)) {
+			h := fnv.New32a()
+			h.Write([]byte(w))
+			v[h.Sum32()%uint32(len(v))] += 1
+		}
+		v[0] += 0.01 // never the zero vector
+		out[i] = v
+	}
+	return out, nil
+}
+
+func setup(t *testing.T) (*pgstore.Store, *pipeline.Processor, memFetcher) {
+	t.Helper()
+	db := tenantdbtest.NewDatabase(t)
+	g := db.Open(t)
+	f := memFetcher{}
+	return pgstore.New(g, nil), &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}, f
+}
+
+func doc(tenant uuid.UUID, id, seq string) pipeline.Document {
+	return pipeline.Document{TenantID: tenant.String(), DocumentID: id, SourceURI: "s3://b/" + tenant.String() + "/" + id + "/f.txt",
+		MediaType: "text/plain", Sequencer: seq}
+}
+
+func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, p, f := setup(t)
+	tenant := uuid.New()
+	scope := tenantdbtest.Scope(t, tenant)
+	f["d1"] = "alpha beta\ngamma delta\nepsilon"
+	res, err := p.Ingest(ctx, st.For(scope), doc(tenant, "d1", "0A"))
+	if err != nil || res.Claim != pipeline.ClaimProceed || res.Chunks != 3 {
+		t.Fatalf("first ingest: %+v, %v", res, err)
+	}
+	// Same content again (redelivery / duplicate S3 event): nothing new.
+	res, err = p.Ingest(ctx, st.For(scope), doc(tenant, "d1", "0A"))
+	if err != nil || res.Claim != pipeline.ClaimDone {
+		t.Fatalf("duplicate: %+v, %v", res, err)
+	}
+	docs, err := st.Documents(ctx, scope)
+	if err != nil || len(docs) != 1 || docs[0].Chunks != 3 || docs[0].Status != "ready" {
+		t.Fatalf("after duplicate: %+v, %v", docs, err)
+	}
+	// Changed content: old chunks replaced atomically.
+	f["d1"] = "zeta eta"
+	if _, err := p.Ingest(ctx, st.For(scope), doc(tenant, "d1", "0B")); err != nil {
+		t.Fatal(err)
+	}
+	docs, _ = st.Documents(ctx, scope)
+	if docs[0].Chunks != 1 {
+		t.Fatalf("after replace: %d chunks, want 1", docs[0].Chunks)
+	}
+	// An older event arriving late does not overwrite the newer version.
+	f["d1"] = "stale content from before"
+	res, err = p.Ingest(ctx, st.For(scope), doc(tenant, "d1", "09"))
+	if err != nil || res.Claim != pipeline.ClaimStale {
+		t.Fatalf("stale event: %+v, %v", res, err)
+	}
+	// A stale delete is ignored; a newer one removes document and chunks.
+	if err := st.For(scope).Delete(ctx, doc(tenant, "d1", "0A")); err != nil {
+		t.Fatal(err)
+	}
+	if docs, _ = st.Documents(ctx, scope); len(docs) != 1 {
+		t.Fatal("stale delete removed the document")
+	}
+	if err := st.For(scope).Delete(ctx, doc(tenant, "d1", "0C")); err != nil {
+		t.Fatal(err)
+	}
+	if docs, _ = st.Documents(ctx, scope); len(docs) != 0 {
+		t.Fatalf("after delete: %+v", docs)
+	}
+	hits, err := st.Search(ctx, scope, must(wordEmbedder{}.Embed(ctx, []string{"zeta"}))[0], 5)
+	if err != nil || len(hits) != 0 {
+		t.Fatalf("search after delete: %v, %v", hits, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestPermanentFailureIsRecordedNotRetried(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, p, f := setup(t)
+	tenant := uuid.New()
+	scope := tenantdbtest.Scope(t, tenant)
+	f["empty"] = "   "
+	_, err := p.Ingest(ctx, st.For(scope), doc(tenant, "empty", ""))
+	if !pipeline.IsPermanent(err) || pipeline.StageOf(err) != "extract" {
+		t.Fatalf("got %v, want permanent extract failure", err)
+	}
+	docs, _ := st.Documents(ctx, scope)
+	if len(docs) != 1 || docs[0].Status != "failed" || docs[0].Error != "empty_document" {
+		t.Fatalf("failed document not recorded: %+v", docs)
+	}
+}
+
+func TestSearchSeesOnlyTheScopedTenant(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, p, f := setup(t)
+	a, b := uuid.New(), uuid.New()
+	f["shared"] = "the quarterly revenue report"
+	for _, tn := range []uuid.UUID{a, b} {
+		for i := 0; i < 30; i++ {
+			id := "shared"
+			if i > 0 {
+				id = "filler-" + uuid.NewString()[:6]
+				f[id] = "filler text number " + id
+			}
+			if _, err := p.Ingest(ctx, st.For(tenantdbtest.Scope(t, tn)), doc(tn, id, "")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	q := must(wordEmbedder{}.Embed(ctx, []string{"quarterly revenue"}))[0]
+	for _, tn := range []uuid.UUID{a, b} {
+		hits, err := st.Search(ctx, tenantdbtest.Scope(t, tn), q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hits) != 10 {
+			t.Fatalf("got %d hits, want 10", len(hits))
+		}
+		if hits[0].DocumentID != "shared" {
+			t.Errorf("best hit %q, want shared", hits[0].DocumentID)
+		}
+		for _, h := range hits {
+			if !strings.Contains(h.SourceURI, tn.String()) {
+				t.Errorf("tenant %s got a hit of another tenant: %s", tn, h.SourceURI)
+			}
+		}
+	}
+	// Purge one tenant; the other keeps everything.
+	if n, err := st.PurgeTenant(ctx, tenantdbtest.Scope(t, a)); err != nil || n != 30 {
+		t.Fatalf("purge: %d, %v", n, err)
+	}
+	if docs, _ := st.Documents(ctx, tenantdbtest.Scope(t, b)); len(docs) != 30 {
+		t.Fatalf("purging a removed b's documents: %d left", len(docs))
+	}
+	var _ tenantdb.Scope
+}

@@ -1,0 +1,103 @@
+package service_test
+
+import (
+	"context"
+	"net"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
+	"github.com/tenantry/tenantry/internal/service"
+	"github.com/tenantry/tenantry/internal/sqssource"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/statemachine"
+	"github.com/tenantry/tenantry/statemachine/statemachinetest"
+)
+
+// `tenantry worker` with a task queue runs Step Functions tasks too: the
+// staged definition, executed by the local interpreter, completes against the
+// same service the document queue uses.
+func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("TENANTRY_NODE") == "" {
+		t.Skip("TENANTRY_NODE not set (run via make test)")
+	}
+	s3c, sqsc := awsClients(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	bucket := randName("sfnsvc-")
+	if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { deleteBucket(s3c, bucket) })
+	q := randName("sfnsvc-")
+	docs, docsDLQ, err := sqssource.EnsureQueues(ctx, sqsc, q, q+"-dlq", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, tasksDLQ, err := sqssource.EnsureQueues(ctx, sqsc, q+"-tasks", q+"-tasks-dlq", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, u := range []string{docs, docsDLQ, tasks, tasksDLQ} {
+			_, _ = sqsc.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+		}
+	})
+	def, err := statemachine.Substitute(statemachine.Standard(), map[string]string{statemachine.TaskQueueURL: tasks, statemachine.BucketName: bucket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := statemachinetest.Start(t, statemachinetest.Config{Definition: def, SQSEndpoint: os.Getenv("TENANTRY_SQS_ENDPOINT")})
+	sfnc := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(local.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("x", "y", "")})
+
+	kit := envelopetest.New(t)
+	db := tenantdbtest.NewDatabase(t)
+	ready := make(chan net.Addr, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- service.Run(ctx, service.Config{
+			DatabaseURL: db.WorkerURL, QueueURL: docs, DLQURL: docsDLQ, TaskQueueURL: tasks, TaskDLQURL: tasksDLQ, SFN: sfnc,
+			Buckets: []string{bucket}, Verifier: kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: &flakyEmbedder{},
+			Concurrency: 4, VisibilityTimeout: 3 * time.Second, WaitTime: time.Second, DrainTimeout: 5 * time.Second,
+			OpsAddr: "127.0.0.1:0", OnListening: func(a net.Addr) { ready <- a },
+		}, nil)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("worker: %v", err)
+		}
+	})
+	<-ready
+
+	tenant := uuid.New()
+	key := tenant.String() + "/guide/guide.md"
+	body := "# Guide\n\nStep Functions drives the staged pipeline.\n\n## Retry\n\nTransient errors back off with jitter."
+	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+		Body: stringsReader(body), ContentType: aws.String("text/markdown"),
+		Metadata: map[string]string{"tenantry-envelope": kit.Object(t, tenant, bucket, key)}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(local.StateMachineARN()),
+		Name: aws.String(randName("svc-")), Input: aws.String(statemachine.Input{Bucket: bucket, Key: key}.JSON())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := local.Wait(t, aws.ToString(out.ExecutionArn), 90*time.Second)
+	if ex.Status != "SUCCEEDED" {
+		t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+	c := tenantdbtest.Conn(t, db.AdminURL)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", tenant).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("ready documents: %d, %v", n, err)
+	}
+}

@@ -1,0 +1,155 @@
+package sfntask
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/pipeline"
+	"github.com/tenantry/tenantry/worker"
+)
+
+// Error names sent with SendTaskFailure. The state machine definitions
+// retry and catch exactly these names (statemachine tests parse both).
+const (
+	// ErrorTransient: worth retrying soon (network, 5xx, a database
+	// restart, keys unreachable). Retried by the state machine with
+	// backoff and full jitter.
+	ErrorTransient = "Tenantry.Transient"
+	// ErrorThrottled: a remote side asked us to slow down (HTTP 429, a
+	// Retry-After). Retried with a longer interval.
+	ErrorThrottled = "Tenantry.Throttled"
+	// ErrorPermanent: the same input can never succeed (unsupported or
+	// malformed document, too large, empty, the object is gone, a
+	// malformed task). Caught into MarkFailed.
+	ErrorPermanent = "Tenantry.Permanent"
+	// ErrorEnvelopeRejected: the envelope did not verify (forged,
+	// tampered, expired, wrong binding...). Recorded as a security event;
+	// caught into MarkFailed, which writes nothing for it.
+	ErrorEnvelopeRejected = "Tenantry.EnvelopeRejected"
+)
+
+// ErrorNames lists every error name the worker sends.
+func ErrorNames() []string {
+	return []string{ErrorTransient, ErrorThrottled, ErrorPermanent, ErrorEnvelopeRejected}
+}
+
+// RetriedErrorNames are the names the state machine must retry;
+// CaughtErrorNames the names it must catch into MarkFailed.
+var (
+	RetriedErrorNames = []string{ErrorTransient, ErrorThrottled}
+	CaughtErrorNames  = []string{ErrorPermanent, ErrorEnvelopeRejected}
+)
+
+// Reason codes of failures that are not pipeline or envelope classes.
+const (
+	ReasonMalformedTask       = "malformed_task"
+	ReasonUnknownBucket       = "unknown_bucket"
+	ReasonObjectNotFound      = "object_not_found"
+	ReasonBadKeyLayout        = "bad_key_layout"
+	ReasonMissingEnvelope     = "missing_envelope"
+	ReasonUnsupportedEvent    = "unsupported_event"
+	ReasonIntermediateMissing = "intermediate_missing"
+	ReasonRLSViolation        = "rls_violation"
+)
+
+// Failure is a classified stage failure.
+type Failure struct {
+	Name   string // one of ErrorNames
+	Stage  Stage
+	Reason string // stable code (worker.SanitizeReason applied)
+}
+
+// Cause is the JSON sent as SendTaskFailure's cause: stable codes only.
+type Cause struct {
+	Stage  Stage  `json:"stage"`
+	Reason string `json:"reason"`
+}
+
+// CauseJSON renders the cause.
+func (f Failure) CauseJSON() string {
+	b, _ := json.Marshal(Cause{Stage: f.Stage, Reason: f.Reason})
+	return string(b)
+}
+
+// ParseCause reads a cause written by CauseJSON (ok false for anything else,
+// e.g. a cause written by Step Functions itself for a timeout).
+func ParseCause(s string) (Cause, bool) {
+	var c Cause
+	if err := json.Unmarshal([]byte(s), &c); err != nil || c.Reason == "" {
+		return Cause{}, false
+	}
+	c.Reason = worker.SanitizeReason(c.Reason)
+	return c, true
+}
+
+// permanentError is a permanent failure with its reason code.
+type permanentError struct {
+	reason string
+	err    error
+}
+
+func (e *permanentError) Error() string  { return e.reason + ": " + e.err.Error() }
+func (e *permanentError) Unwrap() error  { return e.err }
+func (e *permanentError) Reason() string { return e.reason }
+
+func permanent(reason string, err error) error {
+	if err == nil {
+		err = errors.New(reason)
+	}
+	return &permanentError{reason: reason, err: err}
+}
+
+// rejectedError is an envelope the worker refused (and recorded).
+type rejectedError struct {
+	reason string
+	err    error
+}
+
+func (e *rejectedError) Error() string  { return "envelope rejected (" + e.reason + ")" }
+func (e *rejectedError) Unwrap() error  { return e.err }
+func (e *rejectedError) Reason() string { return e.reason }
+
+// redeliverError asks for the SQS message to come back without answering
+// Step Functions (a security event could not be recorded, shutdown).
+type redeliverError struct{ err error }
+
+func (e *redeliverError) Error() string { return "not answered, redeliver: " + e.err.Error() }
+func (e *redeliverError) Unwrap() error { return e.err }
+
+// Classify names a stage failure.
+func Classify(stage Stage, err error) Failure {
+	f := Failure{Stage: stage}
+	var (
+		rej  *rejectedError
+		perm *permanentError
+		te   *pipeline.TransientError
+	)
+	switch {
+	case errors.As(err, &rej):
+		f.Name, f.Reason = ErrorEnvelopeRejected, rej.reason
+	case envelope.ReasonOf(err) != "":
+		f.Name, f.Reason = ErrorEnvelopeRejected, envelope.ReasonOf(err)
+	case errors.As(err, &perm):
+		f.Name, f.Reason = ErrorPermanent, perm.reason
+	case pipeline.IsPermanent(err):
+		f.Name, f.Reason = ErrorPermanent, pipeline.Reason(err)
+	case worker.IsPermanent(err):
+		f.Name, f.Reason = ErrorPermanent, worker.ReasonOf(err)
+	case tenantdb.IsRLSViolation(err):
+		// A bug, not bad luck: never retry a cross-tenant write.
+		f.Name, f.Reason = ErrorPermanent, ReasonRLSViolation
+	case errors.As(err, &te) && te.RetryAfter > 0:
+		f.Name, f.Reason = ErrorThrottled, "throttled"
+	case errors.Is(err, envelope.ErrKeysUnavailable):
+		f.Name, f.Reason = ErrorTransient, "keys_unavailable"
+	case errors.Is(err, context.DeadlineExceeded):
+		f.Name, f.Reason = ErrorTransient, "timeout"
+	default:
+		f.Name, f.Reason = ErrorTransient, "transient"
+	}
+	f.Reason = worker.SanitizeReason(f.Reason)
+	return f
+}

@@ -1,0 +1,548 @@
+package sfntask
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/pipeline"
+	"github.com/tenantry/tenantry/statemachine"
+	"github.com/tenantry/tenantry/worker"
+)
+
+// Outputs of the stages (SendTaskSuccess). Only pointers and counts: the
+// state stays far below 256 KB whatever the document.
+type (
+	// ExtractOutput is Extract's output ($.content).
+	ExtractOutput struct {
+		Skip     bool   `json:"skip"`
+		Claim    string `json:"claim"` // proceed, done (already stored), stale (a newer event won)
+		Version  string `json:"version"`
+		Size     int64  `json:"size"`
+		Sections int    `json:"sections"`
+	}
+	// ChunkOutput is Chunk's output ($.chunks); Batches feeds the Map.
+	ChunkOutput struct {
+		Version string `json:"version"`
+		Chunks  int    `json:"chunks"`
+		Batches []int  `json:"batches"`
+	}
+	// EmbedOutput is one Map iteration's output.
+	EmbedOutput struct {
+		Batch  int  `json:"batch"`
+		Count  int  `json:"count"`
+		Cached bool `json:"cached,omitempty"`
+	}
+	// StoreOutput is Store's output ($.stored).
+	StoreOutput struct {
+		Version   string `json:"version"`
+		Chunks    int    `json:"chunks"`
+		Model     string `json:"model"`
+		Duplicate bool   `json:"duplicate,omitempty"`
+	}
+	// FinalizeOutput is the execution's output.
+	FinalizeOutput struct {
+		DocumentID string `json:"documentId"`
+		Version    string `json:"version"`
+		Status     string `json:"status"`
+		Chunks     int    `json:"chunks"`
+	}
+	// MarkFailedOutput is MarkFailed's output ($.marked).
+	MarkFailedOutput struct {
+		Recorded bool   `json:"recorded"`
+		Reason   string `json:"reason"`
+	}
+)
+
+// verified is a task whose envelope verified: the only source of tenant,
+// document and intermediate location.
+type verified struct {
+	v    envelope.Verified
+	ref  DocRef
+	doc  pipeline.Document // Version unset
+	area area
+}
+
+func (h *Handler) bucketAllowed(b string) bool {
+	return len(h.cfg.Buckets) == 0 || slices.Contains(h.cfg.Buckets, b)
+}
+
+// reverify verifies the envelope a later task carries against the bucket
+// and key it names. The tenant, the document and the intermediate area all
+// come from the verified envelope and key.
+func (h *Handler) reverify(ctx context.Context, t *Task) (context.Context, *verified, error) {
+	ref := *t.Doc
+	if !h.bucketAllowed(ref.Bucket) {
+		return ctx, nil, permanent(ReasonUnknownBucket, errors.New("bucket not configured"))
+	}
+	v, err := h.verifier.VerifyObject(ctx, ref.Envelope, ref.Bucket, ref.Key)
+	if err == nil {
+		err = v.RequireAction(envelope.ActionIngest)
+	}
+	if err != nil {
+		return ctx, nil, h.reject(ctx, t, envelope.ReasonOf(err), ref.Bucket, ref.Key, err)
+	}
+	return h.bind(ctx, t, v, ref)
+}
+
+func (h *Handler) bind(ctx context.Context, t *Task, v envelope.Verified, ref DocRef) (context.Context, *verified, error) {
+	docID, ok := documentID(ref.Key)
+	if !ok {
+		return ctx, nil, permanent(ReasonBadKeyLayout, errors.New("object key must be {tenant}/{document}/{filename}"))
+	}
+	ref.DocumentID = docID
+	tid := v.Scope.TenantID().String()
+	bucket := h.cfg.IntermediateBucket
+	if bucket == "" {
+		bucket = ref.Bucket
+	}
+	vr := &verified{
+		v:   v,
+		ref: ref,
+		doc: pipeline.Document{
+			TenantID: tid, DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
+			MediaType: ref.MediaType, Filename: path.Base(ref.Key), SizeBytes: ref.Size, Sequencer: ref.Sequencer,
+		},
+		area: area{bucket: bucket, prefix: h.cfg.IntermediatePrefix + tid + "/" + docID + "/" + t.Execution + "/"},
+	}
+	ctx = worker.WithLogFields(ctx, zap.String("tenant_id", tid), zap.String("document_id", docID))
+	return ctx, vr, nil
+}
+
+// reject records a refused envelope as a security event (nothing is
+// written to tenant tables) and returns the rejection. A failure that is
+// not a verdict (keys unreachable) is returned as is: transient.
+func (h *Handler) reject(ctx context.Context, t *Task, reason, bucket, key string, cause error) error {
+	if reason == "" {
+		return fmt.Errorf("sfntask: cannot verify the envelope now: %w", cause)
+	}
+	claimed := ""
+	if first, _, ok := strings.Cut(key, "/"); ok {
+		if _, err := uuid.Parse(first); err == nil {
+			claimed = first
+		}
+	}
+	if err := h.db.RecordSecurityEvent(ctx, tenantdb.SecurityEvent{
+		Reason: reason, Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
+		Resource: objects.URI(bucket, key), Detail: "envelope rejected at stage " + string(t.Stage),
+	}); err != nil {
+		// Not recorded: do not answer; the task comes back and we try again.
+		return &redeliverError{fmt.Errorf("record security event: %w", err)}
+	}
+	return &rejectedError{reason: reason, err: cause}
+}
+
+// verify: find the envelope (the input's, else the object's metadata) and
+// verify it against the object. Its output is the DocRef every later task
+// carries.
+func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
+	in, err := statemachine.ParseInput(t.Input)
+	if err != nil {
+		reason := event.ReasonOf(err)
+		if reason == "" {
+			reason = "bad_input"
+		}
+		return nil, permanent(reason, err)
+	}
+	if !h.bucketAllowed(in.Bucket) {
+		return nil, permanent(ReasonUnknownBucket, errors.New("bucket not configured"))
+	}
+	head, err := h.s3.HeadObject(ctx, &s3.HeadObjectInput{
+		Bucket: aws.String(in.Bucket), Key: aws.String(in.Key), VersionId: optional(in.VersionID),
+	})
+	if err != nil {
+		err = s3Error("head", err)
+		if errors.Is(err, errNotFound) {
+			return nil, permanent(ReasonObjectNotFound, err)
+		}
+		return nil, err
+	}
+	token := in.Envelope
+	if token == "" {
+		for k, v := range head.Metadata {
+			if strings.EqualFold(k, objects.EnvelopeMetaKey) {
+				token = v
+			}
+		}
+	}
+	if token == "" {
+		return nil, h.reject(ctx, t, ReasonMissingEnvelope, in.Bucket, in.Key, errors.New("no envelope"))
+	}
+	v, err := h.verifier.VerifyObject(ctx, token, in.Bucket, in.Key)
+	if err == nil {
+		err = v.RequireAction(envelope.ActionIngest)
+	}
+	if err != nil {
+		return nil, h.reject(ctx, t, envelope.ReasonOf(err), in.Bucket, in.Key, err)
+	}
+	version := aws.ToString(head.VersionId)
+	if version == "" || version == "null" {
+		version = in.VersionID
+	}
+	ref := DocRef{
+		Envelope: token, Bucket: in.Bucket, Key: in.Key, VersionID: version, Sequencer: in.Sequencer,
+		MediaType: aws.ToString(head.ContentType), Size: aws.ToInt64(head.ContentLength),
+	}
+	_, vr, err := h.bind(ctx, t, v, ref)
+	if err != nil {
+		return nil, err
+	}
+	return vr.ref, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
+
+// extract: fetch the pinned object version, hash it (the document
+// version), claim it in the store, extract its text to S3.
+func (h *Handler) extract(ctx context.Context, t *Task) (any, error) {
+	ctx, vr, err := h.reverify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := h.fetch(ctx, vr.ref)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(raw)
+	doc := vr.doc
+	doc.Version = "sha256:" + hex.EncodeToString(sum[:])
+	doc.SizeBytes = int64(len(raw))
+	if err := h.putJSON(ctx, vr.area, "source.json", sourceFile{Version: doc.Version, Size: doc.SizeBytes}); err != nil {
+		return nil, err
+	}
+	claim, err := h.store.For(vr.v.Scope).Claim(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	out := ExtractOutput{Version: doc.Version, Size: doc.SizeBytes, Claim: "proceed"}
+	switch claim {
+	case pipeline.ClaimDone:
+		out.Skip, out.Claim = true, "done"
+		return out, nil
+	case pipeline.ClaimStale:
+		out.Skip, out.Claim = true, "stale"
+		return out, nil
+	}
+	text, err := h.extractor.Extract(ctx, doc.MediaType, bytes.NewReader(raw), doc.SizeBytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.putJSON(ctx, vr.area, "extracted.json", extractedFile{Version: doc.Version, Sections: text.Sections}); err != nil {
+		return nil, err
+	}
+	out.Sections = len(text.Sections)
+	return out, nil
+}
+
+// fetch reads the object version Verify pinned, at most Limits.MaxBytes.
+func (h *Handler) fetch(ctx context.Context, ref DocRef) ([]byte, error) {
+	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key), VersionId: optional(ref.VersionID),
+	})
+	if err != nil {
+		err = s3Error("get", err)
+		if errors.Is(err, errNotFound) {
+			return nil, permanent(ReasonObjectNotFound, err)
+		}
+		return nil, err
+	}
+	defer out.Body.Close()
+	limit := h.cfg.Limits.MaxBytes
+	if out.ContentLength != nil && *out.ContentLength > limit {
+		return nil, fmt.Errorf("%w: object is %d bytes, limit %d", pipeline.ErrTooLarge, *out.ContentLength, limit)
+	}
+	raw, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	if err != nil {
+		return nil, &pipeline.TransientError{Err: fmt.Errorf("s3 read: %w", err)}
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: object larger than %d bytes", pipeline.ErrTooLarge, limit)
+	}
+	return raw, nil
+}
+
+// chunk: split the extracted text and write the batches, then the manifest.
+func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
+	ctx, vr, err := h.reverify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var src sourceFile
+	if err := h.getJSON(ctx, vr.area, "source.json", &src); err != nil {
+		return nil, missing(err)
+	}
+	var ex extractedFile
+	if err := h.getJSON(ctx, vr.area, "extracted.json", &ex); err != nil {
+		return nil, missing(err)
+	}
+	if ex.Version != src.Version {
+		return nil, permanent(ReasonIntermediateMissing, errors.New("extracted text of another version"))
+	}
+	chunks, err := h.chunker.Chunk(ctx, pipeline.Extracted{Sections: ex.Sections})
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) == 0 {
+		return nil, pipeline.ErrEmpty
+	}
+	if len(chunks) > h.cfg.Limits.MaxChunks {
+		return nil, fmt.Errorf("%w: %d chunks > %d", pipeline.ErrTooLarge, len(chunks), h.cfg.Limits.MaxChunks)
+	}
+	size := h.cfg.Limits.EmbedBatch
+	n := (len(chunks) + size - 1) / size
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.S3Concurrency)
+	for i := 0; i < n; i++ {
+		batch := chunkBatch{Version: ex.Version, Batch: i, Chunks: chunks[i*size : min((i+1)*size, len(chunks))]}
+		g.Go(func() error { return h.putJSON(gctx, vr.area, batchName("chunks", i), batch) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	m := manifestFile{Version: ex.Version, Size: src.Size, Chunks: len(chunks), Batches: n, BatchSize: size}
+	if err := h.putJSON(ctx, vr.area, "manifest.json", m); err != nil {
+		return nil, err
+	}
+	out := ChunkOutput{Version: ex.Version, Chunks: len(chunks), Batches: make([]int, n)}
+	for i := range out.Batches {
+		out.Batches[i] = i
+	}
+	return out, nil
+}
+
+// embed: embed one batch (a Map iteration). A batch already embedded by
+// this execution with the same model is not embedded again.
+func (h *Handler) embed(ctx context.Context, t *Task) (any, error) {
+	ctx, vr, err := h.reverify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	i := *t.Batch
+	var m manifestFile
+	if err := h.getJSON(ctx, vr.area, "manifest.json", &m); err != nil {
+		return nil, missing(err)
+	}
+	if i >= m.Batches {
+		return nil, permanent(ReasonMalformedTask, errors.New("batch index out of range"))
+	}
+	var cb chunkBatch
+	if err := h.getJSON(ctx, vr.area, batchName("chunks", i), &cb); err != nil {
+		return nil, missing(err)
+	}
+	if cb.Version != m.Version || cb.Batch != i {
+		return nil, permanent(ReasonIntermediateMissing, errors.New("chunk batch of another version"))
+	}
+	var prev embeddingBatch
+	switch err := h.getJSON(ctx, vr.area, batchName("embeddings", i), &prev); {
+	case err == nil:
+		if prev.Version == m.Version && prev.Model == h.embedder.Model() && len(prev.Vectors) == len(cb.Chunks) {
+			return EmbedOutput{Batch: i, Count: len(prev.Vectors), Cached: true}, nil
+		}
+	case !errors.Is(err, errNotFound):
+		return nil, err
+	}
+	worker.RecordHeartbeat(ctx, map[string]any{"stage": "embed", "batch": i, "texts": len(cb.Chunks)})
+	texts := make([]string, len(cb.Chunks))
+	for j, c := range cb.Chunks {
+		texts[j] = c.Text
+	}
+	vecs, err := h.embedder.Embed(ctx, texts)
+	if err != nil {
+		return nil, err
+	}
+	if len(vecs) != len(texts) {
+		return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	eb := embeddingBatch{Version: m.Version, Batch: i, Model: h.embedder.Model(), Vectors: make([]string, len(vecs))}
+	for j, v := range vecs {
+		if j == 0 {
+			eb.Dims = len(v)
+		}
+		if len(v) != eb.Dims || len(v) == 0 {
+			return nil, fmt.Errorf("embedder returned vectors of different dimensions")
+		}
+		eb.Vectors[j] = encodeVector(v)
+	}
+	if err := h.putJSON(ctx, vr.area, batchName("embeddings", i), eb); err != nil {
+		return nil, err
+	}
+	return EmbedOutput{Batch: i, Count: len(vecs)}, nil
+}
+
+// storeStage: commit every chunk with its vector and the audit row in one
+// tenant transaction (pgstore.Commit, idempotent per version). A version
+// already stored is not committed again.
+func (h *Handler) storeStage(ctx context.Context, t *Task) (any, error) {
+	ctx, vr, err := h.reverify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	var m manifestFile
+	if err := h.getJSON(ctx, vr.area, "manifest.json", &m); err != nil {
+		return nil, missing(err)
+	}
+	stored, status, err := h.store.Document(ctx, vr.v.Scope, vr.doc.DocumentID)
+	if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+		return nil, err
+	}
+	model := h.embedder.Model()
+	if err == nil && status == "ready" && stored.Version == m.Version {
+		return StoreOutput{Version: m.Version, Chunks: m.Chunks, Model: model, Duplicate: true}, nil
+	}
+	chunkBatches := make([]chunkBatch, m.Batches)
+	embBatches := make([]embeddingBatch, m.Batches)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(h.cfg.S3Concurrency)
+	for i := 0; i < m.Batches; i++ {
+		g.Go(func() error { return missing(h.getJSON(gctx, vr.area, batchName("chunks", i), &chunkBatches[i])) })
+		g.Go(func() error { return missing(h.getJSON(gctx, vr.area, batchName("embeddings", i), &embBatches[i])) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	chunks := make([]pipeline.Chunk, 0, m.Chunks)
+	embs := make([]pipeline.Embedding, 0, m.Chunks)
+	for i := range chunkBatches {
+		cb, eb := chunkBatches[i], embBatches[i]
+		if cb.Version != m.Version || eb.Version != m.Version || cb.Batch != i || eb.Batch != i || len(cb.Chunks) != len(eb.Vectors) {
+			return nil, permanent(ReasonIntermediateMissing, fmt.Errorf("batch %d is inconsistent", i))
+		}
+		if i == 0 {
+			model = eb.Model
+		}
+		if eb.Model != model {
+			return nil, permanent(ReasonIntermediateMissing, errors.New("batches embedded with different models"))
+		}
+		for j, c := range cb.Chunks {
+			v, err := decodeVector(eb.Vectors[j], eb.Dims)
+			if err != nil {
+				return nil, permanent(ReasonIntermediateMissing, err)
+			}
+			chunks = append(chunks, c)
+			embs = append(embs, pipeline.Embedding{Vector: v, Model: eb.Model})
+		}
+	}
+	if len(chunks) != m.Chunks {
+		return nil, permanent(ReasonIntermediateMissing, errors.New("chunk count does not match the manifest"))
+	}
+	doc := vr.doc
+	doc.Version, doc.SizeBytes = m.Version, m.Size
+	if err := h.store.For(vr.v.Scope).Commit(ctx, doc, chunks, embs); err != nil {
+		return nil, err
+	}
+	return StoreOutput{Version: m.Version, Chunks: len(chunks), Model: model}, nil
+}
+
+// finalize: delete this execution's intermediate objects (the bucket's
+// lifecycle rule is the backstop) and summarise.
+func (h *Handler) finalize(ctx context.Context, t *Task) (any, error) {
+	ctx, vr, err := h.reverify(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	out := FinalizeOutput{DocumentID: vr.doc.DocumentID}
+	var m manifestFile
+	switch err := h.getJSON(ctx, vr.area, "manifest.json", &m); {
+	case err == nil:
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(h.cfg.S3Concurrency)
+		for i := 0; i < m.Batches; i++ {
+			g.Go(func() error { return h.deleteObject(gctx, vr.area, batchName("chunks", i)) })
+			g.Go(func() error { return h.deleteObject(gctx, vr.area, batchName("embeddings", i)) })
+		}
+		g.Go(func() error { return h.deleteObject(gctx, vr.area, "extracted.json") })
+		g.Go(func() error { return h.deleteObject(gctx, vr.area, "source.json") })
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		// The manifest goes last: a retry still finds what is left.
+		if err := h.deleteObject(ctx, vr.area, "manifest.json"); err != nil {
+			return nil, err
+		}
+	case !errors.Is(err, errNotFound):
+		return nil, err
+	}
+	stored, status, err := h.store.Document(ctx, vr.v.Scope, vr.doc.DocumentID)
+	if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+		return nil, err
+	}
+	out.Status, out.Version, out.Chunks = status, stored.Version, m.Chunks
+	if out.Version == "" {
+		out.Version = m.Version
+	}
+	return out, nil
+}
+
+// markFailed records a caught failure: the document is marked failed with
+// the failure's reason code and the audit row is written, in one tenant
+// transaction (pgstore Fail). Without a verified envelope there is nothing
+// it may write: a rejected envelope was already recorded as a security
+// event by the task that refused it.
+func (h *Handler) markFailed(ctx context.Context, t *Task) (any, error) {
+	f := t.Failure
+	if f.Error == ErrorEnvelopeRejected {
+		return MarkFailedOutput{Reason: "envelope_rejected"}, nil
+	}
+	if t.Doc.Envelope == "" {
+		return MarkFailedOutput{Reason: "not_verified"}, nil
+	}
+	ctx, vr, err := h.reverify(ctx, t)
+	var rej *rejectedError
+	if errors.As(err, &rej) {
+		return MarkFailedOutput{Reason: rej.reason}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	reason := worker.SanitizeReason(f.Error)
+	if c, ok := ParseCause(f.Cause); ok {
+		reason = c.Reason
+	}
+	var marker MarkFailedOutput
+	switch err := h.getJSON(ctx, vr.area, "failed.json", &marker); {
+	case err == nil:
+		return marker, nil // already recorded by an earlier attempt
+	case !errors.Is(err, errNotFound):
+		return nil, err
+	}
+	doc := vr.doc
+	doc.Version = "unknown"
+	var src sourceFile
+	switch err := h.getJSON(ctx, vr.area, "source.json", &src); {
+	case err == nil:
+		doc.Version, doc.SizeBytes = src.Version, src.Size
+	case !errors.Is(err, errNotFound):
+		return nil, err
+	}
+	if err := h.store.For(vr.v.Scope).Fail(ctx, doc, reason); err != nil {
+		return nil, err
+	}
+	out := MarkFailedOutput{Recorded: true, Reason: reason}
+	if err := h.putJSON(ctx, vr.area, "failed.json", out); err != nil {
+		worker.Logger(ctx).Warn("failure recorded; marker not written (a retry may audit it twice)", zap.Error(err))
+	}
+	return out, nil
+}

@@ -1,0 +1,82 @@
+package tenantdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/internal/audit"
+)
+
+// AuditTenants lists the tenants that have an audit chain. Only the owner role
+// can see all of them (policy owner_audit_read); for the worker role this
+// fails for lack of tenant scope.
+func (db *DB) AuditTenants(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := db.pool.Query(ctx, "SELECT tenant_id FROM audit_heads ORDER BY tenant_id")
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: audit tenants: %w", err)
+	}
+	defer rows.Close()
+	var out []uuid.UUID
+	for rows.Next() {
+		var id uuid.UUID
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// AuditHead returns the stored head of tenant's chain (0, nil if none).
+func (db *DB) AuditHead(ctx context.Context, tenant uuid.UUID) (int64, []byte, error) {
+	var (
+		seq  int64
+		hash []byte
+	)
+	err := db.pool.QueryRow(ctx, "SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", tenant).Scan(&seq, &hash)
+	if errors.Is(err, ErrNoRows) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, fmt.Errorf("tenantdb: audit head: %w", err)
+	}
+	return seq, hash, nil
+}
+
+const auditColumns = `tenant_id, seq, occurred_at, actor, job_id, action, resource, payload_hash, detail, prev_hash, hash`
+
+// ScanAudit streams tenant's audit events in seq order (owner role: see
+// AuditTenants).
+func (db *DB) ScanAudit(ctx context.Context, tenant uuid.UUID, fn func(audit.Event) error) error {
+	rows, err := db.pool.Query(ctx, "SELECT "+auditColumns+" FROM audit_events WHERE tenant_id = $1 ORDER BY seq", tenant)
+	if err != nil {
+		return fmt.Errorf("tenantdb: scan audit: %w", err)
+	}
+	return scanAudit(rows, fn)
+}
+
+// ScanAuditScoped streams the scoped tenant's own audit events (worker role).
+func ScanAuditScoped(ctx context.Context, tx Tx, fn func(audit.Event) error) error {
+	rows, err := tx.Query(ctx, "SELECT "+auditColumns+" FROM audit_events ORDER BY seq")
+	if err != nil {
+		return fmt.Errorf("tenantdb: scan audit: %w", err)
+	}
+	return scanAudit(rows, fn)
+}
+
+func scanAudit(rows Rows, fn func(audit.Event) error) error {
+	defer rows.Close()
+	for rows.Next() {
+		var e audit.Event
+		if err := rows.Scan(&e.TenantID, &e.Seq, &e.OccurredAt, &e.Actor, &e.JobID, &e.Action, &e.Resource,
+			&e.PayloadHash, &e.Detail, &e.PrevHash, &e.Hash); err != nil {
+			return err
+		}
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -1,0 +1,134 @@
+package tenantdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"go.uber.org/zap"
+)
+
+// Config configures Open.
+type Config struct {
+	// URL is the worker role's connection string (never the owner's).
+	URL string
+	// MaxConns bounds the pool (default 8).
+	MaxConns int32
+	// ConnectTimeout bounds each new connection (default 10s).
+	ConnectTimeout time.Duration
+	// SkipPreflight disables the RLS preflight. Only for the owner-role tools
+	// (audit verify) that never touch tenant data through WithTenant.
+	SkipPreflight bool
+	Logger        *zap.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.MaxConns == 0 {
+		c.MaxConns = 8
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	if c.URL == "" {
+		return errors.New("tenantdb: empty database URL")
+	}
+	if c.MaxConns < 1 {
+		return errors.New("tenantdb: MaxConns must be >= 1")
+	}
+	return nil
+}
+
+// DB is the tenant gateway: a pool that can only be used through WithTenant.
+type DB struct {
+	pool   *pgxpool.Pool
+	logger *zap.Logger
+}
+
+// Open connects, registers the pgvector types on every connection and runs
+// Preflight. The schema must be migrated first (pgvector's types must exist).
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	pcfg, err := pgxpool.ParseConfig(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
+	}
+	pcfg.MaxConns = cfg.MaxConns
+	pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
+	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: %w", err)
+	}
+	db := &DB{pool: pool, logger: cfg.Logger}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("tenantdb: connect: %w", err)
+	}
+	if !cfg.SkipPreflight {
+		if err := db.Preflight(ctx); err != nil {
+			pool.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+// Close closes the pool.
+func (db *DB) Close() { db.pool.Close() }
+
+// Ping checks that the database answers (readiness probes).
+func (db *DB) Ping(ctx context.Context) error { return db.pool.Ping(ctx) }
+
+// WithTenant runs fn in a transaction scoped to scope's tenant. fn's error
+// rolls the transaction back and is returned as is (wrapped errors stay
+// matchable with errors.Is/As).
+func (db *DB) WithTenant(ctx context.Context, scope Scope, fn func(ctx context.Context, tx Tx) error) error {
+	return WithTenant(ctx, db.pool, scope, fn)
+}
+
+// Beginner is the smallest thing a tenant transaction can start from: a pool,
+// a connection, or an open transaction (then a savepoint is used, which lets
+// tests nest tenant transactions inside a rolled-back test transaction).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// WithTenant is DB.WithTenant for any Beginner.
+func WithTenant(ctx context.Context, b Beginner, scope Scope, fn func(ctx context.Context, tx Tx) error) error {
+	if scope.IsZero() {
+		return ErrNoScope
+	}
+	tx, err := b.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("tenantdb: begin: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // no-op after commit
+	if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true),
+		set_config('tenantry.actor', $2, true), set_config('tenantry.job_id', $3, true)`,
+		scope.tenant.String(), scope.actor, scope.jobID); err != nil {
+		return fmt.Errorf("tenantdb: set tenant scope: %w", err)
+	}
+	if err := fn(ctx, Tx{tx: tx, scope: scope}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("tenantdb: commit: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,6 @@
+package tenantdb
+
+import "github.com/jackc/pgx/v5/pgxpool"
+
+// PoolForTest exposes the pool to this package's external tests only.
+func PoolForTest(db *DB) *pgxpool.Pool { return db.pool }

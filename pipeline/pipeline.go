@@ -1,0 +1,76 @@
+// Package pipeline holds tenantry's domain types (Document, Chunk, Embedding,
+// AuditEvent) and the stage interfaces (Extractor, Chunker, Embedder, Store)
+// that turn one verified upload into tenant-scoped, searchable chunks.
+//
+// It imports only the standard library. Adapters live in internal/... and
+// import pipeline, never the reverse.
+package pipeline
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Document is one version of one uploaded object.
+type Document struct {
+	TenantID   string // UUID, from the verified envelope
+	DocumentID string // second path element of the object key
+	SourceURI  string // s3://bucket/key
+	Version    string // content hash ("sha256:<hex>") of the raw bytes
+	MediaType  string // e.g. text/markdown, application/pdf
+	Filename   string
+	SizeBytes  int64
+	Sequencer  string // S3 event sequencer (hex), orders events of one key
+	UpdatedAt  time.Time
+	// Force reprocesses a version that is already stored (reindex with a new
+	// model or chunking): its chunks are replaced, not kept.
+	Force bool
+}
+
+// Section is a run of extracted text with its location in the source.
+type Section struct {
+	Text    string
+	Page    int  // 1-based page number, 0 when the format has no pages
+	Heading bool // a heading line (a strong split point for the chunker)
+}
+
+// Extracted is the plain text of a document, in reading order.
+type Extracted struct {
+	Sections []Section
+}
+
+// Chunk is a piece of a document's text that is embedded and searched.
+type Chunk struct {
+	Ordinal    int
+	Text       string
+	TokenCount int
+	CharStart  int // rune offset into the concatenated extracted text (inclusive)
+	CharEnd    int // rune offset (exclusive)
+	Page       int
+}
+
+// Embedding is the vector for one chunk.
+type Embedding struct {
+	Vector []float32
+	Model  string
+}
+
+// Extractor turns raw bytes of one media type into text. Implementations must
+// bound memory and time and return an error wrapping ErrUnsupported or
+// ErrMalformed (both permanent) for inputs they refuse.
+type Extractor interface {
+	Extract(ctx context.Context, mediaType string, r io.Reader, size int64) (Extracted, error)
+}
+
+// Chunker splits extracted text into ordered chunks.
+type Chunker interface {
+	Chunk(ctx context.Context, doc Extracted) ([]Chunk, error)
+}
+
+// Embedder embeds texts; the result has one vector per input, in order.
+type Embedder interface {
+	Embed(ctx context.Context, texts []string) ([][]float32, error)
+	Model() string
+	Dimensions() int
+}

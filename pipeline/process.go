@@ -1,0 +1,218 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Fetcher reads the raw bytes of a document (an S3 GetObject). It must honour
+// ctx and return at most limit+1 bytes so oversize objects are detected.
+type Fetcher interface {
+	Fetch(ctx context.Context, doc Document, limit int64) (io.ReadCloser, error)
+}
+
+// Claim is what a Store answers before the expensive stages run.
+type Claim int
+
+const (
+	// ClaimProceed: this version must be processed.
+	ClaimProceed Claim = iota
+	// ClaimDone: this version is already stored (a duplicate delivery).
+	ClaimDone
+	// ClaimStale: a newer event for this document was already applied.
+	ClaimStale
+)
+
+// Store persists one tenant's documents. A Store value is bound to one
+// verified tenant scope; each method runs one short transaction.
+type Store interface {
+	// Claim records that doc (at doc.Version) is being processed, unless it is
+	// already stored or a newer event was applied.
+	Claim(ctx context.Context, doc Document) (Claim, error)
+	// Commit atomically replaces the document's chunks with chunks (one per
+	// embedding), marks it ready and writes the audit row.
+	Commit(ctx context.Context, doc Document, chunks []Chunk, embeddings []Embedding) error
+	// Fail marks the document failed with a reason code and audits it.
+	Fail(ctx context.Context, doc Document, reason string) error
+	// Delete removes the document and its chunks and audits it (no-op if a
+	// newer event was applied or the document does not exist).
+	Delete(ctx context.Context, doc Document) error
+}
+
+// Limits bound one document's processing.
+type Limits struct {
+	MaxBytes   int64 // raw object size (default 64 MiB)
+	MaxChunks  int   // chunks per document (default 20000)
+	EmbedBatch int   // texts per Embed call (default 64)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = 64 << 20
+	}
+	if l.MaxChunks <= 0 {
+		l.MaxChunks = 20000
+	}
+	if l.EmbedBatch <= 0 {
+		l.EmbedBatch = 64
+	}
+	return l
+}
+
+// Timings is the wall time spent in each stage of one Ingest.
+type Timings struct {
+	Fetch, Claim, Extract, Chunk, Embed, Store time.Duration
+}
+
+// Result describes what Ingest did.
+type Result struct {
+	Claim   Claim
+	Version string
+	Chunks  int
+	Timings Timings
+}
+
+// Processor runs fetch → claim → extract → chunk → embed → store+audit for
+// one verified document. Network calls (fetch, embed) never happen inside a
+// database transaction: the Store opens a short one to claim and one to commit.
+type Processor struct {
+	Fetcher   Fetcher
+	Extractor Extractor
+	Chunker   Chunker
+	Embedder  Embedder
+	Limits    Limits
+}
+
+// ErrStage wraps failures with the stage they happened in.
+type StageError struct {
+	Stage string // fetch, claim, extract, chunk, embed, store
+	Err   error
+}
+
+func (e *StageError) Error() string { return e.Stage + ": " + e.Err.Error() }
+func (e *StageError) Unwrap() error { return e.Err }
+
+// StageOf returns the stage a failure happened in ("" if unknown).
+func StageOf(err error) string {
+	var se *StageError
+	if errors.As(err, &se) {
+		return se.Stage
+	}
+	return ""
+}
+
+// Ingest processes doc. doc.Version is set from the content hash of the
+// fetched bytes. A permanent failure (see IsPermanent) is also recorded with
+// store.Fail before it is returned.
+func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Result, error) {
+	lim := p.Limits.withDefaults()
+	var res Result
+	t := time.Now()
+	lap := func(d *time.Duration) { now := time.Now(); *d = now.Sub(t); t = now }
+
+	raw, err := p.fetch(ctx, doc, lim.MaxBytes)
+	lap(&res.Timings.Fetch)
+	if err != nil {
+		return res, p.fail(ctx, store, doc, &StageError{"fetch", err})
+	}
+	sum := sha256.Sum256(raw)
+	doc.Version = "sha256:" + hex.EncodeToString(sum[:])
+	doc.SizeBytes = int64(len(raw))
+	res.Version = doc.Version
+
+	claim, err := store.Claim(ctx, doc)
+	lap(&res.Timings.Claim)
+	res.Claim = claim
+	if err != nil {
+		return res, &StageError{"claim", err}
+	}
+	if claim != ClaimProceed {
+		return res, nil
+	}
+
+	text, err := p.Extractor.Extract(ctx, doc.MediaType, bytesReader(raw), int64(len(raw)))
+	lap(&res.Timings.Extract)
+	if err != nil {
+		return res, p.fail(ctx, store, doc, &StageError{"extract", err})
+	}
+	chunks, err := p.Chunker.Chunk(ctx, text)
+	lap(&res.Timings.Chunk)
+	if err == nil && len(chunks) == 0 {
+		err = ErrEmpty
+	}
+	if err == nil && len(chunks) > lim.MaxChunks {
+		err = fmt.Errorf("%w: %d chunks > %d", ErrTooLarge, len(chunks), lim.MaxChunks)
+	}
+	if err != nil {
+		return res, p.fail(ctx, store, doc, &StageError{"chunk", err})
+	}
+	embeddings, err := p.embed(ctx, chunks, lim.EmbedBatch)
+	lap(&res.Timings.Embed)
+	if err != nil {
+		return res, p.fail(ctx, store, doc, &StageError{"embed", err})
+	}
+	err = store.Commit(ctx, doc, chunks, embeddings)
+	lap(&res.Timings.Store)
+	if err != nil {
+		return res, &StageError{"store", err}
+	}
+	res.Chunks = len(chunks)
+	return res, nil
+}
+
+func (p *Processor) fetch(ctx context.Context, doc Document, limit int64) ([]byte, error) {
+	rc, err := p.Fetcher.Fetch(ctx, doc, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: object larger than %d bytes", ErrTooLarge, limit)
+	}
+	return raw, nil
+}
+
+func (p *Processor) embed(ctx context.Context, chunks []Chunk, batch int) ([]Embedding, error) {
+	out := make([]Embedding, 0, len(chunks))
+	texts := make([]string, 0, batch)
+	for i := 0; i < len(chunks); i += batch {
+		texts = texts[:0]
+		for _, c := range chunks[i:min(i+batch, len(chunks))] {
+			texts = append(texts, c.Text)
+		}
+		vecs, err := p.Embedder.Embed(ctx, texts)
+		if err != nil {
+			return nil, err
+		}
+		if len(vecs) != len(texts) {
+			return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+		}
+		for _, v := range vecs {
+			out = append(out, Embedding{Vector: v, Model: p.Embedder.Model()})
+		}
+	}
+	return out, nil
+}
+
+// fail records permanent failures in the store and returns err unchanged.
+func (p *Processor) fail(ctx context.Context, store Store, doc Document, err error) error {
+	if !IsPermanent(err) {
+		return err
+	}
+	if doc.Version == "" {
+		doc.Version = "unknown"
+	}
+	if ferr := store.Fail(ctx, doc, Reason(err)); ferr != nil {
+		return errors.Join(err, &StageError{"store", ferr})
+	}
+	return err
+}
