@@ -161,6 +161,9 @@ func TestChunk(t *testing.T) {
 				}
 			}},
 		{name: "blank sections between", doc: secs("", "  ", "alpha", "", "beta", "\n"), minChunks: 1, maxChunks: 1},
+		// Each empty section adds a separator to the text: a long newline
+		// run counts more than the one token a single separator does.
+		{name: "many empty sections between", cfg: chunk.Config{MaxTokens: 16}, doc: secs(append(append([]string{"a"}, make([]string, 40)...), "b")...), minChunks: 1, maxChunks: 1},
 		{name: "csv rows", cfg: chunk.Config{MaxTokens: 48}, doc: secs(strings.Repeat("name: Ada | city: London | role: engineer\n", 50)), minChunks: 5, maxChunks: 60,
 			check: func(t *testing.T, chunks []pipeline.Chunk) {
 				for _, c := range chunks[:len(chunks)-1] {
@@ -304,6 +307,7 @@ func FuzzChunk(f *testing.F) {
 		strings.Repeat("xq7", 100), "a" + strings.Repeat(" ", 300) + "b",
 		strings.Repeat("租户上传文档。", 10), "ok \xff\xfe text", "\x00\x00\n\n\x00",
 		"0B00A0A0A0A00B0A\x0000A\x00 ", " Bun",
+		"a" + strings.Repeat("\x00", 12) + "b",
 	} {
 		f.Add(s, uint8(32), uint8(8))
 	}

@@ -46,13 +46,14 @@ type merger struct {
 	sum  int     // tokens of buf
 	next int     // index in buf of the first piece no chunk has covered yet
 
-	pushed int
-	out    []pipeline.Chunk
-	err    error
+	pushed  int
+	lastSec int // section of the last piece pushed; -1 before the first
+	out     []pipeline.Chunk
+	err     error
 }
 
 func newMerger(ctx context.Context, cfg Config, counter *Counter, secs []pipeline.Section) *merger {
-	return &merger{ctx: ctx, cfg: cfg, counter: counter, secs: secs}
+	return &merger{ctx: ctx, cfg: cfg, counter: counter, secs: secs, lastSec: -1}
 }
 
 func (m *merger) run() error {
@@ -81,9 +82,16 @@ func (m *merger) run() error {
 func (m *merger) splitSection(sec int, text string, runeBase int, first int8) (int, error) {
 	pos := runeBase
 	strength := first
+	// The separators since the last piece pushed: one per section boundary,
+	// so empty sections in between add theirs ("\n\n" is one cl100k token,
+	// a longer run of newlines more).
+	seps := sec
+	if m.lastSec >= 0 {
+		seps = sec - m.lastSec
+	}
 	sepTokens := 0
-	if sec > 0 {
-		sepTokens = 1 // Separator is one cl100k token
+	if seps > 0 {
+		sepTokens = m.counter.Count(strings.Repeat(Separator, seps))
 	}
 	emit := func(start, end int, s int8) bool {
 		n := m.splitSentence(sec, text, start, end, pos, strength, sepTokens)
@@ -228,6 +236,7 @@ func (m *merger) push(p piece) {
 		return
 	}
 	m.pushed++
+	m.lastSec = p.sec
 	if m.pushed%1024 == 0 {
 		if err := m.ctx.Err(); err != nil {
 			m.err = err
