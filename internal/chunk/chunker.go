@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -112,7 +113,7 @@ func (c *Chunker) Chunk(ctx context.Context, doc pipeline.Extracted) ([]pipeline
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m := newMerger(ctx, c.cfg, c.counter, doc.Sections)
+	m := newMerger(ctx, c.cfg, c.counter, validSections(doc.Sections))
 	if err := m.run(); err != nil {
 		return nil, err
 	}
@@ -120,4 +121,25 @@ func (c *Chunker) Chunk(ctx context.Context, doc pipeline.Extracted) ([]pipeline
 		return nil, fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
 	}
 	return m.out, nil
+}
+
+// validSections returns secs with each invalid UTF-8 byte replaced by U+FFFD,
+// as []rune(Text(doc)) replaces it, so chunk offsets hold and every count is
+// of the text a chunk carries. It copies only when some text is invalid
+// (extractors hand over valid UTF-8).
+func validSections(secs []pipeline.Section) []pipeline.Section {
+	var out []pipeline.Section
+	for i, s := range secs {
+		if utf8.ValidString(s.Text) {
+			continue
+		}
+		if out == nil {
+			out = append([]pipeline.Section(nil), secs...)
+		}
+		out[i].Text = string([]rune(s.Text))
+	}
+	if out == nil {
+		return secs
+	}
+	return out
 }

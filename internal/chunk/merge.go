@@ -434,12 +434,6 @@ func (m *merger) build(c int) (string, int, int, int) {
 	if out == "" {
 		return "", 0, 0, 0
 	}
-	if !utf8.ValidString(out) {
-		// Extractors hand over valid UTF-8; if a caller did not, replace
-		// each invalid byte by U+FFFD, as []rune(Text(doc)) does, so the
-		// offsets still hold.
-		out = string([]rune(out))
-	}
 	// The section of the first kept rune: walk the separators skipped.
 	sec := first.sec
 	if first.sec != last.sec {
