@@ -378,9 +378,10 @@ func (m *merger) emit(c int) int {
 // boundTokens bounds the token count of text, the trimmed text of buf[0:c],
 // from above, without counting it again where it can. Pieces are mostly cut
 // where the tokenizer itself splits (before a whitespace run, or at a
-// section start), so after the first one their counts add up to the count
-// of their concatenation, or more (a section separator, trimmed trailing
-// whitespace); a chunk with a piece cut elsewhere is counted exactly. Leading
+// section start between non-space runes), so after the first one their
+// counts add up to the count of their concatenation, or more (trimmed
+// trailing whitespace); a chunk with a piece cut elsewhere, or with a section
+// boundary next to whitespace, is counted exactly. Leading
 // pieces of only whitespace are trimmed away; the first piece with text is
 // counted again without its leading whitespace (" Bun" is one token, "Bun"
 // two).
@@ -390,12 +391,21 @@ func (m *merger) boundTokens(c int, text string) int {
 		i++
 	}
 	tokens := m.counter.Count(strings.TrimLeftFunc(m.pieceText(m.buf[i]), unicode.IsSpace))
-	for _, p := range m.buf[i+1 : c] {
-		if p.start > 0 {
-			if r, _ := utf8.DecodeRuneInString(m.pieceText(p)); !unicode.IsSpace(r) {
-				// Cut inside a run of non-space (a long word, after a CJK
-				// full stop): the tokenizer may split the joined text
-				// differently. Count it.
+	for k := i + 1; k < c; k++ {
+		p := m.buf[k]
+		first, _ := utf8.DecodeRuneInString(m.pieceText(p))
+		switch {
+		case p.start > 0 && !unicode.IsSpace(first):
+			// Cut inside a run of non-space (a long word, after a CJK
+			// full stop): the tokenizer may split the joined text
+			// differently. Count it.
+			return m.counter.Count(text)
+		case p.sec != m.buf[k-1].sec:
+			// A section boundary with whitespace on either side: the
+			// separator joins that whitespace into one run, which the
+			// tokenizer may cut into more tokens than the parts.
+			prev, _ := utf8.DecodeLastRuneInString(m.pieceText(m.buf[k-1]))
+			if unicode.IsSpace(first) || unicode.IsSpace(prev) {
 				return m.counter.Count(text)
 			}
 		}
