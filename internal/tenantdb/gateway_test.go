@@ -439,29 +439,103 @@ func TestAuditChainVerifiesAndDetectsTampering(t *testing.T) {
 }
 
 // Bulk loads go through the same WITH CHECK policy as inserts: one foreign
-// row in a batch fails the whole batch.
+// row in a batch fails the whole batch, on both of CopyFrom's paths (one
+// multi-row INSERT, and the staging table for larger loads), wherever the
+// foreign row is.
 func TestCopyFromCannotSmuggleForeignRows(t *testing.T) {
+	t.Parallel()
+	cols := []string{"tenant_id", "job_key", "kind", "status"}
+	for _, tc := range []struct {
+		name    string
+		n       int // rows
+		foreign int // index of the foreign row
+	}{
+		{name: "insert/last", n: 2, foreign: 1},
+		{name: "insert/first", n: tenantdb.InsertMaxRows, foreign: 0},
+		{name: "staging/last", n: tenantdb.InsertMaxRows + 1, foreign: tenantdb.InsertMaxRows},
+		{name: "staging/middle", n: 300, foreign: 150},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := tenantdbtest.NewDatabase(t)
+			g := db.Open(t)
+			me, other := uuid.New(), uuid.New()
+			rows := func(foreign int) [][]any {
+				out := make([][]any, tc.n)
+				for i := range out {
+					owner := me
+					if i == foreign {
+						owner = other
+					}
+					out[i] = []any{owner, fmt.Sprintf("job-%d", i), "ingest", "done"}
+				}
+				return out
+			}
+			err := g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
+				_, err := tx.CopyFrom(ctx, "jobs", cols, rows(tc.foreign))
+				return err
+			})
+			if !tenantdb.IsRLSViolation(err) {
+				t.Fatalf("got %v, want an RLS violation", err)
+			}
+			var n int
+			err = g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
+				if err := tx.QueryRow(ctx, "SELECT count(*) FROM jobs").Scan(&n); err != nil || n != 0 {
+					return fmt.Errorf("rows left by the refused load: %d (%v)", n, err)
+				}
+				copied, err := tx.CopyFrom(ctx, "jobs", cols, rows(-1))
+				if err != nil {
+					return err
+				}
+				if copied != int64(tc.n) {
+					return fmt.Errorf("CopyFrom reported %d rows, want %d", copied, tc.n)
+				}
+				return tx.QueryRow(ctx, "SELECT count(*) FROM jobs").Scan(&n)
+			})
+			if err != nil || n != tc.n {
+				t.Fatalf("own rows: n=%d err=%v", n, err)
+			}
+		})
+	}
+}
+
+// A second load in one transaction adds only its own rows (the staging table
+// is emptied between loads), and a row of the wrong width is refused.
+func TestCopyFromTwiceAndBadRows(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	db := tenantdbtest.NewDatabase(t)
 	g := db.Open(t)
-	me, other := uuid.New(), uuid.New()
+	me := uuid.New()
 	cols := []string{"tenant_id", "job_key", "kind", "status"}
-	err := g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
-		_, err := tx.CopyFrom(ctx, "jobs", cols, [][]any{{me, "a", "ingest", "done"}, {other, "b", "ingest", "done"}})
-		return err
-	})
-	if !tenantdb.IsRLSViolation(err) {
-		t.Fatalf("got %v, want an RLS violation", err)
+	batch := func(prefix string, n int) [][]any {
+		out := make([][]any, n)
+		for i := range out {
+			out[i] = []any{me, fmt.Sprintf("%s-%d", prefix, i), "ingest", "done"}
+		}
+		return out
 	}
 	var n int
-	err = g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
-		if _, err := tx.CopyFrom(ctx, "jobs", cols, [][]any{{me, "a", "ingest", "done"}, {me, "b", "ingest", "done"}}); err != nil {
-			return err
+	err := g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
+		for _, b := range []struct {
+			prefix string
+			n      int
+		}{{"a", 100}, {"b", 100}, {"c", 3}, {"d", 0}} {
+			if _, err := tx.CopyFrom(ctx, "jobs", cols, batch(b.prefix, b.n)); err != nil {
+				return err
+			}
 		}
 		return tx.QueryRow(ctx, "SELECT count(*) FROM jobs").Scan(&n)
 	})
-	if err != nil || n != 2 {
-		t.Fatalf("own rows: n=%d err=%v", n, err)
+	if err != nil || n != 203 {
+		t.Fatalf("two loads: n=%d err=%v, want 203 rows", n, err)
+	}
+	err = g.WithTenant(ctx, tenantdbtest.Scope(t, me), func(ctx context.Context, tx tenantdb.Tx) error {
+		_, err := tx.CopyFrom(ctx, "jobs", cols, [][]any{{me, "short", "ingest"}})
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "3 values for 4 columns") {
+		t.Fatalf("short row: got %v", err)
 	}
 }
