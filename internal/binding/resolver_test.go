@@ -1,0 +1,331 @@
+package binding_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/objects"
+)
+
+const (
+	bucket = "tenantry-docs"
+	other  = "other-bucket"
+)
+
+// fakeObjects is an S3 HeadObject fake: objects by bucket/key with their
+// envelope; a missing one is objects.ErrNotFound; err fails every call. It
+// counts calls.
+type fakeObjects struct {
+	mu   sync.Mutex
+	objs map[string]string
+	err  error
+	n    int
+}
+
+func (f *fakeObjects) Head(_ context.Context, b, key string) (objects.Head, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n++
+	if f.err != nil {
+		return objects.Head{}, f.err
+	}
+	tok, ok := f.objs[b+"/"+key]
+	if !ok {
+		return objects.Head{}, fmt.Errorf("s3 head: %w", objects.ErrNotFound)
+	}
+	return objects.Head{Bucket: b, Key: key, Size: 5, Envelope: tok}, nil
+}
+
+func (f *fakeObjects) calls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n
+}
+
+func created(b, key string) event.Event {
+	return event.Event{Kind: event.KindObjectCreated, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectCreated:Put"}}
+}
+
+func removed(b, key string) event.Event {
+	return event.Event{Kind: event.KindObjectRemoved, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectRemoved:Delete"}}
+}
+
+// job decodes a {"envelope", "job"} message with the real decoder, so the
+// job's Raw bytes are exactly what a producer sent.
+func job(t testing.TB, token, body string) event.Event {
+	t.Helper()
+	tok, _ := json.Marshal(token)
+	evs, err := event.Decode([]byte(`{"envelope":`+string(tok)+`,"job":`+body+`}`), nil)
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("decode job: %d events, %v", len(evs), err)
+	}
+	return evs[0]
+}
+
+type resolveCase struct {
+	name    string
+	ev      event.Event
+	objs    map[string]string // bucket/key -> envelope on the fake object
+	s3err   error             // every HeadObject fails with it
+	noS3    bool              // Resolver without Objects
+	buckets []string          // the allowlist (default: bucket)
+	open    bool              // no allowlist at all
+	heads   int               // HeadObject calls wanted
+
+	tenant uuid.UUID // want bound to this tenant (uuid.Nil: want an *Error)
+	action envelope.Action
+	kind   binding.Kind
+	reason string
+}
+
+func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
+	a, b := uuid.New(), uuid.New()
+	keyA := a.String() + "/doc-1/report é+1.pdf"
+	keyA2 := a.String() + "/doc-2/b.txt"
+	keyB := b.String() + "/doc-3/c.txt"
+	objA, objA2, objB := kit.Object(t, a, bucket, keyA), kit.Object(t, a, bucket, keyA2), kit.Object(t, b, bucket, keyB)
+	objAOther := kit.Object(t, a, other, keyA)
+	deleteObj := kit.ObjectClaims(a, bucket, keyA)
+	deleteObj.Action = envelope.ActionDelete
+
+	reindex := `{"type":"reindex","document_id":"doc-1"}`
+	reindexTok := kit.Job(t, a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
+	ingest := `{"type":"ingest","bucket":"` + bucket + `","key":"` + keyA + `"}`
+	ingestB := `{"type":"ingest","bucket":"` + bucket + `","key":"` + keyB + `"}`
+	del := `{"type":"delete","document_id":"doc-1"}`
+	delByKey := `{"type":"delete","bucket":"` + bucket + `","key":"` + keyA + `"}`
+	purge := `{"type":"purge_tenant"}`
+	expired := kit.JobClaims(a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
+	expired.IssuedAt, expired.NotBefore, expired.Expiry = expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-2*3600e9)
+
+	at := func(b, key, tok string) map[string]string { return map[string]string{b + "/" + key: tok} }
+	return []resolveCase{
+		// Bound.
+		{name: "reindex job", ev: job(t, reindexTok, reindex), tenant: a, action: envelope.ActionReindex},
+		{name: "ingest job", ev: job(t, kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyA), []byte(ingest)), ingest),
+			tenant: a, action: envelope.ActionIngest},
+		{name: "delete job", ev: job(t, kit.Job(t, a, envelope.ActionDelete, envelope.DocumentResource("doc-1"), []byte(del)), del),
+			tenant: a, action: envelope.ActionDelete},
+		{name: "purge job", ev: job(t, kit.Job(t, b, envelope.ActionPurge, "doc:all", []byte(purge)), purge), tenant: b, action: envelope.ActionPurge},
+		{name: "created", ev: created(bucket, keyA), objs: at(bucket, keyA, objA), heads: 1, tenant: a, action: envelope.ActionIngest},
+		{name: "created, no allowlist", ev: created(other, keyA), objs: at(other, keyA, objAOther), open: true, heads: 1, tenant: a, action: envelope.ActionIngest},
+		{name: "created, second allowed bucket", ev: created(other, keyA), objs: at(other, keyA, objAOther), buckets: []string{bucket, other},
+			heads: 1, tenant: a, action: envelope.ActionIngest},
+		{name: "removed, object gone", ev: removed(bucket, keyB), heads: 1, tenant: b, action: envelope.ActionDelete},
+
+		// Jobs whose envelope is not bound to them.
+		{name: "expired job", ev: job(t, kit.Sign(t, expired), reindex), kind: binding.KindRejected, reason: "expired"},
+		{name: "job body swapped", ev: job(t, reindexTok, `{"type":"reindex","document_id":"doc-2"}`), kind: binding.KindRejected, reason: "body_hash_mismatch"},
+		{name: "job signed for another document", ev: job(t, kit.Job(t, a, envelope.ActionReindex, "doc:doc-9", []byte(reindex)), reindex),
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "delete job signed for another document", ev: job(t, kit.Job(t, a, envelope.ActionDelete, "doc:doc-9", []byte(del)), del),
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "delete job by object key", ev: job(t, kit.Job(t, a, envelope.ActionDelete, envelope.ObjectResource(bucket, keyA), []byte(delByKey)), delByKey),
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "job type not the signed action", ev: job(t, kit.Job(t, a, envelope.ActionDelete, "doc:doc-1", []byte(reindex)), reindex),
+			kind: binding.KindRejected, reason: "wrong_action"},
+		{name: "ingest job signed for another object", ev: job(t, kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyA2), []byte(ingest)), ingest),
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "ingest job for another tenant's key", ev: job(t, kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyB), []byte(ingestB)), ingestB),
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "job signed by a stranger", ev: job(t, kit.SignWith(t, kit.Stranger, kit.JobClaims(a, envelope.ActionReindex, "doc:doc-1", []byte(reindex))), reindex),
+			kind: binding.KindRejected, reason: "unknown_key"},
+
+		// S3 events.
+		{name: "created, unknown bucket", ev: created(other, keyA), objs: at(other, keyA, objAOther), kind: binding.KindNotServed, reason: "unknown_bucket"},
+		{name: "removed, unknown bucket", ev: removed(other, keyB), kind: binding.KindNotServed, reason: "unknown_bucket"},
+		{name: "created, object without envelope", ev: created(bucket, keyA), objs: at(bucket, keyA, ""), heads: 1, kind: binding.KindRejected, reason: "missing_envelope"},
+		{name: "created, another object's envelope", ev: created(bucket, keyA), objs: at(bucket, keyA, objA2), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "created, another tenant's envelope", ev: created(bucket, keyA), objs: at(bucket, keyA, objB), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "created, another bucket's envelope", ev: created(bucket, keyA), objs: at(bucket, keyA, objAOther), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "created, envelope for another tenant's key", ev: created(bucket, keyB), objs: at(bucket, keyB, kit.Object(t, a, bucket, keyB)), heads: 1,
+			kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "created, envelope not for ingest", ev: created(bucket, keyA), objs: at(bucket, keyA, kit.Sign(t, deleteObj)), heads: 1,
+			kind: binding.KindRejected, reason: "wrong_action"},
+		{name: "created, object gone", ev: created(bucket, keyA), heads: 1, kind: binding.KindStale, reason: "object_unavailable"},
+		{name: "created, S3 unreachable", ev: created(bucket, keyA), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
+		{name: "created, no S3 client", ev: created(bucket, keyA), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
+		{name: "removed, object exists", ev: removed(bucket, keyB), objs: at(bucket, keyB, objB), heads: 1, kind: binding.KindStale, reason: "object_exists"},
+		{name: "removed, object exists without envelope", ev: removed(bucket, keyB), objs: at(bucket, keyB, ""), heads: 1, kind: binding.KindStale, reason: "object_exists"},
+		{name: "removed, key not under a tenant", ev: removed(bucket, "shared/doc/x.txt"), heads: 1, kind: binding.KindRejected, reason: "bad_tenant"},
+		{name: "removed, key without a prefix", ev: removed(bucket, "x.txt"), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "removed, S3 unreachable", ev: removed(bucket, keyB), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
+		{name: "removed, no S3 client", ev: removed(bucket, keyB), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
+
+		// Events that need no tenant.
+		{name: "S3 test event", ev: event.Event{Kind: event.KindIgnore, Ignore: event.IgnoreTestEvent}, kind: binding.KindIgnored, reason: event.IgnoreTestEvent},
+		{name: "unknown kind", ev: event.Event{}, kind: binding.KindIgnored, reason: event.ReasonUnsupported},
+	}
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	for _, tc := range resolveCases(t, kit) {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := &fakeObjects{objs: tc.objs, err: tc.s3err}
+			r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+			if tc.buckets != nil {
+				r.Buckets = tc.buckets
+			}
+			if tc.open {
+				r.Buckets = nil
+			}
+			if tc.noS3 {
+				r.Objects = nil
+			}
+			got, err := r.Resolve(context.Background(), tc.ev, "m-1")
+			if n := objs.calls(); n != tc.heads {
+				t.Errorf("%d HeadObject calls, want %d", n, tc.heads)
+			}
+			if tc.tenant != uuid.Nil {
+				if err != nil {
+					t.Fatalf("Resolve: %v", err)
+				}
+				v := got.Verified
+				if v.Scope.TenantID() != tc.tenant || v.Claims.TenantID != tc.tenant || v.Claims.Action != tc.action {
+					t.Errorf("bound to %s (%s), want %s (%s)", v.Scope.TenantID(), v.Claims.Action, tc.tenant, tc.action)
+				}
+				if o := tc.ev.Object; tc.ev.Kind == event.KindObjectCreated {
+					if got.Head.Envelope == "" || got.Head.Key != o.Key || v.Claims.Resource != envelope.ObjectResource(o.Bucket, o.Key) {
+						t.Errorf("created: head %+v, resource %q", got.Head, v.Claims.Resource)
+					}
+				} else if got.Head != (objects.Head{}) {
+					t.Errorf("head %+v for a %s event", got.Head, tc.ev.Kind)
+				}
+				return
+			}
+			var be *binding.Error
+			if !errors.As(err, &be) {
+				t.Fatalf("Resolve = %+v, %v; want a *binding.Error", got.Verified.Claims, err)
+			}
+			if be.Kind != tc.kind || be.Reason != tc.reason {
+				t.Errorf("%s (%s), want %s (%s): %v", be.Kind, be.Reason, tc.kind, tc.reason, err)
+			}
+			if !got.Verified.Scope.IsZero() || got.Head != (objects.Head{}) {
+				t.Errorf("a failure returned a scope or a head: %+v", got)
+			}
+			if strings.Contains(err.Error(), "eyJ") {
+				t.Errorf("error carries a token: %v", err)
+			}
+			if tc.kind == binding.KindRejected && envelope.ReasonOf(err) != tc.reason && tc.reason != binding.ReasonMissingEnvelope {
+				t.Errorf("rejection %v does not carry its envelope.Error", err)
+			}
+		})
+	}
+}
+
+// TestResolveHostileEnvelopes presents the envelope attack catalogue as the
+// uploaded object's metadata behind an ObjectCreated event and as job
+// envelopes: none binds, each with the catalogue's reason.
+func TestResolveHostileEnvelopes(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	tenant := uuid.New()
+	const body = `{"type":"reindex","document_id":"doc-1"}`
+	target := envelopetest.Target{Tenant: tenant, Bucket: bucket, Key: tenant.String() + "/doc-1/file.txt", Body: []byte(body)}
+	for _, c := range kit.Hostile(t, target) {
+		t.Run(c.Name, func(t *testing.T) {
+			t.Parallel()
+			objs := &fakeObjects{objs: map[string]string{c.Bucket + "/" + c.Key: c.Token}}
+			r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+			ev := created(c.Bucket, c.Key)
+			if c.Binding == envelopetest.BindJob {
+				ev = event.Event{Kind: event.KindJob, Job: &event.Job{Type: event.JobReindex, DocumentID: "doc-1", Envelope: c.Token, Raw: c.Body}}
+			}
+			got, err := r.Resolve(context.Background(), ev, "m-1")
+			var be *binding.Error
+			if !errors.As(err, &be) || !got.Verified.Scope.IsZero() {
+				t.Fatalf("hostile envelope: bound to %v, %v", got.Verified.Claims.TenantID, err)
+			}
+			want := string(c.Reason)
+			if c.Token == "" && c.Binding == envelopetest.BindObject {
+				want = binding.ReasonMissingEnvelope // an empty object envelope is none
+			}
+			if be.Kind != binding.KindRejected || be.Reason != want {
+				t.Errorf("%s (%s), want rejected (%s)", be.Kind, be.Reason, want)
+			}
+		})
+	}
+	// The catalogue's target itself binds: the cases above fail for their
+	// own reason, not for the harness's.
+	objs := &fakeObjects{objs: map[string]string{bucket + "/" + target.Key: kit.Object(t, tenant, bucket, target.Key)}}
+	r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+	if _, err := r.Resolve(context.Background(), created(bucket, target.Key), "m-1"); err != nil {
+		t.Fatalf("valid object envelope: %v", err)
+	}
+	tok := kit.Job(t, tenant, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(body))
+	if _, err := r.Resolve(context.Background(), job(t, tok, body), "m-1"); err != nil {
+		t.Fatalf("valid job envelope: %v", err)
+	}
+}
+
+// TestResolveNotJudged: a key source outage or a done context is not a
+// verdict on the envelope.
+func TestResolveNotJudged(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	tenant := uuid.New()
+	key := tenant.String() + "/doc-1/a.txt"
+	const body = `{"type":"reindex","document_id":"doc-1"}`
+	jobEv := job(t, kit.Job(t, tenant, envelope.ActionReindex, "doc:doc-1", []byte(body)), body)
+	objs := &fakeObjects{objs: map[string]string{bucket + "/" + key: kit.Object(t, tenant, bucket, key)}}
+
+	cfg := kit.Config()
+	cfg.Keys = downKeys{}
+	down, err := envelope.NewVerifier(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, tc := range []struct {
+		name     string
+		ctx      context.Context
+		verifier *envelope.Verifier
+		ev       event.Event
+		cause    error
+	}{
+		{"job, keys down", context.Background(), down, jobEv, envelope.ErrKeysUnavailable},
+		{"created, keys down", context.Background(), down, created(bucket, key), envelope.ErrKeysUnavailable},
+		{"job, context cancelled", cancelled, kit.Verifier(t), jobEv, context.Canceled},
+		{"created, context cancelled", cancelled, kit.Verifier(t), created(bucket, key), context.Canceled},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := &binding.Resolver{Verifier: tc.verifier, Objects: objs}
+			_, err := r.Resolve(tc.ctx, tc.ev, "m-1")
+			var be *binding.Error
+			if !errors.As(err, &be) || be.Kind != binding.KindUnavailable || be.Reason != binding.ReasonKeysUnavailable || !errors.Is(err, tc.cause) {
+				t.Fatalf("Resolve: %v; want unavailable (keys_unavailable) caused by %v", err, tc.cause)
+			}
+		})
+	}
+}
+
+type downKeys struct{}
+
+func (downKeys) PublicKey(context.Context, string) (envelope.PublicKey, error) {
+	return envelope.PublicKey{}, errors.New("JWKS endpoint down")
+}
+
+func TestResolveWithoutVerifier(t *testing.T) {
+	t.Parallel()
+	_, err := (&binding.Resolver{}).Resolve(context.Background(), removed(bucket, uuid.NewString()+"/d/x"), "m-1")
+	var be *binding.Error
+	if err == nil || errors.As(err, &be) {
+		t.Fatalf("Resolve without a Verifier: %v; want a plain configuration error", err)
+	}
+}
