@@ -3,61 +3,30 @@ package ingest
 import (
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
-	"github.com/tenantry/tenantry/worker"
+	"github.com/tenantry/tenantry/internal/objects"
 )
 
-type itemKind int
-
-const (
-	kindIgnore itemKind = iota
-	kindObjectCreated
-	kindObjectRemoved
-	kindJob
-)
-
-// item is one thing a message asks for, with the fields the handler needs.
-type item struct {
-	kind       itemKind
-	bucket     string
-	key        string // decoded
-	sequencer  string
-	action     envelope.Action
-	envelope   string
-	rawJob     []byte
-	documentID string
+// source is where an event's envelope came from, for security events.
+func source(ev event.Event) string {
+	if ev.Kind == event.KindJob {
+		return "sqs"
+	}
+	return "s3"
 }
 
-func (it item) resource() string {
-	if it.documentID != "" {
-		return envelope.DocumentResource(it.documentID)
-	}
-	if it.bucket != "" {
-		return envelope.ObjectResource(it.bucket, it.key)
+// resource is what an event names (unverified), for security events.
+func resource(ev event.Event) string {
+	switch {
+	case ev.Object != nil:
+		return objects.URI(ev.Object.Bucket, ev.Object.Key)
+	case ev.Job == nil:
+		return ""
+	case ev.Job.DocumentID != "":
+		return envelope.DocumentResource(ev.Job.DocumentID)
+	case ev.Job.Bucket != "":
+		return envelope.ObjectResource(ev.Job.Bucket, ev.Job.Key)
 	}
 	return ""
-}
-
-func decode(m *worker.Message) ([]item, error) {
-	evs, err := event.Decode(m.Body, m.Attributes)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]item, 0, len(evs))
-	for _, ev := range evs {
-		switch ev.Kind {
-		case event.KindObjectCreated:
-			out = append(out, item{kind: kindObjectCreated, bucket: ev.Object.Bucket, key: ev.Object.Key, sequencer: ev.Object.Sequencer})
-		case event.KindObjectRemoved:
-			out = append(out, item{kind: kindObjectRemoved, bucket: ev.Object.Bucket, key: ev.Object.Key, sequencer: ev.Object.Sequencer})
-		case event.KindJob:
-			j := ev.Job
-			out = append(out, item{kind: kindJob, bucket: j.Bucket, key: j.Key, action: envelope.Action(j.Action()),
-				envelope: j.Envelope, rawJob: j.Raw, documentID: j.DocumentID})
-		default:
-			out = append(out, item{kind: kindIgnore})
-		}
-	}
-	return out, nil
 }
 
 func reasonOfDecode(err error) string {

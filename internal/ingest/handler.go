@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -42,6 +42,7 @@ type Deps struct {
 type Handler struct {
 	cfg Config
 	Deps
+	binder binding.Resolver
 }
 
 var _ worker.Handler = (*Handler)(nil)
@@ -58,14 +59,15 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Logger = zap.NewNop()
 	}
 	deps.Processor.Limits = cfg.Limits
-	return &Handler{cfg: cfg, Deps: deps}, nil
+	binder := binding.Resolver{Verifier: deps.Verifier, Objects: deps.Objects, Buckets: cfg.Buckets}
+	return &Handler{cfg: cfg, Deps: deps, binder: binder}, nil
 }
 
 // Handle handles one message: every item it carries, each under its own
 // verified scope. Items already done are no-ops (idempotent), so a message
 // retried after a partial failure has one effect.
 func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
-	items, err := decode(m)
+	evs, err := event.Decode(m.Body, m.Attributes)
 	if err != nil {
 		reason := reasonOfDecode(err)
 		if reason == event.ReasonMalformedEnvelope {
@@ -76,18 +78,8 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		return worker.WithStage(worker.Permanent(err, reason), "decode")
 	}
 	var permanent, transient error
-	for _, it := range items {
-		var err error
-		switch it.kind {
-		case kindIgnore:
-			continue
-		case kindObjectCreated:
-			err = h.objectCreated(ctx, m, it)
-		case kindObjectRemoved:
-			err = h.objectRemoved(ctx, m, it)
-		case kindJob:
-			err = h.job(ctx, m, it)
-		}
+	for _, ev := range evs {
+		err := h.handleEvent(ctx, m, ev)
 		switch {
 		case err == nil:
 		case worker.IsPermanent(err):
@@ -102,8 +94,55 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 	return permanent
 }
 
-func (h *Handler) bucketAllowed(b string) bool {
-	return len(h.cfg.Buckets) == 0 || slices.Contains(h.cfg.Buckets, b)
+// handleEvent establishes ev's tenant with the binding rules (shared with
+// the DLQ replay tool) and, only under the verified scope, does what ev asks.
+func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event) error {
+	if ev.Kind == event.KindIgnore {
+		return nil
+	}
+	b, err := h.binder.Resolve(ctx, ev, m.ID)
+	if err != nil {
+		return h.unbound(ctx, m, ev, err)
+	}
+	v := b.Verified
+	ctx = h.verified(ctx, v)
+	switch ev.Kind {
+	case event.KindObjectCreated:
+		o := ev.Object
+		return h.ingest(ctx, v.Scope, docFor(v, o.Bucket, o.Key, b.Head, o.Sequencer, false))
+	case event.KindObjectRemoved:
+		return h.objectRemoved(ctx, v, ev.Object)
+	case event.KindJob:
+		return h.job(ctx, v, ev.Job)
+	}
+	return nil
+}
+
+// unbound maps a failure to establish ev's tenant to the worker's outcome.
+func (h *Handler) unbound(ctx context.Context, m *worker.Message, ev event.Event, err error) error {
+	var be *binding.Error
+	if !errors.As(err, &be) {
+		return err // a misconfigured Resolver: retry
+	}
+	switch be.Kind {
+	case binding.KindIgnored:
+		return nil
+	case binding.KindNotServed:
+		return worker.Permanent(errors.New("ingest: bucket not configured"), be.Reason)
+	case binding.KindStale:
+		if ev.Kind == event.KindObjectRemoved {
+			worker.Logger(ctx).Info("removal event for an object that exists again; ignored")
+		} else {
+			worker.Logger(ctx).Info("object gone before processing; its removal event cleans up")
+		}
+		return nil
+	case binding.KindUnavailable:
+		if be.Reason == binding.ReasonObjectUnavailable {
+			return classify(be.Err) // S3 could not be asked
+		}
+		return h.reject(ctx, m, source(ev), "", resource(ev), be.Err) // not a verdict: retry
+	}
+	return h.reject(ctx, m, source(ev), be.Reason, resource(ev), be.Err)
 }
 
 // reject records a refused envelope as a security event and returns the
@@ -126,32 +165,6 @@ func (h *Handler) reject(ctx context.Context, m *worker.Message, source, reason,
 func (h *Handler) verified(ctx context.Context, v envelope.Verified) context.Context {
 	ctx = fair.WithTenant(ctx, v.Scope.TenantID().String()) // fair share of embedding slots
 	return worker.WithLogFields(ctx, zap.String("tenant_id", v.Scope.TenantID().String()), zap.String("job_id", v.Scope.JobID()))
-}
-
-func (h *Handler) objectCreated(ctx context.Context, m *worker.Message, it item) error {
-	if !h.bucketAllowed(it.bucket) {
-		return worker.Permanent(fmt.Errorf("ingest: bucket not configured"), "unknown_bucket")
-	}
-	head, err := h.Objects.Head(ctx, it.bucket, it.key)
-	if errors.Is(err, objects.ErrNotFound) {
-		worker.Logger(ctx).Info("object gone before processing; its removal event cleans up")
-		return nil
-	}
-	if err != nil {
-		return classify(err)
-	}
-	if head.Envelope == "" {
-		return h.reject(ctx, m, "s3", "missing_envelope", objects.URI(it.bucket, it.key), errors.New("object has no tenantry envelope"))
-	}
-	v, err := h.Verifier.VerifyObject(ctx, head.Envelope, it.bucket, it.key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest)
-	}
-	if err != nil {
-		return h.reject(ctx, m, "s3", envelope.ReasonOf(err), objects.URI(it.bucket, it.key), err)
-	}
-	ctx = h.verified(ctx, v)
-	return h.ingest(ctx, v.Scope, docFor(v, it.bucket, it.key, head, it.sequencer, false))
 }
 
 func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequencer string, force bool) pipeline.Document {
@@ -198,25 +211,10 @@ func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline
 	return nil
 }
 
-func (h *Handler) objectRemoved(ctx context.Context, m *worker.Message, it item) error {
-	if !h.bucketAllowed(it.bucket) {
-		return worker.Permanent(fmt.Errorf("ingest: bucket not configured"), "unknown_bucket")
-	}
-	// S3 is the authority on removal: the object must really be gone.
-	_, err := h.Objects.Head(ctx, it.bucket, it.key)
-	if err == nil {
-		worker.Logger(ctx).Info("removal event for an object that exists again; ignored")
-		return nil
-	}
-	if !errors.Is(err, objects.ErrNotFound) {
-		return classify(err)
-	}
-	v, err := envelope.VerifyRemoval(it.bucket, it.key, m.ID)
-	if err != nil {
-		return h.reject(ctx, m, "s3", envelope.ReasonOf(err), objects.URI(it.bucket, it.key), err)
-	}
-	ctx = h.verified(ctx, v)
-	doc := docFor(v, it.bucket, it.key, objects.Head{}, it.sequencer, false)
+// objectRemoved deletes the document stored from the removed object. v was
+// minted by envelope.VerifyRemoval after S3 confirmed the object is gone.
+func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *event.Object) error {
+	doc := docFor(v, o.Bucket, o.Key, objects.Head{}, o.Sequencer, false)
 	// Only the document whose stored source is exactly this object is removed.
 	stored, _, err := h.Store.Document(ctx, v.Scope, doc.DocumentID)
 	if errors.Is(err, pgstore.ErrNotFound) || (err == nil && stored.SourceURI != doc.SourceURI) {
@@ -232,30 +230,20 @@ func (h *Handler) objectRemoved(ctx context.Context, m *worker.Message, it item)
 	return nil
 }
 
-func (h *Handler) job(ctx context.Context, m *worker.Message, it item) error {
-	v, err := h.Verifier.VerifyJob(ctx, it.envelope, it.rawJob)
-	if err == nil {
-		err = v.RequireAction(it.action)
-	}
-	if err == nil {
-		err = checkJobBinding(v, it)
-	}
-	if err != nil {
-		return h.reject(ctx, m, "sqs", envelope.ReasonOf(err), it.resource(), err)
-	}
-	ctx = h.verified(ctx, v)
-	switch it.action {
+// job runs a job whose envelope binding.Resolver verified.
+func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) error {
+	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
-		head, err := h.Objects.Head(ctx, it.bucket, it.key)
+		head, err := h.Objects.Head(ctx, j.Bucket, j.Key)
 		if errors.Is(err, objects.ErrNotFound) {
 			return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
 		}
 		if err != nil {
 			return classify(err)
 		}
-		return h.ingest(ctx, v.Scope, docFor(v, it.bucket, it.key, head, "", false))
+		return h.ingest(ctx, v.Scope, docFor(v, j.Bucket, j.Key, head, "", false))
 	case envelope.ActionReindex:
-		stored, _, err := h.Store.Document(ctx, v.Scope, it.documentID)
+		stored, _, err := h.Store.Document(ctx, v.Scope, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {
 			return worker.Permanent(err, "document_not_found")
 		}
@@ -265,8 +253,8 @@ func (h *Handler) job(ctx context.Context, m *worker.Message, it item) error {
 		stored.Force, stored.Sequencer = true, ""
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
-		err := h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(), DocumentID: it.documentID,
-			SourceURI: envelope.DocumentResource(it.documentID)})
+		err := h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(), DocumentID: j.DocumentID,
+			SourceURI: envelope.DocumentResource(j.DocumentID)})
 		if err != nil {
 			return classify(err)
 		}
@@ -280,27 +268,7 @@ func (h *Handler) job(ctx context.Context, m *worker.Message, it item) error {
 		worker.Logger(ctx).Info("tenant purged", zap.Int64("documents", n))
 		return nil
 	}
-	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", it.action), "unsupported_job")
-}
-
-// errBinding is a job whose fields do not match what the envelope signed.
-var errBinding = errors.New("job does not match the signed resource")
-
-// checkJobBinding: the signed resource must be exactly the job's object or
-// document; an object key must be under the tenant's prefix.
-func checkJobBinding(v envelope.Verified, it item) error {
-	tid := v.Scope.TenantID().String()
-	switch it.action {
-	case envelope.ActionIngest:
-		if v.Claims.Resource != envelope.ObjectResource(it.bucket, it.key) || !strings.HasPrefix(it.key, tid+"/") {
-			return &envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: errBinding.Error()}
-		}
-	case envelope.ActionReindex, envelope.ActionDelete:
-		if it.documentID == "" || v.Claims.Resource != envelope.DocumentResource(it.documentID) {
-			return &envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: errBinding.Error()}
-		}
-	}
-	return nil
+	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", j.Action()), "unsupported_job")
 }
 
 // classify maps pipeline/database errors to worker outcomes.
