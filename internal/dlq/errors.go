@@ -3,6 +3,8 @@ package dlq
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tenantry/tenantry/internal/binding"
 )
 
 var (
@@ -26,22 +28,23 @@ var (
 // the envelope's own rejection codes (envelope.Reason values such as
 // "expired" or "bad_signature"), internal/event's decoding codes
 // ("malformed_event", "malformed_envelope", ...) and its ignore codes
-// ("s3_test_event", "unhandled_event_type").
+// ("s3_test_event", "unhandled_event_type"). All but ReasonMixedTenants are
+// internal/binding's codes, shared with the worker.
 const (
 	// ReasonNoEnvelope: the uploaded object has no
 	// x-amz-meta-tenantry-envelope (the worker's code for it as well).
-	ReasonNoEnvelope = "missing_envelope"
+	ReasonNoEnvelope = binding.ReasonMissingEnvelope
 	// ReasonObjectUnavailable: the uploaded object (whose metadata carries
 	// the envelope) is gone, or S3 could not be asked (then Temporary).
-	ReasonObjectUnavailable = "object_unavailable"
+	ReasonObjectUnavailable = binding.ReasonObjectUnavailable
 	// ReasonObjectExists: a removal event for an object that exists (again):
 	// the worker ignores it.
-	ReasonObjectExists = "object_exists"
+	ReasonObjectExists = binding.ReasonObjectExists
 	// ReasonUnknownBucket: an event of a bucket the resolver does not serve.
-	ReasonUnknownBucket = "unknown_bucket"
+	ReasonUnknownBucket = binding.ReasonUnknownBucket
 	// ReasonKeysUnavailable: the verification keys could not be loaded; the
 	// envelope was not judged (retry later).
-	ReasonKeysUnavailable = "keys_unavailable"
+	ReasonKeysUnavailable = binding.ReasonKeysUnavailable
 	// ReasonMixedTenants: one message holds events of several tenants.
 	ReasonMixedTenants = "mixed_tenants"
 )

@@ -189,7 +189,7 @@ func TestReplayNeverReplaysForgedOrExpiredMessages(t *testing.T) {
 	var want []string
 	// Object cases are presented as ingest jobs of their object: a forged
 	// token must fail whatever it is presented as. (The S3 path is covered
-	// case by case in TestResolverRejectsHostileEnvelopes.)
+	// case by case in internal/binding's TestResolveHostileEnvelopes.)
 	ingestJob := `{"type":"ingest","bucket":"tenantry-docs","key":"` + target.Key + `"}`
 	for _, c := range f.kit.Hostile(t, target) {
 		body := jobBody(c.Token, ingestJob)

@@ -3,13 +3,10 @@ package dlq
 import (
 	"context"
 	"errors"
-	"fmt"
-	"slices"
-	"strings"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
-	"github.com/tenantry/tenantry/internal/objects"
 )
 
 // Resolver establishes a dead-lettered message's tenant: it decodes the
@@ -22,14 +19,11 @@ type Resolver interface {
 }
 
 // ObjectHeader reads an S3 object's metadata (*objects.Reader does).
-type ObjectHeader interface {
-	Head(ctx context.Context, bucket, key string) (objects.Head, error)
-}
-
-var _ ObjectHeader = (*objects.Reader)(nil)
+type ObjectHeader = binding.ObjectHeader
 
 // EnvelopeResolver is the Resolver of tenantry's own messages (decoded by
-// internal/event):
+// internal/event). It establishes each event's tenant with the worker's own
+// rules (internal/binding, which the worker calls too):
 //
 //   - a job ({"envelope", "job"} body, or the envelope in the
 //     tenantry-envelope attribute): the envelope must verify against the
@@ -72,27 +66,13 @@ func (r *EnvelopeResolver) Resolve(ctx context.Context, messageID string, body [
 		return nil, &UnverifiedError{Reason: reason, Err: err}
 	}
 	out := make([]envelope.Verified, 0, len(evs))
+	br := &binding.Resolver{Verifier: r.Verifier, Objects: r.Objects, Buckets: r.Buckets}
 	for _, ev := range evs {
-		var (
-			v   envelope.Verified
-			err error
-		)
-		switch ev.Kind {
-		case event.KindJob:
-			v, err = r.job(ctx, ev.Job)
-		case event.KindObjectCreated:
-			v, err = r.created(ctx, ev.Object)
-		case event.KindObjectRemoved:
-			v, err = r.removed(ctx, ev.Object, messageID)
-		default:
-			err = &UnverifiedError{Reason: ev.Ignore}
-			if ev.Ignore == "" {
-				err = &UnverifiedError{Reason: event.ReasonUnsupported}
-			}
-		}
+		b, err := br.Resolve(ctx, ev, messageID)
 		if err != nil {
-			return nil, err
+			return nil, unverified(ctx, err)
 		}
+		v := b.Verified
 		if len(out) > 0 && out[0].Claims.TenantID != v.Claims.TenantID {
 			return nil, &UnverifiedError{Reason: ReasonMixedTenants}
 		}
@@ -101,103 +81,16 @@ func (r *EnvelopeResolver) Resolve(ctx context.Context, messageID string, body [
 	return out, nil
 }
 
-func (r *EnvelopeResolver) job(ctx context.Context, j *event.Job) (envelope.Verified, error) {
-	v, err := r.Verifier.VerifyJob(ctx, j.Envelope, j.Raw)
-	if err == nil {
-		err = v.RequireAction(envelope.Action(j.Action()))
+// unverified maps a binding failure to an *UnverifiedError with the same
+// reason; a failure that is not a verdict, while ctx is done, is ctx's error.
+func unverified(ctx context.Context, err error) error {
+	var be *binding.Error
+	if !errors.As(err, &be) {
+		return err
 	}
-	if err == nil {
-		err = checkJobBinding(v, j)
-	}
-	if err != nil {
-		return envelope.Verified{}, verifyError(ctx, err)
-	}
-	return v, nil
-}
-
-// checkJobBinding applies the worker's rule: the signed resource is exactly
-// the job's object (under the tenant's prefix) or document.
-func checkJobBinding(v envelope.Verified, j *event.Job) error {
-	mismatch := &envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "job does not match the signed resource"}
-	switch envelope.Action(j.Action()) {
-	case envelope.ActionIngest:
-		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || !strings.HasPrefix(j.Key, v.Claims.TenantID.String()+"/") {
-			return mismatch
-		}
-	case envelope.ActionReindex, envelope.ActionDelete:
-		if j.DocumentID == "" || v.Claims.Resource != envelope.DocumentResource(j.DocumentID) {
-			return mismatch
-		}
-	}
-	return nil
-}
-
-func (r *EnvelopeResolver) head(ctx context.Context, o *event.Object) (objects.Head, error) {
-	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, o.Bucket) {
-		return objects.Head{}, &UnverifiedError{Reason: ReasonUnknownBucket}
-	}
-	if r.Objects == nil {
-		return objects.Head{}, &UnverifiedError{Reason: ReasonObjectUnavailable, Temporary: true, Err: errors.New("no S3 client configured")}
-	}
-	h, err := r.Objects.Head(ctx, o.Bucket, o.Key)
-	switch {
-	case err == nil:
-		return h, nil
-	case ctx.Err() != nil:
-		return objects.Head{}, ctx.Err()
-	case errors.Is(err, objects.ErrNotFound):
-		return objects.Head{}, err
-	}
-	return objects.Head{}, &UnverifiedError{Reason: ReasonObjectUnavailable, Temporary: true, Err: fmt.Errorf("head object: %w", err)}
-}
-
-func (r *EnvelopeResolver) created(ctx context.Context, o *event.Object) (envelope.Verified, error) {
-	h, err := r.head(ctx, o)
-	if errors.Is(err, objects.ErrNotFound) {
-		// Gone since: the worker acks such an event (its removal event
-		// cleans up); nothing to replay.
-		return envelope.Verified{}, &UnverifiedError{Reason: ReasonObjectUnavailable, Err: errors.New("object not found")}
-	}
-	if err != nil {
-		return envelope.Verified{}, err
-	}
-	if h.Envelope == "" {
-		return envelope.Verified{}, &UnverifiedError{Reason: ReasonNoEnvelope}
-	}
-	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest)
-	}
-	if err != nil {
-		return envelope.Verified{}, verifyError(ctx, err)
-	}
-	return v, nil
-}
-
-func (r *EnvelopeResolver) removed(ctx context.Context, o *event.Object, messageID string) (envelope.Verified, error) {
-	_, err := r.head(ctx, o)
-	switch {
-	case err == nil:
-		// The object exists (again): the worker ignores such a removal.
-		return envelope.Verified{}, &UnverifiedError{Reason: ReasonObjectExists}
-	case !errors.Is(err, objects.ErrNotFound):
-		return envelope.Verified{}, err
-	}
-	v, err := envelope.VerifyRemoval(o.Bucket, o.Key, messageID)
-	if err != nil {
-		return envelope.Verified{}, verifyError(ctx, err)
-	}
-	return v, nil
-}
-
-// verifyError classifies a Verifier error.
-func verifyError(ctx context.Context, err error) error {
-	if r := envelope.ReasonOf(err); r != "" {
-		return &UnverifiedError{Reason: r, Err: err}
-	}
-	if ctx.Err() != nil {
+	temporary := be.Kind == binding.KindUnavailable
+	if temporary && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	// ErrKeysUnavailable (or anything else that is not a judgement).
-	return &UnverifiedError{Reason: ReasonKeysUnavailable, Temporary: true, Err: err}
+	return &UnverifiedError{Reason: be.Reason, Temporary: temporary, Err: be.Err}
 }

@@ -29,15 +29,6 @@ type fakeObjects struct {
 	n    int
 }
 
-func (f *fakeObjects) put(key, token string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.objs == nil {
-		f.objs = map[string]string{}
-	}
-	f.objs[key] = token
-}
-
 func (f *fakeObjects) Head(_ context.Context, b, key string) (objects.Head, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -102,6 +93,9 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 	purgeTok := kit.Job(t, b, envelope.ActionPurge, "doc:all", []byte(purge))
 	expired := kit.JobClaims(a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
 	expired.IssuedAt, expired.NotBefore, expired.Expiry = expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-2*3600e9)
+	// The binding rules themselves (every way an envelope can fail to bind)
+	// are internal/binding's tests; these pin how the DLQ reports each kind
+	// of failure, on whole messages of every shape.
 	return []resolveCase{
 		{name: "job, envelope in body", body: jobBody(reindexTok, reindex), tenant: a},
 		{name: "job, envelope in attribute", body: reindex, attrs: map[string]string{event.AttrEnvelope: reindexTok}, tenant: a},
@@ -115,24 +109,15 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "S3 removed, object gone", body: s3Event("ObjectRemoved:Delete", keyB), tenant: b},
 
 		{name: "expired job", body: jobBody(kit.Sign(t, expired), reindex), reason: "expired"},
-		{name: "job body swapped", body: jobBody(reindexTok, `{"type":"reindex","document_id":"doc-2"}`), reason: "body_hash_mismatch"},
-		{name: "job signed for another document", body: jobBody(kit.Job(t, a, envelope.ActionReindex, "doc:doc-9", []byte(reindex)), reindex), reason: "binding_mismatch"},
-		{name: "job type not the signed action", body: jobBody(kit.Job(t, a, envelope.ActionDelete, "doc:doc-1", []byte(reindex)), reindex), reason: "wrong_action"},
-		{name: "ingest job for another tenant's key", body: jobBody(kit.Job(t, a, envelope.ActionIngest, envelope.ObjectResource(bucket, keyB),
-			[]byte(`{"type":"ingest","bucket":"`+bucket+`","key":"`+keyB+`"}`)), `{"type":"ingest","bucket":"`+bucket+`","key":"`+keyB+`"}`), reason: "binding_mismatch"},
-		{name: "job signed by a stranger", body: jobBody(kit.SignWith(t, kit.Stranger, kit.JobClaims(a, envelope.ActionReindex, "doc:doc-1", []byte(reindex))), reindex), reason: "unknown_key"},
 		{name: "job without envelope", body: `{"job":` + reindex + `}`, reason: event.ReasonMalformedEnvelope},
 		{name: "not JSON", body: "not json", reason: event.ReasonMalformed},
 		{name: "S3 test event", body: `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"` + bucket + `"}`, reason: event.IgnoreTestEvent},
 		{name: "S3 created, object gone", body: s3Event("ObjectCreated:Put", keyA), reason: dlq.ReasonObjectUnavailable},
 		{name: "S3 created, object without envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: ""}, reason: dlq.ReasonNoEnvelope},
-		{name: "S3 created, another object's envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: objA2}, reason: "binding_mismatch"},
-		{name: "S3 created, another tenant's envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: objB}, reason: "binding_mismatch"},
 		{name: "S3 created, records of two tenants", body: s3Event("ObjectCreated:Put", keyA, keyB),
 			objs: map[string]string{bucket + "/" + keyA: objA, bucket + "/" + keyB: objB}, reason: dlq.ReasonMixedTenants},
 		{name: "S3 created, S3 unreachable", body: s3Event("ObjectCreated:Put", keyA), s3err: errors.New("connection refused"), reason: dlq.ReasonObjectUnavailable, temp: true},
 		{name: "S3 removed, object exists", body: s3Event("ObjectRemoved:Delete", keyB), objs: map[string]string{bucket + "/" + keyB: objB}, reason: dlq.ReasonObjectExists},
-		{name: "S3 removed, key not under a tenant", body: s3Event("ObjectRemoved:Delete", "shared/doc/x.txt"), reason: "bad_tenant"},
 		{name: "S3 other bucket", body: strings.ReplaceAll(s3Event("ObjectCreated:Put", keyA), bucket, "other-bucket"), reason: dlq.ReasonUnknownBucket},
 	}
 }
@@ -170,46 +155,6 @@ func TestEnvelopeResolver(t *testing.T) {
 			}
 			if strings.Contains(err.Error(), "eyJ") {
 				t.Errorf("error carries a token: %v", err)
-			}
-		})
-	}
-}
-
-// TestResolverRejectsHostileEnvelopes pushes the envelope attack catalogue
-// through both message paths: as the uploaded object's metadata behind an
-// S3 event (all three shapes), and as job envelopes.
-func TestResolverRejectsHostileEnvelopes(t *testing.T) {
-	t.Parallel()
-	kit := envelopetest.New(t)
-	tenant := uuid.New()
-	const job = `{"type":"reindex","document_id":"doc-1"}`
-	target := envelopetest.Target{Tenant: tenant, Bucket: bucket, Key: tenant.String() + "/doc-1/file.txt", Body: []byte(job)}
-	for _, c := range kit.Hostile(t, target) {
-		t.Run(c.Name, func(t *testing.T) {
-			t.Parallel()
-			bodies := map[string]string{"job": jobBody(c.Token, string(c.Body))}
-			if c.Binding == envelopetest.BindObject {
-				bodies = map[string]string{
-					"s3":          s3Event("ObjectCreated:Put", c.Key),
-					"sns":         snsEvent(s3Event("ObjectCreated:Put", c.Key)),
-					"eventbridge": eventBridgeEvent("Object Created", c.Key),
-				}
-			}
-			for shape, body := range bodies {
-				objs := &fakeObjects{}
-				objs.put(c.Bucket+"/"+c.Key, c.Token)
-				r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(t), Objects: objs}
-				vs, err := r.Resolve(context.Background(), "m-1", []byte(body), nil)
-				if err == nil || len(vs) != 0 {
-					t.Fatalf("%s: hostile envelope verified (tenant %v)", shape, vs)
-				}
-				got := dlq.UnverifiedReason(err)
-				// A job token that is not even shaped like a JWS is refused
-				// by the decoder first; an empty object envelope is none.
-				if got != string(c.Reason) && !(c.Binding == envelopetest.BindJob && got == event.ReasonMalformedEnvelope) &&
-					!(c.Token == "" && got == dlq.ReasonNoEnvelope) {
-					t.Errorf("%s: reason %q, want %q", shape, got, c.Reason)
-				}
 			}
 		})
 	}
