@@ -4,14 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/binding/bindingtest"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/event"
@@ -22,36 +21,6 @@ const (
 	bucket = "tenantry-docs"
 	other  = "other-bucket"
 )
-
-// fakeObjects is an S3 HeadObject fake: objects by bucket/key with their
-// envelope; a missing one is objects.ErrNotFound; err fails every call. It
-// counts calls.
-type fakeObjects struct {
-	mu   sync.Mutex
-	objs map[string]string
-	err  error
-	n    int
-}
-
-func (f *fakeObjects) Head(_ context.Context, b, key string) (objects.Head, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n++
-	if f.err != nil {
-		return objects.Head{}, f.err
-	}
-	tok, ok := f.objs[b+"/"+key]
-	if !ok {
-		return objects.Head{}, fmt.Errorf("s3 head: %w", objects.ErrNotFound)
-	}
-	return objects.Head{Bucket: b, Key: key, Size: 5, Envelope: tok}, nil
-}
-
-func (f *fakeObjects) calls() int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.n
-}
 
 func created(b, key string) event.Event {
 	return event.Event{Kind: event.KindObjectCreated, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectCreated:Put"}}
@@ -175,7 +144,7 @@ func TestResolve(t *testing.T) {
 	for _, tc := range resolveCases(t, kit) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			objs := &fakeObjects{objs: tc.objs, err: tc.s3err}
+			objs := bindingtest.NewObjects(tc.objs, tc.s3err)
 			r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
 			if tc.buckets != nil {
 				r.Buckets = tc.buckets
@@ -187,7 +156,7 @@ func TestResolve(t *testing.T) {
 				r.Objects = nil
 			}
 			got, err := r.Resolve(context.Background(), tc.ev, "m-1")
-			if n := objs.calls(); n != tc.heads {
+			if n := objs.Calls(); n != tc.heads {
 				t.Errorf("%d HeadObject calls, want %d", n, tc.heads)
 			}
 			if tc.tenant != uuid.Nil {
@@ -239,7 +208,8 @@ func TestResolveHostileEnvelopes(t *testing.T) {
 	for _, c := range kit.Hostile(t, target) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
-			objs := &fakeObjects{objs: map[string]string{c.Bucket + "/" + c.Key: c.Token}}
+			objs := bindingtest.NewObjects(nil, nil)
+			objs.Put(c.Bucket, c.Key, c.Token)
 			r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
 			ev := created(c.Bucket, c.Key)
 			if c.Binding == envelopetest.BindJob {
@@ -261,7 +231,8 @@ func TestResolveHostileEnvelopes(t *testing.T) {
 	}
 	// The catalogue's target itself binds: the cases above fail for their
 	// own reason, not for the harness's.
-	objs := &fakeObjects{objs: map[string]string{bucket + "/" + target.Key: kit.Object(t, tenant, bucket, target.Key)}}
+	objs := bindingtest.NewObjects(nil, nil)
+	objs.Put(bucket, target.Key, kit.Object(t, tenant, bucket, target.Key))
 	r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
 	if _, err := r.Resolve(context.Background(), created(bucket, target.Key), "m-1"); err != nil {
 		t.Fatalf("valid object envelope: %v", err)
@@ -281,7 +252,8 @@ func TestResolveNotJudged(t *testing.T) {
 	key := tenant.String() + "/doc-1/a.txt"
 	const body = `{"type":"reindex","document_id":"doc-1"}`
 	jobEv := job(t, kit.Job(t, tenant, envelope.ActionReindex, "doc:doc-1", []byte(body)), body)
-	objs := &fakeObjects{objs: map[string]string{bucket + "/" + key: kit.Object(t, tenant, bucket, key)}}
+	objs := bindingtest.NewObjects(nil, nil)
+	objs.Put(bucket, key, kit.Object(t, tenant, bucket, key))
 
 	cfg := kit.Config()
 	cfg.Keys = downKeys{}

@@ -6,42 +6,18 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/binding/bindingtest"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/event"
-	"github.com/tenantry/tenantry/internal/objects"
 )
 
 const bucket = "tenantry-docs"
-
-// fakeObjects is an S3 HeadObject fake: objects by bucket/key with their
-// envelope; a missing one is objects.ErrNotFound; err fails every call.
-type fakeObjects struct {
-	mu   sync.Mutex
-	objs map[string]string
-	err  error
-	n    int
-}
-
-func (f *fakeObjects) Head(_ context.Context, b, key string) (objects.Head, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n++
-	if f.err != nil {
-		return objects.Head{}, f.err
-	}
-	tok, ok := f.objs[b+"/"+key]
-	if !ok {
-		return objects.Head{}, fmt.Errorf("s3 head: %w", objects.ErrNotFound)
-	}
-	return objects.Head{Bucket: b, Key: key, Envelope: tok}, nil
-}
 
 func s3Record(name, b, key string) string {
 	return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-11-23T10:00:00.000Z","eventName":%q,"s3":{"bucket":{"name":%q},"object":{"key":%q,"size":5,"sequencer":"0A1B"}}}`,
@@ -128,7 +104,7 @@ func TestEnvelopeResolver(t *testing.T) {
 	for _, tc := range resolveCases(t, kit) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			objs := &fakeObjects{objs: tc.objs, err: tc.s3err}
+			objs := bindingtest.NewObjects(tc.objs, tc.s3err)
 			r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
 			vs, err := r.Resolve(context.Background(), "m-1", []byte(tc.body), tc.attrs)
 			if tc.tenant != uuid.Nil {
@@ -192,7 +168,7 @@ func FuzzEnvelopeResolver(f *testing.F) {
 	for _, tc := range resolveCases(f, kit) {
 		f.Add(tc.body, tc.attrs[event.AttrEnvelope])
 	}
-	r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(f), Objects: &fakeObjects{}}
+	r := &dlq.EnvelopeResolver{Verifier: kit.Verifier(f), Objects: bindingtest.NewObjects(nil, nil)}
 	f.Fuzz(func(t *testing.T, body, attr string) {
 		var attrs map[string]string
 		if attr != "" {
