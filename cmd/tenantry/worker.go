@@ -38,6 +38,7 @@ type WorkerCmd struct {
 
 	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
+	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
 	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
 	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
 	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
@@ -68,7 +69,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 		Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
 		Extract:     extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
 		Chunk:       chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
-		Limits:      pipeline.Limits{MaxBytes: c.MaxDocumentBytes, EmbedBatch: c.EmbedBatch},
+		Limits:      pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
 		Concurrency: c.Concurrency, Pollers: c.Pollers, VisibilityTimeout: c.VisibilityTimeout, WaitTime: c.WaitTime,
 		MaxReceiveCount: c.MaxReceives, DrainTimeout: c.DrainTimeout, HandlerTimeout: c.HandlerTimeout, BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax,
 		OpsAddr: c.OpsAddr,
