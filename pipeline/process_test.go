@@ -1,0 +1,198 @@
+package pipeline_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// The fakes below are the smallest stages that let Processor.Ingest run in
+// memory: every section is one chunk, every vector has one dimension.
+
+type fetcher struct {
+	body     string
+	err      error
+	chunkLen int // bytes per Read (0: all at once)
+}
+
+func (f fetcher) Fetch(_ context.Context, _ pipeline.Document, _ int64) (io.ReadCloser, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	var r io.Reader = strings.NewReader(f.body)
+	if f.chunkLen > 0 {
+		r = &trickle{r: r, n: f.chunkLen}
+	}
+	return io.NopCloser(r), nil
+}
+
+// trickle returns at most n bytes per Read, as a network body does.
+type trickle struct {
+	r io.Reader
+	n int
+}
+
+func (t *trickle) Read(p []byte) (int, error) { return t.r.Read(p[:min(len(p), t.n)]) }
+
+type extractor struct{ got *string }
+
+func (e extractor) Extract(_ context.Context, _ string, r io.Reader, size int64) (pipeline.Extracted, error) {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		return pipeline.Extracted{}, err
+	}
+	if int64(len(b)) != size {
+		return pipeline.Extracted{}, errors.New("size does not match the bytes")
+	}
+	*e.got = string(b)
+	var out pipeline.Extracted
+	for _, l := range strings.Split(string(b), "\n") {
+		if l != "" {
+			out.Sections = append(out.Sections, pipeline.Section{Text: l})
+		}
+	}
+	return out, nil
+}
+
+type chunker struct{}
+
+func (chunker) Chunk(_ context.Context, e pipeline.Extracted) ([]pipeline.Chunk, error) {
+	out := make([]pipeline.Chunk, len(e.Sections))
+	for i, s := range e.Sections {
+		out[i] = pipeline.Chunk{Ordinal: i, Text: s.Text, CharStart: 0, CharEnd: len(s.Text)}
+	}
+	return out, nil
+}
+
+type embedder struct{}
+
+func (embedder) Model() string   { return "one" }
+func (embedder) Dimensions() int { return 1 }
+func (embedder) Embed(_ context.Context, texts []string) ([][]float32, error) {
+	out := make([][]float32, len(texts))
+	for i, t := range texts {
+		out[i] = []float32{float32(len(t))}
+	}
+	return out, nil
+}
+
+type store struct {
+	mu        sync.Mutex
+	committed []pipeline.Chunk
+	failed    string
+	version   string
+}
+
+func (s *store) Claim(_ context.Context, d pipeline.Document) (pipeline.Claim, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.version = d.Version
+	return pipeline.ClaimProceed, nil
+}
+
+func (s *store) Commit(_ context.Context, _ pipeline.Document, c []pipeline.Chunk, e []pipeline.Embedding) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(c) != len(e) {
+		return errors.New("chunks and embeddings differ in number")
+	}
+	s.committed = c
+	return nil
+}
+
+func (s *store) Fail(_ context.Context, _ pipeline.Document, reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failed = reason
+	return nil
+}
+
+func (s *store) Delete(context.Context, pipeline.Document) error { return nil }
+
+// Ingest reads the whole object whatever size S3's HEAD announced (exact,
+// stale in either direction, unknown) and however the body trickles in, and
+// refuses an object over the byte limit, exactly at limit+1.
+func TestIngestFetch(t *testing.T) {
+	t.Parallel()
+	body := strings.Repeat("line of text\n", 300) // 3,900 bytes
+	tests := []struct {
+		name      string
+		announced int64
+		limit     int64
+		chunkLen  int
+		body      string
+		reason    string // "" when it must succeed
+	}{
+		{name: "announced exactly", announced: int64(len(body)), body: body},
+		{name: "unknown size", announced: 0, body: body},
+		{name: "announced smaller (object replaced)", announced: 100, body: body, chunkLen: 7},
+		{name: "announced larger", announced: 1 << 20, body: body},
+		{name: "trickling body", announced: int64(len(body)), body: body, chunkLen: 1},
+		{name: "exactly at the limit", announced: int64(len(body)), limit: int64(len(body)), body: body},
+		{name: "one byte over the limit", announced: int64(len(body)), limit: int64(len(body)) - 1, body: body, reason: "document_too_large"},
+		{name: "over the limit, announced small", announced: 10, limit: 1000, body: body, chunkLen: 13, reason: "document_too_large"},
+		{name: "empty object", announced: 0, body: "", reason: "empty_document"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got string
+			st := &store{}
+			p := &pipeline.Processor{Fetcher: fetcher{body: tt.body, chunkLen: tt.chunkLen}, Extractor: extractor{got: &got},
+				Chunker: chunker{}, Embedder: embedder{}, Limits: pipeline.Limits{MaxBytes: tt.limit}}
+			res, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d", SizeBytes: tt.announced})
+			if tt.reason != "" {
+				if pipeline.Reason(err) != tt.reason || st.failed != tt.reason {
+					t.Fatalf("got %v (recorded %q), want %s", err, st.failed, tt.reason)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tt.body {
+				t.Fatalf("extractor saw %d bytes, want %d", len(got), len(tt.body))
+			}
+			sum := sha256.Sum256([]byte(tt.body))
+			if want := "sha256:" + hex.EncodeToString(sum[:]); res.Version != want || st.version != want {
+				t.Fatalf("version %q (claimed %q), want %q", res.Version, st.version, want)
+			}
+			if res.Chunks != 300 || len(st.committed) != 300 {
+				t.Fatalf("chunks %d, committed %d", res.Chunks, len(st.committed))
+			}
+		})
+	}
+}
+
+// A fetch error that is not a permanent class is returned for a retry and
+// not recorded as a failed document.
+func TestIngestFetchErrorIsRetried(t *testing.T) {
+	t.Parallel()
+	st := &store{}
+	p := &pipeline.Processor{Fetcher: fetcher{err: errors.New("connection reset")}, Extractor: extractor{got: new(string)},
+		Chunker: chunker{}, Embedder: embedder{}}
+	_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d"})
+	if err == nil || pipeline.IsPermanent(err) || pipeline.StageOf(err) != "fetch" || st.failed != "" {
+		t.Fatalf("got %v (stage %q, recorded %q)", err, pipeline.StageOf(err), st.failed)
+	}
+}
+
+// More chunks than Limits.MaxChunks fail the document as too large before
+// anything is embedded or stored.
+func TestIngestMaxChunks(t *testing.T) {
+	t.Parallel()
+	st := &store{}
+	p := &pipeline.Processor{Fetcher: fetcher{body: "a\nb\nc\n"}, Extractor: extractor{got: new(string)},
+		Chunker: chunker{}, Embedder: embedder{}, Limits: pipeline.Limits{MaxChunks: 2}}
+	_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d"})
+	if pipeline.Reason(err) != "document_too_large" || st.failed != "document_too_large" || st.committed != nil {
+		t.Fatalf("got %v (recorded %q, committed %d)", err, st.failed, len(st.committed))
+	}
+}
