@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -213,11 +214,13 @@ func drain(tb testing.TB, client *sqs.Client, url string) []received {
 
 func readAll(tb testing.TB, client *sqs.Client, url string) ([]received, []string) {
 	tb.Helper()
-	ctx := opCtx(tb)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
 	var (
-		out     []received
-		handles []string
-		seen    = map[string]bool{}
+		out      []received
+		handles  []string
+		seen     = map[string]bool{}
+		deadline time.Time
 	)
 	for {
 		o, err := client.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{
@@ -228,7 +231,21 @@ func readAll(tb testing.TB, client *sqs.Client, url string) ([]received, []strin
 			tb.Fatalf("ReceiveMessage: %v", err)
 		}
 		if len(o.Messages) == 0 {
-			return out, handles
+			// An empty receive does not prove the queue empty: a message
+			// can still be in flight (a release not yet applied, a receive
+			// whose caller went away). Keep receiving until the queue holds
+			// only what this call has received, or until the deadline.
+			if queueHolds(tb, client, url) <= len(out) {
+				return out, handles
+			}
+			if deadline.IsZero() {
+				deadline = time.Now().Add(2 * time.Minute)
+			}
+			if time.Now().After(deadline) {
+				tb.Logf("readAll %s: %d messages still hidden after 2 minutes", url, queueHolds(tb, client, url)-len(out))
+				return out, handles
+			}
+			continue
 		}
 		for _, m := range o.Messages {
 			handles = append(handles, aws.ToString(m.ReceiptHandle))
@@ -239,6 +256,29 @@ func readAll(tb testing.TB, client *sqs.Client, url string) ([]received, []strin
 			out = append(out, received{ID: aws.ToString(m.MessageId), Body: aws.ToString(m.Body), Attrs: m.MessageAttributes})
 		}
 	}
+}
+
+// queueHolds returns the queue's visible plus in-flight messages.
+func queueHolds(tb testing.TB, client *sqs.Client, url string) int {
+	tb.Helper()
+	o, err := client.GetQueueAttributes(opCtx(tb), &sqs.GetQueueAttributesInput{
+		QueueUrl: aws.String(url),
+		AttributeNames: []types.QueueAttributeName{
+			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
+		},
+	})
+	if err != nil {
+		tb.Fatalf("GetQueueAttributes: %v", err)
+	}
+	n := 0
+	for _, k := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
+		v, err := strconv.Atoi(o.Attributes[string(k)])
+		if err != nil {
+			tb.Fatalf("GetQueueAttributes %s: %q", k, o.Attributes[string(k)])
+		}
+		n += v
+	}
+	return n
 }
 
 func ids(rs []received) []string {
