@@ -175,7 +175,7 @@ func runCases(t *testing.T, ctx context.Context, env *harness.Env, db admin, w *
 	}); err != nil {
 		t.Fatal(err)
 	}
-	dead, err := env.DeadLetters(ctx, wantDLQ, 2*time.Minute) // a DLQ message fauxqs hands to an abandoned poll reappears after its visibility timeout
+	dead, err := env.DeadLetters(ctx, wantDLQ, 2*time.Minute) // a message hidden by a lost receive reappears after 20 s
 	if err != nil {
 		t.Error(err)
 	}

@@ -277,14 +277,17 @@ type DeadLetter struct {
 
 // DeadLetters receives DLQ messages until want distinct ones were seen or
 // timeout passes, and returns what it saw (want <= 0: until the DLQ answers
-// empty). Messages are received with a long visibility timeout, not deleted.
+// empty). Messages are not deleted, and are received with a short visibility
+// timeout and counted once by id: a receive whose answer is lost (an SDK
+// retry of a slow call under load) hides its messages only for those 20 s,
+// not for the rest of the wait.
 func (e *Env) DeadLetters(ctx context.Context, want int, timeout time.Duration) ([]DeadLetter, error) {
 	deadline := time.Now().Add(timeout)
 	seen := map[string]bool{}
 	var out []DeadLetter
 	for {
 		r, err := e.Stack.SQS.ReceiveMessage(ctx, &sqs.ReceiveMessageInput{QueueUrl: aws.String(e.DLQURL), MaxNumberOfMessages: 10,
-			WaitTimeSeconds: 1, VisibilityTimeout: 600, MessageAttributeNames: []string{"All"}})
+			WaitTimeSeconds: 1, VisibilityTimeout: 20, MessageAttributeNames: []string{"All"}})
 		if err != nil {
 			return out, err
 		}
