@@ -210,6 +210,44 @@ func TestChunk(t *testing.T) {
 	}
 }
 
+// TokenCount is never below the exact count where pieces join in ways the
+// tokenizer does not split: punctuation before line breaks, whitespace runs
+// joined across (empty) sections, a whitespace run cut in two. Each input
+// here undercounted once (most found by FuzzChunk).
+func TestTokenCountAtJoins(t *testing.T) {
+	t.Parallel()
+	empties := func(n int) []string { return make([]string, n) }
+	tests := []struct {
+		name string
+		secs []string
+	}{
+		{name: "punctuation, then empty sections", secs: append(append([]string{"0)"}, empties(15)...), "0")},
+		{name: "letters across empty sections", secs: append(append([]string{"a"}, empties(12)...), "b")},
+		{name: "spaces on both sides of a section boundary", secs: []string{"0" + strings.Repeat(" ", 190), strings.Repeat(" ", 66) + "0"}},
+		{name: "punctuation before line breaks", secs: []string{"0)" + strings.Repeat("\n", 34) + "0"}},
+		{name: "sentence end before a paragraph", secs: []string{"a." + strings.Repeat("\n", 15) + "b"}},
+		{name: "trailing space, leading newline", secs: []string{"end. ", "\nnext"}},
+		{name: "invalid bytes", secs: []string{strings.Repeat("\x8d", 86)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := newChunker(t, chunk.Config{MaxTokens: 39, OverlapTokens: 8})
+			doc := secs(tt.secs...)
+			chunks, err := c.Chunk(context.Background(), doc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkChunks(t, c.Config(), doc, chunks)
+			for i, ch := range chunks {
+				if exact := c.Counter().Count(ch.Text); ch.TokenCount < exact {
+					t.Fatalf("chunk %d: TokenCount %d below the exact count %d", i, ch.TokenCount, exact)
+				}
+			}
+		})
+	}
+}
+
 func TestChunkRejects(t *testing.T) {
 	t.Parallel()
 	c := newChunker(t, chunk.Config{})

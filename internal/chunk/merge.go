@@ -377,14 +377,12 @@ func (m *merger) emit(c int) int {
 
 // boundTokens bounds the token count of text, the trimmed text of buf[0:c],
 // from above, without counting it again where it can. Pieces are mostly cut
-// where the tokenizer itself splits (before a whitespace run, or at a
-// section start between non-space runes), so after the first one their
-// counts add up to the count of their concatenation, or more (trimmed
-// trailing whitespace); a chunk with a piece cut elsewhere, or with a section
-// boundary next to whitespace, is counted exactly. Leading
-// pieces of only whitespace are trimmed away; the first piece with text is
-// counted again without its leading whitespace (" Bun" is one token, "Bun"
-// two).
+// where the tokenizer itself splits (see additive), so after the first one
+// their counts add up to the count of their concatenation, or more (trimmed
+// trailing whitespace); a chunk with any other join is counted exactly.
+// Leading pieces of only whitespace are trimmed away; the first piece with
+// text is counted again without its leading whitespace (" Bun" is one token,
+// "Bun" two).
 func (m *merger) boundTokens(c int, text string) int {
 	i := 0
 	for i < c-1 && strings.TrimSpace(m.pieceText(m.buf[i])) == "" {
@@ -394,24 +392,37 @@ func (m *merger) boundTokens(c int, text string) int {
 	for k := i + 1; k < c; k++ {
 		p := m.buf[k]
 		first, _ := utf8.DecodeRuneInString(m.pieceText(p))
-		switch {
-		case p.start > 0 && !unicode.IsSpace(first):
-			// Cut inside a run of non-space (a long word, after a CJK
-			// full stop): the tokenizer may split the joined text
-			// differently. Count it.
+		prev, _ := utf8.DecodeLastRuneInString(m.pieceText(m.buf[k-1]))
+		if !additive(prev, first, p.start > 0, p.sec != m.buf[k-1].sec) {
 			return m.counter.Count(text)
-		case p.sec != m.buf[k-1].sec:
-			// A section boundary with whitespace on either side: the
-			// separator joins that whitespace into one run, which the
-			// tokenizer may cut into more tokens than the parts.
-			prev, _ := utf8.DecodeLastRuneInString(m.pieceText(m.buf[k-1]))
-			if unicode.IsSpace(first) || unicode.IsSpace(prev) {
-				return m.counter.Count(text)
-			}
 		}
 		tokens += p.tokens
 	}
 	return tokens
+}
+
+// additive reports whether the tokenizer is known to split the joined text
+// of two pieces where they meet, so that their counts add up: prev is the
+// last rune of the first, first the first rune of the second, cut whether
+// the second starts inside a section, newSection whether a section boundary
+// (a Separator) lies between them. cl100k's pre-tokenizer splits between a
+// letter or digit and a whitespace run, but not inside a run of
+// non-space (a long word, after a CJK full stop), not between punctuation
+// and the line breaks after it (")\n\n" is one pre-token), and not inside a
+// whitespace run (one cut in two, or joined by a section boundary).
+func additive(prev, first rune, cut, newSection bool) bool {
+	wordEnd := unicode.IsLetter(prev) || unicode.IsNumber(prev)
+	switch {
+	case cut && !unicode.IsSpace(first):
+		return false
+	case unicode.IsSpace(prev) && unicode.IsSpace(first):
+		return false // one whitespace run, cut in two
+	case newSection:
+		return wordEnd && !unicode.IsSpace(first)
+	case first == '\n' || first == '\r':
+		return wordEnd
+	}
+	return true
 }
 
 func (m *merger) pieceText(p piece) string { return m.secs[p.sec].Text[p.start:p.end] }
