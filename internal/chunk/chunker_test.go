@@ -173,6 +173,10 @@ func TestChunk(t *testing.T) {
 				}
 			}},
 		{name: "invalid utf8 kept as is", doc: secs("ok \xff\xfe text"), minChunks: 1, maxChunks: 1},
+		// The second word fits MaxTokens with its leading space, not without
+		// it (found by FuzzChunk): the chunk must still not exceed MaxTokens.
+		{name: "word one token longer without its space", cfg: chunk.Config{MaxTokens: 48, OverlapTokens: 4},
+			doc: secs("0 %#000.A0A0A0a00&0Y0BA0AA0A0A0AA0A0A0Y00A\xd20Z0A00B0\xc70A0B0A00A"), minChunks: 2, maxChunks: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -200,10 +200,19 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 			}
 			sentenceEnd = false
 			if s >= 0 {
-				if !emit(partStart, runStart, s) {
+				cut := runStart
+				if r, _ := utf8.DecodeLastRuneInString(text[:runStart]); !unicode.IsLetter(r) && !unicode.IsNumber(r) {
+					// The tokenizer keeps punctuation together with the line
+					// breaks right after it (".\n\n" is one pre-token): cut
+					// after them, where it splits, so counts add up.
+					for cut < i && (text[cut] == '\n' || text[cut] == '\r') {
+						cut++
+					}
+				}
+				if !emit(partStart, cut, s) {
 					return len(text)
 				}
-				partStart = runStart
+				partStart = cut
 			}
 			continue
 		}
@@ -353,6 +362,11 @@ func (m *merger) emit(c int) int {
 			c--
 			continue
 		}
+		if tokens > m.cfg.MaxTokens && c == 1 && m.splitFirst() {
+			// One piece that fitted with its leading whitespace but not
+			// without it (" Bun" is one token, "Bun" two): it is now two.
+			continue
+		}
 		if tokens > m.cfg.MaxTokens && m.next > 0 && c > 1 {
 			// The overlap carried from the last chunk pushed this one over
 			// the limit (joined text can count more tokens than its pieces):
@@ -373,6 +387,33 @@ func (m *merger) emit(c int) int {
 		})
 		return c
 	}
+}
+
+// splitFirst cuts buf[0] after the longest prefix of its text, leading
+// whitespace trimmed, that fits MaxTokens, and reports whether it did (it
+// does not when the trimmed text fits whole). The rest becomes a new piece
+// that starts inside a word.
+func (m *merger) splitFirst() bool {
+	p := m.buf[0]
+	raw := m.pieceText(p)
+	trimmed := strings.TrimLeftFunc(raw, unicode.IsSpace)
+	lead := len(raw) - len(trimmed)
+	n, t := m.counter.prefixWithin(trimmed, m.cfg.MaxTokens)
+	if lead+n >= len(raw) {
+		return false
+	}
+	a, b := p, p
+	a.end = p.start + lead + n
+	a.runeLen = utf8.RuneCountInString(raw[:lead+n])
+	a.tokens = t
+	b.start = a.end
+	b.runeStart = p.runeStart + a.runeLen
+	b.runeLen = p.runeLen - a.runeLen
+	b.tokens = m.counter.Count(raw[lead+n:])
+	b.strength = bRune
+	m.buf = append([]piece{a, b}, m.buf[1:]...)
+	m.sum += a.tokens + b.tokens - p.tokens
+	return true
 }
 
 // boundTokens bounds the token count of text, the trimmed text of buf[0:c],
@@ -406,15 +447,18 @@ func (m *merger) boundTokens(c int, text string) int {
 // last rune of the first, first the first rune of the second, cut whether
 // the second starts inside a section, newSection whether a section boundary
 // (a Separator) lies between them. cl100k's pre-tokenizer splits between a
-// letter or digit and a whitespace run, but not inside a run of
-// non-space (a long word, after a CJK full stop), not between punctuation
+// letter or digit and a whitespace run, and between a line break and the word
+// after it, but not inside a run of non-space (a long word, after a CJK full
+// stop), not between punctuation
 // and the line breaks after it (")\n\n" is one pre-token), and not inside a
 // whitespace run (one cut in two, or joined by a section boundary).
 func additive(prev, first rune, cut, newSection bool) bool {
 	wordEnd := unicode.IsLetter(prev) || unicode.IsNumber(prev)
 	switch {
 	case cut && !unicode.IsSpace(first):
-		return false
+		// Inside a run of non-space; only a word right after a line break
+		// starts a new pre-token.
+		return prev == '\n' || prev == '\r'
 	case unicode.IsSpace(prev) && unicode.IsSpace(first):
 		return false // one whitespace run, cut in two
 	case newSection:
