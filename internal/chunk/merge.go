@@ -200,15 +200,9 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 			}
 			sentenceEnd = false
 			if s >= 0 {
-				cut := runStart
-				if r, _ := utf8.DecodeLastRuneInString(text[:runStart]); !unicode.IsLetter(r) && !unicode.IsNumber(r) {
-					// The tokenizer keeps punctuation together with the line
-					// breaks right after it (".\n\n" is one pre-token): cut
-					// after them, where it splits, so counts add up.
-					for cut < i && (text[cut] == '\n' || text[cut] == '\r') {
-						cut++
-					}
-				}
+				// Where the tokenizer splits, so counts add up.
+				prev, _ := utf8.DecodeLastRuneInString(text[:runStart])
+				cut := min(runCut(text, runStart, prev), i)
 				if !emit(partStart, cut, s) {
 					return len(text)
 				}

@@ -71,25 +71,28 @@ func (c *Counter) Count(s string) int {
 }
 
 // segmentEnd returns the length of the next segment of s to count on its own:
-// all of s when short, else the last whitespace-to-word boundary at or before
-// segmentBytes, else a rune boundary at segmentBytes.
+// all of s when short, else the last place at or before segmentBytes where a
+// whitespace run meets the text before it (see runCut), else a rune boundary
+// at segmentBytes.
 func segmentEnd(s string) int {
 	if len(s) <= segmentBytes {
 		return len(s)
 	}
 	best := 0
-	prevSpace := false
+	prev := rune(-1)
 	for i, r := range s {
 		if i > segmentBytes {
 			break
 		}
-		space := unicode.IsSpace(r)
-		// Cut where a whitespace run starts: the tokenizer never joins a
-		// word with the whitespace after it, so the counts add up.
-		if space && i > 0 && !prevSpace {
-			best = i
+		// Cut where a whitespace run starts (after the line breaks that
+		// punctuation keeps): the tokenizer never joins text across that
+		// place, so the counts add up.
+		if unicode.IsSpace(r) && i > 0 && !unicode.IsSpace(prev) {
+			if cut := runCut(s, i, prev); cut <= segmentBytes && cut < len(s) {
+				best = cut
+			}
 		}
-		prevSpace = space
+		prev = r
 	}
 	if best > 0 {
 		return best
@@ -102,6 +105,20 @@ func segmentEnd(s string) int {
 		cut = segmentBytes
 	}
 	return cut
+}
+
+// runCut returns where cl100k's pre-tokenizer separates the text before a
+// whitespace run starting at s[i] from the run: at i, unless the rune before
+// (prev) is punctuation, which keeps the line breaks right after it (".\n\n"
+// is one pre-token); then after those line breaks.
+func runCut(s string, i int, prev rune) int {
+	if unicode.IsLetter(prev) || unicode.IsNumber(prev) {
+		return i
+	}
+	for i < len(s) && (s[i] == '\n' || s[i] == '\r') {
+		i++
+	}
+	return i
 }
 
 // prefixWithin returns the byte length of the longest prefix of s, ending on
