@@ -223,7 +223,18 @@ func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *eve
 	if err != nil {
 		return classify(err)
 	}
-	if err := h.Store.For(v.Scope).Delete(ctx, doc); err != nil {
+	return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, doc))
+}
+
+// deleted reports the outcome of a delete or purge: a job spent before (a
+// redelivery, or a replay of a captured message) is acknowledged as done.
+func (h *Handler) deleted(ctx context.Context, err error) error {
+	switch {
+	case errors.Is(err, pgstore.ErrAlreadyDone):
+		h.Metrics.Documents.WithLabelValues("duplicate").Inc()
+		worker.Logger(ctx).Info("delete or purge already done by this job; not applied again")
+		return nil
+	case err != nil:
 		return classify(err)
 	}
 	h.Metrics.Documents.WithLabelValues("deleted").Inc()
@@ -253,17 +264,12 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		stored.Force, stored.Sequencer = true, ""
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
-		err := h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(), DocumentID: j.DocumentID,
-			SourceURI: envelope.DocumentResource(j.DocumentID)})
-		if err != nil {
-			return classify(err)
-		}
-		h.Metrics.Documents.WithLabelValues("deleted").Inc()
-		return nil
+		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(),
+			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
 	case envelope.ActionPurge:
 		n, err := h.Store.PurgeTenant(ctx, v.Scope)
 		if err != nil {
-			return classify(err)
+			return h.deleted(ctx, err) // a spent purge is done; others as usual
 		}
 		worker.Logger(ctx).Info("tenant purged", zap.Int64("documents", n))
 		return nil

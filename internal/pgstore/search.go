@@ -90,15 +90,21 @@ func (s *Store) Documents(ctx context.Context, scope tenantdb.Scope) ([]Document
 }
 
 // PurgeTenant deletes every document, chunk and ledger row of scope's tenant
-// and audits it. The audit chain itself is kept (it is the record of the purge).
+// and audits it. The audit chain itself is kept (it is the record of the
+// purge), and so are the ledger's records of spent deletes and purges (a job
+// id, no document data): a purge is single-use like a delete, and a replayed
+// purge or delete must stay a no-op afterwards (ErrAlreadyDone).
 func (s *Store) PurgeTenant(ctx context.Context, scope tenantdb.Scope) (int64, error) {
 	var n int64
 	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		if err := spendJob(ctx, tx, "purge", "purge:"+scope.JobID()); err != nil {
+			return err
+		}
 		var err error
 		if n, err = tx.Exec(ctx, "DELETE FROM documents"); err != nil {
 			return err
 		}
-		if _, err = tx.Exec(ctx, "DELETE FROM jobs"); err != nil {
+		if _, err = tx.Exec(ctx, "DELETE FROM jobs WHERE kind NOT IN ('delete', 'purge')"); err != nil {
 			return err
 		}
 		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+scope.TenantID().String(), "", detail(map[string]any{"documents": n}))

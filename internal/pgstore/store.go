@@ -206,8 +206,14 @@ func (c *scoped) Fail(ctx context.Context, doc pipeline.Document, reason string)
 	})
 }
 
+// Delete removes the document in a transaction that also spends the job
+// (ErrAlreadyDone if it was spent), whether or not there is a document to
+// remove: a delete replayed after the document was uploaded again is a no-op.
 func (c *scoped) Delete(ctx context.Context, doc pipeline.Document) error {
 	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		if err := spendJob(ctx, tx, "delete", "delete:"+c.scope.JobID()+":"+doc.DocumentID); err != nil {
+			return err
+		}
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil || !row.found {
 			return err
@@ -225,6 +231,22 @@ func (c *scoped) Delete(ctx context.Context, doc pipeline.Document) error {
 		_, err = tx.Audit(ctx, "document.deleted", doc.SourceURI, row.version, detail(map[string]any{"document_id": doc.DocumentID}))
 		return err
 	})
+}
+
+// spendJob records a single-use job in the ledger; ErrAlreadyDone if it was
+// recorded before. The row is written in the caller's transaction, so the job
+// is spent exactly when its effect commits.
+func spendJob(ctx context.Context, tx tenantdb.Tx, kind, key string) error {
+	n, err := tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id)
+		VALUES ($1, $2, $3, 'done', $4) ON CONFLICT (tenant_id, job_key) DO NOTHING`,
+		tx.Scope().TenantID(), key, kind, tx.Scope().JobID())
+	if err != nil {
+		return fmt.Errorf("pgstore: ledger: %w", err)
+	}
+	if n == 0 {
+		return ErrAlreadyDone
+	}
+	return nil
 }
 
 func detail(m map[string]any) string {

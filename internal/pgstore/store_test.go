@@ -129,13 +129,14 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 		t.Fatalf("stale event: %+v, %v", res, err)
 	}
 	// A stale delete is ignored; a newer one removes document and chunks.
-	if err := st.For(scope).Delete(ctx, doc(tenant, "d1", "0A")); err != nil {
+	// (Each removal event is its own job: its own SQS message.)
+	if err := st.For(scope.WithJob("removal-1")).Delete(ctx, doc(tenant, "d1", "0A")); err != nil {
 		t.Fatal(err)
 	}
 	if docs, _ = st.Documents(ctx, scope); len(docs) != 1 {
 		t.Fatal("stale delete removed the document")
 	}
-	if err := st.For(scope).Delete(ctx, doc(tenant, "d1", "0C")); err != nil {
+	if err := st.For(scope.WithJob("removal-2")).Delete(ctx, doc(tenant, "d1", "0C")); err != nil {
 		t.Fatal(err)
 	}
 	if docs, _ = st.Documents(ctx, scope); len(docs) != 0 {
@@ -144,6 +145,78 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	hits, err := st.Search(ctx, scope, must(wordEmbedder{}.Embed(ctx, []string{"zeta"}))[0], 5)
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("search after delete: %v, %v", hits, err)
+	}
+}
+
+// Deletes and purges are single-use, from the attacker's side: a captured
+// delete or purge message replayed after the tenant uploaded again (same job
+// id, i.e. the same envelope jti) removes nothing, and answers ErrAlreadyDone.
+// A new job (a fresh envelope) still works, a spent job spends nothing else,
+// and a purge keeps the spent-job records so a pre-purge delete stays spent.
+func TestDeletesAndPurgesAreSingleUse(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, p, f := setup(t)
+	tenant := uuid.New()
+	base := tenantdbtest.Scope(t, tenant)
+	ingest := func(id, text string) {
+		t.Helper()
+		f[id] = text
+		if _, err := p.Ingest(ctx, st.For(base.WithJob("upload-"+id+"-"+text)), doc(tenant, id, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	has := func(id string) bool {
+		t.Helper()
+		_, _, err := st.Document(ctx, base, id)
+		if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
+			t.Fatal(err)
+		}
+		return err == nil
+	}
+	del := func(job, id string) error {
+		return st.For(base.WithJob(job)).Delete(ctx, pipeline.Document{TenantID: tenant.String(), DocumentID: id})
+	}
+
+	ingest("d1", "first version")
+	if err := del("jti-delete-1", "d1"); err != nil || has("d1") {
+		t.Fatalf("delete: %v, still there: %v", err, has("d1"))
+	}
+	ingest("d1", "uploaded again after the delete")
+	if err := del("jti-delete-1", "d1"); !errors.Is(err, pgstore.ErrAlreadyDone) {
+		t.Fatalf("replayed delete: %v, want ErrAlreadyDone", err)
+	}
+	if !has("d1") {
+		t.Fatal("a replayed delete removed the document uploaded after it ran")
+	}
+	// Spent even when there was nothing to delete: replayed once d2 exists.
+	if err := del("jti-delete-2", "d2"); err != nil {
+		t.Fatal(err)
+	}
+	ingest("d2", "exists now")
+	if err := del("jti-delete-2", "d2"); !errors.Is(err, pgstore.ErrAlreadyDone) || !has("d2") {
+		t.Fatalf("replayed delete of a then-missing document: %v, d2 kept: %v", err, has("d2"))
+	}
+	// One job spends only what it names: the same job id for another
+	// document (two removals in one SQS message) still deletes.
+	if err := del("jti-delete-1", "d2"); err != nil || has("d2") {
+		t.Fatalf("same job, other document: %v, d2 still there: %v", err, has("d2"))
+	}
+
+	purge := func(job string) (int64, error) { return st.PurgeTenant(ctx, base.WithJob(job)) }
+	if n, err := purge("jti-purge-1"); err != nil || n != 1 || has("d1") {
+		t.Fatalf("purge: %d documents, %v", n, err)
+	}
+	ingest("d3", "after the purge")
+	if _, err := purge("jti-purge-1"); !errors.Is(err, pgstore.ErrAlreadyDone) || !has("d3") {
+		t.Fatalf("replayed purge: %v, d3 kept: %v", err, has("d3"))
+	}
+	ingest("d1", "after the purge too")
+	if err := del("jti-delete-1", "d1"); !errors.Is(err, pgstore.ErrAlreadyDone) || !has("d1") {
+		t.Fatalf("pre-purge delete replayed after the purge: %v, d1 kept: %v", err, has("d1"))
+	}
+	if n, err := purge("jti-purge-2"); err != nil || n != 2 {
+		t.Fatalf("a new purge: %d documents, %v", n, err)
 	}
 }
 

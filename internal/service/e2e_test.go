@@ -476,6 +476,56 @@ func TestCrashBetweenCommitAndDeleteHasOneEffect(t *testing.T) {
 	}
 }
 
+// The attacker's side of replays: a captured delete or purge message, sent
+// again after the tenant uploaded again (within the envelope's lifetime, so it
+// still verifies), is acknowledged and changes nothing: the envelope's jti was
+// spent when the job first ran. Without single-use jobs it would delete the
+// new upload.
+func TestReplayedDeleteAndPurgeChangeNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	a := uuid.New()
+	capture := func(act envelope.Action, resource, body string) string {
+		return `{"envelope":"` + e.kit.Job(t, a, act, resource, []byte(body)) + `","job":` + body + `}`
+	}
+	del := capture(envelope.ActionDelete, envelope.DocumentResource("r1"), `{"type":"delete","document_id":"r1"}`)
+	purge := capture(envelope.ActionPurge, envelope.DocumentResource("*"), `{"type":"purge_tenant"}`)
+	replayed := func(msg string) {
+		t.Helper()
+		e.send(msg, nil)
+		e.eventually("the replay handled", e.queueEmpty)
+	}
+
+	e.upload(a, "r1", "a.txt", "text/plain", "the first upload")
+	e.waitStatus(a, "r1", "ready")
+	e.send(del, nil)
+	e.eventually("deleted", func() bool { return len(e.docs(a)) == 0 })
+	e.upload(a, "r1", "a.txt", "text/plain", "uploaded again after the delete")
+	e.waitStatus(a, "r1", "ready")
+	replayed(del)
+	if d := e.docs(a); len(d) != 1 || d[0].Status != "ready" {
+		t.Fatalf("after the replayed delete: %+v", d)
+	}
+
+	e.send(purge, nil)
+	e.eventually("purged", func() bool { return len(e.docs(a)) == 0 })
+	e.upload(a, "r2", "b.txt", "text/plain", "uploaded after the purge")
+	e.waitStatus(a, "r2", "ready")
+	replayed(purge)
+	replayed(del)
+	if d := e.docs(a); len(d) != 1 || d[0].DocumentID != "r2" {
+		t.Fatalf("after the replayed purge: %+v", d)
+	}
+	for action, want := range map[string]int{"document.deleted": 1, "tenant.purged": 1} {
+		if n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = $2", a, action); n != want {
+			t.Fatalf("%d %s audit rows, want %d", n, action, want)
+		}
+	}
+	if n := len(e.dlqMessages(0)); n != 0 {
+		t.Fatalf("%d messages dead-lettered, want none (a replay is acknowledged)", n)
+	}
+}
+
 func TestSignedJobs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
