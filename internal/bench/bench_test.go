@@ -424,7 +424,7 @@ func measureIngest(t *testing.T, bin string, sz sizes) *bench.Ingest {
 	secs, cpu = copyLimit(t, pool, c, "chunks_parallel", streams, true)
 	add("COPY, parallel streams", "diagnostic", fmt.Sprintf("%d COPYs at once as the owner, HNSW index", streams), streams, secs, cpu, 0)
 	secs, cpu, claimCPU := storeOnly(t, c, 8)
-	add("tenant store only", "diagnostic", "pgstore Claim, then Commit, per document as the worker role (8 at once): forced RLS, staged COPY, audit", 8,
+	add("tenant store only", "diagnostic", "pgstore Claim, then Commit, per document as the worker role (8 at once): forced RLS, multi-row INSERT, audit", 8,
 		secs, cpu, 0)
 	in.StoreClaimCPU, in.StoreCommitCPU = claimCPU, cpu-claimCPU
 	secs, cpu, _ = storeOnly(t, c, 1)
