@@ -140,6 +140,7 @@ var standardEnv = map[string]string{
 	"PGUSER":     "pgx",
 	"PGPASSWORD": "pgx",
 	"PGSSLMODE":  "pgx",
+	"GOMEMLIMIT": "the Go runtime (soft memory limit)",
 }
 
 func TestWorkerEnvironmentIsRead(t *testing.T) {
@@ -227,6 +228,36 @@ func TestWorkerEnvironmentIsRead(t *testing.T) {
 					t.Errorf("TENANTRY_DRAIN_TIMEOUT %q must be a duration in seconds below StopTimeout %v", v, stop)
 				}
 			}
+		}
+	}
+}
+
+// GOMEMLIMIT in every task size is a value the Go runtime accepts (a number
+// with a B/KiB/MiB/GiB suffix) and 75–85% of the task's memory: near the
+// container's limit, but with room for what the runtime does not manage.
+func TestGoMemLimitFitsTaskMemory(t *testing.T) {
+	t.Parallel()
+	tpl := loadTemplate(t)
+	sizes, _ := tpl.Mappings["TaskSizes"].(map[string]any)
+	if len(sizes) == 0 {
+		t.Fatal("no TaskSizes mapping")
+	}
+	unit := map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30}
+	for name, v := range sizes {
+		size, _ := v.(map[string]any)
+		limit := fmt.Sprint(size["GoMemLimit"])
+		mem, err := strconv.ParseFloat(fmt.Sprint(size["Memory"]), 64)
+		if err != nil {
+			t.Fatalf("%s: Memory %v", name, size["Memory"])
+		}
+		i := strings.IndexFunc(limit, func(r rune) bool { return r < '0' || r > '9' })
+		n, err := strconv.ParseFloat(limit[:max(i, 0)], 64)
+		if i <= 0 || err != nil || unit[limit[i:]] == 0 {
+			t.Errorf("%s: GoMemLimit %q is not a number with a B/KiB/MiB/GiB suffix", name, limit)
+			continue
+		}
+		if frac := n * unit[limit[i:]] / (mem * (1 << 20)); frac < 0.75 || frac > 0.85 {
+			t.Errorf("%s: GoMemLimit %s is %.0f%% of the task's %v MiB, want 75–85%%", name, limit, 100*frac, mem)
 		}
 	}
 }
