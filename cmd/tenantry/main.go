@@ -39,6 +39,7 @@ type CLI struct {
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the database schema (as the owner role)."`
 	Audit    AuditCmd    `cmd:"" help:"Verify and export the per-tenant audit hash chains."`
 	Worker   WorkerCmd   `cmd:"" help:"Run the document worker (SQS → verify envelope → pipeline → pgvector)."`
+	Lambda   LambdaCmd   `cmd:"" help:"Serve the Express state machine's tasks as an AWS Lambda function (Runtime API at $AWS_LAMBDA_RUNTIME_API)."`
 	Search   SearchCmd   `cmd:"" help:"Tenant-scoped semantic search; the tenant comes from a signed envelope (act=search)."`
 	Demo     DemoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack (make demo)."`
 	Dev      DevCmd      `cmd:"" help:"Local-stack helpers." hidden:""`

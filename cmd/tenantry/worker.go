@@ -11,17 +11,57 @@ import (
 	"github.com/tenantry/tenantry/pipeline"
 )
 
-// WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
-type WorkerCmd struct {
+// StageFlags are the settings of the pipeline's stages and of the tenant
+// gateway, shared by the worker and the Lambda task function.
+type StageFlags struct {
 	AWS      AWSFlags              `embed:""`
 	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
 	Embed    EmbedFlags            `embed:"" prefix:"embed-"`
 
 	DatabaseURL string   `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string (not the owner; preflight refuses roles that could bypass RLS)."`
 	DBMaxConns  int32    `name:"db-max-conns" env:"TENANTRY_DB_MAX_CONNS" default:"8" help:"Database pool size."`
-	QueueURL    string   `name:"queue-url" env:"TENANTRY_QUEUE_URL" required:"" help:"SQS queue with S3 notifications and jobs."`
-	DLQURL      string   `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue (reason attributes are attached)."`
 	Buckets     []string `name:"bucket" env:"TENANTRY_BUCKETS" help:"Accept events only for these buckets (default: any)."`
+
+	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
+	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
+	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
+	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
+	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
+	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
+	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
+}
+
+// config builds the service configuration of the stages: verifier, AWS
+// clients, embedder, gateway, limits.
+func (c *StageFlags) config(g *Globals) (service.Config, error) {
+	ctx := g.Context()
+	verifier, err := c.Envelope.Verifier(ctx, c.AWS, g.Logger())
+	if err != nil {
+		return service.Config{}, err
+	}
+	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
+	if err != nil {
+		return service.Config{}, err
+	}
+	sfnc, err := c.AWS.SFN(ctx)
+	if err != nil {
+		return service.Config{}, err
+	}
+	return service.Config{
+		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
+		SFN: sfnc, Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
+		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
+		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
+		Limits:  pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
+	}, nil
+}
+
+// WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
+type WorkerCmd struct {
+	StageFlags `embed:""`
+
+	QueueURL string `name:"queue-url" env:"TENANTRY_QUEUE_URL" required:"" help:"SQS queue with S3 notifications and jobs."`
+	DLQURL   string `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue (reason attributes are attached)."`
 
 	TaskQueueURL string `name:"sfn-task-queue-url" env:"TENANTRY_SFN_TASK_QUEUE_URL" help:"Also run Step Functions tasks (SQS waitForTaskToken) from this queue."`
 	TaskDLQURL   string `name:"sfn-task-dlq-url" env:"TENANTRY_SFN_TASK_DLQ_URL" help:"Dead-letter queue of the task queue."`
@@ -36,44 +76,36 @@ type WorkerCmd struct {
 	BackoffBase       time.Duration `name:"backoff-base" env:"TENANTRY_BACKOFF_BASE" default:"1s" help:"First retry delay of transient failures (exponential, full jitter)."`
 	BackoffMax        time.Duration `name:"backoff-max" env:"TENANTRY_BACKOFF_MAX" default:"5m" help:"Longest retry delay."`
 
-	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
-	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
-	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
-	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
-	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
-	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
-	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
-
 	OpsAddr string `name:"ops-addr" env:"TENANTRY_OPS_ADDR" default:"127.0.0.1:9090" help:"Address of /metrics, /healthz, /readyz (\"\" disables)."`
 }
 
 // Run runs the worker.
 func (c *WorkerCmd) Run(g *Globals) error {
-	ctx := g.Context()
-	verifier, err := c.Envelope.Verifier(ctx, c.AWS, g.Logger())
+	cfg, err := c.config(g)
 	if err != nil {
 		return err
 	}
-	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
+	cfg.QueueURL, cfg.DLQURL = c.QueueURL, c.DLQURL
+	cfg.TaskQueueURL, cfg.TaskDLQURL = c.TaskQueueURL, c.TaskDLQURL
+	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
+	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
+	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
+	return service.Run(g.Context(), cfg, g.Logger())
+}
+
+// LambdaCmd serves the Express state machine's tasks as an AWS Lambda
+// function (the Runtime API at $AWS_LAMBDA_RUNTIME_API).
+type LambdaCmd struct {
+	StageFlags `embed:""`
+}
+
+// Run serves task invocations until the Lambda runtime ends the process.
+func (c *LambdaCmd) Run(g *Globals) error {
+	cfg, err := c.config(g)
 	if err != nil {
 		return err
 	}
-	sfnc, err := c.AWS.SFN(ctx)
-	if err != nil {
-		return err
-	}
-	return service.Run(ctx, service.Config{
-		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns,
-		QueueURL: c.QueueURL, DLQURL: c.DLQURL, Buckets: c.Buckets,
-		TaskQueueURL: c.TaskQueueURL, TaskDLQURL: c.TaskDLQURL, SFN: sfnc,
-		Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
-		Extract:     extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
-		Chunk:       chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
-		Limits:      pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
-		Concurrency: c.Concurrency, Pollers: c.Pollers, VisibilityTimeout: c.VisibilityTimeout, WaitTime: c.WaitTime,
-		MaxReceiveCount: c.MaxReceives, DrainTimeout: c.DrainTimeout, HandlerTimeout: c.HandlerTimeout, BackoffBase: c.BackoffBase, BackoffMax: c.BackoffMax,
-		OpsAddr: c.OpsAddr,
-	}, g.Logger())
+	return service.RunLambda(g.Context(), cfg, g.Logger())
 }
 
 func overlap(n int) int {

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/ops"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/sfnlambda"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
@@ -136,17 +137,28 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
 	return err
 }
 
-func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Logger: logger})
+// stages opens what both the worker and the Lambda task function run on: the
+// tenant gateway (its preflight refuses roles that could bypass RLS) and the
+// extractor. closeAll releases them.
+func stages(ctx context.Context, cfg Config, logger *zap.Logger) (db *tenantdb.DB, ex *extract.Extractor, closeAll func(), err error) {
+	db, err = tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Logger: logger})
 	if err != nil {
-		return fmt.Errorf("service: database: %w", err)
+		return nil, nil, nil, fmt.Errorf("service: database: %w", err)
 	}
-	defer db.Close()
-	ex, err := extract.New(cfg.Extract, logger)
+	ex, err = extract.New(cfg.Extract, logger)
+	if err != nil {
+		db.Close()
+		return nil, nil, nil, err
+	}
+	return db, ex, func() { _ = ex.Close(); db.Close() }, nil
+}
+
+func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
+	db, ex, closeAll, err := stages(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer ex.Close()
+	defer closeAll()
 	// Embedding slots are shared fairly between tenants: a tenant with a
 	// large backlog cannot starve one with a few documents.
 	sched, err := fair.New(max(cfg.Concurrency, 1))
@@ -207,13 +219,52 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 	return g.Wait()
 }
 
-// taskRunner runs Step Functions tasks from the task queue with the same
-// stages and gateway as the document runner.
-func taskRunner(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline.Chunker, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
-	h, err := sfntask.New(sfntask.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, sfntask.Deps{
+// taskHandler is the Step Functions task handler on the given stages and
+// gateway.
+func taskHandler(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline.Chunker, logger *zap.Logger) (*sfntask.Handler, error) {
+	return sfntask.New(sfntask.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, sfntask.Deps{
 		DB: db, Verifier: cfg.Verifier, Store: pgstore.New(db, logger), S3: cfg.S3, SFN: cfg.SFN,
 		Extractor: ex, Chunker: ch, Embedder: cfg.Embedder, Logger: logger,
 	})
+}
+
+// RunLambda serves the Express state machine's tasks as an AWS Lambda
+// function (internal/sfnlambda) on the worker's stages and gateway. Only the
+// database, S3, SFN, verifier, embedder, extract, chunk and limit settings of
+// cfg apply. It does not return once serving: the Lambda runtime ends the
+// process.
+func RunLambda(ctx context.Context, cfg Config, logger *zap.Logger) error {
+	switch {
+	case cfg.DatabaseURL == "":
+		return errors.New("service: database URL required")
+	case cfg.Verifier == nil || cfg.S3 == nil || cfg.SFN == nil || cfg.Embedder == nil:
+		return errors.New("service: verifier, S3, Step Functions client and embedder required")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	db, ex, closeAll, err := stages(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	ch, err := chunk.New(cfg.Chunk, logger)
+	if err != nil {
+		return err
+	}
+	h, err := taskHandler(cfg, db, ex, ch, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("serving Step Functions tasks as a Lambda function", zap.String("embedding_model", cfg.Embedder.Model()))
+	sfnlambda.Start(ctx, h)
+	return nil
+}
+
+// taskRunner runs Step Functions tasks from the task queue with the same
+// stages and gateway as the document runner.
+func taskRunner(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline.Chunker, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
+	h, err := taskHandler(cfg, db, ex, ch, logger)
 	if err != nil {
 		return nil, err
 	}
