@@ -44,6 +44,17 @@ type Store interface {
 	Delete(ctx context.Context, doc Document) error
 }
 
+// Prechecker is implemented by Stores that can tell from the stored document
+// alone, before the object is fetched, that an S3 event needs no work: a
+// duplicate delivery or an out-of-order event then costs one small read, not
+// a download of the object.
+type Prechecker interface {
+	// Precheck answers ClaimDone when the stored document is ready and came
+	// from doc's event (the same doc.Sequencer), ClaimStale when a newer
+	// event was applied, and ClaimProceed otherwise.
+	Precheck(ctx context.Context, doc Document) (Claim, error)
+}
+
 // Limits bound one document's processing.
 type Limits struct {
 	MaxBytes   int64 // raw object size (default 64 MiB)
@@ -113,7 +124,19 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	lim := p.Limits.withDefaults()
 	var res Result
 	t := time.Now()
-	lap := func(d *time.Duration) { now := time.Now(); *d = now.Sub(t); t = now }
+	lap := func(d *time.Duration) { now := time.Now(); *d += now.Sub(t); t = now }
+
+	if pc, ok := store.(Prechecker); ok && doc.Sequencer != "" && !doc.Force {
+		claim, err := pc.Precheck(ctx, doc)
+		lap(&res.Timings.Claim)
+		if err != nil {
+			return res, &StageError{"claim", err}
+		}
+		if claim != ClaimProceed {
+			res.Claim = claim
+			return res, nil
+		}
+	}
 
 	raw, err := p.fetch(ctx, doc, lim.MaxBytes)
 	lap(&res.Timings.Fetch)

@@ -196,3 +196,79 @@ func TestIngestMaxChunks(t *testing.T) {
 		t.Fatalf("got %v (recorded %q, committed %d)", err, st.failed, len(st.committed))
 	}
 }
+
+// prechecking is a store that answers Precheck with a fixed claim.
+type prechecking struct {
+	store
+	answer   pipeline.Claim
+	asked    int
+	prechErr error
+}
+
+func (s *prechecking) Precheck(context.Context, pipeline.Document) (pipeline.Claim, error) {
+	s.asked++
+	return s.answer, s.prechErr
+}
+
+// countingFetcher counts downloads.
+type countingFetcher struct {
+	fetcher
+	n *int
+}
+
+func (f countingFetcher) Fetch(ctx context.Context, d pipeline.Document, limit int64) (io.ReadCloser, error) {
+	*f.n++
+	return f.fetcher.Fetch(ctx, d, limit)
+}
+
+// A store that can precheck spares the download of an event that is already
+// applied or superseded; it is not asked for events without a sequencer
+// (jobs) or for forced reprocessing, and its error is retried like a claim's.
+func TestIngestPrecheck(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		answer     pipeline.Claim
+		err        error
+		doc        pipeline.Document
+		wantAsked  int
+		wantFetch  int
+		wantClaim  pipeline.Claim
+		wantStage  string
+		wantChunks int
+	}{
+		{name: "duplicate event", answer: pipeline.ClaimDone, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A"},
+			wantAsked: 1, wantClaim: pipeline.ClaimDone},
+		{name: "superseded event", answer: pipeline.ClaimStale, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A"},
+			wantAsked: 1, wantClaim: pipeline.ClaimStale},
+		{name: "new event", answer: pipeline.ClaimProceed, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A"},
+			wantAsked: 1, wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
+		{name: "job without sequencer", answer: pipeline.ClaimDone, doc: pipeline.Document{DocumentID: "d"},
+			wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
+		{name: "forced reprocessing", answer: pipeline.ClaimDone, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A", Force: true},
+			wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
+		{name: "precheck fails", err: errors.New("database restarting"), doc: pipeline.Document{DocumentID: "d", Sequencer: "0A"},
+			wantAsked: 1, wantStage: "claim"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			fetches := 0
+			st := &prechecking{answer: tt.answer, prechErr: tt.err}
+			p := &pipeline.Processor{Fetcher: countingFetcher{fetcher: fetcher{body: "a\nb\n"}, n: &fetches},
+				Extractor: extractor{got: new(string)}, Chunker: chunker{}, Embedder: embedder{}}
+			res, err := p.Ingest(context.Background(), st, tt.doc)
+			if tt.wantStage != "" {
+				if err == nil || pipeline.StageOf(err) != tt.wantStage || pipeline.IsPermanent(err) {
+					t.Fatalf("got %v, want a retryable %s error", err, tt.wantStage)
+				}
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if st.asked != tt.wantAsked || fetches != tt.wantFetch || res.Claim != tt.wantClaim || len(st.committed) != tt.wantChunks {
+				t.Fatalf("asked %d, fetched %d, claim %v, committed %d; want %d, %d, %v, %d",
+					st.asked, fetches, res.Claim, len(st.committed), tt.wantAsked, tt.wantFetch, tt.wantClaim, tt.wantChunks)
+			}
+		})
+	}
+}

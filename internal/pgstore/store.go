@@ -39,7 +39,10 @@ type scoped struct {
 	scope tenantdb.Scope
 }
 
-var _ pipeline.Store = (*scoped)(nil)
+var (
+	_ pipeline.Store      = (*scoped)(nil)
+	_ pipeline.Prechecker = (*scoped)(nil)
+)
 
 func (c *scoped) with(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) error) error {
 	return c.s.db.WithTenant(ctx, c.scope, fn)
@@ -252,4 +255,28 @@ func spendJob(ctx context.Context, tx tenantdb.Tx, kind, key string) error {
 func detail(m map[string]any) string {
 	b, _ := json.Marshal(m)
 	return string(b)
+}
+
+// Precheck implements pipeline.Prechecker: one read of the stored document
+// decides, before the object is downloaded, that doc's event is already
+// applied (ClaimDone: the ready document came from the same S3 event) or
+// superseded (ClaimStale: a newer event was applied).
+func (c *scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
+	claim := pipeline.ClaimProceed
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		var seq, status string
+		err := tx.QueryRow(ctx, `SELECT sequencer, status FROM documents WHERE document_id = $1`, doc.DocumentID).Scan(&seq, &status)
+		switch {
+		case errors.Is(err, tenantdb.ErrNoRows):
+			return nil
+		case err != nil:
+			return fmt.Errorf("pgstore: precheck: %w", err)
+		case doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, seq):
+			claim = pipeline.ClaimStale
+		case doc.Sequencer != "" && doc.Sequencer == seq && status == "ready":
+			claim = pipeline.ClaimDone
+		}
+		return nil
+	})
+	return claim, err
 }

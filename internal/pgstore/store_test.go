@@ -220,6 +220,45 @@ func TestDeletesAndPurgesAreSingleUse(t *testing.T) {
 	}
 }
 
+// Precheck spares the download of a duplicate or superseded S3 event: the
+// stored row alone decides. Nothing is fetched for the same event again or
+// for an older one; a newer event, or a document that failed, is processed.
+func TestPrecheckSkipsTheDownload(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, p, f := setup(t)
+	tenant := uuid.New()
+	s := st.For(tenantdbtest.Scope(t, tenant))
+	f["d1"] = "first content"
+	if res, err := p.Ingest(ctx, s, doc(tenant, "d1", "0B")); err != nil || res.Claim != pipeline.ClaimProceed {
+		t.Fatalf("first ingest: %+v, %v", res, err)
+	}
+	delete(f, "d1") // any download from here on fails
+	for _, tc := range []struct {
+		seq  string
+		want pipeline.Claim
+	}{{"0B", pipeline.ClaimDone}, {"0A", pipeline.ClaimStale}} {
+		res, err := p.Ingest(ctx, s, doc(tenant, "d1", tc.seq))
+		if err != nil || res.Claim != tc.want {
+			t.Fatalf("event %s: %+v, %v; want claim %v without a download", tc.seq, res, err, tc.want)
+		}
+	}
+	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "d1", "0C")); err != nil || got != pipeline.ClaimProceed {
+		t.Fatalf("newer event: %v, %v", got, err)
+	}
+	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "other", "0A")); err != nil || got != pipeline.ClaimProceed {
+		t.Fatalf("unknown document: %v, %v", got, err)
+	}
+	// A document whose last attempt failed is not "done" for that event.
+	f["d2"] = "   "
+	if _, err := p.Ingest(ctx, s, doc(tenant, "d2", "0A")); !pipeline.IsPermanent(err) {
+		t.Fatalf("empty document: %v", err)
+	}
+	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "d2", "0A")); err != nil || got != pipeline.ClaimProceed {
+		t.Fatalf("failed document, same event: %v, %v; want proceed", got, err)
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
