@@ -173,6 +173,11 @@ func TestChunk(t *testing.T) {
 				}
 			}},
 		{name: "invalid utf8 kept as is", doc: secs("ok \xff\xfe text"), minChunks: 1, maxChunks: 1},
+		// The overlap must not carry the whole visible text of a chunk whose
+		// first piece is only whitespace (found by FuzzChunk): each chunk
+		// starts after the previous one.
+		{name: "whitespace-only first piece and overlap", cfg: chunk.Config{MaxTokens: 18, OverlapTokens: 6},
+			doc: secs(" ", "000"+strings.Repeat(" ", 103)+strings.Repeat("0", 39)), minChunks: 2, maxChunks: 4},
 		// The second word fits MaxTokens with its leading space, not without
 		// it (found by FuzzChunk): the chunk must still not exceed MaxTokens.
 		{name: "word one token longer without its space", cfg: chunk.Config{MaxTokens: 48, OverlapTokens: 4},

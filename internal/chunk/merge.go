@@ -313,12 +313,18 @@ func (m *merger) cut() {
 // overlap.
 func (m *merger) advance(c int) {
 	max := m.cfg.MaxTokens
-	// Overlap: whole pieces before c, not reaching back to buf[0] (progress)
-	// and never carried over a heading.
+	// Overlap: whole pieces before c, not reaching back to the chunk's first
+	// piece with text (progress: the next chunk must start after this one
+	// does, and leading whitespace-only pieces are trimmed away) and never
+	// carried over a heading.
 	start := c
 	if c < len(m.buf) && m.buf[c].strength < bHeading && m.cfg.OverlapTokens > 0 {
+		first := 0
+		for first < c-1 && strings.TrimSpace(m.pieceText(m.buf[first])) == "" {
+			first++
+		}
 		tok := 0
-		for k := c - 1; k > 0; k-- {
+		for k := c - 1; k > first; k-- {
 			t := m.buf[k].tokens
 			if tok+t > m.cfg.OverlapTokens || tok+t+m.buf[c].tokens > max {
 				break
