@@ -32,6 +32,9 @@ type piece struct {
 	runeLen   int
 	tokens    int // tokens of the text, plus one for a section separator before it
 	strength  int8
+	// forced: the text was counted with a cut where the tokenizer does not
+	// split (see Counter.count), so its count does not add up with others.
+	forced bool
 }
 
 // merger turns the stream of pieces into chunks. It holds only the pieces of
@@ -125,8 +128,8 @@ func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, 
 	}
 	max := m.cfg.MaxTokens
 	if len(s) <= max*8 {
-		if t := m.counter.Count(s); t+sepTokens <= max {
-			m.push(piece{sec: sec, start: start, end: end, runeStart: runeStart, runeLen: runes, tokens: t + sepTokens, strength: first})
+		if t, forced := m.counter.count(s); t+sepTokens <= max {
+			m.push(piece{sec: sec, start: start, end: end, runeStart: runeStart, runeLen: runes, tokens: t + sepTokens, strength: first, forced: forced})
 			return runes
 		}
 	}
@@ -140,7 +143,8 @@ func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, 
 			budget := max - sepTokens
 			n, t := m.counter.prefixWithin(w, budget)
 			rl := utf8.RuneCountInString(w[:n])
-			m.push(piece{sec: sec, start: wStart, end: wStart + n, runeStart: pos, runeLen: rl, tokens: t + sepTokens, strength: strength})
+			m.push(piece{sec: sec, start: wStart, end: wStart + n, runeStart: pos, runeLen: rl, tokens: t + sepTokens, strength: strength,
+				forced: n > segmentBytes})
 			pos += rl
 			wStart += n
 			w = w[n:]
@@ -405,11 +409,11 @@ func (m *merger) splitFirst() bool {
 	a, b := p, p
 	a.end = p.start + lead + n
 	a.runeLen = utf8.RuneCountInString(raw[:lead+n])
-	a.tokens = t
+	a.tokens, a.forced = t, lead+n > segmentBytes
 	b.start = a.end
 	b.runeStart = p.runeStart + a.runeLen
 	b.runeLen = p.runeLen - a.runeLen
-	b.tokens = m.counter.Count(raw[lead+n:])
+	b.tokens, b.forced = m.counter.count(raw[lead+n:])
 	b.strength = bRune
 	m.buf = append([]piece{a, b}, m.buf[1:]...)
 	m.sum += a.tokens + b.tokens - p.tokens
@@ -420,7 +424,8 @@ func (m *merger) splitFirst() bool {
 // from above, without counting it again where it can. Pieces are mostly cut
 // where the tokenizer itself splits (see additive), so after the first one
 // their counts add up to the count of their concatenation, or more (trimmed
-// trailing whitespace); a chunk with any other join is counted exactly.
+// trailing whitespace); a chunk with any other join, or with a piece whose
+// count needed a cut where the tokenizer does not split, is counted exactly.
 // Leading pieces of only whitespace are trimmed away; the first piece with
 // text is counted again without its leading whitespace (" Bun" is one token,
 // "Bun" two).
@@ -434,7 +439,7 @@ func (m *merger) boundTokens(c int, text string) int {
 		p := m.buf[k]
 		first, _ := utf8.DecodeRuneInString(m.pieceText(p))
 		prev, _ := utf8.DecodeLastRuneInString(m.pieceText(m.buf[k-1]))
-		if !additive(prev, first, p.start > 0, p.sec != m.buf[k-1].sec) {
+		if p.forced || !additive(prev, first, p.start > 0, p.sec != m.buf[k-1].sec) {
 			return m.counter.Count(text)
 		}
 		tokens += p.tokens

@@ -61,22 +61,30 @@ func NewCounter() (*Counter, error) {
 
 // Count returns the number of tokens in s.
 func (c *Counter) Count(s string) int {
-	n := 0
+	n, _ := c.count(s)
+	return n
+}
+
+// count is Count, and reports whether s was cut somewhere other than where
+// the tokenizer splits (a run longer than segmentBytes without such a place):
+// such counts depend on where s starts, so they do not add up.
+func (c *Counter) count(s string) (n int, forced bool) {
 	for len(s) > 0 {
-		cut := segmentEnd(s)
+		cut, f := segmentEnd(s)
 		n += len(c.enc.EncodeOrdinary(s[:cut]))
+		forced = forced || f
 		s = s[cut:]
 	}
-	return n
+	return n, forced
 }
 
 // segmentEnd returns the length of the next segment of s to count on its own:
 // all of s when short, else the last place at or before segmentBytes where a
 // whitespace run meets the text before it (see runCut), else a rune boundary
-// at segmentBytes.
-func segmentEnd(s string) int {
+// at segmentBytes (forced).
+func segmentEnd(s string) (cut int, forced bool) {
 	if len(s) <= segmentBytes {
-		return len(s)
+		return len(s), false
 	}
 	best := 0
 	prev := rune(-1)
@@ -95,16 +103,16 @@ func segmentEnd(s string) int {
 		prev = r
 	}
 	if best > 0 {
-		return best
+		return best, false
 	}
-	cut := segmentBytes
+	cut = segmentBytes
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	if cut == 0 { // cannot happen for valid or invalid UTF-8 of this length
 		cut = segmentBytes
 	}
-	return cut
+	return cut, true
 }
 
 // runCut returns where cl100k's pre-tokenizer separates the text before a
@@ -127,7 +135,7 @@ func runCut(s string, i int, prev rune) int {
 // max is at least minMaxTokens). The cost is linear in the prefix's length.
 func (c *Counter) prefixWithin(s string, max int) (n, tokens int) {
 	for n < len(s) {
-		cut := segmentEnd(s[n:])
+		cut, _ := segmentEnd(s[n:])
 		t := len(c.enc.EncodeOrdinary(s[n : n+cut]))
 		if tokens+t <= max {
 			n += cut
