@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -194,29 +195,19 @@ func (p *Processor) fetch(ctx context.Context, doc Document, limit int64) ([]byt
 		return nil, err
 	}
 	defer rc.Close()
-	// Read into a buffer of the announced size (S3 HEAD's) plus one byte,
-	// so a large object is not copied through doubling buffers (io.ReadAll's
-	// growth briefly holds about twice the object); it still grows if the
-	// object is larger than announced.
-	size := int64(512)
+	// Read into a buffer of the announced size (S3 HEAD's), plus the room
+	// bytes.Buffer wants free before each read, so a large object is not
+	// copied through doubling buffers (io.ReadAll's growth briefly holds
+	// about twice the object); it still grows if the object is larger.
+	size := int64(0)
 	if doc.SizeBytes > 0 {
 		size = min(doc.SizeBytes, limit) + 1
 	}
-	raw := make([]byte, 0, size)
-	lr := io.LimitReader(rc, limit+1)
-	for {
-		if len(raw) == cap(raw) {
-			raw = append(raw, 0)[:len(raw)]
-		}
-		n, err := lr.Read(raw[len(raw):cap(raw)])
-		raw = raw[:len(raw)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(rc, limit+1)); err != nil {
+		return nil, err
 	}
+	raw := buf.Bytes()
 	if int64(len(raw)) > limit {
 		return nil, fmt.Errorf("%w: object larger than %d bytes", ErrTooLarge, limit)
 	}

@@ -129,10 +129,7 @@ func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) 
 	if h.Envelope == "" {
 		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
-	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest) // VerifyObject checks it too
-	}
+	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key) // an object envelope authorises ingest only
 	if err != nil {
 		return Bound{}, verifyError(err)
 	}

@@ -96,7 +96,7 @@ func segmentEnd(s string) (cut int, forced bool) {
 		// punctuation keeps): the tokenizer never joins text across that
 		// place, so the counts add up.
 		if unicode.IsSpace(r) && i > 0 && !unicode.IsSpace(prev) {
-			if cut := runCut(s, i, prev); cut <= segmentBytes && cut < len(s) {
+			if cut := runCut(s, i, prev); cut <= segmentBytes {
 				best = cut
 			}
 		}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
 
@@ -261,22 +260,9 @@ func readAll(tb testing.TB, client *sqs.Client, url string) ([]received, []strin
 // queueHolds returns the queue's visible plus in-flight messages.
 func queueHolds(tb testing.TB, client *sqs.Client, url string) int {
 	tb.Helper()
-	o, err := client.GetQueueAttributes(opCtx(tb), &sqs.GetQueueAttributesInput{
-		QueueUrl: aws.String(url),
-		AttributeNames: []types.QueueAttributeName{
-			types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible,
-		},
-	})
-	if err != nil {
-		tb.Fatalf("GetQueueAttributes: %v", err)
-	}
-	n := 0
-	for _, k := range []types.QueueAttributeName{types.QueueAttributeNameApproximateNumberOfMessages, types.QueueAttributeNameApproximateNumberOfMessagesNotVisible} {
-		v, err := strconv.Atoi(o.Attributes[string(k)])
-		if err != nil {
-			tb.Fatalf("GetQueueAttributes %s: %q", k, o.Attributes[string(k)])
-		}
-		n += v
+	n, err := dlq.ApproximateCount(opCtx(tb), client, url)
+	if err != nil || n < 0 {
+		tb.Fatalf("queue attributes of %s: %d, %v", url, n, err)
 	}
 	return n
 }

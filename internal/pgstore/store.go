@@ -56,17 +56,43 @@ type docRow struct {
 }
 
 func lockDoc(ctx context.Context, tx tenantdb.Tx, id string) (docRow, error) {
+	return readDoc(ctx, tx, id, " FOR UPDATE")
+}
+
+// readDoc reads the stored row of document id (found false when there is
+// none); lock is "" or a locking clause.
+func readDoc(ctx context.Context, tx tenantdb.Tx, id, lock string) (docRow, error) {
 	var r docRow
-	err := tx.QueryRow(ctx, `SELECT version, status, sequencer FROM documents WHERE document_id = $1 FOR UPDATE`, id).
+	err := tx.QueryRow(ctx, `SELECT version, status, sequencer FROM documents WHERE document_id = $1`+lock, id).
 		Scan(&r.version, &r.status, &r.sequencer)
 	if errors.Is(err, tenantdb.ErrNoRows) {
 		return r, nil
 	}
 	if err != nil {
-		return r, fmt.Errorf("pgstore: lock document: %w", err)
+		return r, fmt.Errorf("pgstore: read document: %w", err)
 	}
 	r.found = true
 	return r, nil
+}
+
+// judge decides from the stored row whether doc needs processing: ClaimStale
+// when a newer event was applied; ClaimDone when the ready row holds doc's
+// version or, before the fetch (doc.Version not known yet), came from doc's
+// own event (the same sequencer); ClaimProceed otherwise, and always for
+// forced reprocessing.
+func (r docRow) judge(doc pipeline.Document) pipeline.Claim {
+	switch {
+	case !r.found:
+		return pipeline.ClaimProceed
+	case doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, r.sequencer):
+		return pipeline.ClaimStale
+	case doc.Force || r.status != "ready":
+		return pipeline.ClaimProceed
+	case doc.Version != "" && r.version == doc.Version,
+		doc.Version == "" && doc.Sequencer != "" && r.sequencer == doc.Sequencer:
+		return pipeline.ClaimDone
+	}
+	return pipeline.ClaimProceed
 }
 
 func jobKey(kind string, doc pipeline.Document) string {
@@ -84,15 +110,8 @@ func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 		if err != nil {
 			return err
 		}
-		if row.found {
-			if doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
-				claim = pipeline.ClaimStale
-				return nil
-			}
-			if row.version == doc.Version && row.status == "ready" && !doc.Force {
-				claim = pipeline.ClaimDone
-				return nil
-			}
+		if claim = row.judge(doc); claim != pipeline.ClaimProceed {
+			return nil
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer)
 			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8)
@@ -264,19 +283,9 @@ func detail(m map[string]any) string {
 func (c *scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		var seq, status string
-		err := tx.QueryRow(ctx, `SELECT sequencer, status FROM documents WHERE document_id = $1`, doc.DocumentID).Scan(&seq, &status)
-		switch {
-		case errors.Is(err, tenantdb.ErrNoRows):
-			return nil
-		case err != nil:
-			return fmt.Errorf("pgstore: precheck: %w", err)
-		case doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, seq):
-			claim = pipeline.ClaimStale
-		case doc.Sequencer != "" && doc.Sequencer == seq && status == "ready":
-			claim = pipeline.ClaimDone
-		}
-		return nil
+		row, err := readDoc(ctx, tx, doc.DocumentID, "")
+		claim = row.judge(doc)
+		return err
 	})
 	return claim, err
 }

@@ -81,15 +81,28 @@ type S3API interface {
 }
 
 func (c Config) validate() error {
+	if err := c.validateStages(); err != nil {
+		return err
+	}
+	switch {
+	case c.QueueURL == "":
+		return errors.New("service: queue URL required")
+	case c.SQS == nil:
+		return errors.New("service: SQS client required")
+	case c.TaskQueueURL != "" && c.SFN == nil:
+		return errors.New("service: a task queue needs a Step Functions client")
+	}
+	return nil
+}
+
+// validateStages checks what the worker and the Lambda task function both
+// run on.
+func (c Config) validateStages() error {
 	switch {
 	case c.DatabaseURL == "":
 		return errors.New("service: database URL required")
-	case c.QueueURL == "":
-		return errors.New("service: queue URL required")
-	case c.Verifier == nil || c.S3 == nil || c.SQS == nil || c.Embedder == nil:
-		return errors.New("service: verifier, S3, SQS and embedder required")
-	case c.TaskQueueURL != "" && c.SFN == nil:
-		return errors.New("service: a task queue needs a Step Functions client")
+	case c.Verifier == nil || c.S3 == nil || c.Embedder == nil:
+		return errors.New("service: verifier, S3 and embedder required")
 	}
 	return nil
 }
@@ -234,11 +247,11 @@ func taskHandler(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline
 // cfg apply. It does not return once serving: the Lambda runtime ends the
 // process.
 func RunLambda(ctx context.Context, cfg Config, logger *zap.Logger) error {
-	switch {
-	case cfg.DatabaseURL == "":
-		return errors.New("service: database URL required")
-	case cfg.Verifier == nil || cfg.S3 == nil || cfg.SFN == nil || cfg.Embedder == nil:
-		return errors.New("service: verifier, S3, Step Functions client and embedder required")
+	if err := cfg.validateStages(); err != nil {
+		return err
+	}
+	if cfg.SFN == nil {
+		return errors.New("service: Step Functions client required")
 	}
 	if logger == nil {
 		logger = zap.NewNop()
