@@ -23,6 +23,10 @@ type Document struct {
 	SizeBytes  int64
 	Sequencer  string // S3 event sequencer (hex), orders events of one key
 	UpdatedAt  time.Time
+	// Attributes are the document's metadata for search filters (S3 user
+	// metadata and the <file>.metadata.json sidecar); nil keeps the stored
+	// ones (reindex).
+	Attributes map[string]any
 	// Force reprocesses a version that is already stored (reindex with a new
 	// model or chunking): its chunks are replaced, not kept.
 	Force bool

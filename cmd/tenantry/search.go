@@ -6,8 +6,10 @@ import (
 	"os"
 	"strings"
 
+	"go.uber.org/zap"
+
 	"github.com/tenantry/tenantry/internal/envelope"
-	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
@@ -19,11 +21,15 @@ type SearchCmd struct {
 	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
 	Embed    EmbedFlags            `embed:"" prefix:"embed-"`
 
-	DatabaseURL string `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string."`
-	Token       string `name:"token" required:"" help:"Signed envelope (act=search) naming the tenant; - reads stdin."`
-	K           int    `name:"k" default:"5" help:"Number of results."`
-	JSON        bool   `name:"json" help:"JSON lines instead of a table."`
-	Query       string `arg:"" help:"The query text."`
+	DatabaseURL string         `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string."`
+	Token       string         `name:"token" required:"" help:"Signed envelope (act=search) naming the tenant; - reads stdin."`
+	K           int            `name:"k" default:"5" help:"Number of results."`
+	Filter      string         `name:"filter" help:"Metadata filter, Bedrock KB RetrievalFilter JSON (e.g. {\"equals\":{\"key\":\"team\",\"value\":\"finance\"}})."`
+	Mode        string         `name:"mode" default:"vector" enum:"vector,hybrid" help:"Ranking: vector, or hybrid (vector + full text, reciprocal rank fusion)."`
+	Language    string         `name:"language" help:"Text search configuration for hybrid (default english)."`
+	Retrieval   RetrievalFlags `embed:"" prefix:"search-"`
+	JSON        bool           `name:"json" help:"JSON lines instead of a table."`
+	Query       string         `arg:"" help:"The query text."`
 }
 
 // Run searches.
@@ -57,10 +63,20 @@ func (c *SearchCmd) Run(g *Globals) error {
 		return err
 	}
 	defer db.Close()
-	hits, err := pgstore.New(db, g.Logger()).Search(ctx, ver.Scope, vec[0], c.K)
+	filter, err := retrieval.ParseFilter([]byte(c.Filter))
 	if err != nil {
 		return err
 	}
+	s, err := retrieval.New(db, c.Retrieval.Config(emb.Dimensions(), g.Logger()))
+	if err != nil {
+		return err
+	}
+	res, err := s.Search(ctx, ver.Scope, retrieval.Request{Vector: vec[0], Text: c.Query, K: c.K, Filter: filter,
+		Mode: retrieval.Mode(c.Mode), Language: c.Language})
+	if err != nil {
+		return err
+	}
+	hits := res.Hits
 	enc := json.NewEncoder(os.Stdout)
 	for _, h := range hits {
 		if c.JSON {
@@ -78,4 +94,16 @@ func oneLine(s string, n int) string {
 		return string(r[:n]) + "…"
 	}
 	return s
+}
+
+// RetrievalFlags tune the search plan (internal/retrieval.Config).
+type RetrievalFlags struct {
+	ExactThreshold int64 `name:"exact-threshold" env:"TENANTRY_SEARCH_EXACT_THRESHOLD" default:"1000" help:"A tenant (after the filter) with at most this many chunks is searched exactly."`
+	EFSearch       int   `name:"ef-search" env:"TENANTRY_SEARCH_EF_SEARCH" default:"100" help:"hnsw.ef_search for large tenants."`
+	MaxScanTuples  int   `name:"max-scan-tuples" env:"TENANTRY_SEARCH_MAX_SCAN_TUPLES" default:"20000" help:"hnsw.max_scan_tuples (iterative scan budget; a short scan is repeated exactly)."`
+}
+
+// Config returns the library configuration.
+func (f RetrievalFlags) Config(dims int, logger *zap.Logger) retrieval.Config {
+	return retrieval.Config{ExactThreshold: f.ExactThreshold, EFSearch: f.EFSearch, MaxScanTuples: f.MaxScanTuples, Dims: dims, Logger: logger}
 }

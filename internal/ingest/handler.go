@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -100,6 +101,12 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
+	if (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && retrieval.IsSidecar(ev.Object.Key) {
+		// A <file>.metadata.json sidecar is read with its document, never
+		// ingested or deleted as one (its key names the same document).
+		worker.Logger(ctx).Debug("metadata sidecar event ignored")
+		return nil
+	}
 	b, err := h.binder.Resolve(ctx, ev, m.ID)
 	if err != nil {
 		return h.unbound(ctx, m, ev, err)
@@ -109,7 +116,11 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object
-		return h.ingest(ctx, v.Scope, docFor(v, o.Bucket, o.Key, b.Head, o.Sequencer, false))
+		doc := docFor(v, o.Bucket, o.Key, b.Head, o.Sequencer, false)
+		if doc.Attributes, err = h.attributes(ctx, o.Bucket, o.Key, b.Head); err != nil {
+			return err
+		}
+		return h.ingest(ctx, v.Scope, doc)
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
@@ -177,6 +188,24 @@ func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequence
 		TenantID: v.Scope.TenantID().String(), DocumentID: docID, SourceURI: objects.URI(bucket, key),
 		MediaType: head.ContentType, Filename: path.Base(key), SizeBytes: head.Size, Sequencer: sequencer, Force: force,
 	}
+}
+
+// attributes reads a document's search attributes: its S3 user metadata and
+// its optional <key>.metadata.json sidecar (retrieval.DocumentAttributes).
+// Invalid attributes fail the document permanently.
+func (h *Handler) attributes(ctx context.Context, bucket, key string, head objects.Head) (map[string]any, error) {
+	side, err := h.Objects.ReadSmall(ctx, bucket, key+retrieval.SidecarSuffix, retrieval.MaxSidecarBytes)
+	if errors.Is(err, pipeline.ErrTooLarge) {
+		return nil, worker.WithStage(worker.Permanent(err, "bad_metadata"), "fetch")
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	attrs, err := retrieval.DocumentAttributes(head.Metadata, side)
+	if err != nil {
+		return nil, worker.WithStage(worker.Permanent(err, "bad_metadata"), "fetch")
+	}
+	return attrs, nil
 }
 
 func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document) error {
@@ -252,7 +281,11 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
-		return h.ingest(ctx, v.Scope, docFor(v, j.Bucket, j.Key, head, "", false))
+		doc := docFor(v, j.Bucket, j.Key, head, "", false)
+		if doc.Attributes, err = h.attributes(ctx, j.Bucket, j.Key, head); err != nil {
+			return err
+		}
+		return h.ingest(ctx, v.Scope, doc)
 	case envelope.ActionReindex:
 		stored, _, err := h.Store.Document(ctx, v.Scope, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {

@@ -39,6 +39,9 @@ type Head struct {
 	VersionID    string
 	LastModified time.Time
 	Envelope     string // the signed envelope, "" if absent
+	// Metadata is the rest of the user metadata (x-amz-meta-*), keys lower
+	// case: document attributes for search (internal/retrieval).
+	Metadata map[string]string
 }
 
 // Reader reads objects.
@@ -60,7 +63,12 @@ func (r *Reader) Head(ctx context.Context, bucket, key string) (Head, error) {
 	for k, v := range out.Metadata {
 		if strings.EqualFold(k, EnvelopeMetaKey) {
 			h.Envelope = v
+			continue
 		}
+		if h.Metadata == nil {
+			h.Metadata = map[string]string{}
+		}
+		h.Metadata[strings.ToLower(k)] = v
 	}
 	return h, nil
 }
@@ -80,6 +88,28 @@ func (r *Reader) Fetch(ctx context.Context, doc pipeline.Document, limit int64) 
 		return nil, fmt.Errorf("%w: object is %d bytes, limit %d", pipeline.ErrTooLarge, *out.ContentLength, limit)
 	}
 	return out.Body, nil
+}
+
+// ReadSmall reads a whole small object (a metadata sidecar): nil, nil when
+// it does not exist; an error wrapping pipeline.ErrTooLarge above limit bytes.
+func (r *Reader) ReadSmall(ctx context.Context, bucket, key string, limit int64) ([]byte, error) {
+	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		err = classify("get", err)
+		if errors.Is(err, ErrNotFound) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("s3 get: %w", err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%w: object is larger than %d bytes", pipeline.ErrTooLarge, limit)
+	}
+	return b, nil
 }
 
 // URI formats s3://bucket/key.

@@ -113,12 +113,16 @@ func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 		if claim = row.judge(doc); claim != pipeline.ClaimProceed {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8)
+		attrs, err := attributesJSON(doc.Attributes)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb))
 			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
 				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				error = '', updated_at = now()`,
-			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer); err != nil {
+				attributes = coalesce($9::jsonb, documents.attributes), error = '', updated_at = now()`,
+			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs); err != nil {
 			return fmt.Errorf("pgstore: claim document: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
@@ -288,4 +292,18 @@ func (c *scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.
 		return err
 	})
 	return claim, err
+}
+
+// attributesJSON encodes a document's attributes for the jsonb column; nil
+// (keep the stored ones) stays SQL NULL.
+func attributesJSON(a map[string]any) (*string, error) {
+	if a == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: attributes: %w", err)
+	}
+	s := string(b)
+	return &s, nil
 }

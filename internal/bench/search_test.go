@@ -1,0 +1,244 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/pgvector/pgvector-go"
+	pgxvec "github.com/pgvector/pgvector-go/pgx"
+
+	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
+	"github.com/tenantry/tenantry/internal/retrieval/retrievaltest"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+)
+
+// searchRow is one line of the recall report: one tenant, one filter.
+type searchRow struct {
+	Dataset  string
+	Tenant   int // rows
+	Filter   string
+	Matching int64
+	Plans    map[retrieval.Plan]int
+	Recall   float64 // mean recall@10 vs the exact scan
+	MinRec   float64
+	Short    int // queries with fewer rows than min(10, matching)
+	P50, P95 time.Duration
+	Base50   time.Duration // unfiltered HNSW query, same run, interleaved
+	Base95   time.Duration
+	// The pre-retrieval query (pgstore.Search: RLS only, no tenant
+	// predicate), unfiltered rows only: what the product did before.
+	OldRecall float64
+	OldShort  int
+	OldP95    time.Duration
+}
+
+// TestSearchRecall measures tenant-correct retrieval: recall@10 per tenant
+// against an exact scan of the tenant's rows, on skewed tenants (90% / 9.9%
+// / 0.1% / 10 rows), with and without a filter matching 1% of a tenant's
+// documents, and p50/p95 against an unfiltered HNSW query on the same table,
+// interleaved in the same run. TENANTRY_BENCH=full: 100,000 chunks per
+// dataset (make bench); otherwise 3,000 (make test). Writes Markdown to
+// $TENANTRY_SEARCH_BENCH_DOC when set. Asserts only correctness (never
+// fewer rows than the tenant has), never a speed.
+func TestSearchRecall(t *testing.T) {
+	total, queries := 3000, 5
+	kinds := []retrievaltest.Kind{retrievaltest.Clustered}
+	if os.Getenv("TENANTRY_BENCH") == "full" {
+		total, queries = 100000, 40
+		kinds = append(kinds, retrievaltest.Text)
+	}
+	cfg := retrieval.Config{Dims: tenantdbtest.Dims}.WithDefaults()
+	var rows []searchRow
+	started := time.Now()
+	for _, kind := range kinds {
+		db := tenantdbtest.NewDatabase(t)
+		loadStart := time.Now()
+		ds := retrievaltest.Load(t, db, retrievaltest.Spec{Rows: retrievaltest.Skewed(total), Kind: kind, Seed: 42, Queries: queries})
+		t.Logf("%s: loaded %d rows and built the HNSW index in %s", kind, total, time.Since(loadStart).Round(time.Second))
+		rows = append(rows, measureSearch(t, db, ds, string(kind), cfg)...)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "## Search: recall and latency per tenant\n\n")
+	fmt.Fprintf(&b, "%d chunks per dataset (1024-d, HNSW m=16 ef_construction=64, one index shared by all tenants), "+
+		"tenants of 90%% / 9.9%% / 0.1%% / 10 rows, %d queries per tenant and filter, k=10, worker role with forced RLS. "+
+		"ExactThreshold %d, ef_search %d, iterative scan relaxed_order, max_scan_tuples %d. "+
+		"Filter `bucket = 0` matches 1%% of a large tenant's documents (at least one of every tenant). "+
+		"Latency is per search call (transaction, count, query), interleaved with an unfiltered HNSW query "+
+		"on the same table (superuser, no RLS, no tenant predicate, same ef_search): ratios are tenant/unfiltered. "+
+		"\"before\" is the pre-#14 query (RLS only, no explicit tenant predicate). Run took %s.\n\n",
+		total, queries, cfg.ExactThreshold, cfg.EFSearch, cfg.MaxScanTuples, time.Since(started).Round(time.Second))
+	b.WriteString("| vectors | tenant rows | filter | matching | plans | recall@10 mean (min) | short | p50 | p95 | p50 ratio | p95 ratio | before: recall / short / p95 |\n")
+	b.WriteString("|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---|\n")
+	for _, r := range rows {
+		var plans []string
+		for p, n := range r.Plans {
+			plans = append(plans, fmt.Sprintf("%s×%d", p, n))
+		}
+		sort.Strings(plans)
+		before := "—"
+		if r.Filter == "none" {
+			before = fmt.Sprintf("%.3f / %d / %s", r.OldRecall, r.OldShort, ms(r.OldP95))
+		}
+		fmt.Fprintf(&b, "| %s | %d | %s | %d | %s | %.3f (%.2f) | %d | %s | %s | %.2f | %.2f | %s |\n",
+			r.Dataset, r.Tenant, r.Filter, r.Matching, strings.Join(plans, " "), r.Recall, r.MinRec, r.Short,
+			ms(r.P50), ms(r.P95), ratio(r.P50, r.Base50), ratio(r.P95, r.Base95), before)
+		if r.Short > 0 {
+			t.Errorf("%s tenant of %d rows, filter %s: %d queries came back short", r.Dataset, r.Tenant, r.Filter, r.Short)
+		}
+	}
+	t.Log("\n" + b.String())
+	if f := os.Getenv("TENANTRY_SEARCH_BENCH_DOC"); f != "" {
+		if err := os.WriteFile(f, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func pct(ds []time.Duration, p float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+func recallAt(got []retrieval.Hit, want []retrieval.Hit) float64 {
+	if len(want) == 0 {
+		return 1
+	}
+	n := 0
+	for _, w := range want {
+		if slices.ContainsFunc(got, func(h retrieval.Hit) bool { return h.DocumentID == w.DocumentID && h.Ordinal == w.Ordinal }) {
+			n++
+		}
+	}
+	return float64(n) / float64(len(want))
+}
+
+func measureSearch(t *testing.T, db *tenantdbtest.Database, ds *retrievaltest.Dataset, kind string, cfg retrieval.Config) []searchRow {
+	ctx := context.Background()
+	gw := db.Open(t)
+	s, err := retrieval.New(gw, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := pgstore.New(gw, nil)
+	filter, err := retrieval.ParseFilter([]byte(retrievaltest.RareFilter))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := pgxpool.ParseConfig(db.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.AfterConnect = func(ctx context.Context, c *pgx.Conn) error { return pgxvec.RegisterTypes(ctx, c) }
+	admin, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	unfiltered := func(q []float32) time.Duration {
+		start := time.Now()
+		err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true)", fmt.Sprint(cfg.EFSearch)); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "SELECT document_id, ordinal FROM chunks ORDER BY embedding <=> $1 LIMIT 10", pgvector.NewVector(q))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			n := 0
+			for rows.Next() {
+				n++
+			}
+			if n != 10 {
+				return fmt.Errorf("unfiltered query returned %d rows", n)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return time.Since(start)
+	}
+	// Warm the caches once (index and heap) so the first tenant does not pay them.
+	for _, tn := range ds.Tenants {
+		for _, q := range tn.Queries {
+			unfiltered(q)
+		}
+	}
+	var out []searchRow
+	for _, tn := range ds.Tenants {
+		scope := tenantdbtest.Scope(t, tn.ID)
+		for _, fname := range []string{"none", "bucket=0 (1%)"} {
+			var f *retrieval.Filter
+			if fname != "none" {
+				f = filter
+			}
+			r := searchRow{Dataset: kind, Tenant: tn.Count, Filter: fname, Plans: map[retrieval.Plan]int{}, MinRec: 1}
+			var lat, base, oldLat []time.Duration
+			for _, q := range tn.Queries {
+				truth, err := s.Search(ctx, scope, retrieval.Request{Vector: q, K: 10, Filter: f, Plan: retrieval.PlanExact})
+				if err != nil {
+					t.Fatal(err)
+				}
+				base = append(base, unfiltered(q))
+				start := time.Now()
+				res, err := s.Search(ctx, scope, retrieval.Request{Vector: q, K: 10, Filter: f})
+				lat = append(lat, time.Since(start))
+				if err != nil {
+					t.Fatal(err)
+				}
+				r.Matching = res.Matching
+				r.Plans[res.Plan]++
+				rec := recallAt(res.Hits, truth.Hits)
+				r.Recall += rec / float64(len(tn.Queries))
+				r.MinRec = min(r.MinRec, rec)
+				if int64(len(res.Hits)) < min(10, res.Matching) {
+					r.Short++
+				}
+				if f == nil {
+					start := time.Now()
+					oh, err := old.Search(ctx, scope, q, 10)
+					oldLat = append(oldLat, time.Since(start))
+					if err != nil {
+						t.Fatal(err)
+					}
+					hits := make([]retrieval.Hit, len(oh))
+					for i, h := range oh {
+						hits[i] = retrieval.Hit{DocumentID: h.DocumentID, Ordinal: h.Ordinal}
+					}
+					r.OldRecall += recallAt(hits, truth.Hits) / float64(len(tn.Queries))
+					if len(oh) < min(10, tn.Count) {
+						r.OldShort++
+					}
+				}
+			}
+			r.P50, r.P95 = pct(lat, 0.5), pct(lat, 0.95)
+			r.Base50, r.Base95 = pct(base, 0.5), pct(base, 0.95)
+			r.OldP95 = pct(oldLat, 0.95)
+			out = append(out, r)
+		}
+	}
+	return out
+}

@@ -1,0 +1,174 @@
+package retrieval
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"unicode/utf8"
+)
+
+// ErrInvalidAttributes is wrapped by every error about document attributes.
+var ErrInvalidAttributes = errors.New("retrieval: invalid document attributes")
+
+// Limits of a document's attributes (Bedrock KB allows a 10 KB sidecar).
+const (
+	MaxSidecarBytes = 10 << 10
+	MaxAttributes   = 50
+)
+
+// SidecarSuffix names a document's metadata file: the object "a.pdf" has
+// its attributes in "a.pdf.metadata.json" (Bedrock Knowledge Bases' layout).
+const SidecarSuffix = ".metadata.json"
+
+// IsSidecar reports whether key names a metadata sidecar (not a document).
+func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
+
+// DocumentAttributes builds a document's attributes from its S3 user
+// metadata (x-amz-meta-*, always strings; keys that start with "tenantry-"
+// are the product's own and skipped) and its optional sidecar in Bedrock's
+// shape; the sidecar wins where both name a key:
+//
+//	{"metadataAttributes": {"year": 2024, "team": "finance", "tags": ["a", "b"]}}
+//
+// Bedrock's typed form is accepted as well:
+//
+//	{"metadataAttributes": {"year": {"value": {"type": "NUMBER", "numberValue": 2024}}}}
+//
+// Values are strings, finite numbers, booleans or lists of strings. The
+// result is nil when there are no attributes.
+func DocumentAttributes(meta map[string]string, sidecar []byte) (map[string]any, error) {
+	out := map[string]any{}
+	for k, v := range meta {
+		k = strings.ToLower(k)
+		if strings.HasPrefix(k, "tenantry-") {
+			continue
+		}
+		if err := ValidateKey(k); err != nil {
+			return nil, fmt.Errorf("%w: S3 metadata key %s", ErrInvalidAttributes, err)
+		}
+		if len(v) > MaxAttributeValue || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%w: S3 metadata %q: value too long or not UTF-8", ErrInvalidAttributes, k)
+		}
+		out[k] = v
+	}
+	if len(bytes.TrimSpace(sidecar)) > 0 {
+		side, err := parseSidecar(sidecar)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range side {
+			out[k] = v
+		}
+	}
+	if len(out) > MaxAttributes {
+		return nil, fmt.Errorf("%w: more than %d attributes", ErrInvalidAttributes, MaxAttributes)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+func parseSidecar(data []byte) (map[string]any, error) {
+	if len(data) > MaxSidecarBytes {
+		return nil, fmt.Errorf("%w: sidecar larger than %d bytes", ErrInvalidAttributes, MaxSidecarBytes)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var doc struct {
+		MetadataAttributes map[string]json.RawMessage `json:"metadataAttributes"`
+	}
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("%w: sidecar is not a JSON object with metadataAttributes", ErrInvalidAttributes)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: trailing data after the sidecar", ErrInvalidAttributes)
+	}
+	out := map[string]any{}
+	for k, raw := range doc.MetadataAttributes {
+		if err := ValidateKey(k); err != nil {
+			return nil, fmt.Errorf("%w: sidecar key %s", ErrInvalidAttributes, err)
+		}
+		v, err := attributeValue(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: sidecar attribute %q: %w", ErrInvalidAttributes, truncate(k, 40), err)
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func decodeNumber(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// attributeValue reads one value in the plain or the typed form.
+func attributeValue(raw json.RawMessage) (any, error) {
+	var v any
+	if err := decodeNumber(raw, &v); err != nil {
+		return nil, errors.New("malformed")
+	}
+	if obj, ok := v.(map[string]any); ok {
+		return typedValue(obj)
+	}
+	return plainValue(v)
+}
+
+func plainValue(v any) (any, error) {
+	switch x := v.(type) {
+	case string:
+		if len(x) > MaxAttributeValue {
+			return nil, fmt.Errorf("string longer than %d bytes", MaxAttributeValue)
+		}
+		return x, nil
+	case bool:
+		return x, nil
+	case json.Number:
+		f, err := x.Float64()
+		if err != nil || math.IsInf(f, 0) || len(x) > 64 {
+			return nil, errors.New("number out of range")
+		}
+		return x, nil
+	case []any:
+		if len(x) > MaxFilterList {
+			return nil, fmt.Errorf("list longer than %d", MaxFilterList)
+		}
+		for _, e := range x {
+			s, ok := e.(string)
+			if !ok || len(s) > MaxAttributeValue {
+				return nil, errors.New("a list must hold strings")
+			}
+		}
+		return x, nil
+	}
+	return nil, errors.New("must be a string, number, boolean or list of strings")
+}
+
+// typedValue reads {"value": {"type": "STRING", "stringValue": "..."}, ...}.
+func typedValue(obj map[string]any) (any, error) {
+	val, ok := obj["value"].(map[string]any)
+	if !ok {
+		return nil, errors.New(`typed form needs "value": {"type": ...}`)
+	}
+	field := map[string]string{"STRING": "stringValue", "NUMBER": "numberValue", "BOOLEAN": "booleanValue", "STRING_LIST": "stringListValue"}
+	typ, _ := val["type"].(string)
+	name, ok := field[typ]
+	if !ok {
+		return nil, errors.New("type must be STRING, NUMBER, BOOLEAN or STRING_LIST")
+	}
+	v, present := val[name]
+	if !present {
+		return nil, fmt.Errorf("type %s needs %s", typ, name)
+	}
+	want := map[string]string{"STRING": "string", "NUMBER": "number", "BOOLEAN": "boolean", "STRING_LIST": "list"}[typ]
+	if scalarKind(v) != want {
+		return nil, fmt.Errorf("%s is not a %s", name, want)
+	}
+	return plainValue(v)
+}
