@@ -1,0 +1,224 @@
+package oidcauth
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/internal/tenantdb"
+)
+
+// Reason codes of a refused token (stable: API responses, security events).
+const (
+	ReasonMissing         = "missing_token"
+	ReasonMalformed       = "malformed"
+	ReasonForeignIssuer   = "foreign_issuer"
+	ReasonBadSignature    = "bad_signature" // or unknown key, or a disallowed algorithm
+	ReasonExpired         = "expired"
+	ReasonWrongAudience   = "wrong_audience"
+	ReasonWrongTokenUse   = "wrong_token_use"
+	ReasonNoTenant        = "no_tenant"
+	ReasonKeysUnavailable = "keys_unavailable"
+)
+
+// Error is a refused token. Its text never carries the token or its claims.
+type Error struct {
+	Reason string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "oidcauth: token refused (" + e.Reason + "): " + e.Err.Error()
+	}
+	return "oidcauth: token refused (" + e.Reason + ")"
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// ReasonOf returns err's reason code, or "" if err is not an *Error.
+func ReasonOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return ""
+}
+
+// Config configures a Verifier.
+type Config struct {
+	// Issuer is the exact issuer URL (for Cognito
+	// https://cognito-idp.<region>.amazonaws.com/<user pool id>). Required.
+	Issuer string
+	// Audience is the app client id: a token's aud must contain it, or (a
+	// Cognito access token, which has no aud) its client_id must equal it.
+	// Required.
+	Audience string
+	// TenantClaim names the claim that holds the tenant id (default
+	// "custom:tenant_id").
+	TenantClaim string
+	// TokenUse, if set ("id" or "access"), is required in the token_use claim.
+	TokenUse string
+	// Algorithms are the accepted signing algorithms (default RS256, ES256).
+	Algorithms []string
+	// HTTPClient fetches discovery and JWKS (default: 10 s timeout).
+	HTTPClient *http.Client
+	// Now is the clock (tests).
+	Now    func() time.Time
+	Logger *zap.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if c.TenantClaim == "" {
+		c.TenantClaim = "custom:tenant_id"
+	}
+	if len(c.Algorithms) == 0 {
+		c.Algorithms = []string{oidc.RS256, oidc.ES256}
+	}
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = zap.NewNop()
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.Issuer == "":
+		return errors.New("oidcauth: Issuer is required")
+	case c.Audience == "":
+		return errors.New("oidcauth: Audience is required")
+	case c.TokenUse != "" && c.TokenUse != "id" && c.TokenUse != "access":
+		return errors.New(`oidcauth: TokenUse must be "", "id" or "access"`)
+	}
+	for _, a := range c.Algorithms {
+		if strings.HasPrefix(a, "HS") || a == "none" {
+			return fmt.Errorf("oidcauth: algorithm %s not allowed (tokens must be signed by the issuer's private key)", a)
+		}
+	}
+	return nil
+}
+
+// Verifier verifies bearer tokens. Safe for concurrent use.
+type Verifier struct {
+	cfg Config
+	v   *oidc.IDTokenVerifier
+}
+
+// New discovers the issuer (/.well-known/openid-configuration) and returns
+// a Verifier whose JWKS is fetched, cached and refreshed on unknown key ids.
+func New(ctx context.Context, cfg Config) (*Verifier, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	// The key set keeps using this context to refresh keys: detach it from
+	// the caller's deadline, keep the HTTP client.
+	kctx := oidc.ClientContext(context.WithoutCancel(ctx), cfg.HTTPClient)
+	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, cfg.HTTPClient), 30*time.Second)
+	defer cancel()
+	p, err := oidc.NewProvider(dctx, cfg.Issuer)
+	if err != nil {
+		return nil, fmt.Errorf("oidcauth: discovery of %s: %w", cfg.Issuer, err)
+	}
+	var meta struct {
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
+		return nil, fmt.Errorf("oidcauth: discovery of %s: no jwks_uri", cfg.Issuer)
+	}
+	keys := oidc.NewRemoteKeySet(kctx, meta.JWKSURI)
+	v := oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{
+		SkipClientIDCheck:    true, // checked below: aud or Cognito's client_id
+		SupportedSigningAlgs: cfg.Algorithms,
+		Now:                  cfg.Now,
+	})
+	return &Verifier{cfg: cfg, v: v}, nil
+}
+
+// Verify checks raw and mints the Scope of the tenant it names; actor is
+// "oidc:<sub>", job id the caller's request id. Every refusal is an *Error.
+func (v *Verifier) Verify(ctx context.Context, raw, requestID string) (tenantdb.Scope, error) {
+	if raw == "" {
+		return tenantdb.Scope{}, &Error{Reason: ReasonMissing}
+	}
+	// The issuer is read before the signature only to give a precise
+	// reason; nothing else of an unverified payload is used.
+	if iss, ok := unverifiedIssuer(raw); !ok {
+		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: errors.New("not a signed JWT")}
+	} else if iss != v.cfg.Issuer {
+		return tenantdb.Scope{}, &Error{Reason: ReasonForeignIssuer, Err: errors.New("token of another issuer")}
+	}
+	tok, err := v.v.Verify(ctx, raw)
+	if err != nil {
+		var exp *oidc.TokenExpiredError
+		switch {
+		case errors.As(err, &exp):
+			return tenantdb.Scope{}, &Error{Reason: ReasonExpired, Err: errors.New("token expired")}
+		case ctx.Err() != nil:
+			return tenantdb.Scope{}, &Error{Reason: ReasonKeysUnavailable, Err: ctx.Err()}
+		case strings.Contains(err.Error(), "fetching keys"):
+			return tenantdb.Scope{}, &Error{Reason: ReasonKeysUnavailable, Err: errors.New("issuer keys unavailable")}
+		}
+		v.cfg.Logger.Debug("oidcauth: token did not verify", zap.Error(err))
+		return tenantdb.Scope{}, &Error{Reason: ReasonBadSignature, Err: errors.New("signature, key or algorithm not accepted")}
+	}
+	var claims map[string]any
+	if err := tok.Claims(&claims); err != nil {
+		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: errors.New("claims are not a JSON object")}
+	}
+	clientID, _ := claims["client_id"].(string)
+	if !slices.Contains(tok.Audience, v.cfg.Audience) && !(len(tok.Audience) == 0 && clientID == v.cfg.Audience) {
+		return tenantdb.Scope{}, &Error{Reason: ReasonWrongAudience, Err: errors.New("token is for another client")}
+	}
+	if v.cfg.TokenUse != "" {
+		if use, _ := claims["token_use"].(string); use != v.cfg.TokenUse {
+			return tenantdb.Scope{}, &Error{Reason: ReasonWrongTokenUse, Err: fmt.Errorf("token_use must be %s", v.cfg.TokenUse)}
+		}
+	}
+	ts, _ := claims[v.cfg.TenantClaim].(string)
+	tenant, err := uuid.Parse(ts)
+	if err != nil || tenant == uuid.Nil || len(ts) != 36 {
+		return tenantdb.Scope{}, &Error{Reason: ReasonNoTenant, Err: fmt.Errorf("claim %s does not hold a tenant id", v.cfg.TenantClaim)}
+	}
+	scope, err := tenantdb.MintVerified(tenant, "oidc:"+tok.Subject, requestID)
+	if err != nil {
+		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: err}
+	}
+	return scope, nil
+}
+
+// unverifiedIssuer reads the iss claim of a compact JWS without verifying it.
+func unverifiedIssuer(raw string) (string, bool) {
+	parts := strings.Split(raw, ".")
+	if len(parts) != 3 || len(raw) > 16<<10 {
+		return "", false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return "", false
+	}
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if json.Unmarshal(b, &c) != nil {
+		return "", false
+	}
+	return c.Iss, true
+}

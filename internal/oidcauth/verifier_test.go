@@ -1,0 +1,151 @@
+package oidcauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/oidcauth"
+	"github.com/tenantry/tenantry/internal/oidcauth/devissuer"
+)
+
+// issuer starts a dev issuer on an httptest server.
+func issuer(t *testing.T) *devissuer.Issuer {
+	t.Helper()
+	var iss *devissuer.Issuer
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	t.Cleanup(srv.Close)
+	iss, err := devissuer.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = iss.Handler()
+	return iss
+}
+
+func sign(t *testing.T, i *devissuer.Issuer, tok devissuer.Token) string {
+	t.Helper()
+	s, err := i.Sign(tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	good := issuer(t)
+	foreign := issuer(t)
+	impostor, err := devissuer.New(good.URL) // same issuer URL, its own key: a forgery
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.NewString()
+	v, err := oidcauth.New(ctx, oidcauth.Config{Issuer: good.URL, Audience: "app-client"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vAccess, err := oidcauth.New(ctx, oidcauth.Config{Issuer: good.URL, Audience: "app-client", TokenUse: "access"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	idTok := devissuer.Token{Subject: "alice", Audience: "app-client", TokenUse: "id", Tenant: tenant}
+	accessTok := devissuer.Token{Subject: "alice", ClientID: "app-client", TokenUse: "access", Tenant: tenant}
+	with := func(f func(*devissuer.Token)) devissuer.Token { c := idTok; f(&c); return c }
+
+	for _, tc := range []struct {
+		name   string
+		v      *oidcauth.Verifier
+		token  string
+		reason string
+	}{
+		{"id token", v, sign(t, good, idTok), ""},
+		{"cognito access token", v, sign(t, good, accessTok), ""},
+		{"access token required and given", vAccess, sign(t, good, accessTok), ""},
+		{"id token where access required", vAccess, sign(t, good, idTok), oidcauth.ReasonWrongTokenUse},
+		{"missing", v, "", oidcauth.ReasonMissing},
+		{"garbage", v, "not-a-jwt", oidcauth.ReasonMalformed},
+		{"forged (same issuer, other key)", v, sign(t, impostor, idTok), oidcauth.ReasonBadSignature},
+		{"foreign issuer", v, sign(t, foreign, idTok), oidcauth.ReasonForeignIssuer},
+		{"foreign key claiming our issuer", v, sign(t, foreign, with(func(k *devissuer.Token) { k.Issuer = good.URL })), oidcauth.ReasonBadSignature},
+		{"expired", v, sign(t, good, with(func(k *devissuer.Token) { k.ExpiresIn = -time.Minute })), oidcauth.ReasonExpired},
+		{"other audience", v, sign(t, good, with(func(k *devissuer.Token) { k.Audience = "other-app" })), oidcauth.ReasonWrongAudience},
+		{"access token of another client", v, sign(t, good, devissuer.Token{Subject: "a", ClientID: "other", TokenUse: "access", Tenant: tenant}), oidcauth.ReasonWrongAudience},
+		{"no tenant claim", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "" })), oidcauth.ReasonNoTenant},
+		{"tenant claim under another name", v, sign(t, good, with(func(k *devissuer.Token) { k.TenantClaim = "tenant_id" })), oidcauth.ReasonNoTenant},
+		{"tenant not a uuid", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "acme" })), oidcauth.ReasonNoTenant},
+		{"alg none", v, unsigned(good.URL, tenant), oidcauth.ReasonBadSignature},
+		{"HS256 with a guessable secret", v, hmacToken(t, good.URL, tenant), oidcauth.ReasonBadSignature},
+		{"tampered payload", v, tamper(sign(t, good, idTok), uuid.NewString()), oidcauth.ReasonBadSignature},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			scope, err := tc.v.Verify(ctx, tc.token, "req-1")
+			if tc.reason == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				if scope.TenantID().String() != tenant || scope.Actor() != "oidc:alice" || scope.JobID() != "req-1" {
+					t.Fatalf("scope %v actor %q job %q", scope, scope.Actor(), scope.JobID())
+				}
+				return
+			}
+			if got := oidcauth.ReasonOf(err); got != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+			if !scope.IsZero() {
+				t.Fatal("a refused token minted a scope")
+			}
+			if tc.token != "" && strings.Contains(err.Error(), tc.token) {
+				t.Fatal("error carries the token")
+			}
+		})
+	}
+}
+
+func TestConfigRefusesSymmetricAlgorithms(t *testing.T) {
+	t.Parallel()
+	for _, alg := range []string{"HS256", "none"} {
+		if _, err := oidcauth.New(context.Background(), oidcauth.Config{Issuer: "http://x", Audience: "a", Algorithms: []string{alg}}); err == nil {
+			t.Errorf("%s accepted", alg)
+		}
+	}
+}
+
+func unsigned(iss, tenant string) string {
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
+		enc([]byte(`{"iss":"`+iss+`","sub":"alice","aud":"app-client","exp":9999999999,"custom:tenant_id":"`+tenant+`"}`)) + "."
+}
+
+func hmacToken(t *testing.T, iss, tenant string) string {
+	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.HS256, Key: []byte("app-client-secret-000000000000000")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := jwt.Signed(sig).Claims(map[string]any{"iss": iss, "sub": "alice", "aud": "app-client",
+		"exp": time.Now().Add(time.Hour).Unix(), "custom:tenant_id": tenant}).Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// tamper swaps the tenant in a signed token's payload, keeping the signature.
+func tamper(tok, tenant string) string {
+	parts := strings.Split(tok, ".")
+	b, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	i := strings.Index(string(b), `"custom:tenant_id":"`) + len(`"custom:tenant_id":"`)
+	b = []byte(string(b[:i]) + tenant + string(b[i+36:]))
+	parts[1] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
