@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -171,7 +172,7 @@ func TestResolve(t *testing.T) {
 					if got.Head.Envelope == "" || got.Head.Key != o.Key || v.Claims.Resource != envelope.ObjectResource(o.Bucket, o.Key) {
 						t.Errorf("created: head %+v, resource %q", got.Head, v.Claims.Resource)
 					}
-				} else if got.Head != (objects.Head{}) {
+				} else if !reflect.DeepEqual(got.Head, objects.Head{}) {
 					t.Errorf("head %+v for a %s event", got.Head, tc.ev.Kind)
 				}
 				return
@@ -183,7 +184,7 @@ func TestResolve(t *testing.T) {
 			if be.Kind != tc.kind || be.Reason != tc.reason {
 				t.Errorf("%s (%s), want %s (%s): %v", be.Kind, be.Reason, tc.kind, tc.reason, err)
 			}
-			if !got.Verified.Scope.IsZero() || got.Head != (objects.Head{}) {
+			if !got.Verified.Scope.IsZero() || !reflect.DeepEqual(got.Head, objects.Head{}) {
 				t.Errorf("a failure returned a scope or a head: %+v", got)
 			}
 			if strings.Contains(err.Error(), "eyJ") {

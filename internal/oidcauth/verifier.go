@@ -222,3 +222,14 @@ func unverifiedIssuer(raw string) (string, bool) {
 	}
 	return c.Iss, true
 }
+
+// Classify returns err's reason code and whether it means the issuer's keys
+// could not be fetched (retry later) rather than a refused token; the shape
+// binding.Search.TokenReason expects.
+func Classify(err error) (reason string, unavailable bool) {
+	r := ReasonOf(err)
+	if r == "" {
+		return "invalid_token", false
+	}
+	return r, r == ReasonKeysUnavailable
+}

@@ -1,0 +1,78 @@
+package binding
+
+import (
+	"context"
+	"errors"
+
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+)
+
+// Reason codes of search credentials (besides the envelope's and the token
+// verifier's own codes).
+const (
+	// ReasonMissingCredentials: a search request with neither a search
+	// envelope nor a bearer token (KindRejected).
+	ReasonMissingCredentials = "missing_credentials"
+	// ReasonAmbiguousCredentials: both were presented; a request names its
+	// tenant exactly once (KindRejected).
+	ReasonAmbiguousCredentials = "ambiguous_credentials"
+	// ReasonNoTokenVerifier: a bearer token, but no OIDC issuer configured
+	// (KindRejected).
+	ReasonNoTokenVerifier = "oidc_not_configured"
+)
+
+// TokenVerifier verifies an OIDC bearer token and mints the Scope of the
+// tenant it names (*oidcauth.Verifier). Its refusals carry a reason code.
+type TokenVerifier interface {
+	Verify(ctx context.Context, raw, requestID string) (tenantdb.Scope, error)
+}
+
+// Search establishes the tenant of a search request (the search API, the
+// CLI): from a tenantry envelope that authorises exactly "search", or from
+// an OIDC token whose issuer, audience, expiry and tenant claim verify.
+type Search struct {
+	Envelopes *envelope.Verifier // nil: envelopes are refused
+	Tokens    TokenVerifier      // nil: bearer tokens are refused
+	// TokenReason maps a token verifier's error to its reason code and
+	// whether it means "keys unavailable" (oidcauth.ReasonOf does).
+	TokenReason func(error) (reason string, unavailable bool)
+}
+
+// Resolve returns the verified Scope of exactly one credential. Every
+// refusal is an *Error (KindRejected or KindUnavailable).
+func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID string) (tenantdb.Scope, error) {
+	switch {
+	case envelopeToken == "" && bearer == "":
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonMissingCredentials, Err: errors.New("no search envelope and no bearer token")}
+	case envelopeToken != "" && bearer != "":
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonAmbiguousCredentials, Err: errors.New("both a search envelope and a bearer token")}
+	case envelopeToken != "":
+		if s.Envelopes == nil {
+			return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("envelopes not accepted")}
+		}
+		v, err := s.Envelopes.Verify(ctx, envelopeToken)
+		if err == nil {
+			err = v.RequireAction(envelope.ActionSearch)
+		}
+		if err != nil {
+			return tenantdb.Scope{}, verifyError(err)
+		}
+		return v.Scope.WithJob(requestID), nil
+	}
+	if s.Tokens == nil {
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonNoTokenVerifier, Err: errors.New("bearer tokens not accepted")}
+	}
+	scope, err := s.Tokens.Verify(ctx, bearer, requestID)
+	if err != nil {
+		reason, unavailable := "invalid_token", false
+		if s.TokenReason != nil {
+			reason, unavailable = s.TokenReason(err)
+		}
+		if unavailable {
+			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+		}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: reason, Err: err}
+	}
+	return scope, nil
+}
