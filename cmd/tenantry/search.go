@@ -8,7 +8,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
@@ -43,10 +43,7 @@ func (c *SearchCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ver, err := v.Verify(ctx, token)
-	if err == nil {
-		err = ver.RequireAction(envelope.ActionSearch)
-	}
+	scope, err := (&binding.Search{Envelopes: v}).Resolve(ctx, token, "", "cli-search")
 	if err != nil {
 		return err
 	}
@@ -71,7 +68,7 @@ func (c *SearchCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Search(ctx, ver.Scope, retrieval.Request{Vector: vec[0], Text: c.Query, K: c.K, Filter: filter,
+	res, err := s.Search(ctx, scope, retrieval.Request{Vector: vec[0], Text: c.Query, K: c.K, Filter: filter,
 		Mode: retrieval.Mode(c.Mode), Language: c.Language})
 	if err != nil {
 		return err
