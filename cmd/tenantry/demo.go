@@ -23,6 +23,7 @@ type DemoCmd struct {
 	Queue       string        `name:"queue" env:"TENANTRY_EVENTS_QUEUE" default:"tenantry-jobs" help:"Queue the local S3 event relay feeds."`
 	StateDir    string        `name:"state-dir" default:".stack/demo" help:"Where the demo keeps its signing key and JWKS."`
 	OpsAddr     string        `name:"ops-addr" default:"127.0.0.1:9091" help:"The demo worker's ops address."`
+	APIAddr     string        `name:"api-addr" default:"127.0.0.1:8088" help:"The demo search API's address (empty: skip the API step)."`
 	Query       string        `name:"query" default:"How long is the warranty?" help:"The question asked as each tenant."`
 	Timeout     time.Duration `name:"timeout" default:"4m" help:"Give up after this long."`
 }
@@ -97,5 +98,17 @@ func (c *DemoCmd) Run(g *Globals) error {
 			"TENANTRY_BACKOFF_BASE=200ms", "TENANTRY_CHUNK_TOKENS=96", "TENANTRY_CHUNK_OVERLAP=16", "TENANTRY_EMBED_PROVIDER=" + c.Embed.Provider,
 		},
 		ReadyURL: fmt.Sprintf("http://%s/readyz", c.OpsAddr), Timeout: c.Timeout, Out: os.Stdout, Logger: g.Logger(),
+		API: demoAPI(c.APIAddr, self, []string{
+			"TENANTRY_ENVELOPE_JWKS_FILE=" + jwksPath, "TENANTRY_ENVELOPE_ISSUERS=" + demoIssuer,
+			"TENANTRY_ENVELOPE_AUDIENCE=" + demoAudience, "TENANTRY_EMBED_PROVIDER=" + c.Embed.Provider,
+		}),
 	})
+}
+
+// demoAPI starts `tenantry api` beside the worker (empty addr: no API step).
+func demoAPI(addr, self string, env []string) demo.APIConfig {
+	if addr == "" {
+		return demo.APIConfig{}
+	}
+	return demo.APIConfig{Command: []string{self, "api", "--log-level=warn"}, Env: env, Addr: addr, Audience: "tenantry-demo"}
 }

@@ -63,9 +63,12 @@ type Config struct {
 	Worker    []string
 	WorkerEnv []string
 	ReadyURL  string // the worker's /readyz
-	Timeout   time.Duration
-	Out       io.Writer
-	Logger    *zap.Logger
+	// API, if its Command is set, starts `tenantry api` and asks the
+	// question through it (search envelope and OIDC token per tenant).
+	API     APIConfig
+	Timeout time.Duration
+	Out     io.Writer
+	Logger  *zap.Logger
 }
 
 // Run runs the demo. It returns an error if any step did not show what it
@@ -187,6 +190,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 				return fmt.Errorf("tenant %s saw another tenant's chunk: %s", t.Name, h.SourceURI)
 			}
 			fmt.Fprintf(out, "      %.3f  %-28s %s\n", h.Score, h.DocumentID+"#"+fmt.Sprint(h.Ordinal), snippet(h.Text, 70))
+		}
+	}
+
+	if len(cfg.API.Command) > 0 {
+		step("the same question through the search API (tenantry api): a search envelope, then an OIDC token, per tenant")
+		if err := searchAPI(ctx, cfg, issuer); err != nil {
+			return err
 		}
 	}
 
