@@ -24,6 +24,7 @@ import (
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/presign"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -179,11 +180,16 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err != nil {
 		return err
 	}
+	searcher, err := retrieval.New(db, retrieval.Config{Logger: cfg.Logger})
+	if err != nil {
+		return err
+	}
 	for _, t := range cfg.Tenants {
-		hits, err := store.Search(ctx, scopes[t.ID], qv[0], 3)
+		res, err := searcher.Search(ctx, scopes[t.ID], retrieval.Request{Vector: qv[0], K: 3})
 		if err != nil {
 			return err
 		}
+		hits := res.Hits
 		fmt.Fprintf(out, "    %s (%s):\n", t.Name, t.ID)
 		for _, h := range hits {
 			if !strings.Contains(h.SourceURI, "/"+t.ID.String()+"/") {

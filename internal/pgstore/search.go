@@ -20,9 +20,11 @@ type Hit struct {
 	Text       string  `json:"text"`
 }
 
-// Search returns the k chunks of scope's tenant nearest to vec (cosine). RLS
-// confines the scan to the tenant; iterative HNSW scans keep k results even
-// when most neighbours belong to other tenants.
+// Search returns the k chunks of scope's tenant nearest to vec (cosine), with
+// RLS as the only tenant predicate. Kept as the baseline that make bench
+// compares internal/retrieval against: on skewed tenants it comes back short
+// for small tenants (the planner cannot see RLS's tenant). Use
+// retrieval.Searcher, which every product path (CLI, API, demo) does.
 func (s *Store) Search(ctx context.Context, scope tenantdb.Scope, vec []float32, k int) ([]Hit, error) {
 	if k <= 0 || k > 1000 {
 		return nil, fmt.Errorf("pgstore: k must be in 1..1000")
