@@ -283,7 +283,7 @@ func (s *Searcher) Search(ctx context.Context, scope tenantdb.Scope, req Request
 			if hits, err = s.hnsw(ctx, tx, tenant, req, k); err != nil {
 				return err
 			}
-			if int64(len(hits)) < want {
+			if int64(len(hits)) < want && explaining(ctx) == nil {
 				s.cfg.Logger.Info("retrieval: HNSW scan came back short, repeating exact",
 					zap.Int("rows", len(hits)), zap.Int64("want", want))
 				plan = PlanHNSWThenExact
@@ -369,19 +369,78 @@ func (s *Searcher) exact(ctx context.Context, tx tenantdb.Tx, tenant uuid.UUID, 
 // 0.8) and re-sorts the k rows it returns.
 func (s *Searcher) hnsw(ctx context.Context, tx tenantdb.Tx, tenant uuid.UUID, req Request, k int) ([]Hit, error) {
 	ef := max(s.cfg.EFSearch, k)
+	// enable_sort = off for this statement: with the tenant predicate the
+	// planner may prefer sorting all of a large tenant's rows (it does not
+	// cost the distance computations); the HNSW index is the only other
+	// ordered path. Restored right after, for the exact fallback and the
+	// full-text ranking in the same transaction.
 	if _, err := tx.Exec(ctx, `SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
-		set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true)`,
+		set_config('hnsw.ef_search', $1, true), set_config('hnsw.max_scan_tuples', $2, true),
+		set_config('enable_sort', 'off', true)`,
 		strconv.Itoa(min(ef, 1000)), strconv.Itoa(s.cfg.MaxScanTuples)); err != nil {
 		return nil, fmt.Errorf("hnsw settings: %w", err)
 	}
 	a := &sqlArgs{}
 	vec, clause := where(tenant, req, a)
-	q := "SELECT * FROM (SELECT " + fmt.Sprintf(selectHit, vec) + clause +
-		" ORDER BY c.embedding <=> " + vec + " LIMIT " + a.add(k) + ") nn ORDER BY distance, document_id, ordinal"
-	return scanHits(ctx, tx, q, a.vals)
+	q := "SELECT " + fmt.Sprintf(selectHit, vec) + clause + " ORDER BY c.embedding <=> " + vec + " LIMIT " + a.add(k)
+	hits, err := scanHits(ctx, tx, q, a.vals)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "SELECT set_config('enable_sort', 'on', true)"); err != nil {
+		return nil, fmt.Errorf("hnsw settings: %w", err)
+	}
+	// relaxed_order may return rows slightly out of order: sort the k rows.
+	sort.SliceStable(hits, func(i, j int) bool {
+		if hits[i].Distance != hits[j].Distance {
+			return hits[i].Distance < hits[j].Distance
+		}
+		if hits[i].DocumentID != hits[j].DocumentID {
+			return hits[i].DocumentID < hits[j].DocumentID
+		}
+		return hits[i].Ordinal < hits[j].Ordinal
+	})
+	return hits, nil
+}
+
+// explainer collects query plans instead of rows (Searcher.Explain).
+type explainer struct{ plans []string }
+
+type explainKey struct{}
+
+func explaining(ctx context.Context) *explainer {
+	e, _ := ctx.Value(explainKey{}).(*explainer)
+	return e
+}
+
+// Explain runs req's plan choice like Search and returns the chosen plan and
+// PostgreSQL's plan of each query it would run (EXPLAIN, no rows read): for
+// operators asking why a search is slow, and for the tests that hold the
+// plan shapes (tenant predicate, index choice).
+func (s *Searcher) Explain(ctx context.Context, scope tenantdb.Scope, req Request) (Plan, string, error) {
+	e := &explainer{}
+	res, err := s.Search(context.WithValue(ctx, explainKey{}, e), scope, req)
+	return res.Plan, strings.Join(e.plans, "\n---\n"), err
 }
 
 func scanHits(ctx context.Context, tx tenantdb.Tx, q string, args []any) ([]Hit, error) {
+	if e := explaining(ctx); e != nil {
+		rows, err := tx.Query(ctx, "EXPLAIN (COSTS OFF) "+q, args...)
+		if err != nil {
+			return nil, err
+		}
+		defer rows.Close()
+		var lines []string
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				return nil, err
+			}
+			lines = append(lines, l)
+		}
+		e.plans = append(e.plans, strings.Join(lines, "\n"))
+		return []Hit{}, rows.Err()
+	}
 	rows, err := tx.Query(ctx, q, args...)
 	if err != nil {
 		return nil, err

@@ -138,6 +138,44 @@ func TestSearch(t *testing.T) {
 		}
 	})
 
+	// The plan shapes: the tenant is a predicate the planner sees (a literal
+	// in the custom plan, on the chunk scan), a large tenant walks the HNSW
+	// index, a small one or a selective filter never does.
+	t.Run("plans", func(t *testing.T) {
+		t.Parallel()
+		s := newSearcher(t, retrieval.Config{ExactThreshold: 1000})
+		for _, tc := range []struct {
+			tenant   int
+			filtered bool
+			plan     retrieval.Plan
+			index    string
+		}{
+			{0, false, retrieval.PlanHNSW, "chunks_embedding_hnsw"},
+			{0, true, retrieval.PlanExact, "chunks_pkey"},
+			{1, false, retrieval.PlanExact, "chunks_pkey"},
+			{3, false, retrieval.PlanExact, "chunks_pkey"},
+		} {
+			tn := ds.Tenants[tc.tenant]
+			req := retrieval.Request{Vector: tn.Queries[0], K: 10}
+			if tc.filtered {
+				req.Filter = filter
+			}
+			plan, text, err := s.Explain(ctx, tenantdbtest.Scope(t, tn.ID), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan != tc.plan || !strings.Contains(text, tc.index) {
+				t.Errorf("tenant of %d rows, filtered %v: plan %s, want %s using %s:\n%s", tn.Count, tc.filtered, plan, tc.plan, tc.index, text)
+			}
+			if tc.plan == retrieval.PlanExact && strings.Contains(text, "hnsw") {
+				t.Errorf("exact plan uses the HNSW index:\n%s", text)
+			}
+			if !strings.Contains(text, "tenant_id = '"+tn.ID.String()+"'::uuid") {
+				t.Errorf("the tenant is not an explicit predicate of the plan:\n%s", text)
+			}
+		}
+	})
+
 	// An HNSW scan that runs out of budget before it found k of the
 	// tenant's rows is repeated exact: never fewer than k rows.
 	t.Run("short HNSW scan falls back to exact", func(t *testing.T) {
