@@ -149,3 +149,26 @@ func tamper(tok, tenant string) string {
 	parts[1] = base64.RawURLEncoding.EncodeToString(b)
 	return strings.Join(parts, ".")
 }
+
+// Keys that cannot be fetched are "try later" (503 in the API), not a
+// verdict on the token.
+func TestKeysUnavailable(t *testing.T) {
+	t.Parallel()
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Start()
+	iss, err := devissuer.New(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = iss.Handler()
+	v, err := oidcauth.New(context.Background(), oidcauth.Config{Issuer: iss.URL, Audience: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := sign(t, iss, devissuer.Token{Subject: "a", Audience: "app", TokenUse: "id", Tenant: uuid.NewString()})
+	srv.Close() // discovery done, JWKS not fetched yet
+	_, err = v.Verify(context.Background(), tok, "r")
+	if reason, unavailable := oidcauth.Classify(err); reason != oidcauth.ReasonKeysUnavailable || !unavailable {
+		t.Fatalf("reason %q unavailable %v (%v)", reason, unavailable, err)
+	}
+}
