@@ -58,6 +58,7 @@ func TestSearchRecall(t *testing.T) {
 	}
 	cfg := retrieval.Config{Dims: tenantdbtest.Dims}.WithDefaults()
 	var rows []searchRow
+	var sweeps []sweepRow
 	started := time.Now()
 	for _, kind := range kinds {
 		db := tenantdbtest.NewDatabase(t)
@@ -65,6 +66,7 @@ func TestSearchRecall(t *testing.T) {
 		ds := retrievaltest.Load(t, db, retrievaltest.Spec{Rows: retrievaltest.Skewed(total), Kind: kind, Seed: 42, Queries: queries})
 		t.Logf("%s: loaded %d rows and built the HNSW index in %s", kind, total, time.Since(loadStart).Round(time.Second))
 		rows = append(rows, measureSearch(t, db, ds, string(kind), cfg)...)
+		sweeps = append(sweeps, sweepEF(t, db, ds, string(kind), cfg)...)
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "## Search: recall and latency per tenant\n\n")
@@ -94,6 +96,14 @@ func TestSearchRecall(t *testing.T) {
 		if r.Short > 0 {
 			t.Errorf("%s tenant of %d rows, filter %s: %d queries came back short", r.Dataset, r.Tenant, r.Filter, r.Short)
 		}
+	}
+	b.WriteString("\n### ef_search sweep (HNSW plan, no filter)\n\n")
+	b.WriteString("Recall@10 against the exact scan of the tenant's rows, and of the unfiltered query against an exact scan of the whole table " +
+		"(the index's own recall at that ef_search); latency ratios against the unfiltered query at the default ef_search, interleaved.\n\n")
+	b.WriteString("| vectors | ef_search | tenant rows | recall@10 mean (min) | p50 | p95 | p95 ratio | unfiltered recall@10 mean (min) |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range sweeps {
+		fmt.Fprintf(&b, "| %s | %d | %d | %.3f (%.2f) | %s | %s | %.2f | %.3f (%.2f) |\n", r.Dataset, r.EF, r.Tenant,
+			r.Recall, r.MinRec, ms(r.P50), ms(r.P95), ratio(r.P95, r.Base95), r.GlobalRecall, r.GlobalMin)
 	}
 	t.Log("\n" + b.String())
 	if f := os.Getenv("TENANTRY_SEARCH_BENCH_DOC"); f != "" {
@@ -237,6 +247,114 @@ func measureSearch(t *testing.T, db *tenantdbtest.Database, ds *retrievaltest.Da
 			r.P50, r.P95 = pct(lat, 0.5), pct(lat, 0.95)
 			r.Base50, r.Base95 = pct(base, 0.5), pct(base, 0.95)
 			r.OldP95 = pct(oldLat, 0.95)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+type sweepRow struct {
+	Dataset                 string
+	EF, Tenant              int
+	Recall, MinRec          float64
+	P50, P95, Base95        time.Duration
+	GlobalRecall, GlobalMin float64
+}
+
+// sweepEF measures the HNSW plan of the tenants above the exact threshold
+// at several ef_search values, and the unfiltered index's own recall at the
+// same values (ground truth: an exact scan of the whole table).
+func sweepEF(t *testing.T, db *tenantdbtest.Database, ds *retrievaltest.Dataset, kind string, cfg retrieval.Config) []sweepRow {
+	ctx := context.Background()
+	gw := db.Open(t)
+	admin := tenantdbtest.Conn(t, db.AdminURL)
+	if err := pgxvec.RegisterTypes(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	topIDs := func(ef int, exact bool, q []float32) ([]retrieval.Hit, time.Duration) {
+		start := time.Now()
+		var hits []retrieval.Hit
+		err := pgx.BeginFunc(ctx, admin, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, "SELECT set_config('hnsw.ef_search', $1, true), set_config('enable_indexscan', $2, true)",
+				fmt.Sprint(ef), map[bool]string{true: "off", false: "on"}[exact]); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, "SELECT document_id, ordinal, tenant_id::text FROM chunks ORDER BY embedding <=> $1 LIMIT 10", pgvector.NewVector(q))
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var h retrieval.Hit
+				var tenant string
+				if err := rows.Scan(&h.DocumentID, &h.Ordinal, &tenant); err != nil {
+					return err
+				}
+				h.SourceURI = tenant
+				hits = append(hits, h)
+			}
+			return rows.Err()
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return hits, time.Since(start)
+	}
+	key := func(hits []retrieval.Hit) []retrieval.Hit { // document ids repeat across tenants
+		out := make([]retrieval.Hit, len(hits))
+		for i, h := range hits {
+			out[i] = retrieval.Hit{DocumentID: h.SourceURI + "/" + h.DocumentID, Ordinal: h.Ordinal}
+		}
+		return out
+	}
+	var out []sweepRow
+	for _, tn := range ds.Tenants {
+		if int64(tn.Count) <= cfg.ExactThreshold {
+			continue
+		}
+		scope := tenantdbtest.Scope(t, tn.ID)
+		exact, err := retrieval.New(gw, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		truth := make([][]retrieval.Hit, len(tn.Queries))
+		global := make([][]retrieval.Hit, len(tn.Queries))
+		for i, q := range tn.Queries {
+			res, err := exact.Search(ctx, scope, retrieval.Request{Vector: q, K: 10, Plan: retrieval.PlanExact})
+			if err != nil {
+				t.Fatal(err)
+			}
+			truth[i] = res.Hits
+			g, _ := topIDs(40, true, q)
+			global[i] = key(g)
+		}
+		for _, ef := range []int{40, 100, 200, 400} {
+			c := cfg
+			c.EFSearch = ef
+			s, err := retrieval.New(gw, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := sweepRow{Dataset: kind, EF: ef, Tenant: tn.Count, MinRec: 1, GlobalMin: 1}
+			var lat, base []time.Duration
+			for i, q := range tn.Queries {
+				_, d := topIDs(cfg.EFSearch, false, q)
+				base = append(base, d)
+				start := time.Now()
+				res, err := s.Search(ctx, scope, retrieval.Request{Vector: q, K: 10, Plan: retrieval.PlanHNSW})
+				lat = append(lat, time.Since(start))
+				if err != nil {
+					t.Fatal(err)
+				}
+				rec := recallAt(res.Hits, truth[i])
+				r.Recall += rec / float64(len(tn.Queries))
+				r.MinRec = min(r.MinRec, rec)
+				g, _ := topIDs(ef, false, q)
+				grec := recallAt(key(g), global[i])
+				r.GlobalRecall += grec / float64(len(tn.Queries))
+				r.GlobalMin = min(r.GlobalMin, grec)
+			}
+			r.P50, r.P95, r.Base95 = pct(lat, 0.5), pct(lat, 0.95), pct(base, 0.95)
 			out = append(out, r)
 		}
 	}
