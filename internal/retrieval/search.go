@@ -203,6 +203,9 @@ type Result struct {
 	// Matching is the number of the tenant's chunks that pass the filter
 	// (the count the plan was chosen by).
 	Matching int64 `json:"matching"`
+	// MatchingAtLeast: Matching is a lower bound (the tenant has more
+	// matching documents than the plan decision needed to count).
+	MatchingAtLeast bool `json:"matching_at_least,omitempty"`
 }
 
 func (s *Searcher) check(req *Request) error {
@@ -254,11 +257,11 @@ func (s *Searcher) Search(ctx context.Context, scope tenantdb.Scope, req Request
 	var res Result
 	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
 		tenant := scope.TenantID()
-		n, err := s.matching(ctx, tx, tenant, req.Filter)
+		n, atLeast, err := s.matching(ctx, tx, tenant, req.Filter)
 		if err != nil {
 			return err
 		}
-		res.Matching = n
+		res.Matching, res.MatchingAtLeast = n, atLeast
 		if n == 0 {
 			res.Plan = PlanExact
 			return nil
@@ -316,19 +319,31 @@ func (s *Searcher) Search(ctx context.Context, scope tenantdb.Scope, req Request
 }
 
 // matching counts the tenant's chunks in ready documents that pass the
-// filter, from documents.chunk_count: one row per document, not per chunk.
-func (s *Searcher) matching(ctx context.Context, tx tenantdb.Tx, tenant uuid.UUID, f *Filter) (int64, error) {
+// filter, from documents.chunk_count: one row per document, not per chunk,
+// and at most countLimit documents. Every counted document has at least one
+// chunk, so when the limit is reached the count is a lower bound above
+// ExactThreshold and above any k: enough to choose HNSW and to know that k
+// rows exist.
+func (s *Searcher) matching(ctx context.Context, tx tenantdb.Tx, tenant uuid.UUID, f *Filter) (n int64, atLeast bool, err error) {
 	a := &sqlArgs{}
 	t := a.add(tenant)
-	q := "SELECT coalesce(sum(d.chunk_count), 0) FROM documents d WHERE d.tenant_id = " + t + " AND d.status = 'ready'"
+	q := "SELECT d.chunk_count FROM documents d WHERE d.tenant_id = " + t + " AND d.status = 'ready' AND d.chunk_count > 0"
 	if f != nil {
 		q += " AND " + f.sql("d.attributes", a)
 	}
-	var n int64
-	if err := tx.QueryRow(ctx, q, a.vals...).Scan(&n); err != nil {
-		return 0, fmt.Errorf("count matching chunks: %w", err)
+	limit := s.countLimit()
+	q = "SELECT coalesce(sum(chunk_count), 0), count(*) FROM (" + q + " LIMIT " + a.add(limit) + ") m"
+	var docs int64
+	if err := tx.QueryRow(ctx, q, a.vals...).Scan(&n, &docs); err != nil {
+		return 0, false, fmt.Errorf("count matching chunks: %w", err)
 	}
-	return n, nil
+	return n, docs == limit, nil
+}
+
+// countLimit is one more document than the largest count a plan decision
+// or a result size needs.
+func (s *Searcher) countLimit() int64 {
+	return max(s.cfg.ExactThreshold, int64(max(4*s.cfg.MaxK, 40, s.cfg.Candidates))) + 1
 }
 
 // selectHit is the column list scanHits reads.

@@ -193,6 +193,21 @@ func TestSearch(t *testing.T) {
 		}
 	})
 
+	// The plan count stops after enough documents: a lower bound, still
+	// enough to choose HNSW and to know k rows exist.
+	t.Run("bounded count", func(t *testing.T) {
+		t.Parallel()
+		s := newSearcher(t, retrieval.Config{ExactThreshold: 100, MaxK: 10})
+		tn := ds.Tenants[0]
+		res, err := s.Search(ctx, tenantdbtest.Scope(t, tn.ID), retrieval.Request{Vector: tn.Queries[0], K: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.MatchingAtLeast || res.Matching <= 100 || res.Matching >= int64(tn.Count) || res.Plan != retrieval.PlanHNSW || len(res.Hits) != 10 {
+			t.Errorf("matching %d (at least %v), plan %s, %d hits", res.Matching, res.MatchingAtLeast, res.Plan, len(res.Hits))
+		}
+	})
+
 	t.Run("k larger than the tenant", func(t *testing.T) {
 		t.Parallel()
 		s := newSearcher(t, retrieval.Config{})

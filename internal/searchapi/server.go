@@ -104,6 +104,8 @@ type Response struct {
 	Hits     []retrieval.Hit `json:"hits"`
 	Plan     retrieval.Plan  `json:"plan"`
 	Matching int64           `json:"matching"`
+	// MatchingAtLeast: Matching is a lower bound (a large tenant).
+	MatchingAtLeast bool `json:"matching_at_least,omitempty"`
 }
 
 // ErrorBody is the body of every error response.
@@ -200,7 +202,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log.Info("search", zap.Int("hits", len(res.Hits)), zap.String("plan", string(res.Plan)), zap.Int64("matching", res.Matching))
-	writeJSON(w, http.StatusOK, Response{Hits: res.Hits, Plan: res.Plan, Matching: res.Matching})
+	writeJSON(w, http.StatusOK, Response{Hits: res.Hits, Plan: res.Plan, Matching: res.Matching, MatchingAtLeast: res.MatchingAtLeast})
 }
 
 // refuse answers a refused credential and records a security event.
