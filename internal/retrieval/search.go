@@ -257,6 +257,14 @@ func (s *Searcher) Search(ctx context.Context, scope tenantdb.Scope, req Request
 	var res Result
 	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
 		tenant := scope.TenantID()
+		// Plan every statement for its actual tenant and vector: a cached
+		// generic plan (pgx prepares statements; PostgreSQL switches to a
+		// generic plan after five executions) would plan for an average
+		// tenant, e.g. a sequential scan of the table for a 10-row tenant,
+		// and would keep a plan made under another statement's settings.
+		if _, err := tx.Exec(ctx, "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"); err != nil {
+			return fmt.Errorf("plan settings: %w", err)
+		}
 		n, atLeast, err := s.matching(ctx, tx, tenant, req.Filter)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/retrieval/retrievaltest"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 )
 
@@ -173,6 +174,39 @@ func TestSearch(t *testing.T) {
 			if !strings.Contains(text, "tenant_id = '"+tn.ID.String()+"'::uuid") {
 				t.Errorf("the tenant is not an explicit predicate of the plan:\n%s", text)
 			}
+		}
+	})
+
+	// Repeated searches on one connection are planned for their tenant every
+	// time, never from a generic plan cached for "some tenant".
+	t.Run("no generic plans", func(t *testing.T) {
+		t.Parallel()
+		one, err := tenantdb.Open(ctx, tenantdb.Config{URL: db.WorkerURL, MaxConns: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(one.Close)
+		s, err := retrieval.New(one, retrieval.Config{ExactThreshold: 1000, Dims: tenantdbtest.Dims})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			for _, tn := range ds.Tenants {
+				for _, f := range []*retrieval.Filter{nil, filter} {
+					if _, err := s.Search(ctx, tenantdbtest.Scope(t, tn.ID), retrieval.Request{Vector: tn.Queries[0], K: 10, Filter: f}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+		}
+		var generic int64
+		if err := one.WithTenant(ctx, tenantdbtest.Scope(t, ds.Tenants[0].ID), func(ctx context.Context, tx tenantdb.Tx) error {
+			return tx.QueryRow(ctx, "SELECT coalesce(sum(generic_plans), 0) FROM pg_prepared_statements WHERE (statement LIKE '%FROM documents%' OR statement LIKE '%FROM chunks%') AND statement NOT LIKE '%pg_prepared_statements%'").Scan(&generic)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if generic != 0 {
+			t.Errorf("%d executions used a generic plan", generic)
 		}
 	})
 
