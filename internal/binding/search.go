@@ -19,7 +19,7 @@ const (
 	ReasonAmbiguousCredentials = "ambiguous_credentials"
 	// ReasonNoTokenVerifier: a bearer token, but no OIDC issuer configured
 	// (KindRejected).
-	ReasonNoTokenVerifier = "oidc_not_configured"
+	ReasonNoTokenVerifier = "oidc_not_configured" //nolint:gosec // a reason code, not a credential
 )
 
 // TokenVerifier verifies an OIDC bearer token and mints the Scope of the

@@ -48,7 +48,7 @@ func DocumentAttributes(meta map[string]string, sidecar []byte) (map[string]any,
 			continue
 		}
 		if err := ValidateKey(k); err != nil {
-			return nil, fmt.Errorf("%w: S3 metadata key %s", ErrInvalidAttributes, err)
+			return nil, fmt.Errorf("%w: S3 metadata key %w", ErrInvalidAttributes, err)
 		}
 		if len(v) > MaxAttributeValue || !utf8.ValidString(v) {
 			return nil, fmt.Errorf("%w: S3 metadata %q: value too long or not UTF-8", ErrInvalidAttributes, k)
@@ -91,7 +91,7 @@ func parseSidecar(data []byte) (map[string]any, error) {
 	out := map[string]any{}
 	for k, raw := range doc.MetadataAttributes {
 		if err := ValidateKey(k); err != nil {
-			return nil, fmt.Errorf("%w: sidecar key %s", ErrInvalidAttributes, err)
+			return nil, fmt.Errorf("%w: sidecar key %w", ErrInvalidAttributes, err)
 		}
 		v, err := attributeValue(raw)
 		if err != nil {

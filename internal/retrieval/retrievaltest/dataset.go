@@ -142,7 +142,7 @@ func Load(t testing.TB, db *tenantdbtest.Database, spec Spec) *Dataset {
 	if spec.Kind == "" {
 		spec.Kind = Clustered
 	}
-	r := rand.New(rand.NewPCG(spec.Seed, 0x7e57))
+	r := rand.New(rand.NewPCG(spec.Seed, 0x7e57)) //nolint:gosec // reproducible test data, not secrets
 	centers := make([][]float32, clusters)
 	for i := range centers {
 		centers[i] = make([]float32, spec.Dims)
