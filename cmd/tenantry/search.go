@@ -96,7 +96,7 @@ func oneLine(s string, n int) string {
 // RetrievalFlags tune the search plan (internal/retrieval.Config).
 type RetrievalFlags struct {
 	ExactThreshold int64 `name:"exact-threshold" env:"TENANTRY_SEARCH_EXACT_THRESHOLD" default:"1000" help:"A tenant (after the filter) with at most this many chunks is searched exactly."`
-	EFSearch       int   `name:"ef-search" env:"TENANTRY_SEARCH_EF_SEARCH" default:"100" help:"hnsw.ef_search for large tenants."`
+	EFSearch       int   `name:"ef-search" env:"TENANTRY_SEARCH_EF_SEARCH" default:"200" help:"hnsw.ef_search for a tenant holding the whole table; scaled up by 1+log10(table rows / tenant rows), at most 1000."`
 	MaxScanTuples  int   `name:"max-scan-tuples" env:"TENANTRY_SEARCH_MAX_SCAN_TUPLES" default:"20000" help:"hnsw.max_scan_tuples (iterative scan budget; a short scan is repeated exactly)."`
 }
 

@@ -316,3 +316,25 @@ func TestSearch(t *testing.T) {
 		}
 	})
 }
+
+func TestEFScalesWithTheTenantsShare(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		base        int
+		total, rows float64
+		want        int
+	}{
+		{200, 100000, 100000, 200},
+		{200, 100000, 90000, 210},
+		{200, 100000, 10000, 400},
+		{200, 100000, 1000, 600},
+		{200, 100000, 1, 1000},
+		{200, 0, 10, 200},  // never analysed
+		{200, -1, 10, 200}, // PostgreSQL 14+: -1 before the first ANALYZE
+		{2000, 100, 100, 1000},
+	} {
+		if got := retrieval.EFFor(tc.base, tc.total, tc.rows); got != tc.want {
+			t.Errorf("efFor(%d, %v, %v) = %d, want %d", tc.base, tc.total, tc.rows, got, tc.want)
+		}
+	}
+}

@@ -43,7 +43,8 @@ type Spec struct {
 	Seed         uint64
 	// Queries per tenant (default 20).
 	Queries int
-	// M and EFConstruction are the HNSW build parameters (0: defaults).
+	// M and EFConstruction are the HNSW build parameters (0: the product's,
+	// m 16 and ef_construction 128 as 0003_retrieval.sql builds the index).
 	M, EFConstruction int
 	// KeepRows keeps every row's vector in Tenant.Rows (for brute-force
 	// checks on small datasets).
@@ -141,6 +142,12 @@ func Load(t testing.TB, db *tenantdbtest.Database, spec Spec) *Dataset {
 	}
 	if spec.Kind == "" {
 		spec.Kind = Clustered
+	}
+	if spec.M == 0 {
+		spec.M = 16
+	}
+	if spec.EFConstruction == 0 {
+		spec.EFConstruction = 128
 	}
 	r := rand.New(rand.NewPCG(spec.Seed, 0x7e57)) //nolint:gosec // reproducible test data, not secrets
 	centers := make([][]float32, clusters)

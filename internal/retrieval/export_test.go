@@ -1,0 +1,4 @@
+package retrieval
+
+// EFFor exposes efFor to the tests.
+var EFFor = efFor
