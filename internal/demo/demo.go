@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	fmt.Fprintln(out, "    no row was written to any tenant table")
 
 	step("verifying every tenant's audit hash chain (as the owner role)")
-	owner, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.OwnerURL, MaxConns: 2, SkipPreflight: true})
+	owner, err := tenantdb.OpenAuditReader(ctx, cfg.OwnerURL)
 	if err != nil {
 		return err
 	}

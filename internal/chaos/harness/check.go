@@ -257,7 +257,7 @@ func bucketOf(ctx context.Context, q Querier) string {
 // chain when tenants is empty) as the owner role, as `tenantry audit verify`
 // does.
 func VerifyAudit(ctx context.Context, ownerURL string, tenants []uuid.UUID) ([]audit.TenantReport, error) {
-	owner, err := tenantdb.Open(ctx, tenantdb.Config{URL: ownerURL, MaxConns: 2, SkipPreflight: true})
+	owner, err := tenantdb.OpenAuditReader(ctx, ownerURL)
 	if err != nil {
 		return nil, err
 	}
