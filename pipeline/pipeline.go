@@ -12,9 +12,9 @@ import (
 	"time"
 )
 
-// Document is one version of one uploaded object.
+// Document is one version of one uploaded object. It carries no tenant:
+// the verified scope a Store is bound to is the tenant.
 type Document struct {
-	TenantID   string // UUID, from the verified envelope
 	DocumentID string // second path element of the object key
 	SourceURI  string // s3://bucket/key
 	Version    string // content hash ("sha256:<hex>") of the raw bytes

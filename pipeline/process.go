@@ -63,7 +63,10 @@ type Limits struct {
 	EmbedBatch int   // texts per Embed call (default 64)
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every unset limit at its default: the one
+// place limit defaults live (the SQS worker and the Step Functions tasks
+// both apply it).
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = 64 << 20
 	}
@@ -122,7 +125,7 @@ func StageOf(err error) string {
 // fetched bytes. A permanent failure (see IsPermanent) is also recorded with
 // store.Fail before it is returned.
 func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Result, error) {
-	lim := p.Limits.withDefaults()
+	lim := p.Limits.WithDefaults()
 	var res Result
 	t := time.Now()
 	lap := func(d *time.Duration) { now := time.Now(); *d += now.Sub(t); t = now }

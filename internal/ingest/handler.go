@@ -174,7 +174,7 @@ func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequence
 		docID = parts[1]
 	}
 	return pipeline.Document{
-		TenantID: v.Scope.TenantID().String(), DocumentID: docID, SourceURI: objects.URI(bucket, key),
+		DocumentID: docID, SourceURI: objects.URI(bucket, key),
 		MediaType: head.ContentType, Filename: path.Base(key), SizeBytes: head.Size, Sequencer: sequencer, Force: force,
 	}
 }
@@ -264,7 +264,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		stored.Force, stored.Sequencer = true, ""
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
-		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(),
+		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
 	case envelope.ActionPurge:
 		n, err := h.Store.PurgeTenant(ctx, v.Scope)

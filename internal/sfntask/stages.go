@@ -118,7 +118,7 @@ func (h *Handler) bind(ctx context.Context, t *Task, v envelope.Verified, ref Do
 		v:   v,
 		ref: ref,
 		doc: pipeline.Document{
-			TenantID: tid, DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
+			DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
 			MediaType: ref.MediaType, Filename: path.Base(ref.Key), SizeBytes: ref.Size, Sequencer: ref.Sequencer,
 		},
 		area: area{bucket: bucket, prefix: h.cfg.IntermediatePrefix + tid + "/" + docID + "/" + t.Execution + "/"},
