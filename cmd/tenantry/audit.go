@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/audit"
-	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // AuditCmd verifies and exports the audit chains (owner role: reads every tenant).
@@ -36,12 +36,7 @@ func (c *AuditVerifyCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.OwnerURL, SkipPreflight: true, MaxConns: 2, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	reports, err := audit.VerifyAll(ctx, db, tenants)
+	reports, err := service.AuditVerify(ctx, c.OwnerURL, tenants)
 	if err != nil {
 		return err
 	}
@@ -79,13 +74,8 @@ func (c *AuditExportCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.OwnerURL, SkipPreflight: true, MaxConns: 2, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	enc := json.NewEncoder(os.Stdout)
-	return db.ScanAudit(ctx, tenants[0], func(e audit.Event) error { return enc.Encode(e) })
+	return service.AuditExport(ctx, c.OwnerURL, tenants[0], func(e audit.Event) error { return enc.Encode(e) })
 }
 
 func parseTenants(in []string) ([]uuid.UUID, error) {

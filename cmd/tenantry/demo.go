@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/demo"
-	"github.com/tenantry/tenantry/internal/envelope"
 )
 
 // DemoCmd runs the end-to-end demo on the local stack (make demo).
@@ -41,39 +40,20 @@ const (
 // Run runs the demo.
 func (c *DemoCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return err
-	}
-	keyPath, jwksPath := filepath.Join(c.StateDir, "signing.jwk"), filepath.Join(c.StateDir, "jwks.json")
-	signer, err := envelope.LoadKeySigner(keyPath, "")
-	if err != nil {
-		if signer, err = envelope.GenerateKey(envelope.AlgES256, "demo-1"); err != nil {
-			return err
-		}
-		jwk, err := signer.MarshalJWK()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(keyPath, jwk, 0o600); err != nil {
-			return err
-		}
-	}
-	ring, err := envelope.NewKeyRing(signer.PublicKey())
+	signer, gate, jwksPath, err := demo.Keys(c.StateDir, demoIssuer, demoAudience, g.Logger())
 	if err != nil {
 		return err
 	}
-	jwks, err := ring.JWKS()
+	aws := c.AWS.settings()
+	s3c, err := aws.S3(ctx)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(jwksPath, jwks, 0o644); err != nil { //nolint:gosec // public keys
-		return err
-	}
-	verifier, err := envelope.NewVerifier(envelope.Config{Audience: demoAudience, Issuers: []string{demoIssuer}, Keys: ring}, g.Logger())
+	sqsc, err := aws.SQS(ctx)
 	if err != nil {
 		return err
 	}
-	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
+	emb, err := c.Embed.settings().Embedder(ctx, aws, g.Logger())
 	if err != nil {
 		return err
 	}
@@ -88,7 +68,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	return demo.Run(ctx, demo.Config{
 		Bucket: c.Bucket, QueueName: c.Queue, Tenants: tenants, Query: c.Query,
 		S3: s3c, SQS: sqsc, Embedder: emb, DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL,
-		Signer: signer, Issuer: demoIssuer, Audience: demoAudience, Verifier: verifier,
+		Signer: signer, Issuer: demoIssuer, Audience: demoAudience, Gate: gate,
 		Worker: []string{self, "worker", "--log-level=info"},
 		WorkerEnv: []string{
 			"TENANTRY_ENVELOPE_JWKS_FILE=" + jwksPath, "TENANTRY_ENVELOPE_ISSUERS=" + demoIssuer,

@@ -28,15 +28,11 @@ type presignFlags struct {
 
 func (c *presignFlags) presigner(g *Globals) (*presign.Presigner, error) {
 	ctx := g.Context()
-	signer, err := c.Signer.Signer(ctx, c.AWS)
+	iss, err := c.Signer.signing().Issuer(ctx, c.AWS.settings(), c.Claims.config())
 	if err != nil {
 		return nil, err
 	}
-	iss, err := c.Claims.NewIssuer(signer)
-	if err != nil {
-		return nil, err
-	}
-	client, err := c.AWS.S3(ctx)
+	client, err := c.AWS.settings().S3(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -6,14 +6,12 @@ import (
 	"os"
 	"strings"
 
-	"github.com/tenantry/tenantry/internal/envelope"
-	"github.com/tenantry/tenantry/internal/pgstore"
-	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // SearchCmd runs a tenant-scoped cosine KNN query. The tenant comes from a
 // signed envelope with action "search" (as a backend would issue per user
-// request), verified exactly like the worker verifies jobs.
+// request), established by the same gate as the worker's.
 type SearchCmd struct {
 	AWS      AWSFlags              `embed:""`
 	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
@@ -28,36 +26,12 @@ type SearchCmd struct {
 
 // Run searches.
 func (c *SearchCmd) Run(g *Globals) error {
-	ctx := g.Context()
 	token, err := tokenArg(c.Token)
 	if err != nil {
 		return err
 	}
-	v, err := c.Envelope.Verifier(ctx, c.AWS, g.Logger())
-	if err != nil {
-		return err
-	}
-	ver, err := v.Verify(ctx, token)
-	if err == nil {
-		err = ver.RequireAction(envelope.ActionSearch)
-	}
-	if err != nil {
-		return err
-	}
-	emb, err := c.Embed.Embedder(ctx, c.AWS, g.Logger())
-	if err != nil {
-		return err
-	}
-	vec, err := emb.Embed(ctx, []string{c.Query})
-	if err != nil {
-		return err
-	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.DatabaseURL, MaxConns: 2, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	hits, err := pgstore.New(db, g.Logger()).Search(ctx, ver.Scope, vec[0], c.K)
+	hits, err := service.Search(g.Context(), service.SearchConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
+		DatabaseURL: c.DatabaseURL, Token: token, Query: c.Query, K: c.K}, g.Logger())
 	if err != nil {
 		return err
 	}

@@ -161,3 +161,20 @@ func verifyError(err error) error {
 	}
 	return &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
 }
+
+// Search establishes the tenant of a search request: token must verify and
+// authorise exactly search. The search API and `tenantry search` call it;
+// a failure is an *Error like every other refusal.
+func (r *Resolver) Search(ctx context.Context, token string) (envelope.Verified, error) {
+	if r == nil || r.Verifier == nil {
+		return envelope.Verified{}, errors.New("binding: Resolver without a Verifier")
+	}
+	v, err := r.Verifier.Verify(ctx, token)
+	if err == nil {
+		err = v.RequireAction(envelope.ActionSearch)
+	}
+	if err != nil {
+		return envelope.Verified{}, verifyError(err)
+	}
+	return v, nil
+}

@@ -108,13 +108,14 @@ func newEnv(t *testing.T, opt options) *env {
 	ready := make(chan net.Addr, 1)
 	cfg := service.Config{
 		DatabaseURL: e.db.WorkerURL, DBMaxConns: 4, QueueURL: e.queueURL, DLQURL: e.dlqURL, Buckets: []string{e.bucket},
-		Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
 		Concurrency: 4, Pollers: 1, VisibilityTimeout: 2 * time.Second, WaitTime: time.Second, MaxReceiveCount: 8,
 		DrainTimeout: 5 * time.Second, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-		OpsAddr: "127.0.0.1:0", OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource,
+		OpsAddr: "127.0.0.1:0",
 	}
+	deps := service.Deps{Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
+		OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource}
 	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, cfg, nil) }()
+	go func() { done <- service.Run(ctx, cfg, deps, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

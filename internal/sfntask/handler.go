@@ -57,15 +57,7 @@ func (c Config) withDefaults() Config {
 	if c.IntermediatePrefix == "" {
 		c.IntermediatePrefix = DefaultIntermediatePrefix
 	}
-	if c.Limits.MaxBytes <= 0 {
-		c.Limits.MaxBytes = 64 << 20
-	}
-	if c.Limits.MaxChunks <= 0 {
-		c.Limits.MaxChunks = 20000
-	}
-	if c.Limits.EmbedBatch <= 0 {
-		c.Limits.EmbedBatch = 64
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.S3Concurrency == 0 {
 		c.S3Concurrency = 8
 	}
