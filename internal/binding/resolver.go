@@ -2,6 +2,7 @@ package binding
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"slices"
 	"strings"
@@ -11,9 +12,10 @@ import (
 	"github.com/tenantry/tenantry/internal/objects"
 )
 
-// ObjectHeader reads an S3 object's metadata (*objects.Reader does).
+// ObjectHeader reads an S3 object's metadata, of its current version or of
+// a given one (*objects.Reader does).
 type ObjectHeader interface {
-	Head(ctx context.Context, bucket, key string) (objects.Head, error)
+	HeadVersion(ctx context.Context, bucket, key, versionID string) (objects.Head, error)
 }
 
 var _ ObjectHeader = (*objects.Reader)(nil)
@@ -31,6 +33,11 @@ type Resolver struct {
 	// their envelope alone.
 	Buckets []string
 }
+
+// Verified is the gate's verdict: the verified claims and the tenant scope
+// they minted. Callers name it through this package, never through
+// internal/envelope.
+type Verified = envelope.Verified
 
 // Bound is an event whose tenant is established.
 type Bound struct {
@@ -103,14 +110,14 @@ func checkJob(v envelope.Verified, j *event.Job) error {
 // head reads the object an S3 event is about, if its bucket is served. A
 // missing object is returned as the objects.ErrNotFound error, for the
 // caller to judge; any other failure is an *Error.
-func (r *Resolver) head(ctx context.Context, o *event.Object) (objects.Head, error) {
-	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, o.Bucket) {
+func (r *Resolver) head(ctx context.Context, bucket, key, versionID string) (objects.Head, error) {
+	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, bucket) {
 		return objects.Head{}, &Error{Kind: KindNotServed, Reason: ReasonUnknownBucket}
 	}
 	if r.Objects == nil {
 		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: errors.New("no S3 client configured")}
 	}
-	h, err := r.Objects.Head(ctx, o.Bucket, o.Key)
+	h, err := r.Objects.HeadVersion(ctx, bucket, key, versionID)
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
 		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: err}
 	}
@@ -118,7 +125,33 @@ func (r *Resolver) head(ctx context.Context, o *event.Object) (objects.Head, err
 }
 
 func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
-	h, err := r.head(ctx, o)
+	return r.Object(ctx, ObjectRequest{Bucket: o.Bucket, Key: o.Key})
+}
+
+// ObjectRequest names the object a Step Functions task (or `tenantry sfn
+// start|replay`) is about: a version of it, and the envelope its input
+// carries, if any.
+type ObjectRequest struct {
+	Bucket, Key string
+	// VersionID pins one version of the object ("": the current one).
+	VersionID string
+	// Envelope is the envelope the execution input carries ("": none). It
+	// never replaces the object's: if set, it must be byte-identical to
+	// the x-amz-meta-tenantry-envelope of the object.
+	Envelope string
+}
+
+// Object establishes the tenant of an object by the rules of an S3
+// ObjectCreated event: the bucket must be served, the object (version)
+// must exist, and its x-amz-meta-tenantry-envelope must verify, be bound to
+// bucket and key, and authorise ingest. An envelope in req must equal the
+// object's (ReasonEnvelopeMismatch otherwise). A missing object is
+// KindStale (ReasonObjectUnavailable).
+func (r *Resolver) Object(ctx context.Context, req ObjectRequest) (Bound, error) {
+	if r == nil || r.Verifier == nil {
+		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	h, err := r.head(ctx, req.Bucket, req.Key, req.VersionID)
 	if errors.Is(err, objects.ErrNotFound) {
 		// Deleted since the event was sent: its removal event cleans up.
 		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
@@ -129,7 +162,10 @@ func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) 
 	if h.Envelope == "" {
 		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
-	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key) // an object envelope authorises ingest only
+	if req.Envelope != "" && subtle.ConstantTimeCompare([]byte(req.Envelope), []byte(h.Envelope)) != 1 {
+		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonEnvelopeMismatch, Err: errors.New("the input's envelope is not the object's")}
+	}
+	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, req.Bucket, req.Key) // an object envelope authorises ingest only
 	if err != nil {
 		return Bound{}, verifyError(err)
 	}
@@ -138,7 +174,7 @@ func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) 
 
 func (r *Resolver) removed(ctx context.Context, o *event.Object, messageID string) (envelope.Verified, error) {
 	// S3 is the authority on removal: the object must really be gone.
-	_, err := r.head(ctx, o)
+	_, err := r.head(ctx, o.Bucket, o.Key, "")
 	switch {
 	case err == nil:
 		return envelope.Verified{}, &Error{Kind: KindStale, Reason: ReasonObjectExists}

@@ -21,16 +21,15 @@ import (
 
 // Config configures the handler.
 type Config struct {
-	// Buckets, if set, are the only buckets whose events are accepted.
-	Buckets []string
 	// Limits bound each document.
 	Limits pipeline.Limits
 }
 
 // Deps are the handler's collaborators.
 type Deps struct {
-	DB        *tenantdb.DB
-	Verifier  *envelope.Verifier
+	DB *tenantdb.DB
+	// Gate establishes every event's tenant (its bucket allowlist applies).
+	Gate      *binding.Resolver
 	Objects   *objects.Reader
 	Store     *pgstore.Store
 	Processor *pipeline.Processor
@@ -42,15 +41,14 @@ type Deps struct {
 type Handler struct {
 	cfg Config
 	Deps
-	binder binding.Resolver
 }
 
 var _ worker.Handler = (*Handler)(nil)
 
 // New returns a Handler.
 func New(cfg Config, deps Deps) (*Handler, error) {
-	if deps.DB == nil || deps.Verifier == nil || deps.Objects == nil || deps.Store == nil || deps.Processor == nil {
-		return nil, errors.New("ingest: DB, Verifier, Objects, Store and Processor are required")
+	if deps.DB == nil || deps.Gate == nil || deps.Objects == nil || deps.Store == nil || deps.Processor == nil {
+		return nil, errors.New("ingest: DB, Gate, Objects, Store and Processor are required")
 	}
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(nil)
@@ -59,8 +57,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Logger = zap.NewNop()
 	}
 	deps.Processor.Limits = cfg.Limits
-	binder := binding.Resolver{Verifier: deps.Verifier, Objects: deps.Objects, Buckets: cfg.Buckets}
-	return &Handler{cfg: cfg, Deps: deps, binder: binder}, nil
+	return &Handler{cfg: cfg, Deps: deps}, nil
 }
 
 // Handle handles one message: every item it carries, each under its own
@@ -100,7 +97,7 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
-	b, err := h.binder.Resolve(ctx, ev, m.ID)
+	b, err := h.Gate.Resolve(ctx, ev, m.ID)
 	if err != nil {
 		return h.unbound(ctx, m, ev, err)
 	}
@@ -289,6 +286,8 @@ func classify(err error) error {
 		return worker.WithStage(worker.Permanent(err, pipeline.Reason(err)), pipeline.StageOf(err))
 	case errors.Is(err, objects.ErrNotFound):
 		return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
+	case errors.Is(err, objects.ErrAccessDenied):
+		return worker.WithStage(worker.Permanent(err, "access_denied"), "fetch")
 	case tenantdb.IsRLSViolation(err):
 		// A bug, not bad luck: never retry a cross-tenant write.
 		return worker.WithStage(worker.Permanent(err, "rls_violation"), "store")

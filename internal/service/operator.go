@@ -6,6 +6,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/sfnctl"
@@ -99,15 +100,18 @@ func SFNController(ctx context.Context, a AWS, trust Trust, cfg sfnctl.Config, l
 	}
 	deps := sfnctl.Deps{SFN: client, Logger: logger}
 	if len(trust.Issuers) > 0 {
-		if deps.S3, err = a.S3(ctx); err != nil {
+		s3c, err := a.S3(ctx)
+		if err != nil {
 			return nil, err
 		}
 		if deps.SQS, err = a.SQS(ctx); err != nil {
 			return nil, err
 		}
-		if deps.Verifier, err = trust.Verifier(ctx, a, logger); err != nil {
+		v, err := trust.Verifier(ctx, a, logger)
+		if err != nil {
 			return nil, err
 		}
+		deps.Gate = &binding.Resolver{Verifier: v, Objects: objects.New(s3c)}
 	}
 	return sfnctl.New(cfg, deps)
 }

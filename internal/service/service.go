@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
@@ -246,8 +247,8 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	deps.Embedder = sched.Embedder(deps.Embedder)
 	obj := objects.New(deps.S3)
-	h, err := ingest.New(ingest.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, ingest.Deps{
-		DB: st.db, Verifier: deps.Verifier, Objects: obj, Store: pgstore.New(st.db, logger),
+	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger,
 	})
@@ -294,11 +295,18 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	return g.Wait()
 }
 
+// gate is the one tenant gate of every transport: the same verifier,
+// bucket allowlist and S3 reader for the SQS worker and the Step Functions
+// tasks.
+func gate(cfg Config, deps Deps) *binding.Resolver {
+	return &binding.Resolver{Verifier: deps.Verifier, Objects: objects.New(deps.S3), Buckets: cfg.Buckets}
+}
+
 // taskHandler is the Step Functions task handler on the given stages and
 // gateway.
 func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntask.Handler, error) {
-	return sfntask.New(sfntask.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, sfntask.Deps{
-		DB: st.db, Verifier: deps.Verifier, Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
+	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, sfntask.Deps{
+		DB: st.db, Gate: gate(cfg, deps), Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
 		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Logger: logger,
 	})
 }

@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -53,6 +54,7 @@ const (
 	ReasonUnsupportedEvent    = "unsupported_event"
 	ReasonIntermediateMissing = "intermediate_missing"
 	ReasonRLSViolation        = "rls_violation"
+	ReasonAccessDenied        = "access_denied"
 )
 
 // Failure is a classified stage failure.
@@ -126,25 +128,30 @@ func Classify(stage Stage, err error) Failure {
 		rej  *rejectedError
 		perm *permanentError
 		te   *pipeline.TransientError
+		be   *binding.Error
 	)
 	switch {
 	case errors.As(err, &rej):
 		f.Name, f.Reason = ErrorEnvelopeRejected, rej.reason
-	case envelope.ReasonOf(err) != "":
-		f.Name, f.Reason = ErrorEnvelopeRejected, envelope.ReasonOf(err)
+	case errors.As(err, &be) && be.Kind == binding.KindRejected:
+		f.Name, f.Reason = ErrorEnvelopeRejected, be.Reason
 	case errors.As(err, &perm):
 		f.Name, f.Reason = ErrorPermanent, perm.reason
 	case pipeline.IsPermanent(err):
 		f.Name, f.Reason = ErrorPermanent, pipeline.Reason(err)
 	case worker.IsPermanent(err):
 		f.Name, f.Reason = ErrorPermanent, worker.ReasonOf(err)
+	case errors.Is(err, objects.ErrNotFound):
+		f.Name, f.Reason = ErrorPermanent, ReasonObjectNotFound
+	case errors.Is(err, objects.ErrAccessDenied):
+		f.Name, f.Reason = ErrorPermanent, ReasonAccessDenied
 	case tenantdb.IsRLSViolation(err):
 		// A bug, not bad luck: never retry a cross-tenant write.
 		f.Name, f.Reason = ErrorPermanent, ReasonRLSViolation
 	case errors.As(err, &te) && te.RetryAfter > 0:
 		f.Name, f.Reason = ErrorThrottled, "throttled"
-	case errors.Is(err, envelope.ErrKeysUnavailable):
-		f.Name, f.Reason = ErrorTransient, "keys_unavailable"
+	case errors.As(err, &be) && be.Kind == binding.KindUnavailable:
+		f.Name, f.Reason = ErrorTransient, be.Reason
 	case errors.Is(err, context.DeadlineExceeded):
 		f.Name, f.Reason = ErrorTransient, "timeout"
 	default:
