@@ -56,7 +56,7 @@ func (f sfnFilterFlags) filter() (sfnctl.Filter, error) {
 // SfnStartCmd starts one execution.
 type SfnStartCmd struct {
 	sfnFlags `embed:""`
-	Verify   EnvelopeVerifierFlags `embed:""`
+	Trust    EnvelopeVerifierFlags `embed:""`
 
 	Bucket       string `name:"bucket" env:"TENANTRY_BUCKET" required:"" help:"Upload bucket."`
 	Key          string `arg:"" help:"Object key ({tenant}/{document}/{filename})."`
@@ -68,7 +68,7 @@ type SfnStartCmd struct {
 // Run starts the execution and prints it.
 func (c *SfnStartCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	ctl, err := c.controller(g, c.OmitEnvelope, c.Verify)
+	ctl, err := c.controller(g, c.OmitEnvelope, c.Trust)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func (c *SfnRedriveCmd) Run(g *Globals) error {
 type SfnReplayCmd struct {
 	sfnFlags       `embed:""`
 	sfnFilterFlags `embed:""`
-	Verify         EnvelopeVerifierFlags `embed:""`
+	Trust          EnvelopeVerifierFlags `embed:""`
 
 	QueueURL string `name:"queue-url" env:"TENANTRY_SFN_FAILURE_QUEUE_URL" required:"" help:"The Express failure queue (the definition's FailureQueueUrl)."`
 }
@@ -119,7 +119,7 @@ func (c *SfnReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := c.controller(g, false, c.Verify)
+	ctl, err := c.controller(g, false, c.Trust)
 	if err != nil {
 		return err
 	}
