@@ -328,4 +328,3 @@ func TestTransportsAgree(t *testing.T) {
 		t.Errorf("%d documents of other tenants", n)
 	}
 }
-
