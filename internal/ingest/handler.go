@@ -12,6 +12,7 @@ import (
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -274,25 +275,18 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", j.Action()), "unsupported_job")
 }
 
-// classify maps pipeline/database errors to worker outcomes.
+// classify maps pipeline, S3 and database errors to worker outcomes with
+// outcome.Classify, the classifier the Step Functions tasks use too.
 func classify(err error) error {
-	var te *pipeline.TransientError
-	switch {
-	case err == nil:
-		return nil
-	case worker.IsPermanent(err):
+	if err == nil || worker.IsPermanent(err) {
 		return err
-	case pipeline.IsPermanent(err):
-		return worker.WithStage(worker.Permanent(err, pipeline.Reason(err)), pipeline.StageOf(err))
-	case errors.Is(err, objects.ErrNotFound):
-		return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
-	case errors.Is(err, objects.ErrAccessDenied):
-		return worker.WithStage(worker.Permanent(err, "access_denied"), "fetch")
-	case tenantdb.IsRLSViolation(err):
-		// A bug, not bad luck: never retry a cross-tenant write.
-		return worker.WithStage(worker.Permanent(err, "rls_violation"), "store")
-	case errors.As(err, &te) && te.RetryAfter > 0:
-		return worker.WithStage(worker.RetryAfter(te.RetryAfter, err), pipeline.StageOf(err))
 	}
-	return worker.WithStage(err, pipeline.StageOf(err)) // transient: backoff
+	v := outcome.Classify(err)
+	switch v.Class {
+	case outcome.Permanent, outcome.Rejected:
+		return worker.WithStage(worker.Permanent(err, v.Reason), v.Stage)
+	case outcome.Throttled:
+		return worker.WithStage(worker.RetryAfter(v.RetryAfter, err), v.Stage)
+	}
+	return worker.WithStage(err, v.Stage) // transient: backoff
 }

@@ -127,7 +127,7 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 	case binding.KindNotServed:
 		return permanent(be.Reason, errors.New("bucket not configured"))
 	case binding.KindStale:
-		return permanent(ReasonObjectNotFound, be)
+		return permanent(ReasonObjectNotFound, be.Err)
 	case binding.KindUnavailable:
 		if be.Reason == binding.ReasonObjectUnavailable && be.Err != nil {
 			return be.Err // the classified S3 error
