@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
@@ -40,25 +39,7 @@ func (c *AuditVerifyCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, r := range reports {
-		if c.JSON {
-			_ = enc.Encode(r)
-			continue
-		}
-		status := "ok"
-		if !r.OK {
-			status = "BROKEN: " + r.Problem
-		}
-		fmt.Printf("%s  %6d events  %s\n", r.TenantID, r.Events, status)
-	}
-	if audit.Broken(reports) {
-		return errors.New("audit: at least one chain is broken")
-	}
-	if !c.JSON {
-		fmt.Printf("%d chain(s) verified\n", len(reports))
-	}
-	return nil
+	return audit.WriteReports(os.Stdout, reports, c.JSON)
 }
 
 // AuditExportCmd exports a tenant's events.

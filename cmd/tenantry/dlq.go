@@ -1,14 +1,11 @@
 package main
 
 import (
-	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/user"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/google/uuid"
@@ -185,20 +182,7 @@ func (c *DLQRedriveListCmd) Run(g *Globals) error {
 	if err != nil {
 		return redriveHint(err)
 	}
-	if c.JSON {
-		enc := json.NewEncoder(os.Stdout)
-		for _, t := range tasks {
-			_ = enc.Encode(t)
-		}
-		return nil
-	}
-	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "STATUS\tMOVED\tTO MOVE\tSTARTED\tDESTINATION\tHANDLE")
-	for _, t := range tasks {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", t.Status, t.Moved, t.ToMove, t.Started.Format(time.RFC3339),
-			cmp.Or(dlq.QueueName(t.DestinationARN), "-"), cmp.Or(t.Handle, "-"))
-	}
-	return tw.Flush()
+	return dlq.WriteMoveTasks(os.Stdout, tasks, c.JSON)
 }
 
 // DLQRedriveCancelCmd cancels a task.
@@ -227,9 +211,7 @@ func (f DLQRedriveFlags) redriver(g *Globals) (*dlq.Redriver, error) {
 
 func redriveHint(err error) error {
 	if errors.Is(err, dlq.ErrUnsupported) {
-		return fmt.Errorf("this SQS server does not support message-move tasks (StartMessageMoveTask, ListMessageMoveTasks, "+
-			"CancelMessageMoveTask; the local fauxqs server has none). Use `tenantry dlq replay`, which works on any SQS server "+
-			"and also filters, re-verifies and audits: %w", dlq.ErrUnsupported)
+		return fmt.Errorf("%s: %w", dlq.UnsupportedHint, dlq.ErrUnsupported)
 	}
 	return err
 }

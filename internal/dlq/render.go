@@ -242,3 +242,27 @@ func humanAge(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
+
+// UnsupportedHint explains ErrUnsupported to an operator of `tenantry dlq
+// redrive`.
+const UnsupportedHint = "this SQS server does not support message-move tasks (StartMessageMoveTask, ListMessageMoveTasks, " +
+	"CancelMessageMoveTask; the local fauxqs server has none). Use `tenantry dlq replay`, which works on any SQS server " +
+	"and also filters, re-verifies and audits"
+
+// WriteMoveTasks writes SQS message-move tasks as JSON lines or a table.
+func WriteMoveTasks(w io.Writer, tasks []MoveTask, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		for _, t := range tasks {
+			_ = enc.Encode(t)
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "STATUS\tMOVED\tTO MOVE\tSTARTED\tDESTINATION\tHANDLE")
+	for _, t := range tasks {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%s\t%s\t%s\n", t.Status, t.Moved, t.ToMove, t.Started.Format(time.RFC3339),
+			dash(QueueName(t.DestinationARN)), dash(t.Handle))
+	}
+	return tw.Flush()
+}

@@ -8,7 +8,10 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/presign"
 )
 
 // Trust says which envelopes are accepted: the audience, the issuers and
@@ -137,4 +140,18 @@ func PublicJWKS(ctx context.Context, a AWS, keyFiles, kmsKeyIDs []string) ([]byt
 		return nil, err
 	}
 	return ring.JWKS()
+}
+
+// Presigner builds a presign.Presigner for bucket, signing envelopes with
+// the chosen key and claims.
+func (s Signing) Presigner(ctx context.Context, a AWS, claims envelope.IssuerConfig, cfg presign.Config, logger *zap.Logger) (*presign.Presigner, error) {
+	iss, err := s.Issuer(ctx, a, claims)
+	if err != nil {
+		return nil, err
+	}
+	client, err := a.S3(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return presign.New(s3.NewPresignClient(client), iss, cfg, logger)
 }
