@@ -1,13 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/tenantry/tenantry/internal/demo"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // DemoCmd runs the end-to-end demo on the local stack (make demo).
@@ -26,56 +23,14 @@ type DemoCmd struct {
 	Timeout     time.Duration `name:"timeout" default:"4m" help:"Give up after this long."`
 }
 
-// Demo tenants: fixed ids so runs are comparable.
-var demoTenants = []struct{ name, id string }{
-	{"acme", "a0000000-0000-4000-8000-00000000ac3e"},
-	{"globex", "b0000000-0000-4000-8000-0000006106e8"},
-}
-
-const (
-	demoIssuer   = "https://backend.demo.tenantry.local"
-	demoAudience = "tenantry"
-)
-
 // Run runs the demo.
 func (c *DemoCmd) Run(g *Globals) error {
-	ctx := g.Context()
-	signer, gate, jwksPath, err := demo.Keys(c.StateDir, demoIssuer, demoAudience, g.Logger())
-	if err != nil {
-		return err
-	}
-	aws := c.AWS.settings()
-	s3c, err := aws.S3(ctx)
-	if err != nil {
-		return err
-	}
-	sqsc, err := aws.SQS(ctx)
-	if err != nil {
-		return err
-	}
-	emb, err := c.Embed.settings().Embedder(ctx, aws, g.Logger())
-	if err != nil {
-		return err
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	var tenants []demo.Tenant
-	for _, t := range demoTenants {
-		tenants = append(tenants, demo.Tenant{Name: t.name, ID: uuid.MustParse(t.id), Dir: filepath.Join(c.Corpus, t.name)})
-	}
-	return demo.Run(ctx, demo.Config{
-		Bucket: c.Bucket, QueueName: c.Queue, Tenants: tenants, Query: c.Query,
-		S3: s3c, SQS: sqsc, Embedder: emb, DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL,
-		Signer: signer, Issuer: demoIssuer, Audience: demoAudience, Gate: gate,
-		Worker: []string{self, "worker", "--log-level=info"},
-		WorkerEnv: []string{
-			"TENANTRY_ENVELOPE_JWKS_FILE=" + jwksPath, "TENANTRY_ENVELOPE_ISSUERS=" + demoIssuer,
-			"TENANTRY_ENVELOPE_AUDIENCE=" + demoAudience, "TENANTRY_BUCKETS=" + c.Bucket,
-			"TENANTRY_OPS_ADDR=" + c.OpsAddr, "TENANTRY_WAIT_TIME=1s", "TENANTRY_VISIBILITY_TIMEOUT=30s",
-			"TENANTRY_BACKOFF_BASE=200ms", "TENANTRY_CHUNK_TOKENS=96", "TENANTRY_CHUNK_OVERLAP=16", "TENANTRY_EMBED_PROVIDER=" + c.Embed.Provider,
-		},
-		ReadyURL: fmt.Sprintf("http://%s/readyz", c.OpsAddr), Timeout: c.Timeout, Out: os.Stdout, Logger: g.Logger(),
-	})
+	return service.Demo(g.Context(), service.DemoConfig{AWS: c.AWS.settings(), Embed: c.Embed.settings(),
+		DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL, Corpus: c.Corpus, Bucket: c.Bucket, Queue: c.Queue,
+		StateDir: c.StateDir, OpsAddr: c.OpsAddr, Query: c.Query, Timeout: c.Timeout,
+		Worker: []string{self, "worker", "--log-level=info"}, Out: os.Stdout}, g.Logger())
 }
