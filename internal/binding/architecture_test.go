@@ -1,15 +1,12 @@
 package binding_test
 
 import (
-	"go/ast"
 	"go/parser"
 	"go/token"
-	"io/fs"
-	"path/filepath"
-	"slices"
-	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tenantry/tenantry/internal/archtest"
 )
 
 // The one-gate rule, pinned by parsing the module's own source (the way
@@ -25,131 +22,59 @@ const moduleRoot = "../.."
 // are the exceptions.
 var verifyAPI = []string{"Verify", "VerifyObject", "VerifyJob", "VerifyRemoval", "RequireAction"}
 
-var verifyAllowed = []string{"internal/binding/", "internal/envelope/", "cmd/tenantry/envelope.go"}
-
 // s3ReadAPI are the S3 reads. Only internal/objects makes them (the
 // presign tool uploads and never reads).
 var s3ReadAPI = []string{"HeadObject", "GetObject"}
 
-var s3ReadAllowed = []string{"internal/objects/", "internal/presign/"}
-
-// gateBypasses lists, for one file, every use of a name in api on any
-// receiver: a call x.Name(...) or a method value x.Name.
-func gateBypasses(f *ast.File, api []string) []string {
-	var out []string
-	ast.Inspect(f, func(n ast.Node) bool {
-		if sel, ok := n.(*ast.SelectorExpr); ok && slices.Contains(api, sel.Sel.Name) {
-			out = append(out, sel.Sel.Name)
-		}
-		return true
-	})
-	return out
+// rule is one architecture rule: files outside allowed (or, with only, the
+// files under only) may not use api or import a path with a forbidden prefix.
+type rule struct {
+	name      string
+	allowed   []string
+	only      []string
+	api       []string
+	forbidden string
+	fix       string
 }
 
-// moduleFiles parses every non-test .go file of the module (tools/, a
-// separate module, and testdata excluded), keyed by slash path.
-func moduleFiles(t *testing.T) map[string]*ast.File {
-	t.Helper()
-	fset := token.NewFileSet()
-	out := map[string]*ast.File{}
-	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(moduleRoot, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == "tools" || d.Name() == "testdata" || d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".") && rel != "." {
-				return filepath.SkipDir
+var rules = []rule{
+	{name: "TestOnlyTheGateVerifies", allowed: []string{"internal/binding/", "internal/envelope/", "cmd/tenantry/envelope.go"},
+		api: verifyAPI, fix: "establish the tenant with internal/binding"},
+	{name: "TestOnlyObjectsReadsS3", allowed: []string{"internal/objects/", "internal/presign/"},
+		api: s3ReadAPI, fix: "read S3 through internal/objects"},
+	{name: "TestStepFunctionsKnowNoEnvelope", only: []string{"internal/sfntask/", "internal/sfnctl/", "internal/sfnlambda/"},
+		forbidden: "github.com/tenantry/tenantry/internal/envelope", fix: "go through internal/binding (never SFN -> Envelope)"},
+	{name: "TestCmdHoldsNoDatabase", only: []string{"cmd/"},
+		forbidden: "github.com/tenantry/tenantry/internal/tenantdb", fix: "build it in internal/service"},
+}
+
+// TestOneGate checks every rule against the module: no package but
+// internal/binding (and the envelope package, and `tenantry envelope
+// verify`) calls the envelope verification API, so the SQS worker, every
+// Step Functions task, sfn start/replay, dlq replay, search and the demo
+// establish tenants through binding.Resolver; no package but
+// internal/objects calls HeadObject or GetObject; the Step Functions
+// packages do not import internal/envelope; cmd/ opens no database.
+func TestOneGate(t *testing.T) {
+	t.Parallel()
+	files := archtest.Files(t, moduleRoot)
+	for _, r := range rules {
+		t.Run(r.name, func(t *testing.T) {
+			t.Parallel()
+			for rel, f := range files {
+				if archtest.Under(rel, r.allowed...) || len(r.only) > 0 && !archtest.Under(rel, r.only...) {
+					continue
+				}
+				for _, name := range archtest.Uses(f, r.api...) {
+					t.Errorf("%s uses %s: %s", rel, name, r.fix)
+				}
+				if r.forbidden != "" {
+					for _, p := range archtest.Imports(f, r.forbidden) {
+						t.Errorf("%s imports %s: %s", rel, p, r.fix)
+					}
+				}
 			}
-			return nil
-		}
-		if !strings.HasSuffix(rel, ".go") || strings.HasSuffix(rel, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		out[rel] = f
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out) < 50 {
-		t.Fatalf("found only %d Go files: wrong root?", len(out))
-	}
-	return out
-}
-
-func allowedPath(rel string, allowed []string) bool {
-	return slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(rel, p) })
-}
-
-// TestOnlyTheGateVerifies: no package but internal/binding (and the
-// envelope package, and `tenantry envelope verify`) calls the envelope
-// verification API. The SQS worker, every Step Functions task, sfn
-// start/replay, dlq replay, search and the demo establish tenants through
-// binding.Resolver.
-func TestOnlyTheGateVerifies(t *testing.T) {
-	t.Parallel()
-	for rel, f := range moduleFiles(t) {
-		if allowedPath(rel, verifyAllowed) {
-			continue
-		}
-		for _, name := range gateBypasses(f, verifyAPI) {
-			t.Errorf("%s calls %s: establish the tenant with internal/binding", rel, name)
-		}
-	}
-}
-
-// TestOnlyObjectsReadsS3: no package but internal/objects calls HeadObject
-// or GetObject, so there is one version-aware, size-limited reader and one
-// S3 error classifier.
-func TestOnlyObjectsReadsS3(t *testing.T) {
-	t.Parallel()
-	for rel, f := range moduleFiles(t) {
-		if allowedPath(rel, s3ReadAllowed) {
-			continue
-		}
-		for _, name := range gateBypasses(f, s3ReadAPI) {
-			t.Errorf("%s calls %s: read S3 through internal/objects", rel, name)
-		}
-	}
-}
-
-// TestStepFunctionsKnowNoEnvelope: the Step Functions packages do not even
-// import internal/envelope (architecture: never SFN -> Envelope); their
-// tenant is binding's verdict.
-func TestStepFunctionsKnowNoEnvelope(t *testing.T) {
-	t.Parallel()
-	sfn := []string{"internal/sfntask/", "internal/sfnctl/", "internal/sfnlambda/"}
-	for rel, f := range moduleFiles(t) {
-		if !allowedPath(rel, sfn) {
-			continue
-		}
-		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == "github.com/tenantry/tenantry/internal/envelope" {
-				t.Errorf("%s imports internal/envelope: go through internal/binding", rel)
-			}
-		}
-	}
-}
-
-// TestCmdHoldsNoDatabase: cmd/ parses flags into settings and calls
-// internal/service; it never opens the tenant gateway itself.
-func TestCmdHoldsNoDatabase(t *testing.T) {
-	t.Parallel()
-	for rel, f := range moduleFiles(t) {
-		if !strings.HasPrefix(rel, "cmd/") {
-			continue
-		}
-		for _, imp := range f.Imports {
-			if p, _ := strconv.Unquote(imp.Path.Value); p == "github.com/tenantry/tenantry/internal/tenantdb" {
-				t.Errorf("%s imports internal/tenantdb: build it in internal/service", rel)
-			}
-		}
+		})
 	}
 }
 
@@ -175,8 +100,12 @@ func TestGateBypassesDetected(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := gateBypasses(f, tc.api); len(got) != tc.want {
+		if got := archtest.Uses(f, tc.api...); len(got) != tc.want {
 			t.Errorf("%s: found %v, want %d", tc.name, got, tc.want)
 		}
+	}
+	f, err := parser.ParseFile(token.NewFileSet(), "x.go", `package p; import "github.com/tenantry/tenantry/internal/envelope"`, 0)
+	if err != nil || len(archtest.Imports(f, rules[2].forbidden)) != 1 || !strings.HasPrefix(rules[2].name, "TestStepFunctions") {
+		t.Errorf("an import of internal/envelope is not detected (%v)", err)
 	}
 }
