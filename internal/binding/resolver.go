@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
+	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -48,6 +48,12 @@ func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string
 	if r == nil || r.Verifier == nil {
 		return Bound{}, errors.New("binding: Resolver without a Verifier")
 	}
+	// A key means something only when it is canonical: judged before any
+	// envelope is read and before S3 is asked about it (a server that
+	// resolves "a/../b" would answer for another tenant's object).
+	if err := canonicalKey(ev); err != nil {
+		return Bound{}, err
+	}
 	switch ev.Kind {
 	case event.KindJob:
 		v, err := r.job(ctx, ev.Job)
@@ -89,7 +95,11 @@ func errJobBinding() error {
 func checkJob(v envelope.Verified, j *event.Job) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
-		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || !strings.HasPrefix(j.Key, v.Claims.TenantID.String()+"/") {
+		k, err := envelope.ParseObjectKey(j.Key)
+		if err != nil {
+			return err
+		}
+		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || k.Tenant != v.Claims.TenantID {
 			return errJobBinding()
 		}
 	case envelope.ActionReindex, envelope.ActionDelete:
@@ -160,4 +170,60 @@ func verifyError(err error) error {
 		return &Error{Kind: KindRejected, Reason: reason, Err: err}
 	}
 	return &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+}
+
+// canonicalKey refuses an event or ingest job whose object key is not
+// canonical (envelope.ParseObjectKey), with the key rule's reason.
+func canonicalKey(ev event.Event) error {
+	key := ""
+	switch {
+	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && ev.Object != nil:
+		key = ev.Object.Key
+	case ev.Kind == event.KindJob && ev.Job != nil && envelope.Action(ev.Job.Action()) == envelope.ActionIngest:
+		key = ev.Job.Key
+	default:
+		return nil
+	}
+	if err := envelope.CheckObjectKey(key); err != nil {
+		return verifyError(err)
+	}
+	return nil
+}
+
+// Reread re-establishes that the object at bucket/key is still the one
+// tenant's envelope authorised, before a stored document is read again
+// (reindex): the key must be canonical and under the tenant, and the
+// object's own envelope must verify as of the object's Last-Modified time,
+// bind exactly this object and name this tenant. An object written over
+// since (by another signer, or by a server that resolved another key onto
+// this one) is refused. Failures are *Error values, as for Resolve.
+func (r *Resolver) Reread(ctx context.Context, tenant uuid.UUID, bucket, key string) (Bound, error) {
+	if r == nil || r.Verifier == nil {
+		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	k, err := envelope.ParseObjectKey(key)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if k.Tenant != tenant {
+		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "stored object is not under the tenant"})
+	}
+	h, err := r.head(ctx, &event.Object{Bucket: bucket, Key: key})
+	if errors.Is(err, objects.ErrNotFound) {
+		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+	}
+	if err != nil {
+		return Bound{}, err
+	}
+	if h.Envelope == "" {
+		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+	}
+	v, err := r.Verifier.VerifyStoredObject(ctx, h.Envelope, bucket, key, h.LastModified)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if v.Scope.TenantID() != tenant {
+		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "object envelope names another tenant"})
+	}
+	return Bound{Verified: v, Head: h}, nil
 }

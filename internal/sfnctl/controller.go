@@ -196,15 +196,15 @@ func (c *Controller) resolve(ctx context.Context, bucket, key, versionID, token 
 	if err != nil {
 		return resolved{}, fmt.Errorf("sfnctl: %w", err)
 	}
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 || parts[1] == "" {
-		return resolved{}, fmt.Errorf("sfnctl: object key must be {tenant}/{document}/{filename}")
+	k, err := envelope.ParseObjectKey(key)
+	if err != nil {
+		return resolved{}, fmt.Errorf("sfnctl: %w", err)
 	}
 	version := aws.ToString(head.VersionId)
 	if version == "" || version == "null" {
 		version = "etag:" + strings.Trim(aws.ToString(head.ETag), `"`)
 	}
-	return resolved{tenant: v.Scope.TenantID(), document: parts[1], version: version, envelope: token, head: head}, nil
+	return resolved{tenant: v.Scope.TenantID(), document: k.Document, version: version, envelope: token, head: head}, nil
 }
 
 func optional(s string) *string {

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"unicode/utf8"
 
+	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 )
 
@@ -205,9 +205,9 @@ func (d *DocRef) check(allowUnverified bool) error {
 // documentID returns the document id of an object key laid out
 // {tenant}/{document}/{filename...}.
 func documentID(key string) (string, bool) {
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+	k, err := envelope.ParseObjectKey(key)
+	if err != nil {
 		return "", false
 	}
-	return parts[1], true
+	return k.Document, true
 }
