@@ -110,17 +110,43 @@ func Text(doc pipeline.Extracted) string {
 // pipeline.ErrEmpty when doc has no text other than whitespace, and the
 // context's error when ctx ends first.
 func (c *Chunker) Chunk(ctx context.Context, doc pipeline.Extracted) ([]pipeline.Chunk, error) {
-	if err := ctx.Err(); err != nil {
+	return c.ChunkAtMost(ctx, doc, 0)
+}
+
+// ChunkAtMost is Chunk with a cap (pipeline.BoundedChunker): it stops at the
+// first chunk past max and returns an error wrapping pipeline.ErrTooLarge,
+// without cutting the rest of the document. max <= 0 means no cap.
+func (c *Chunker) ChunkAtMost(ctx context.Context, doc pipeline.Extracted, max int) ([]pipeline.Chunk, error) {
+	var out []pipeline.Chunk
+	err := c.Each(ctx, doc, max, func(ch pipeline.Chunk) error {
+		out = append(out, ch)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// Each calls yield with each chunk of doc, in order, as soon as it is cut.
+// It stops at the first error yield returns and returns it. With max > 0 it
+// cuts at most max+1 chunks and yields at most max: once the (max+1)th chunk
+// is cut it stops with an error wrapping pipeline.ErrTooLarge, and no more
+// of the document is split or counted. It returns an error wrapping pipeline.ErrEmpty when no
+// chunk was cut, and the context's error when ctx ends first.
+func (c *Chunker) Each(ctx context.Context, doc pipeline.Extracted, max int, yield func(pipeline.Chunk) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	m := newMerger(ctx, c.cfg, c.counter, validSections(doc.Sections))
+	m.max, m.yield = max, yield
 	if err := m.run(); err != nil {
-		return nil, err
+		return err
 	}
-	if len(m.out) == 0 {
-		return nil, fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
+	if m.count == 0 {
+		return fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
 	}
-	return m.out, nil
+	return nil
 }
 
 // validSections returns secs with each invalid UTF-8 byte replaced by U+FFFD,
