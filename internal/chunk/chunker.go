@@ -63,6 +63,26 @@ func (c Config) validate() error {
 	return nil
 }
 
+// BytesPerToken is the text bytes per cl100k token TextBytesFor allows:
+// about twice what English prose averages (~4), four times CJK (~2), so a
+// document that reaches it has long gone past the chunk cap.
+const BytesPerToken = 8
+
+// TextBytesFor is the most extracted text worth reading for a document
+// allowed maxChunks chunks of this Config's size: maxChunks × MaxTokens ×
+// BytesPerToken (80 MiB for the defaults, 20000 × 512 × 8). Text past it
+// would make more chunks than the cap (save for text of unusually many bytes
+// per token, which is refused as too large instead), so an extractor bounded
+// by it (extract.Config.MaxTextBytes) refuses such a document while
+// reading it, before it is held in memory and chunked. maxChunks <= 0: 0.
+func (c Config) TextBytesFor(maxChunks int) int64 {
+	if maxChunks <= 0 {
+		return 0
+	}
+	c = c.withDefaults()
+	return int64(maxChunks) * int64(c.MaxTokens) * BytesPerToken
+}
+
 // Chunker implements pipeline.Chunker. It is safe for concurrent use.
 type Chunker struct {
 	cfg     Config

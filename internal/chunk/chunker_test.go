@@ -547,3 +547,34 @@ func BenchmarkChunkCap(b *testing.B) {
 		})
 	}
 }
+
+// TestTextBytesFor: the text limit derived from the chunk cap.
+func TestTextBytesFor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg       chunk.Config
+		maxChunks int
+		want      int64
+	}{
+		{chunk.Config{}, 20000, 20000 * 512 * chunk.BytesPerToken}, // 80 MiB
+		{chunk.Config{MaxTokens: 256}, 1000, 1000 * 256 * chunk.BytesPerToken},
+		{chunk.Config{}, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.TextBytesFor(tt.maxChunks); got != tt.want {
+			t.Errorf("%+v.TextBytesFor(%d) = %d, want %d", tt.cfg, tt.maxChunks, got, tt.want)
+		}
+	}
+	// The derivation holds for ordinary prose: a cap's worth of default
+	// chunks covers less text than the derived limit.
+	c := newChunker(t, chunk.Config{})
+	chunks, err := c.Chunk(context.Background(), secs(prose(1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perChunk := int64(chunks[len(chunks)-1].CharEnd) / int64(len(chunks))
+	if limit := c.Config().TextBytesFor(1); perChunk >= limit {
+		t.Fatalf("prose averages %d bytes per chunk, over the derived limit per chunk %d", perChunk, limit)
+	}
+	t.Logf("prose: %d bytes per chunk; derived limit %d per chunk", perChunk, c.Config().TextBytesFor(1))
+}
