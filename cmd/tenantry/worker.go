@@ -24,7 +24,7 @@ type StageFlags struct {
 
 	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
-	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
+	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large as soon as its chunk past the cap is cut, and extraction stops at max-chunks x chunk-tokens x 8 bytes of text (its chunks and vectors are held in memory until stored)."`
 	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
 	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
 	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
@@ -47,12 +47,17 @@ func (c *StageFlags) config(g *Globals) (service.Config, error) {
 	if err != nil {
 		return service.Config{}, err
 	}
+	chunkCfg := chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)}
 	return service.Config{
 		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
 		SFN: sfnc, Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
-		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
-		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
-		Limits:  pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
+		// The text limit follows the chunk cap: text past what --max-chunks
+		// chunks can hold is refused while it is read, not after chunking
+		// (never above the 256 MiB the extractor allowed before).
+		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir),
+			MaxTextBytes: min(chunkCfg.TextBytesFor(c.MaxChunks), 256<<20)},
+		Chunk:  chunkCfg,
+		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
 	}, nil
 }
 

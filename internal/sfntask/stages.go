@@ -301,15 +301,13 @@ func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
 	if ex.Version != src.Version {
 		return nil, permanent(ReasonIntermediateMissing, errors.New("extracted text of another version"))
 	}
-	chunks, err := h.chunker.Chunk(ctx, pipeline.Extracted{Sections: ex.Sections})
+	// The cap bites at the first chunk past it (pipeline.BoundedChunker).
+	chunks, err := pipeline.ChunkAtMost(ctx, h.chunker, pipeline.Extracted{Sections: ex.Sections}, h.cfg.Limits.MaxChunks)
 	if err != nil {
 		return nil, err
 	}
 	if len(chunks) == 0 {
 		return nil, pipeline.ErrEmpty
-	}
-	if len(chunks) > h.cfg.Limits.MaxChunks {
-		return nil, fmt.Errorf("%w: %d chunks > %d", pipeline.ErrTooLarge, len(chunks), h.cfg.Limits.MaxChunks)
 	}
 	size := h.cfg.Limits.EmbedBatch
 	n := (len(chunks) + size - 1) / size
