@@ -48,7 +48,9 @@ type Finalizer interface {
 type FinalizerFunc func(ctx context.Context, m *Message, f Final) error
 
 // Finalize calls f(ctx, m, fin).
-func (f FinalizerFunc) Finalize(ctx context.Context, m *Message, fin Final) error { return f(ctx, m, fin) }
+func (f FinalizerFunc) Finalize(ctx context.Context, m *Message, fin Final) error {
+	return f(ctx, m, fin)
+}
 
 // MaxReceiveCounter is implemented by Sources whose queue moves a message to
 // a dead-letter queue by itself after some number of receives (an SQS

@@ -206,7 +206,8 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 		return err
 	}
 	runner, err := worker.New(worker.Config{
-		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
+		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), Finalizer: h,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
