@@ -200,6 +200,13 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 	var source worker.Source = src
 	if cfg.WrapSource != nil {
 		source = cfg.WrapSource(src)
+		if _, ok := source.(worker.MaxReceiveCounter); !ok {
+			// Keep the queue's redrive limit visible to the runner.
+			source = struct {
+				worker.Source
+				worker.MaxReceiveCounter
+			}{source, src}
+		}
 	}
 	metrics, err := worker.NewMetrics(reg)
 	if err != nil {
