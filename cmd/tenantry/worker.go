@@ -75,7 +75,7 @@ type WorkerCmd struct {
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
-	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself."`
+	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself (lowered to one less than the queue's redrive maxReceiveCount)."`
 	DrainTimeout      time.Duration `name:"drain-timeout" env:"TENANTRY_DRAIN_TIMEOUT" default:"30s" help:"On SIGTERM, how long in-flight work may finish."`
 	HandlerTimeout    time.Duration `name:"handler-timeout" env:"TENANTRY_HANDLER_TIMEOUT" default:"15m" help:"Longest a single message may be handled (then it is retried later)."`
 	BackoffBase       time.Duration `name:"backoff-base" env:"TENANTRY_BACKOFF_BASE" default:"1s" help:"First retry delay of transient failures (exponential, full jitter)."`

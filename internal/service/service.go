@@ -200,13 +200,21 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 	var source worker.Source = src
 	if cfg.WrapSource != nil {
 		source = cfg.WrapSource(src)
+		if _, ok := source.(worker.MaxReceiveCounter); !ok {
+			// Keep the queue's redrive limit visible to the runner.
+			source = struct {
+				worker.Source
+				worker.MaxReceiveCounter
+			}{source, src}
+		}
 	}
 	metrics, err := worker.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	runner, err := worker.New(worker.Config{
-		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
+		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), Finalizer: h,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
