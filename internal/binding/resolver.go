@@ -127,17 +127,27 @@ func (r *Resolver) head(ctx context.Context, o *event.Object) (objects.Head, err
 	return h, err
 }
 
-func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
+// signedHead reads an object that must exist and carry an envelope: a gone
+// object is KindStale, one without an envelope KindRejected.
+func (r *Resolver) signedHead(ctx context.Context, o *event.Object) (objects.Head, error) {
 	h, err := r.head(ctx, o)
 	if errors.Is(err, objects.ErrNotFound) {
 		// Deleted since the event was sent: its removal event cleans up.
-		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+		return objects.Head{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
 	}
 	if err != nil {
-		return Bound{}, err
+		return objects.Head{}, err
 	}
 	if h.Envelope == "" {
-		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+		return objects.Head{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+	}
+	return h, nil
+}
+
+func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
+	h, err := r.signedHead(ctx, o)
+	if err != nil {
+		return Bound{}, err
 	}
 	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key) // an object envelope authorises ingest only
 	if err != nil {
@@ -208,15 +218,9 @@ func (r *Resolver) Reread(ctx context.Context, tenant uuid.UUID, bucket, key str
 	if k.Tenant != tenant {
 		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "stored object is not under the tenant"})
 	}
-	h, err := r.head(ctx, &event.Object{Bucket: bucket, Key: key})
-	if errors.Is(err, objects.ErrNotFound) {
-		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
-	}
+	h, err := r.signedHead(ctx, &event.Object{Bucket: bucket, Key: key})
 	if err != nil {
 		return Bound{}, err
-	}
-	if h.Envelope == "" {
-		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
 	v, err := r.Verifier.VerifyStoredObject(ctx, h.Envelope, bucket, key, h.LastModified)
 	if err != nil {
