@@ -8,6 +8,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -66,6 +67,34 @@ type Extractor interface {
 // Chunker splits extracted text into ordered chunks.
 type Chunker interface {
 	Chunk(ctx context.Context, doc Extracted) ([]Chunk, error)
+}
+
+// BoundedChunker is a Chunker that enforces a chunk cap while it works: it
+// fails with an error wrapping ErrTooLarge as soon as it has made max+1
+// chunks, instead of chunking the whole document and counting after.
+type BoundedChunker interface {
+	Chunker
+	ChunkAtMost(ctx context.Context, doc Extracted, max int) ([]Chunk, error)
+}
+
+// ChunkAtMost splits doc with c and fails with an error wrapping ErrTooLarge
+// when doc has more than max chunks (max <= 0: no cap). A BoundedChunker
+// stops at the first chunk past max; any other Chunker is counted after.
+func ChunkAtMost(ctx context.Context, c Chunker, doc Extracted, max int) ([]Chunk, error) {
+	if max <= 0 {
+		return c.Chunk(ctx, doc)
+	}
+	if bc, ok := c.(BoundedChunker); ok {
+		return bc.ChunkAtMost(ctx, doc, max)
+	}
+	chunks, err := c.Chunk(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) > max {
+		return nil, fmt.Errorf("%w: more than %d chunks", ErrTooLarge, max)
+	}
+	return chunks, nil
 }
 
 // Embedder embeds texts; the result has one vector per input, in order.

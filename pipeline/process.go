@@ -167,13 +167,12 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"extract", err})
 	}
-	chunks, err := p.Chunker.Chunk(ctx, text)
+	// The cap bites while chunking (a BoundedChunker stops at chunk
+	// MaxChunks+1), so a document far over it costs no more than one at it.
+	chunks, err := ChunkAtMost(ctx, p.Chunker, text, lim.MaxChunks)
 	lap(&res.Timings.Chunk)
 	if err == nil && len(chunks) == 0 {
 		err = ErrEmpty
-	}
-	if err == nil && len(chunks) > lim.MaxChunks {
-		err = fmt.Errorf("%w: %d chunks > %d", ErrTooLarge, len(chunks), lim.MaxChunks)
 	}
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"chunk", err})

@@ -22,7 +22,7 @@ type StageFlags struct {
 
 	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
-	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
+	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large as soon as its chunk past the cap is cut, and extraction stops at max-chunks x chunk-tokens x 8 bytes of text (its chunks and vectors are held in memory until stored)."`
 	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
 	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
 	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
@@ -58,7 +58,7 @@ type WorkerCmd struct {
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
-	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself."`
+	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself (lowered to one less than the queue's redrive maxReceiveCount)."`
 	DrainTimeout      time.Duration `name:"drain-timeout" env:"TENANTRY_DRAIN_TIMEOUT" default:"30s" help:"On SIGTERM, how long in-flight work may finish."`
 	HandlerTimeout    time.Duration `name:"handler-timeout" env:"TENANTRY_HANDLER_TIMEOUT" default:"15m" help:"Longest a single message may be handled (then it is retried later)."`
 	BackoffBase       time.Duration `name:"backoff-base" env:"TENANTRY_BACKOFF_BASE" default:"1s" help:"First retry delay of transient failures (exponential, full jitter)."`

@@ -5,8 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
-	"strings"
 
+	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -46,6 +46,9 @@ type Bound struct {
 	// Head is the object's metadata for an ObjectCreated event (the
 	// envelope was read from it); zero for other events.
 	Head objects.Head
+	// Key is the object's canonical key, parsed ({tenant}/{document}/
+	// {filename}), for an ObjectCreated event or Object; zero otherwise.
+	Key envelope.ObjectKey
 }
 
 // Resolve establishes ev's tenant. messageID is the SQS message id (the
@@ -54,6 +57,12 @@ type Bound struct {
 func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string) (Bound, error) {
 	if r == nil || r.Verifier == nil {
 		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	// A key means something only when it is canonical: judged before any
+	// envelope is read and before S3 is asked about it (a server that
+	// resolves "a/../b" would answer for another tenant's object).
+	if err := canonicalKey(ev); err != nil {
+		return Bound{}, err
 	}
 	switch ev.Kind {
 	case event.KindJob:
@@ -96,7 +105,11 @@ func errJobBinding() error {
 func checkJob(v envelope.Verified, j *event.Job) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
-		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || !strings.HasPrefix(j.Key, v.Claims.TenantID.String()+"/") {
+		k, err := envelope.ParseObjectKey(j.Key)
+		if err != nil {
+			return err
+		}
+		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || k.Tenant != v.Claims.TenantID {
 			return errJobBinding()
 		}
 	case envelope.ActionReindex, envelope.ActionDelete:
@@ -124,6 +137,23 @@ func (r *Resolver) head(ctx context.Context, bucket, key, versionID string) (obj
 	return h, err
 }
 
+// signedHead reads an object that must exist and carry an envelope: a gone
+// object is KindStale, one without an envelope KindRejected.
+func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string) (objects.Head, error) {
+	h, err := r.head(ctx, bucket, key, versionID)
+	if errors.Is(err, objects.ErrNotFound) {
+		// Deleted since the event was sent: its removal event cleans up.
+		return objects.Head{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+	}
+	if err != nil {
+		return objects.Head{}, err
+	}
+	if h.Envelope == "" {
+		return objects.Head{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+	}
+	return h, nil
+}
+
 func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
 	return r.Object(ctx, ObjectRequest{Bucket: o.Bucket, Key: o.Key})
 }
@@ -142,25 +172,23 @@ type ObjectRequest struct {
 }
 
 // Object establishes the tenant of an object by the rules of an S3
-// ObjectCreated event: the bucket must be served, the object (version)
-// must exist, and its x-amz-meta-tenantry-envelope must verify, be bound to
-// bucket and key, and authorise ingest. An envelope in req must equal the
-// object's (ReasonEnvelopeMismatch otherwise). A missing object is
-// KindStale (ReasonObjectUnavailable).
+// ObjectCreated event: the key must be canonical (before S3 is asked), the
+// bucket served, the object (version) must exist, and its
+// x-amz-meta-tenantry-envelope must verify, be bound to bucket and key, and
+// authorise ingest. An envelope in req must equal the object's
+// (ReasonEnvelopeMismatch otherwise). A missing object is KindStale
+// (ReasonObjectUnavailable).
 func (r *Resolver) Object(ctx context.Context, req ObjectRequest) (Bound, error) {
 	if r == nil || r.Verifier == nil {
 		return Bound{}, errors.New("binding: Resolver without a Verifier")
 	}
-	h, err := r.head(ctx, req.Bucket, req.Key, req.VersionID)
-	if errors.Is(err, objects.ErrNotFound) {
-		// Deleted since the event was sent: its removal event cleans up.
-		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+	k, err := envelope.ParseObjectKey(req.Key)
+	if err != nil {
+		return Bound{}, verifyError(err)
 	}
+	h, err := r.signedHead(ctx, req.Bucket, req.Key, req.VersionID)
 	if err != nil {
 		return Bound{}, err
-	}
-	if h.Envelope == "" {
-		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
 	if req.Envelope != "" && subtle.ConstantTimeCompare([]byte(req.Envelope), []byte(h.Envelope)) != 1 {
 		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonEnvelopeMismatch, Err: errors.New("the input's envelope is not the object's")}
@@ -169,7 +197,7 @@ func (r *Resolver) Object(ctx context.Context, req ObjectRequest) (Bound, error)
 	if err != nil {
 		return Bound{}, verifyError(err)
 	}
-	return Bound{Verified: v, Head: h}, nil
+	return Bound{Verified: v, Head: h, Key: k}, nil
 }
 
 func (r *Resolver) removed(ctx context.Context, o *event.Object, messageID string) (envelope.Verified, error) {
@@ -196,6 +224,56 @@ func verifyError(err error) error {
 		return &Error{Kind: KindRejected, Reason: reason, Err: err}
 	}
 	return &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+}
+
+// canonicalKey refuses an event or ingest job whose object key is not
+// canonical (envelope.ParseObjectKey), with the key rule's reason.
+func canonicalKey(ev event.Event) error {
+	key := ""
+	switch {
+	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && ev.Object != nil:
+		key = ev.Object.Key
+	case ev.Kind == event.KindJob && ev.Job != nil && envelope.Action(ev.Job.Action()) == envelope.ActionIngest:
+		key = ev.Job.Key
+	default:
+		return nil
+	}
+	if err := envelope.CheckObjectKey(key); err != nil {
+		return verifyError(err)
+	}
+	return nil
+}
+
+// Reread re-establishes that the object at bucket/key is still the one
+// tenant's envelope authorised, before a stored document is read again
+// (reindex): the key must be canonical and under the tenant, and the
+// object's own envelope must verify as of the object's Last-Modified time,
+// bind exactly this object and name this tenant. An object written over
+// since (by another signer, or by a server that resolved another key onto
+// this one) is refused. Failures are *Error values, as for Resolve.
+func (r *Resolver) Reread(ctx context.Context, tenant uuid.UUID, bucket, key string) (Bound, error) {
+	if r == nil || r.Verifier == nil {
+		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	k, err := envelope.ParseObjectKey(key)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if k.Tenant != tenant {
+		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "stored object is not under the tenant"})
+	}
+	h, err := r.signedHead(ctx, bucket, key, "")
+	if err != nil {
+		return Bound{}, err
+	}
+	v, err := r.Verifier.VerifyStoredObject(ctx, h.Envelope, bucket, key, h.LastModified)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if v.Scope.TenantID() != tenant {
+		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "object envelope names another tenant"})
+	}
+	return Bound{Verified: v, Head: h}, nil
 }
 
 // Search establishes the tenant of a search request: token must verify and

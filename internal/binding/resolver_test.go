@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -78,6 +79,10 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 	expired := kit.JobClaims(a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
 	expired.IssuedAt, expired.NotBefore, expired.Expiry = expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-2*3600e9)
 
+	travKey := a.String() + "/../" + b.String() + "/doc-3/c.txt"
+	trav2Key := a.String() + "/x/../../" + b.String() + "/doc-3/c.txt"
+	ingestTrav := `{"type":"ingest","bucket":"` + bucket + `","key":"` + travKey + `"}`
+
 	at := func(b, key, tok string) map[string]string { return map[string]string{b + "/" + key: tok} }
 	return []resolveCase{
 		// Bound.
@@ -127,8 +132,19 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "created, no S3 client", ev: created(bucket, keyA), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, object exists", ev: removed(bucket, keyB), objs: at(bucket, keyB, objB), heads: 1, kind: binding.KindStale, reason: "object_exists"},
 		{name: "removed, object exists without envelope", ev: removed(bucket, keyB), objs: at(bucket, keyB, ""), heads: 1, kind: binding.KindStale, reason: "object_exists"},
-		{name: "removed, key not under a tenant", ev: removed(bucket, "shared/doc/x.txt"), heads: 1, kind: binding.KindRejected, reason: "bad_tenant"},
-		{name: "removed, key without a prefix", ev: removed(bucket, "x.txt"), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "removed, key not under a tenant", ev: removed(bucket, "shared/doc/x.txt"), kind: binding.KindRejected, reason: "bad_tenant"},
+		{name: "removed, key without a prefix", ev: removed(bucket, "x.txt"), kind: binding.KindRejected, reason: "noncanonical_key"},
+
+		// Non-canonical keys: refused before S3 is asked and before any
+		// envelope is read, whatever the object or the job carries.
+		{name: "created, ../ into another tenant", ev: created(bucket, travKey), objs: at(bucket, travKey, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, ../../ into another tenant", ev: created(bucket, trav2Key), objs: at(bucket, trav2Key, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, backslash", ev: created(bucket, a.String()+"/doc-1/..\\x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, four segments", ev: created(bucket, a.String()+"/doc-1/sub/x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, %2F in the decoded key", ev: created(bucket, a.String()+"/doc-1%2F..%2F/x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "removed, ../ into another tenant", ev: removed(bucket, travKey), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "ingest job, ../ into another tenant", ev: job(t, kit.Job(t, a, envelope.ActionIngest, "doc:x", []byte(ingestTrav)), ingestTrav),
+			kind: binding.KindRejected, reason: "noncanonical_key"},
 		{name: "removed, S3 unreachable", ev: removed(bucket, keyB), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, no S3 client", ev: removed(bucket, keyB), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 
@@ -300,4 +316,82 @@ func TestResolveWithoutVerifier(t *testing.T) {
 	if err == nil || errors.As(err, &be) {
 		t.Fatalf("Resolve without a Verifier: %v; want a plain configuration error", err)
 	}
+}
+
+// TestReread: before a stored document is read again (reindex), the object
+// must still be the one its tenant's envelope authorised, judged as of the
+// object's Last-Modified time (an old upload's envelope has long expired).
+func TestReread(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	now := kit.Now().Truncate(time.Second)
+	a, b := uuid.New(), uuid.New()
+	keyA := a.String() + "/doc-1/a.txt"
+	keyB := b.String() + "/doc-2/b.txt"
+	old := func(tenant uuid.UUID, key string) string {
+		c := kit.ObjectClaims(tenant, bucket, key)
+		c.IssuedAt, c.NotBefore, c.Expiry = now.Add(-3*time.Hour), now.Add(-3*time.Hour), now.Add(-2*time.Hour)
+		return kit.Sign(t, c)
+	}
+	// What a server that resolves dot segments leaves at B's key after an
+	// A-signed upload to "A/../B/...": A's envelope for the traversal key.
+	planted := kit.SignRaw(t, "es256", envelopetest.Header(kit.ES256), mustJSON(t, func() envelope.Claims {
+		c := kit.ObjectClaims(a, bucket, keyA)
+		c.Resource = envelope.ObjectResource(bucket, a.String()+"/../"+keyB)
+		return c
+	}()))
+	cases := []struct {
+		name     string
+		tenant   uuid.UUID
+		key      string
+		envelope string // "" = object without envelope; "-" = no object
+		modified time.Time
+		heads    int
+		kind     binding.Kind
+		reason   string
+	}{
+		{"unchanged, envelope expired since", a, keyA, old(a, keyA), now.Add(-150 * time.Minute), 1, 0, ""},
+		{"written after the envelope expired", a, keyA, old(a, keyA), now.Add(-30 * time.Minute), 1, binding.KindRejected, "expired"},
+		{"written before the envelope was issued", a, keyA, old(a, keyA), now.Add(-4 * time.Hour), 1, binding.KindRejected, "not_yet_valid"},
+		{"overwritten under another tenant's envelope", b, keyB, old(a, keyA), now.Add(-150 * time.Minute), 1, binding.KindRejected, "binding_mismatch"},
+		{"overwritten through a dot-segment key", b, keyB, planted, now, 1, binding.KindRejected, "noncanonical_key"},
+		{"overwritten without an envelope", a, keyA, "", now, 1, binding.KindRejected, "missing_envelope"},
+		{"object gone", a, keyA, "-", now, 1, binding.KindStale, "object_unavailable"},
+		{"stored key of another tenant", a, keyB, old(b, keyB), now.Add(-150 * time.Minute), 0, binding.KindRejected, "binding_mismatch"},
+		{"stored key not canonical", a, a.String() + "/../" + keyB, old(b, keyB), now, 0, binding.KindRejected, "noncanonical_key"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			objs := bindingtest.NewObjects(nil, nil)
+			objs.LastModified = tc.modified
+			if tc.envelope != "-" {
+				objs.Put(bucket, tc.key, tc.envelope)
+			}
+			r := binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+			got, err := r.Reread(context.Background(), tc.tenant, bucket, tc.key)
+			if n := objs.Calls(); n != tc.heads {
+				t.Errorf("%d HeadObject calls, want %d", n, tc.heads)
+			}
+			if tc.reason == "" {
+				if err != nil || got.Verified.Scope.TenantID() != tc.tenant {
+					t.Fatalf("Reread = %v, %v", got.Verified.Scope.TenantID(), err)
+				}
+				return
+			}
+			var be *binding.Error
+			if !errors.As(err, &be) || be.Kind != tc.kind || be.Reason != tc.reason {
+				t.Fatalf("Reread error %v, want %s (%s)", err, tc.kind, tc.reason)
+			}
+		})
+	}
+}
+
+func mustJSON(t *testing.T, c envelope.Claims) []byte {
+	t.Helper()
+	b, err := c.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

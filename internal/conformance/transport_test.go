@@ -271,6 +271,8 @@ func TestTransportsAgree(t *testing.T) {
 		transportCase{name: "event: another tenant's envelope", bucket: bucket, key: at("foreign", victim), reason: "binding_mismatch"},
 		transportCase{name: "event: envelope for a key under another tenant", bucket: bucket, key: at("claims-victim", attacker), reason: "binding_mismatch"},
 		transportCase{name: "event: bucket not served", bucket: stranger, key: at("elsewhere", victim), reason: binding.ReasonUnknownBucket},
+		transportCase{name: "event: dot-dot key", bucket: bucket, key: victim.String() + "/../" + attacker.String() + "/x.txt", reason: "noncanonical_key"},
+		transportCase{name: "event: empty document segment", bucket: bucket, key: victim.String() + "//x.txt", reason: "noncanonical_key"},
 	)
 	if len(cases) < 10 {
 		t.Fatalf("only %d cases: the corpus did not load", len(cases))

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/embed/fair"
@@ -111,7 +109,7 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
-		return h.job(ctx, v, ev.Job)
+		return h.job(ctx, m, v, ev.Job)
 	}
 	return nil
 }
@@ -165,21 +163,20 @@ func (h *Handler) verified(ctx context.Context, v envelope.Verified) context.Con
 	return worker.WithLogFields(ctx, zap.String("tenant_id", v.Scope.TenantID().String()), zap.String("job_id", v.Scope.JobID()))
 }
 
+// docFor is the document an object stands for. The binding already refused
+// non-canonical keys; a key that does not parse gives an empty document id,
+// which ingest refuses.
 func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequencer string, force bool) pipeline.Document {
-	parts := strings.SplitN(key, "/", 3)
-	docID := ""
-	if len(parts) >= 2 {
-		docID = parts[1]
-	}
+	k, _ := envelope.ParseObjectKey(key)
 	return pipeline.Document{
-		DocumentID: docID, SourceURI: objects.URI(bucket, key),
-		MediaType: head.ContentType, Filename: path.Base(key), SizeBytes: head.Size, Sequencer: sequencer, Force: force,
+		DocumentID: k.Document, SourceURI: objects.URI(bucket, key),
+		MediaType: head.ContentType, Filename: k.Filename, SizeBytes: head.Size, Sequencer: sequencer, Force: force,
 	}
 }
 
 func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document) error {
-	if doc.DocumentID == "" || strings.Count(doc.SourceURI, "/") < 5 {
-		return worker.Permanent(fmt.Errorf("ingest: object key must be {tenant}/{document}/{filename}"), "bad_key_layout")
+	if doc.DocumentID == "" {
+		return worker.Permanent(fmt.Errorf("ingest: object key must be {tenant}/{document}/{filename}"), string(envelope.ReasonNonCanonicalKey))
 	}
 	res, err := h.Processor.Ingest(ctx, h.Store.For(scope), doc)
 	t := res.Timings
@@ -240,7 +237,7 @@ func (h *Handler) deleted(ctx context.Context, err error) error {
 }
 
 // job runs a job whose envelope binding.Resolver verified.
-func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) error {
+func (h *Handler) job(ctx context.Context, m *worker.Message, v envelope.Verified, j *event.Job) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
 		head, err := h.Objects.Head(ctx, j.Bucket, j.Key)
@@ -259,6 +256,11 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
+		// The object is read again: it must still be the one this tenant's
+		// envelope authorised, not one written over it since.
+		if err := h.reread(ctx, m, v, stored.SourceURI); err != nil {
+			return err
+		}
 		stored.Force, stored.Sequencer = true, ""
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
@@ -273,6 +275,25 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		return nil
 	}
 	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", j.Action()), "unsupported_job")
+}
+
+// reread re-verifies the object behind a stored document (binding.Reread).
+// A refusal is recorded like any refused envelope and is permanent; the
+// stored document is left as it was.
+func (h *Handler) reread(ctx context.Context, m *worker.Message, v envelope.Verified, sourceURI string) error {
+	bucket, key, err := objects.ParseURI(sourceURI)
+	if err != nil {
+		return worker.Permanent(fmt.Errorf("ingest: stored source is not an S3 object: %w", err), string(envelope.ReasonNonCanonicalKey))
+	}
+	_, err = h.Gate.Reread(ctx, v.Scope.TenantID(), bucket, key)
+	if err == nil {
+		return nil
+	}
+	var be *binding.Error
+	if errors.As(err, &be) && be.Kind == binding.KindStale {
+		return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
+	}
+	return h.unbound(ctx, m, event.Event{Kind: event.KindObjectCreated, Object: &event.Object{Bucket: bucket, Key: key}}, err)
 }
 
 // classify maps pipeline, S3 and database errors to worker outcomes with

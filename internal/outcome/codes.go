@@ -33,6 +33,7 @@ func Codes() []Code {
 		{"wrong_action", "rejected", "envelope", "act is not the action asked for"},
 		{"binding_mismatch", "rejected", "envelope", "the envelope is not bound to this object or job (resource, key prefix)"},
 		{"body_hash_mismatch", "rejected", "envelope", "the job body is not the one the envelope signed"},
+		{"noncanonical_key", "rejected", "envelope", "the object key is not canonical {tenant}/{doc}/{file} (judged before any envelope)"},
 		// The gate (internal/binding).
 		{"missing_envelope", "rejected", "binding", "the uploaded object has no x-amz-meta-tenantry-envelope"},
 		{"envelope_mismatch", "rejected", "binding", "a Step Functions input carried an envelope that is not byte-identical to the object's"},

@@ -113,12 +113,13 @@ func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 		if claim = row.judge(doc); claim != pipeline.ClaimProceed {
 			return nil
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8)
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, claimed_by)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, $9)
 			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
 				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				error = '', updated_at = now()`,
-			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer); err != nil {
+				claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now()`,
+			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer,
+			c.scope.JobID()); err != nil {
 			return fmt.Errorf("pgstore: claim document: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)

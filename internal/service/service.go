@@ -101,6 +101,12 @@ func (c Config) withDefaults() Config {
 		c.Extract.PDFCacheDir = pdfCacheDir()
 	}
 	c.Limits = c.Limits.WithDefaults()
+	if c.Extract.MaxTextBytes == 0 {
+		// The text limit follows the chunk cap: text past what MaxChunks
+		// chunks can hold is refused while it is read, not after chunking
+		// (never above the extractor's own 256 MiB).
+		c.Extract.MaxTextBytes = min(c.Chunk.TextBytesFor(c.Limits.MaxChunks), 256<<20)
+	}
 	return c
 }
 
@@ -263,13 +269,21 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	var source worker.Source = src
 	if deps.WrapSource != nil {
 		source = deps.WrapSource(src)
+		if _, ok := source.(worker.MaxReceiveCounter); !ok {
+			// Keep the queue's redrive limit visible to the runner.
+			source = struct {
+				worker.Source
+				worker.MaxReceiveCounter
+			}{source, src}
+		}
 	}
 	metrics, err := worker.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	runner, err := worker.New(worker.Config{
-		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
+		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,

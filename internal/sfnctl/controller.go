@@ -179,15 +179,11 @@ func (c *Controller) resolve(ctx context.Context, bucket, key, versionID, token 
 	if err != nil {
 		return resolved{}, fmt.Errorf("sfnctl: %s: %w", objects.URI(bucket, key), err)
 	}
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 || parts[1] == "" {
-		return resolved{}, fmt.Errorf("sfnctl: object key must be {tenant}/{document}/{filename}")
-	}
 	version := b.Head.VersionID
 	if version == "" {
 		version = "etag:" + b.Head.ETag
 	}
-	return resolved{tenant: b.Verified.Scope.TenantID(), document: parts[1], version: version, versionID: b.Head.VersionID,
+	return resolved{tenant: b.Verified.Scope.TenantID(), document: b.Key.Document, version: version, versionID: b.Head.VersionID,
 		envelope: b.Head.Envelope}, nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 
 	"github.com/google/uuid"
@@ -87,14 +86,13 @@ func (h *Handler) reverify(ctx context.Context, t *Task) (context.Context, *veri
 	if err != nil {
 		return ctx, nil, h.unbound(ctx, t, ref.Bucket, ref.Key, err)
 	}
-	return h.bind(ctx, t, b.Verified, ref)
+	return h.bind(ctx, t, b, ref)
 }
 
-func (h *Handler) bind(ctx context.Context, t *Task, v binding.Verified, ref DocRef) (context.Context, *verified, error) {
-	docID, ok := documentID(ref.Key)
-	if !ok {
-		return ctx, nil, permanent(ReasonBadKeyLayout, errors.New("object key must be {tenant}/{document}/{filename}"))
-	}
+// bind derives everything a task works on from the gate's verdict: the
+// tenant, the document (the canonical key's), the intermediate area.
+func (h *Handler) bind(ctx context.Context, t *Task, b binding.Bound, ref DocRef) (context.Context, *verified, error) {
+	v, docID := b.Verified, b.Key.Document
 	ref.DocumentID = docID
 	tid := v.Scope.TenantID().String()
 	bucket := h.cfg.IntermediateBucket
@@ -106,7 +104,7 @@ func (h *Handler) bind(ctx context.Context, t *Task, v binding.Verified, ref Doc
 		ref: ref,
 		doc: pipeline.Document{
 			DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
-			MediaType: ref.MediaType, Filename: path.Base(ref.Key), SizeBytes: ref.Size, Sequencer: ref.Sequencer,
+			MediaType: ref.MediaType, Filename: b.Key.Filename, SizeBytes: ref.Size, Sequencer: ref.Sequencer,
 		},
 		area: area{bucket: bucket, prefix: h.cfg.IntermediatePrefix + tid + "/" + docID + "/" + t.Execution + "/"},
 	}
@@ -174,7 +172,7 @@ func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 		Envelope: b.Head.Envelope, Bucket: in.Bucket, Key: in.Key, VersionID: version, Sequencer: in.Sequencer,
 		MediaType: b.Head.ContentType, Size: b.Head.Size,
 	}
-	_, vr, err := h.bind(ctx, t, b.Verified, ref)
+	_, vr, err := h.bind(ctx, t, b, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -249,15 +247,13 @@ func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
 	if ex.Version != src.Version {
 		return nil, permanent(ReasonIntermediateMissing, errors.New("extracted text of another version"))
 	}
-	chunks, err := h.chunker.Chunk(ctx, pipeline.Extracted{Sections: ex.Sections})
+	// The cap bites at the first chunk past it (pipeline.BoundedChunker).
+	chunks, err := pipeline.ChunkAtMost(ctx, h.chunker, pipeline.Extracted{Sections: ex.Sections}, h.cfg.Limits.MaxChunks)
 	if err != nil {
 		return nil, err
 	}
 	if len(chunks) == 0 {
 		return nil, pipeline.ErrEmpty
-	}
-	if len(chunks) > h.cfg.Limits.MaxChunks {
-		return nil, fmt.Errorf("%w: %d chunks > %d", pipeline.ErrTooLarge, len(chunks), h.cfg.Limits.MaxChunks)
 	}
 	size := h.cfg.Limits.EmbedBatch
 	n := (len(chunks) + size - 1) / size
