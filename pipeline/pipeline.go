@@ -27,6 +27,11 @@ type Document struct {
 	// Force reprocesses a version that is already stored (reindex with a new
 	// model or chunking): its chunks are replaced, not kept.
 	Force bool
+	// PinVersion, if set, is the only version this processing may ingest:
+	// fetched bytes of another content hash fail with ErrSourceChanged and
+	// leave the stored document as it was. A reindex pins the stored
+	// version, so it reprocesses exactly the bytes an envelope authorised.
+	PinVersion string
 }
 
 // Section is a run of extracted text with its location in the source.

@@ -151,6 +151,10 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	doc.Version = "sha256:" + hex.EncodeToString(sum[:])
 	doc.SizeBytes = int64(len(raw))
 	res.Version = doc.Version
+	if doc.PinVersion != "" && doc.Version != doc.PinVersion {
+		// Not recorded with store.Fail: the stored version is still good.
+		return res, &StageError{"fetch", ErrSourceChanged}
+	}
 
 	claim, err := store.Claim(ctx, doc)
 	lap(&res.Timings.Claim)

@@ -322,3 +322,41 @@ func TestIngestPrecheck(t *testing.T) {
 		})
 	}
 }
+
+// A reprocessing pinned to a version ingests only bytes of that version: an
+// object written over since is refused (permanent, source_changed), neither
+// claimed nor recorded as failed, so the stored document stays as it was.
+func TestIngestPinnedVersion(t *testing.T) {
+	t.Parallel()
+	body := "a\nb\n"
+	sum := sha256.Sum256([]byte(body))
+	same := "sha256:" + hex.EncodeToString(sum[:])
+	for _, tc := range []struct {
+		name, pin string
+		wantErr   bool
+	}{
+		{"no pin", "", false},
+		{"pinned to the fetched bytes", same, false},
+		{"pinned to other bytes", "sha256:" + strings.Repeat("0", 64), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &store{}
+			p := &pipeline.Processor{Fetcher: fetcher{body: body}, Extractor: extractor{got: new(string)},
+				Chunker: chunker{}, Embedder: embedder{}}
+			_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d", Force: true, PinVersion: tc.pin})
+			if !tc.wantErr {
+				if err != nil || st.version != same || len(st.committed) == 0 {
+					t.Fatalf("err %v, claimed %q, committed %d", err, st.version, len(st.committed))
+				}
+				return
+			}
+			if !errors.Is(err, pipeline.ErrSourceChanged) || !pipeline.IsPermanent(err) || pipeline.Reason(err) != "source_changed" {
+				t.Fatalf("got %v, want permanent source_changed", err)
+			}
+			if st.version != "" || st.failed != "" || len(st.committed) != 0 {
+				t.Fatalf("a refused reprocessing touched the store: claimed %q, failed %q, committed %d", st.version, st.failed, len(st.committed))
+			}
+		})
+	}
+}

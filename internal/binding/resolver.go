@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -242,38 +241,6 @@ func canonicalKey(ev event.Event) error {
 		return verifyError(err)
 	}
 	return nil
-}
-
-// Reread re-establishes that the object at bucket/key is still the one
-// tenant's envelope authorised, before a stored document is read again
-// (reindex): the key must be canonical and under the tenant, and the
-// object's own envelope must verify as of the object's Last-Modified time,
-// bind exactly this object and name this tenant. An object written over
-// since (by another signer, or by a server that resolved another key onto
-// this one) is refused. Failures are *Error values, as for Resolve.
-func (r *Resolver) Reread(ctx context.Context, tenant uuid.UUID, bucket, key string) (Bound, error) {
-	if r == nil || r.Verifier == nil {
-		return Bound{}, errors.New("binding: Resolver without a Verifier")
-	}
-	k, err := envelope.ParseObjectKey(key)
-	if err != nil {
-		return Bound{}, verifyError(err)
-	}
-	if k.Tenant != tenant {
-		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "stored object is not under the tenant"})
-	}
-	h, err := r.signedHead(ctx, bucket, key, "")
-	if err != nil {
-		return Bound{}, err
-	}
-	v, err := r.Verifier.VerifyStoredObject(ctx, h.Envelope, bucket, key, h.LastModified)
-	if err != nil {
-		return Bound{}, verifyError(err)
-	}
-	if v.Scope.TenantID() != tenant {
-		return Bound{}, verifyError(&envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "object envelope names another tenant"})
-	}
-	return Bound{Verified: v, Head: h}, nil
 }
 
 // Search establishes the tenant of a search request: token must verify and

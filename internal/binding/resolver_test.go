@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -315,75 +314,6 @@ func TestResolveWithoutVerifier(t *testing.T) {
 	var be *binding.Error
 	if err == nil || errors.As(err, &be) {
 		t.Fatalf("Resolve without a Verifier: %v; want a plain configuration error", err)
-	}
-}
-
-// TestReread: before a stored document is read again (reindex), the object
-// must still be the one its tenant's envelope authorised, judged as of the
-// object's Last-Modified time (an old upload's envelope has long expired).
-func TestReread(t *testing.T) {
-	t.Parallel()
-	kit := envelopetest.New(t)
-	now := kit.Now().Truncate(time.Second)
-	a, b := uuid.New(), uuid.New()
-	keyA := a.String() + "/doc-1/a.txt"
-	keyB := b.String() + "/doc-2/b.txt"
-	old := func(tenant uuid.UUID, key string) string {
-		c := kit.ObjectClaims(tenant, bucket, key)
-		c.IssuedAt, c.NotBefore, c.Expiry = now.Add(-3*time.Hour), now.Add(-3*time.Hour), now.Add(-2*time.Hour)
-		return kit.Sign(t, c)
-	}
-	// What a server that resolves dot segments leaves at B's key after an
-	// A-signed upload to "A/../B/...": A's envelope for the traversal key.
-	planted := kit.SignRaw(t, "es256", envelopetest.Header(kit.ES256), mustJSON(t, func() envelope.Claims {
-		c := kit.ObjectClaims(a, bucket, keyA)
-		c.Resource = envelope.ObjectResource(bucket, a.String()+"/../"+keyB)
-		return c
-	}()))
-	cases := []struct {
-		name     string
-		tenant   uuid.UUID
-		key      string
-		envelope string // "" = object without envelope; "-" = no object
-		modified time.Time
-		heads    int
-		kind     binding.Kind
-		reason   string
-	}{
-		{"unchanged, envelope expired since", a, keyA, old(a, keyA), now.Add(-150 * time.Minute), 1, 0, ""},
-		{"written after the envelope expired", a, keyA, old(a, keyA), now.Add(-30 * time.Minute), 1, binding.KindRejected, "expired"},
-		{"written before the envelope was issued", a, keyA, old(a, keyA), now.Add(-4 * time.Hour), 1, binding.KindRejected, "not_yet_valid"},
-		{"overwritten under another tenant's envelope", b, keyB, old(a, keyA), now.Add(-150 * time.Minute), 1, binding.KindRejected, "binding_mismatch"},
-		{"overwritten through a dot-segment key", b, keyB, planted, now, 1, binding.KindRejected, "noncanonical_key"},
-		{"overwritten without an envelope", a, keyA, "", now, 1, binding.KindRejected, "missing_envelope"},
-		{"object gone", a, keyA, "-", now, 1, binding.KindStale, "object_unavailable"},
-		{"stored key of another tenant", a, keyB, old(b, keyB), now.Add(-150 * time.Minute), 0, binding.KindRejected, "binding_mismatch"},
-		{"stored key not canonical", a, a.String() + "/../" + keyB, old(b, keyB), now, 0, binding.KindRejected, "noncanonical_key"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			objs := bindingtest.NewObjects(nil, nil)
-			objs.LastModified = tc.modified
-			if tc.envelope != "-" {
-				objs.Put(bucket, tc.key, tc.envelope)
-			}
-			r := binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
-			got, err := r.Reread(context.Background(), tc.tenant, bucket, tc.key)
-			if n := objs.Calls(); n != tc.heads {
-				t.Errorf("%d HeadObject calls, want %d", n, tc.heads)
-			}
-			if tc.reason == "" {
-				if err != nil || got.Verified.Scope.TenantID() != tc.tenant {
-					t.Fatalf("Reread = %v, %v", got.Verified.Scope.TenantID(), err)
-				}
-				return
-			}
-			var be *binding.Error
-			if !errors.As(err, &be) || be.Kind != tc.kind || be.Reason != tc.reason {
-				t.Fatalf("Reread error %v, want %s (%s)", err, tc.kind, tc.reason)
-			}
-		})
 	}
 }
 

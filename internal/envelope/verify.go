@@ -145,20 +145,6 @@ func (v *Verifier) VerifyObject(ctx context.Context, token, bucket, key string) 
 	return v.verifyObject(ctx, token, bucket, key, v.cfg.Now())
 }
 
-// VerifyStoredObject verifies the envelope of an object stored earlier, as
-// of storedAt (the object's Last-Modified time, which S3 sets): the
-// envelope must have been valid when S3 accepted the object, and bind it
-// exactly as VerifyObject requires. Reindexing uses it to make sure the
-// object it re-reads is still the one its tenant's envelope authorised, not
-// one written over it since (an envelope's lifetime is minutes; a reindex
-// may come months later).
-func (v *Verifier) VerifyStoredObject(ctx context.Context, token, bucket, key string, storedAt time.Time) (Verified, error) {
-	if storedAt.IsZero() {
-		return Verified{}, reject(ReasonMalformed, "object has no modification time")
-	}
-	return v.verifyObject(ctx, token, bucket, key, storedAt)
-}
-
 func (v *Verifier) verifyObject(ctx context.Context, token, bucket, key string, now time.Time) (Verified, error) {
 	// The key is judged before the envelope: a non-canonical key means
 	// nothing, whatever was signed for it.

@@ -109,7 +109,7 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
-		return h.job(ctx, m, v, ev.Job)
+		return h.job(ctx, v, ev.Job)
 	}
 	return nil
 }
@@ -237,7 +237,7 @@ func (h *Handler) deleted(ctx context.Context, err error) error {
 }
 
 // job runs a job whose envelope binding.Resolver verified.
-func (h *Handler) job(ctx context.Context, m *worker.Message, v envelope.Verified, j *event.Job) error {
+func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
 		head, err := h.Objects.Head(ctx, j.Bucket, j.Key)
@@ -256,12 +256,10 @@ func (h *Handler) job(ctx context.Context, m *worker.Message, v envelope.Verifie
 		if err != nil {
 			return classify(err)
 		}
-		// The object is read again: it must still be the one this tenant's
-		// envelope authorised, not one written over it since.
-		if err := h.reread(ctx, m, v, stored.SourceURI); err != nil {
-			return err
-		}
-		stored.Force, stored.Sequencer = true, ""
+		// Reprocess exactly the bytes an envelope authorised: an object
+		// written over since (by a server that resolved another key onto
+		// this one, say) is refused, not ingested as this tenant's text.
+		stored.Force, stored.Sequencer, stored.PinVersion = true, "", stored.Version
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
 		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
@@ -275,25 +273,6 @@ func (h *Handler) job(ctx context.Context, m *worker.Message, v envelope.Verifie
 		return nil
 	}
 	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", j.Action()), "unsupported_job")
-}
-
-// reread re-verifies the object behind a stored document (binding.Reread).
-// A refusal is recorded like any refused envelope and is permanent; the
-// stored document is left as it was.
-func (h *Handler) reread(ctx context.Context, m *worker.Message, v envelope.Verified, sourceURI string) error {
-	bucket, key, err := objects.ParseURI(sourceURI)
-	if err != nil {
-		return worker.Permanent(fmt.Errorf("ingest: stored source is not an S3 object: %w", err), string(envelope.ReasonNonCanonicalKey))
-	}
-	_, err = h.Gate.Reread(ctx, v.Scope.TenantID(), bucket, key)
-	if err == nil {
-		return nil
-	}
-	var be *binding.Error
-	if errors.As(err, &be) && be.Kind == binding.KindStale {
-		return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
-	}
-	return h.unbound(ctx, m, event.Event{Kind: event.KindObjectCreated, Object: &event.Object{Bucket: bucket, Key: key}}, err)
 }
 
 // classify maps pipeline, S3 and database errors to worker outcomes with

@@ -55,6 +55,7 @@ func Codes() []Code {
 		{"document_too_large", "permanent", "pipeline", "bytes, pages or chunks over the limits"},
 		{"empty_document", "permanent", "pipeline", "no text"},
 		{"embedding_rejected", "permanent", "pipeline", "the embedding provider refused the input (4xx)"},
+		{"source_changed", "permanent", "pipeline", "a reindex pinned to the stored version found other bytes: the object was written over since"},
 		// S3 and the database (this package).
 		{ReasonObjectNotFound, "permanent", "outcome", "the object (version) to read is gone"},
 		{ReasonAccessDenied, "permanent", "outcome", "S3 refused the request (403)"},

@@ -53,7 +53,7 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		worker.ReasonPermanent, worker.ReasonTransient, worker.ReasonRetryAfter, worker.ReasonPanic,
 		worker.ReasonTimeout, worker.ReasonCanceled, worker.ReasonMaxReceives,
 	)
-	for _, err := range []error{pipeline.ErrUnsupported, pipeline.ErrMalformed, pipeline.ErrTooLarge, pipeline.ErrEmpty, pipeline.ErrRejected} {
+	for _, err := range []error{pipeline.ErrUnsupported, pipeline.ErrMalformed, pipeline.ErrTooLarge, pipeline.ErrEmpty, pipeline.ErrRejected, pipeline.ErrSourceChanged} {
 		defined = append(defined, pipeline.Reason(err))
 	}
 	for _, code := range defined {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -17,8 +16,6 @@ import (
 // concurrent use.
 type Objects struct {
 	Err error
-	// LastModified is every object's Last-Modified time.
-	LastModified time.Time
 
 	mu    sync.Mutex
 	objs  map[string]string
@@ -59,7 +56,7 @@ func (o *Objects) Head(_ context.Context, bucket, key string) (objects.Head, err
 	if !ok {
 		return objects.Head{}, fmt.Errorf("s3 head: %w", objects.ErrNotFound)
 	}
-	return objects.Head{Bucket: bucket, Key: key, Size: 5, Envelope: env, LastModified: o.LastModified}, nil
+	return objects.Head{Bucket: bucket, Key: key, Size: 5, Envelope: env}, nil
 }
 
 // HeadVersion implements binding.ObjectHeader; every object has one
