@@ -166,17 +166,24 @@ func pdfCacheDir() string {
 	return dir
 }
 
-// Run runs the worker until ctx is cancelled, then drains. Dependencies
-// missing from deps are built from cfg.
-func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
+// prepare applies cfg's defaults, validates it (worker: with the queue
+// settings) and builds the dependencies deps lacks.
+func prepare(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger, worker bool) (Config, Deps, *zap.Logger, error) {
 	cfg = cfg.withDefaults()
-	if err := cfg.validate(true); err != nil {
-		return err
+	if err := cfg.validate(worker); err != nil {
+		return cfg, deps, logger, err
 	}
 	if logger == nil {
 		logger = zap.NewNop()
 	}
 	deps, err := deps.build(ctx, cfg, logger)
+	return cfg, deps, logger, err
+}
+
+// Run runs the worker until ctx is cancelled, then drains. Dependencies
+// missing from deps are built from cfg.
+func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, true)
 	if err != nil {
 		return err
 	}
@@ -330,14 +337,7 @@ func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntas
 // queue and runner settings of cfg do not apply. It does not return once
 // serving: the Lambda runtime ends the process.
 func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(false); err != nil {
-		return err
-	}
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	deps, err := deps.build(ctx, cfg, logger)
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false)
 	if err != nil {
 		return err
 	}
