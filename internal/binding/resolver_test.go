@@ -316,12 +316,3 @@ func TestResolveWithoutVerifier(t *testing.T) {
 		t.Fatalf("Resolve without a Verifier: %v; want a plain configuration error", err)
 	}
 }
-
-func mustJSON(t *testing.T, c envelope.Claims) []byte {
-	t.Helper()
-	b, err := c.MarshalJSON()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
