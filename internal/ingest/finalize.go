@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
@@ -95,9 +94,9 @@ func claimedDocument(ev event.Event) string {
 	default:
 		key = ev.Job.Key
 	}
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 {
+	k, err := envelope.ParseObjectKey(key) // the canonical-key rule, as the handler
+	if err != nil {
 		return ""
 	}
-	return parts[1]
+	return k.Document
 }
