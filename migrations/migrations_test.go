@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/migrations"
 )
@@ -50,5 +51,68 @@ func TestUpIsIdempotentAndChecksDims(t *testing.T) {
 	}
 	if err := migrations.Up(ctx, db.WorkerURL, migrations.Options{}); err == nil {
 		t.Fatal("the worker role could run migrations")
+	}
+}
+
+// The catalog after migration: every function of the schema pins search_path
+// with pg_temp last and is not executable by PUBLIC; the worker role can
+// create nothing (no TEMP, no CREATE on the database or any schema).
+func TestSchemaTrustsNoCallersSchema(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// A database that migrations.Up itself prepared (test databases copied
+	// from a template do not inherit its ACL).
+	db := tenantdbtest.NewEmptyDatabase(t)
+	if err := migrations.Up(ctx, db.OwnerURL, migrations.Options{Dims: tenantdbtest.Dims}); err != nil {
+		t.Fatal(err)
+	}
+	owner := tenantdbtest.Conn(t, db.OwnerURL)
+	rows, err := owner.Query(ctx, `SELECT p.oid::regprocedure::text, p.prosecdef, coalesce(p.proconfig, '{}'),
+			has_function_privilege('public', p.oid, 'EXECUTE')
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE n.nspname = 'public' AND NOT EXISTS (
+			SELECT 1 FROM pg_depend d WHERE d.objid = p.oid AND d.deptype = 'e')`) // not pgvector's
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	definers, functions := 0, 0
+	for rows.Next() {
+		var (
+			name         string
+			definer, pub bool
+			config       []string
+		)
+		if err := rows.Scan(&name, &definer, &config, &pub); err != nil {
+			t.Fatal(err)
+		}
+		functions++
+		if definer {
+			definers++
+		}
+		if !tenantdb.PinnedSearchPath(config) {
+			t.Errorf("function %s: search_path not pinned with pg_temp last (config %q)", name, config)
+		}
+		if pub {
+			t.Errorf("function %s is executable by PUBLIC", name)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if functions < 3 || definers < 1 {
+		t.Fatalf("found %d functions, %d definers: the query missed the schema", functions, definers)
+	}
+	worker := tenantdbtest.Conn(t, db.WorkerURL)
+	var temp, create bool
+	var schemas []string
+	if err := worker.QueryRow(ctx, `SELECT has_database_privilege(current_database(), 'TEMPORARY'),
+		has_database_privilege(current_database(), 'CREATE'),
+		coalesce(array_agg(nspname) FILTER (WHERE has_schema_privilege(oid, 'CREATE')), '{}')
+		FROM pg_namespace`).Scan(&temp, &create, &schemas); err != nil {
+		t.Fatal(err)
+	}
+	if temp || create || len(schemas) > 0 {
+		t.Fatalf("worker role: TEMP %v, CREATE on database %v, CREATE on schemas %q; want none", temp, create, schemas)
 	}
 }

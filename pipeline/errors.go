@@ -15,12 +15,17 @@ var (
 	// ErrRejected: the embedding provider refused the request with a 4xx
 	// other than 408/429 (input too long, invalid, model access denied).
 	ErrRejected = errors.New("rejected by the embedding provider")
+	// ErrSourceChanged: a reprocessing pinned to a version (Document.PinVersion)
+	// fetched other bytes: the object was written over since that version was
+	// verified. The stored document is left as it was.
+	ErrSourceChanged = errors.New("object changed since the version being reprocessed")
 )
 
 // IsPermanent reports whether err wraps one of the permanent classes.
 func IsPermanent(err error) bool {
 	return errors.Is(err, ErrUnsupported) || errors.Is(err, ErrMalformed) ||
-		errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || errors.Is(err, ErrRejected)
+		errors.Is(err, ErrTooLarge) || errors.Is(err, ErrEmpty) || errors.Is(err, ErrRejected) ||
+		errors.Is(err, ErrSourceChanged)
 }
 
 // Reason is a stable, text-free code for a permanent class ("" if none).
@@ -36,6 +41,8 @@ func Reason(err error) string {
 		return "empty_document"
 	case errors.Is(err, ErrRejected):
 		return "embedding_rejected"
+	case errors.Is(err, ErrSourceChanged):
+		return "source_changed"
 	}
 	return ""
 }

@@ -8,13 +8,14 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
 
-// Document is one version of one uploaded object.
+// Document is one version of one uploaded object. It carries no tenant:
+// the verified scope a Store is bound to is the tenant.
 type Document struct {
-	TenantID   string // UUID, from the verified envelope
 	DocumentID string // second path element of the object key
 	SourceURI  string // s3://bucket/key
 	Version    string // content hash ("sha256:<hex>") of the raw bytes
@@ -30,6 +31,11 @@ type Document struct {
 	// Force reprocesses a version that is already stored (reindex with a new
 	// model or chunking): its chunks are replaced, not kept.
 	Force bool
+	// PinVersion, if set, is the only version this processing may ingest:
+	// fetched bytes of another content hash fail with ErrSourceChanged and
+	// leave the stored document as it was. A reindex pins the stored
+	// version, so it reprocesses exactly the bytes an envelope authorised.
+	PinVersion string
 }
 
 // Section is a run of extracted text with its location in the source.
@@ -70,6 +76,34 @@ type Extractor interface {
 // Chunker splits extracted text into ordered chunks.
 type Chunker interface {
 	Chunk(ctx context.Context, doc Extracted) ([]Chunk, error)
+}
+
+// BoundedChunker is a Chunker that enforces a chunk cap while it works: it
+// fails with an error wrapping ErrTooLarge as soon as it has made max+1
+// chunks, instead of chunking the whole document and counting after.
+type BoundedChunker interface {
+	Chunker
+	ChunkAtMost(ctx context.Context, doc Extracted, max int) ([]Chunk, error)
+}
+
+// ChunkAtMost splits doc with c and fails with an error wrapping ErrTooLarge
+// when doc has more than max chunks (max <= 0: no cap). A BoundedChunker
+// stops at the first chunk past max; any other Chunker is counted after.
+func ChunkAtMost(ctx context.Context, c Chunker, doc Extracted, max int) ([]Chunk, error) {
+	if max <= 0 {
+		return c.Chunk(ctx, doc)
+	}
+	if bc, ok := c.(BoundedChunker); ok {
+		return bc.ChunkAtMost(ctx, doc, max)
+	}
+	chunks, err := c.Chunk(ctx, doc)
+	if err != nil {
+		return nil, err
+	}
+	if len(chunks) > max {
+		return nil, fmt.Errorf("%w: more than %d chunks", ErrTooLarge, max)
+	}
+	return chunks, nil
 }
 
 // Embedder embeds texts; the result has one vector per input, in order.

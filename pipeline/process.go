@@ -63,7 +63,10 @@ type Limits struct {
 	EmbedBatch int   // texts per Embed call (default 64)
 }
 
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with every unset limit at its default: the one
+// place limit defaults live (the SQS worker and the Step Functions tasks
+// both apply it).
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = 64 << 20
 	}
@@ -122,7 +125,7 @@ func StageOf(err error) string {
 // fetched bytes. A permanent failure (see IsPermanent) is also recorded with
 // store.Fail before it is returned.
 func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Result, error) {
-	lim := p.Limits.withDefaults()
+	lim := p.Limits.WithDefaults()
 	var res Result
 	t := time.Now()
 	lap := func(d *time.Duration) { now := time.Now(); *d += now.Sub(t); t = now }
@@ -148,6 +151,10 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	doc.Version = "sha256:" + hex.EncodeToString(sum[:])
 	doc.SizeBytes = int64(len(raw))
 	res.Version = doc.Version
+	if doc.PinVersion != "" && doc.Version != doc.PinVersion {
+		// Not recorded with store.Fail: the stored version is still good.
+		return res, &StageError{"fetch", ErrSourceChanged}
+	}
 
 	claim, err := store.Claim(ctx, doc)
 	lap(&res.Timings.Claim)
@@ -164,13 +171,12 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"extract", err})
 	}
-	chunks, err := p.Chunker.Chunk(ctx, text)
+	// The cap bites while chunking (a BoundedChunker stops at chunk
+	// MaxChunks+1), so a document far over it costs no more than one at it.
+	chunks, err := ChunkAtMost(ctx, p.Chunker, text, lim.MaxChunks)
 	lap(&res.Timings.Chunk)
 	if err == nil && len(chunks) == 0 {
 		err = ErrEmpty
-	}
-	if err == nil && len(chunks) > lim.MaxChunks {
-		err = fmt.Errorf("%w: %d chunks > %d", ErrTooLarge, len(chunks), lim.MaxChunks)
 	}
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"chunk", err})

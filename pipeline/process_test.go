@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -185,16 +186,65 @@ func TestIngestFetchErrorIsRetried(t *testing.T) {
 }
 
 // More chunks than Limits.MaxChunks fail the document as too large before
-// anything is embedded or stored.
+// anything is embedded or stored; a BoundedChunker is stopped at the first
+// chunk past the cap, not after chunking the whole document.
 func TestIngestMaxChunks(t *testing.T) {
 	t.Parallel()
-	st := &store{}
-	p := &pipeline.Processor{Fetcher: fetcher{body: "a\nb\nc\n"}, Extractor: extractor{got: new(string)},
-		Chunker: chunker{}, Embedder: embedder{}, Limits: pipeline.Limits{MaxChunks: 2}}
-	_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d"})
-	if pipeline.Reason(err) != "document_too_large" || st.failed != "document_too_large" || st.committed != nil {
-		t.Fatalf("got %v (recorded %q, committed %d)", err, st.failed, len(st.committed))
+	body := strings.Repeat("line\n", 1000)
+	tests := []struct {
+		name     string
+		chunker  func(made *int) pipeline.Chunker
+		max      int
+		wantMade int // chunks the chunker made (-1: not counted)
+	}{
+		{"plain chunker, counted after", func(*int) pipeline.Chunker { return chunker{} }, 2, -1},
+		{"bounded chunker, stops at the cap", func(made *int) pipeline.Chunker { return &boundedChunker{made: made} }, 2, 3},
+		{"bounded chunker, default cap", func(made *int) pipeline.Chunker { return &boundedChunker{made: made} }, 0, -1},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			st := &store{}
+			made := 0
+			p := &pipeline.Processor{Fetcher: fetcher{body: body}, Extractor: extractor{got: new(string)},
+				Chunker: tt.chunker(&made), Embedder: embedder{}, Limits: pipeline.Limits{MaxChunks: tt.max}}
+			_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d"})
+			if tt.max == 0 { // 1000 chunks are under the default cap
+				if err != nil || len(st.committed) != 1000 {
+					t.Fatalf("got %v, committed %d", err, len(st.committed))
+				}
+				return
+			}
+			if pipeline.Reason(err) != "document_too_large" || st.failed != "document_too_large" || st.committed != nil {
+				t.Fatalf("got %v (recorded %q, committed %d)", err, st.failed, len(st.committed))
+			}
+			if pipeline.StageOf(err) != "chunk" || !pipeline.IsPermanent(err) {
+				t.Fatalf("stage %q, permanent %v", pipeline.StageOf(err), pipeline.IsPermanent(err))
+			}
+			if tt.wantMade >= 0 && made != tt.wantMade {
+				t.Fatalf("chunker made %d chunks, want %d (cap %d)", made, tt.wantMade, tt.max)
+			}
+		})
+	}
+}
+
+// boundedChunker makes one chunk per section and stops one past the cap.
+type boundedChunker struct{ made *int }
+
+func (c *boundedChunker) Chunk(ctx context.Context, e pipeline.Extracted) ([]pipeline.Chunk, error) {
+	return c.ChunkAtMost(ctx, e, 0)
+}
+
+func (c *boundedChunker) ChunkAtMost(_ context.Context, e pipeline.Extracted, max int) ([]pipeline.Chunk, error) {
+	var out []pipeline.Chunk
+	for i, s := range e.Sections {
+		*c.made++
+		if max > 0 && i >= max {
+			return nil, fmt.Errorf("%w: more than %d chunks", pipeline.ErrTooLarge, max)
+		}
+		out = append(out, pipeline.Chunk{Ordinal: i, Text: s.Text, CharEnd: len(s.Text)})
+	}
+	return out, nil
 }
 
 // prechecking is a store that answers Precheck with a fixed claim.
@@ -268,6 +318,44 @@ func TestIngestPrecheck(t *testing.T) {
 			if st.asked != tt.wantAsked || fetches != tt.wantFetch || res.Claim != tt.wantClaim || len(st.committed) != tt.wantChunks {
 				t.Fatalf("asked %d, fetched %d, claim %v, committed %d; want %d, %d, %v, %d",
 					st.asked, fetches, res.Claim, len(st.committed), tt.wantAsked, tt.wantFetch, tt.wantClaim, tt.wantChunks)
+			}
+		})
+	}
+}
+
+// A reprocessing pinned to a version ingests only bytes of that version: an
+// object written over since is refused (permanent, source_changed), neither
+// claimed nor recorded as failed, so the stored document stays as it was.
+func TestIngestPinnedVersion(t *testing.T) {
+	t.Parallel()
+	body := "a\nb\n"
+	sum := sha256.Sum256([]byte(body))
+	same := "sha256:" + hex.EncodeToString(sum[:])
+	for _, tc := range []struct {
+		name, pin string
+		wantErr   bool
+	}{
+		{"no pin", "", false},
+		{"pinned to the fetched bytes", same, false},
+		{"pinned to other bytes", "sha256:" + strings.Repeat("0", 64), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			st := &store{}
+			p := &pipeline.Processor{Fetcher: fetcher{body: body}, Extractor: extractor{got: new(string)},
+				Chunker: chunker{}, Embedder: embedder{}}
+			_, err := p.Ingest(context.Background(), st, pipeline.Document{DocumentID: "d", Force: true, PinVersion: tc.pin})
+			if !tc.wantErr {
+				if err != nil || st.version != same || len(st.committed) == 0 {
+					t.Fatalf("err %v, claimed %q, committed %d", err, st.version, len(st.committed))
+				}
+				return
+			}
+			if !errors.Is(err, pipeline.ErrSourceChanged) || !pipeline.IsPermanent(err) || pipeline.Reason(err) != "source_changed" {
+				t.Fatalf("got %v, want permanent source_changed", err)
+			}
+			if st.version != "" || st.failed != "" || len(st.committed) != 0 {
+				t.Fatalf("a refused reprocessing touched the store: claimed %q, failed %q, committed %d", st.version, st.failed, len(st.committed))
 			}
 		})
 	}

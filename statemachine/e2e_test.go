@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/goleak"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/statemachine"
@@ -138,7 +139,8 @@ func TestPipelineCatchesPermanentFailure(t *testing.T) {
 }
 
 // A forged envelope is refused at the first task, whichever way it comes
-// (on the object, or in the execution input for a genuine object): a
+// (on the object, or in the execution input for a genuine object: the
+// input's envelope is never judged, it must be the object's own): a
 // security event is recorded and nothing is written to tenant tables.
 func TestPipelineRejectsForgedEnvelope(t *testing.T) {
 	t.Parallel()
@@ -150,28 +152,28 @@ func TestPipelineRejectsForgedEnvelope(t *testing.T) {
 		key    string
 		onObj  string // envelope in the object's metadata
 		input  string // envelope in the execution input
-		reason envelope.Reason
+		reason string
 	}{
 		{
 			name: "signed by an untrusted key", key: key(victim, "forged"),
 			onObj:  st.kit.SignWith(t, st.kit.Stranger, st.kit.ObjectClaims(victim, st.bucket, key(victim, "forged"))),
-			reason: envelope.ReasonUnknownKey,
+			reason: string(envelope.ReasonUnknownKey),
 		},
 		{
 			name: "tampered claims", key: key(victim, "tampered"),
 			onObj:  tamper(t, st.kit.Object(t, attacker, st.bucket, key(victim, "tampered")), attacker, victim),
-			reason: envelope.ReasonBadSignature,
+			reason: string(envelope.ReasonBadSignature),
 		},
 		{
 			name: "genuine envelope of another tenant's object", key: key(victim, "borrowed"),
 			onObj:  st.kit.Object(t, attacker, st.bucket, key(attacker, "mine")),
-			reason: envelope.ReasonBindingMismatch,
+			reason: string(envelope.ReasonBindingMismatch),
 		},
 		{
 			name: "forged envelope in the execution input", key: key(victim, "input"),
 			onObj:  st.kit.Object(t, victim, st.bucket, key(victim, "input")),
 			input:  st.kit.SignWith(t, st.kit.Stranger, st.kit.ObjectClaims(victim, st.bucket, key(victim, "input"))),
-			reason: envelope.ReasonUnknownKey,
+			reason: binding.ReasonEnvelopeMismatch,
 		},
 		{name: "no envelope", key: key(victim, "bare"), reason: "missing_envelope"},
 	}
@@ -183,11 +185,11 @@ func TestPipelineRejectsForgedEnvelope(t *testing.T) {
 			t.Errorf("%s: execution %s %s, want FAILED %s", tc.name, ex.Status, ex.Error, sfntask.ErrorEnvelopeRejected)
 			continue
 		}
-		if c, ok := sfntask.ParseCause(ex.Cause); !ok || c.Reason != string(tc.reason) || c.Stage != sfntask.StageVerify {
+		if c, ok := sfntask.ParseCause(ex.Cause); !ok || c.Reason != tc.reason || c.Stage != sfntask.StageVerify {
 			t.Errorf("%s: cause %q, want reason %s at verify", tc.name, ex.Cause, tc.reason)
 		}
 		if n := st.count(`SELECT count(*) FROM security_events WHERE reason = $1 AND source = 'sfn' AND resource = $2`,
-			string(tc.reason), "s3://"+st.bucket+"/"+tc.key); n != 1 {
+			tc.reason, "s3://"+st.bucket+"/"+tc.key); n != 1 {
 			t.Errorf("%s: security events: %d", tc.name, n)
 		}
 	}

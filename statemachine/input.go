@@ -26,8 +26,9 @@ type Input struct {
 	VersionID string `json:"versionId,omitempty"`
 	// Sequencer orders events of one key (S3's hex sequencer).
 	Sequencer string `json:"sequencer,omitempty"`
-	// Envelope, if set, is used instead of the object's
-	// x-amz-meta-tenantry-envelope; it must bind this bucket and key.
+	// Envelope, if set, never replaces the object's
+	// x-amz-meta-tenantry-envelope: it must be byte-identical to it, or
+	// the task is refused (envelope_mismatch).
 	Envelope string `json:"envelope,omitempty"`
 }
 

@@ -20,7 +20,7 @@ func TestStartNamesExecutionsAfterTheUpload(t *testing.T) {
 	t.Parallel()
 	st := newStack(t, stackOptions{})
 	ctl, err := sfnctl.New(sfnctl.Config{StateMachineARN: st.local.StateMachineARN()},
-		sfnctl.Deps{SFN: st.sfn, S3: st.s3, Verifier: st.kit.Verifier(t)})
+		sfnctl.Deps{SFN: st.sfn, Gate: st.gate(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestExpressFailureIsRecordedAndReplayed(t *testing.T) {
 	}
 
 	ctl, err := sfnctl.New(sfnctl.Config{StateMachineARN: st.local.StateMachineARN(), ReplayVisibility: time.Minute},
-		sfnctl.Deps{SFN: st.sfn, S3: st.s3, SQS: st.sqs, Verifier: st.kit.Verifier(t)})
+		sfnctl.Deps{SFN: st.sfn, Gate: st.gate(t), SQS: st.sqs})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/embed/offline"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
@@ -168,8 +169,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		batch = 2
 	}
 	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
-	st.handler, err = sfntask.New(sfntask.Config{Buckets: []string{st.bucket}, Limits: pipeline.Limits{EmbedBatch: batch, MaxChunks: 1000}},
-		sfntask.Deps{DB: gw, Verifier: st.kit.Verifier(t), Store: pgstore.New(gw, nil), S3: st.s3, SFN: st.sfn,
+	st.handler, err = sfntask.New(sfntask.Config{Limits: pipeline.Limits{EmbedBatch: batch, MaxChunks: 1000}},
+		sfntask.Deps{DB: gw, Gate: st.gate(t), Store: pgstore.New(gw, nil), S3: st.s3, SFN: st.sfn,
 			Extractor: ex, Chunker: ch, Embedder: st.embed, Logger: logger})
 	if err != nil {
 		t.Fatal(err)
@@ -360,3 +361,9 @@ Lost equipment must be reported to the IT desk within one business day.
 Annual leave is twenty five days. Sick leave needs a note after three days.
 Parental leave follows the local law and is paid in full for sixteen weeks.
 `
+
+// gate is the worker's gate on the stack: the kit's keys, the stack's S3
+// and its bucket.
+func (st *stack) gate(t *testing.T) *binding.Resolver {
+	return &binding.Resolver{Verifier: st.kit.Verifier(t), Objects: objects.New(st.s3), Buckets: []string{st.bucket}}
+}

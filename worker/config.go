@@ -21,6 +21,7 @@ const (
 	DefaultBackoffMax        = 5 * time.Minute
 	DefaultDrainTimeout      = 25 * time.Second
 	DefaultSourceTimeout     = 10 * time.Second
+	DefaultFinalizeTimeout   = 30 * time.Second
 
 	// MaxVisibility is the longest visibility timeout or delay SQS accepts.
 	MaxVisibility = 12 * time.Hour
@@ -62,10 +63,17 @@ type Config struct {
 	// runner dead-letters it (reason "max_receives"). A message received
 	// more often than this (e.g. after crashes) is dead-lettered without
 	// being handled. Negative disables the check (the queue's redrive
-	// policy alone then applies). Set the queue's redrive maxReceiveCount
-	// to at least this, so the runner's dead-lettering, which records the
-	// reason, comes first.
+	// policy alone then applies). If the Source is a MaxReceiveCounter
+	// (sqssource is), Run lowers it to one less than the queue's redrive
+	// maxReceiveCount: the runner's dead-lettering, which records the
+	// reason and runs the Finalizer, then always comes first, even for a
+	// message whose last handler was killed.
 	MaxReceiveCount int
+	// Finalizer, if set, is called before every dead-lettering (see
+	// Finalizer) so the work a message carried never stays "in progress".
+	Finalizer Finalizer
+	// FinalizeTimeout bounds each Finalizer call.
+	FinalizeTimeout time.Duration
 	// BackoffBase and BackoffMax shape the retry delay of transient
 	// failures: full jitter over min(BackoffMax, BackoffBase·2^(n-1)) for
 	// the n-th receive.
@@ -125,6 +133,9 @@ func (c Config) withDefaults() Config {
 	if c.SourceTimeout == 0 {
 		c.SourceTimeout = DefaultSourceTimeout
 	}
+	if c.FinalizeTimeout == 0 {
+		c.FinalizeTimeout = DefaultFinalizeTimeout
+	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
@@ -154,6 +165,7 @@ func (c Config) validate() error {
 		"need 0 < BackoffBase <= BackoffMax <= 12h, got %s, %s", c.BackoffBase, c.BackoffMax)
 	check(c.DrainTimeout > 0, "DrainTimeout must be positive, got %s", c.DrainTimeout)
 	check(c.SourceTimeout > 0, "SourceTimeout must be positive, got %s", c.SourceTimeout)
+	check(c.FinalizeTimeout > 0, "FinalizeTimeout must be positive, got %s", c.FinalizeTimeout)
 	check(c.Metrics == nil || c.Registerer == nil, "set Metrics or Registerer, not both")
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidConfig, errors.Join(errs...))

@@ -21,7 +21,7 @@ import (
 //	tenantry_worker_handler_duration_seconds{runner,outcome}    outcome: success|failure
 //	tenantry_worker_queue_lag_seconds{runner}                   receive time − SentAt
 //	tenantry_worker_heartbeats_total{runner}                    successful visibility extensions
-//	tenantry_worker_source_errors_total{runner,op}              op: receive|ack|nack|extend|dead_letter
+//	tenantry_worker_source_errors_total{runner,op}              op: receive|ack|nack|extend|dead_letter|finalize
 type Metrics struct {
 	received, succeeded, retried, released, heartbeats *prometheus.CounterVec
 	failed, deadLettered, sourceErrors                 *prometheus.CounterVec
@@ -91,6 +91,7 @@ type runnerMetrics struct {
 	inFlight                                              prometheus.Gauge
 	durationSuccess, durationFailure, queueLag            prometheus.Observer
 	errReceive, errAck, errNack, errExtend, errDeadLetter prometheus.Counter
+	errFinalize                                           prometheus.Counter // the Finalizer failed
 }
 
 func (m *Metrics) forRunner(name string) *runnerMetrics {
@@ -110,6 +111,7 @@ func (m *Metrics) forRunner(name string) *runnerMetrics {
 		errNack:         m.sourceErrors.WithLabelValues(name, "nack"),
 		errExtend:       m.sourceErrors.WithLabelValues(name, "extend"),
 		errDeadLetter:   m.sourceErrors.WithLabelValues(name, "dead_letter"),
+		errFinalize:     m.sourceErrors.WithLabelValues(name, "finalize"),
 	}
 }
 

@@ -29,6 +29,10 @@ type Runner struct {
 
 	started atomic.Bool
 	stats   stats
+
+	// maxReceives is the effective MaxReceiveCount (see
+	// resolveMaxReceives), set by Run before any message is received.
+	maxReceives int
 }
 
 // delivery states.
@@ -95,6 +99,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	ops := context.WithoutCancel(ctx)
 	hard, hardCancel := context.WithCancel(ops)
 	defer hardCancel()
+	r.resolveMaxReceives(ops)
 
 	var ackers sync.WaitGroup
 	for range r.cfg.Pollers {
@@ -115,7 +120,7 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	r.log.Info("worker started",
 		zap.Int("concurrency", r.cfg.Concurrency), zap.Int("pollers", r.cfg.Pollers),
-		zap.Duration("visibility_timeout", r.cfg.VisibilityTimeout))
+		zap.Duration("visibility_timeout", r.cfg.VisibilityTimeout), zap.Int("max_receives", r.maxReceives))
 	pollers.Wait()
 
 	r.log.Info("worker draining", zap.Int("in_flight", r.inFlight()), zap.Duration("drain_timeout", r.cfg.DrainTimeout))
@@ -246,14 +251,14 @@ func (r *Runner) process(hard, ops context.Context, d *delivery) {
 	r.m.receivedMsg(m.ReceivedAt.Sub(m.SentAt), !m.SentAt.IsZero())
 	log := r.log.With(zap.String("message_id", m.ID), zap.Int("receive_count", m.ReceiveCount))
 
-	if r.cfg.MaxReceiveCount > 0 && m.ReceiveCount > r.cfg.MaxReceiveCount {
+	if r.maxReceives > 0 && m.ReceiveCount > r.maxReceives {
 		// Received again after its last allowed attempt (a crash, a lost
-		// visibility): not handled again.
+		// visibility): not handled again, but finalized.
 		d.state.Store(stateDone)
-		r.deadLetter(ops, d, log, nil, DeadLetterInfo{
+		r.deadLetter(ops, d, log, nil, "", DeadLetterInfo{
 			Reason:   ReasonMaxReceives,
 			Stage:    "receive",
-			Error:    fmt.Sprintf("received %d times, more than the maximum %d", m.ReceiveCount, r.cfg.MaxReceiveCount),
+			Error:    fmt.Sprintf("received %d times, more than the maximum %d", m.ReceiveCount, r.maxReceives),
 			Attempts: m.ReceiveCount,
 		})
 		return
@@ -323,7 +328,7 @@ func (r *Runner) settle(hard, ops context.Context, d *delivery, log *zap.Logger,
 
 	switch {
 	case IsPermanent(err):
-		r.deadLetter(ops, d, log, fields, DeadLetterInfo{
+		r.deadLetter(ops, d, log, fields, reason, DeadLetterInfo{
 			Reason: reason, Stage: StageOf(err), Error: err.Error(), Attempts: m.ReceiveCount,
 		})
 	case hard.Err() != nil:
@@ -332,8 +337,8 @@ func (r *Runner) settle(hard, ops context.Context, d *delivery, log *zap.Logger,
 		r.stats.released.Add(1)
 		r.m.released.Inc()
 		log.Warn("message released: handler cancelled at the drain deadline", fields...)
-	case r.cfg.MaxReceiveCount > 0 && m.ReceiveCount >= r.cfg.MaxReceiveCount:
-		r.deadLetter(ops, d, log, fields, DeadLetterInfo{
+	case r.maxReceives > 0 && m.ReceiveCount >= r.maxReceives:
+		r.deadLetter(ops, d, log, fields, reason, DeadLetterInfo{
 			Reason: ReasonMaxReceives, Stage: StageOf(err), Error: reason + ": " + err.Error(), Attempts: m.ReceiveCount,
 		})
 	default:
@@ -362,10 +367,13 @@ func (r *Runner) nack(ops context.Context, d *delivery, log *zap.Logger, delay t
 	}
 }
 
-// deadLetter sends the message to the DLQ; on failure it puts the message
-// back with a delay (the queue's redrive policy or a later attempt moves it).
-func (r *Runner) deadLetter(ops context.Context, d *delivery, log *zap.Logger, fields []zap.Field, info DeadLetterInfo) {
+// deadLetter finalizes the message (cause: the reason code of the last
+// handler failure, "" if not handled on this delivery) and sends it to the
+// DLQ; on failure it puts the message back with a delay (the queue's redrive
+// policy or a later attempt moves it).
+func (r *Runner) deadLetter(ops context.Context, d *delivery, log *zap.Logger, fields []zap.Field, cause string, info DeadLetterInfo) {
 	info.Reason = SanitizeReason(info.Reason)
+	r.finalize(ops, d, log, Final{DeadLetterInfo: info, Cause: cause})
 	ctx, cancel := context.WithTimeout(ops, r.cfg.SourceTimeout)
 	err := r.cfg.Source.DeadLetter(ctx, d.msg, info)
 	cancel()

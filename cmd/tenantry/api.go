@@ -1,20 +1,6 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"net"
-	"net/http"
-	"time"
-
-	"go.uber.org/zap"
-
-	"github.com/tenantry/tenantry/internal/binding"
-	"github.com/tenantry/tenantry/internal/oidcauth"
-	"github.com/tenantry/tenantry/internal/retrieval"
-	"github.com/tenantry/tenantry/internal/searchapi"
-	"github.com/tenantry/tenantry/internal/tenantdb"
-)
+import "github.com/tenantry/tenantry/internal/service"
 
 // APICmd serves the search API (POST /v1/search, GET /healthz).
 type APICmd struct {
@@ -37,57 +23,19 @@ type OIDCFlags struct {
 	TokenUse    string `name:"token-use" env:"TENANTRY_OIDC_TOKEN_USE" enum:",id,access" default:"" help:"Require this token_use claim (id or access)."`
 }
 
+// RetrievalFlags tune the search plan (internal/retrieval.Config).
+type RetrievalFlags struct {
+	ExactThreshold int64 `name:"exact-threshold" env:"TENANTRY_SEARCH_EXACT_THRESHOLD" default:"1000" help:"A tenant (after the filter) with at most this many chunks is searched exactly."`
+	EFSearch       int   `name:"ef-search" env:"TENANTRY_SEARCH_EF_SEARCH" default:"200" help:"hnsw.ef_search for a tenant holding the whole table; scaled up by 1+log10(table rows / tenant rows), at most 1000."`
+	MaxScanTuples  int   `name:"max-scan-tuples" env:"TENANTRY_SEARCH_MAX_SCAN_TUPLES" default:"20000" help:"hnsw.max_scan_tuples (iterative scan budget; a short scan is repeated exactly)."`
+}
+
+func (f RetrievalFlags) settings() service.Retrieval {
+	return service.Retrieval{ExactThreshold: f.ExactThreshold, EFSearch: f.EFSearch, MaxScanTuples: f.MaxScanTuples}
+}
+
 // Run serves until the process is signalled.
 func (c *APICmd) Run(g *Globals) error {
-	ctx := g.Context()
-	log := g.Logger()
-	v, err := c.Envelope.Verifier(ctx, c.AWS, log)
-	if err != nil {
-		return err
-	}
-	gate := &binding.Search{Envelopes: v, TokenReason: oidcauth.Classify}
-	if c.OIDC.Issuer != "" {
-		tv, err := oidcauth.New(ctx, oidcauth.Config{Issuer: c.OIDC.Issuer, Audience: c.OIDC.Audience,
-			TenantClaim: c.OIDC.TenantClaim, TokenUse: c.OIDC.TokenUse, Logger: log})
-		if err != nil {
-			return err
-		}
-		gate.Tokens = tv
-	}
-	emb, err := c.Embed.Embedder(ctx, c.AWS, log)
-	if err != nil {
-		return err
-	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.DatabaseURL, MaxConns: c.MaxConns, Logger: log})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	s, err := retrieval.New(db, c.Retrieval.Config(emb.Dimensions(), log))
-	if err != nil {
-		return err
-	}
-	h, err := searchapi.New(searchapi.Config{Gate: gate, Searcher: s, Embedder: emb, Security: db, Ready: db.Ping, Logger: log})
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
-	log.Info("search API listening", zap.String("addr", ln.Addr().String()), zap.Bool("oidc", gate.Tokens != nil))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return service.ServeAPI(g.Context(), service.APIConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
+		OIDC: service.OIDC(c.OIDC), Retrieval: c.Retrieval.settings(), DatabaseURL: c.DatabaseURL, Listen: c.Listen, MaxConns: c.MaxConns}, g.Logger())
 }

@@ -2,13 +2,12 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/audit"
-	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // AuditCmd verifies and exports the audit chains (owner role: reads every tenant).
@@ -36,34 +35,11 @@ func (c *AuditVerifyCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.OwnerURL, SkipPreflight: true, MaxConns: 2, Logger: g.Logger()})
+	reports, err := service.AuditVerify(ctx, c.OwnerURL, tenants)
 	if err != nil {
 		return err
 	}
-	defer db.Close()
-	reports, err := audit.VerifyAll(ctx, db, tenants)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, r := range reports {
-		if c.JSON {
-			_ = enc.Encode(r)
-			continue
-		}
-		status := "ok"
-		if !r.OK {
-			status = "BROKEN: " + r.Problem
-		}
-		fmt.Printf("%s  %6d events  %s\n", r.TenantID, r.Events, status)
-	}
-	if audit.Broken(reports) {
-		return errors.New("audit: at least one chain is broken")
-	}
-	if !c.JSON {
-		fmt.Printf("%d chain(s) verified\n", len(reports))
-	}
-	return nil
+	return audit.WriteReports(os.Stdout, reports, c.JSON)
 }
 
 // AuditExportCmd exports a tenant's events.
@@ -79,13 +55,8 @@ func (c *AuditExportCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: c.OwnerURL, SkipPreflight: true, MaxConns: 2, Logger: g.Logger()})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	enc := json.NewEncoder(os.Stdout)
-	return db.ScanAudit(ctx, tenants[0], func(e audit.Event) error { return enc.Encode(e) })
+	return service.AuditExport(ctx, c.OwnerURL, tenants[0], func(e audit.Event) error { return enc.Encode(e) })
 }
 
 func parseTenants(in []string) ([]uuid.UUID, error) {

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/google/uuid"
-	"github.com/tenantry/tenantry/internal/demo"
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // DemoCmd runs the end-to-end demo on the local stack (make demo).
@@ -28,87 +24,14 @@ type DemoCmd struct {
 	Timeout     time.Duration `name:"timeout" default:"4m" help:"Give up after this long."`
 }
 
-// Demo tenants: fixed ids so runs are comparable.
-var demoTenants = []struct{ name, id string }{
-	{"acme", "a0000000-0000-4000-8000-00000000ac3e"},
-	{"globex", "b0000000-0000-4000-8000-0000006106e8"},
-}
-
-const (
-	demoIssuer   = "https://backend.demo.tenantry.local"
-	demoAudience = "tenantry"
-)
-
 // Run runs the demo.
 func (c *DemoCmd) Run(g *Globals) error {
-	ctx := g.Context()
-	if err := os.MkdirAll(c.StateDir, 0o700); err != nil {
-		return err
-	}
-	keyPath, jwksPath := filepath.Join(c.StateDir, "signing.jwk"), filepath.Join(c.StateDir, "jwks.json")
-	signer, err := envelope.LoadKeySigner(keyPath, "")
-	if err != nil {
-		if signer, err = envelope.GenerateKey(envelope.AlgES256, "demo-1"); err != nil {
-			return err
-		}
-		jwk, err := signer.MarshalJWK()
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(keyPath, jwk, 0o600); err != nil {
-			return err
-		}
-	}
-	ring, err := envelope.NewKeyRing(signer.PublicKey())
-	if err != nil {
-		return err
-	}
-	jwks, err := ring.JWKS()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(jwksPath, jwks, 0o644); err != nil { //nolint:gosec // public keys
-		return err
-	}
-	verifier, err := envelope.NewVerifier(envelope.Config{Audience: demoAudience, Issuers: []string{demoIssuer}, Keys: ring}, g.Logger())
-	if err != nil {
-		return err
-	}
-	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
-	if err != nil {
-		return err
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	var tenants []demo.Tenant
-	for _, t := range demoTenants {
-		tenants = append(tenants, demo.Tenant{Name: t.name, ID: uuid.MustParse(t.id), Dir: filepath.Join(c.Corpus, t.name)})
-	}
-	return demo.Run(ctx, demo.Config{
-		Bucket: c.Bucket, QueueName: c.Queue, Tenants: tenants, Query: c.Query,
-		S3: s3c, SQS: sqsc, Embedder: emb, DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL,
-		Signer: signer, Issuer: demoIssuer, Audience: demoAudience, Verifier: verifier,
-		Worker: []string{self, "worker", "--log-level=info"},
-		WorkerEnv: []string{
-			"TENANTRY_ENVELOPE_JWKS_FILE=" + jwksPath, "TENANTRY_ENVELOPE_ISSUERS=" + demoIssuer,
-			"TENANTRY_ENVELOPE_AUDIENCE=" + demoAudience, "TENANTRY_BUCKETS=" + c.Bucket,
-			"TENANTRY_OPS_ADDR=" + c.OpsAddr, "TENANTRY_WAIT_TIME=1s", "TENANTRY_VISIBILITY_TIMEOUT=30s",
-			"TENANTRY_BACKOFF_BASE=200ms", "TENANTRY_CHUNK_TOKENS=96", "TENANTRY_CHUNK_OVERLAP=16", "TENANTRY_EMBED_PROVIDER=" + c.Embed.Provider,
-		},
-		ReadyURL: fmt.Sprintf("http://%s/readyz", c.OpsAddr), Timeout: c.Timeout, Out: os.Stdout, Logger: g.Logger(),
-		API: demoAPI(c.APIAddr, self, []string{
-			"TENANTRY_ENVELOPE_JWKS_FILE=" + jwksPath, "TENANTRY_ENVELOPE_ISSUERS=" + demoIssuer,
-			"TENANTRY_ENVELOPE_AUDIENCE=" + demoAudience, "TENANTRY_EMBED_PROVIDER=" + c.Embed.Provider,
-		}),
-	})
-}
-
-// demoAPI starts `tenantry api` beside the worker (empty addr: no API step).
-func demoAPI(addr, self string, env []string) demo.APIConfig {
-	if addr == "" {
-		return demo.APIConfig{}
-	}
-	return demo.APIConfig{Command: []string{self, "api", "--log-level=warn"}, Env: env, Addr: addr, Audience: "tenantry-demo"}
+	return service.Demo(g.Context(), service.DemoConfig{AWS: c.AWS.settings(), Embed: c.Embed.settings(),
+		DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL, Corpus: c.Corpus, Bucket: c.Bucket, Queue: c.Queue,
+		StateDir: c.StateDir, OpsAddr: c.OpsAddr, APIAddr: c.APIAddr, Query: c.Query, Timeout: c.Timeout,
+		Worker: []string{self, "worker", "--log-level=info"}, Out: os.Stdout}, g.Logger())
 }

@@ -26,7 +26,7 @@ type DevS3RelayCmd struct {
 // Run serves until the context ends.
 func (c *DevS3RelayCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	client, err := c.AWS.SQS(ctx)
+	client, err := c.AWS.settings().SQS(ctx)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/alecthomas/kong"
 	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -60,22 +62,6 @@ func (VersionCmd) Run(*Globals) error {
 	return nil
 }
 
-func newLogger(level string, json bool) (*zap.Logger, error) {
-	var cfg zap.Config
-	if json {
-		cfg = zap.NewProductionConfig()
-	} else {
-		cfg = zap.NewDevelopmentConfig()
-	}
-	lvl, err := zap.ParseAtomicLevel(level)
-	if err != nil {
-		return nil, err
-	}
-	cfg.Level = lvl
-	cfg.OutputPaths = []string{"stderr"}
-	return cfg.Build()
-}
-
 func main() {
 	var cli CLI
 	kctx := kong.Parse(&cli,
@@ -84,7 +70,7 @@ func main() {
 		kong.UsageOnError(),
 		kong.Vars{"version": version},
 	)
-	logger, err := newLogger(cli.LogLevel, cli.LogJSON)
+	logger, err := service.NewLogger(cli.LogLevel, cli.LogJSON)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
 		os.Exit(2)

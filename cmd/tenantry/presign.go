@@ -1,14 +1,7 @@
 package main
 
 import (
-	"errors"
-	"mime"
-	"net/http"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tenantry/tenantry/internal/presign"
 )
@@ -27,20 +20,8 @@ type presignFlags struct {
 }
 
 func (c *presignFlags) presigner(g *Globals) (*presign.Presigner, error) {
-	ctx := g.Context()
-	signer, err := c.Signer.Signer(ctx, c.AWS)
-	if err != nil {
-		return nil, err
-	}
-	iss, err := c.Claims.NewIssuer(signer)
-	if err != nil {
-		return nil, err
-	}
-	client, err := c.AWS.S3(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return presign.New(s3.NewPresignClient(client), iss, presign.Config{Bucket: c.Bucket, Expires: c.Expires}, g.Logger())
+	return c.Signer.signing().Presigner(g.Context(), c.AWS.settings(), c.Claims.config(),
+		presign.Config{Bucket: c.Bucket, Expires: c.Expires}, g.Logger())
 }
 
 func (c *presignFlags) request(filename, contentType string, size int64) (presign.Request, error) {
@@ -88,38 +69,17 @@ type UploadCmd struct {
 
 // Run uploads the file through a freshly presigned URL.
 func (c *UploadCmd) Run(g *Globals) error {
-	f, err := os.Open(c.File)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !st.Mode().IsRegular() {
-		return errors.New("upload needs a regular file")
-	}
-	if c.Filename == "" {
-		c.Filename = filepath.Base(c.File)
-	}
-	if c.ContentType == "" {
-		c.ContentType = mime.TypeByExtension(filepath.Ext(c.File))
-	}
 	p, err := c.presigner(g)
 	if err != nil {
 		return err
 	}
-	req, err := c.request(c.Filename, c.ContentType, st.Size())
+	req, err := c.request(c.Filename, c.ContentType, 0)
 	if err != nil {
 		return err
 	}
-	up, err := p.Presign(g.Context(), req)
+	up, size, err := p.UploadFile(g.Context(), req, c.File)
 	if err != nil {
 		return err
 	}
-	if err := presign.Upload(g.Context(), &http.Client{Timeout: 10 * time.Minute}, up, f, st.Size()); err != nil {
-		return err
-	}
-	return printJSON(map[string]any{"bucket": up.Bucket, "key": up.Key, "document_id": up.DocumentID, "bytes": st.Size()})
+	return printJSON(map[string]any{"bucket": up.Bucket, "key": up.Key, "document_id": up.DocumentID, "bytes": size})
 }

@@ -6,8 +6,7 @@ import (
 	"os"
 	"time"
 
-	"github.com/google/uuid"
-
+	"github.com/tenantry/tenantry/internal/service"
 	"github.com/tenantry/tenantry/internal/sfnctl"
 )
 
@@ -57,7 +56,7 @@ func (f sfnFilterFlags) filter() (sfnctl.Filter, error) {
 // SfnStartCmd starts one execution.
 type SfnStartCmd struct {
 	sfnFlags `embed:""`
-	Verify   EnvelopeVerifierFlags `embed:""`
+	Trust    EnvelopeVerifierFlags `embed:""`
 
 	Bucket       string `name:"bucket" env:"TENANTRY_BUCKET" required:"" help:"Upload bucket."`
 	Key          string `arg:"" help:"Object key ({tenant}/{document}/{filename})."`
@@ -69,7 +68,7 @@ type SfnStartCmd struct {
 // Run starts the execution and prints it.
 func (c *SfnStartCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	ctl, err := c.controller(g, c.OmitEnvelope, c.Verify)
+	ctl, err := c.controller(g, c.OmitEnvelope, c.Trust)
 	if err != nil {
 		return err
 	}
@@ -81,24 +80,8 @@ func (c *SfnStartCmd) Run(g *Globals) error {
 }
 
 func (c *sfnFlags) controller(g *Globals, omitEnvelope bool, verify EnvelopeVerifierFlags) (*sfnctl.Controller, error) {
-	ctx := g.Context()
-	client, err := c.AWS.SFN(ctx)
-	if err != nil {
-		return nil, err
-	}
-	deps := sfnctl.Deps{SFN: client, Logger: g.Logger()}
-	if len(verify.Issuers) > 0 {
-		if deps.S3, err = c.AWS.S3(ctx); err != nil {
-			return nil, err
-		}
-		if deps.SQS, err = c.AWS.SQS(ctx); err != nil {
-			return nil, err
-		}
-		if deps.Verifier, err = verify.Verifier(ctx, c.AWS, g.Logger()); err != nil {
-			return nil, err
-		}
-	}
-	return sfnctl.New(sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: c.Rate, OmitEnvelope: omitEnvelope}, deps)
+	return service.SFNController(g.Context(), c.AWS.settings(), verify.trust(),
+		sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: c.Rate, OmitEnvelope: omitEnvelope}, g.Logger())
 }
 
 // SfnRedriveCmd redrives failed Standard executions.
@@ -125,7 +108,7 @@ func (c *SfnRedriveCmd) Run(g *Globals) error {
 type SfnReplayCmd struct {
 	sfnFlags       `embed:""`
 	sfnFilterFlags `embed:""`
-	Verify         EnvelopeVerifierFlags `embed:""`
+	Trust          EnvelopeVerifierFlags `embed:""`
 
 	QueueURL string `name:"queue-url" env:"TENANTRY_SFN_FAILURE_QUEUE_URL" required:"" help:"The Express failure queue (the definition's FailureQueueUrl)."`
 }
@@ -136,7 +119,7 @@ func (c *SfnReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := c.controller(g, false, c.Verify)
+	ctl, err := c.controller(g, false, c.Trust)
 	if err != nil {
 		return err
 	}
@@ -144,30 +127,12 @@ func (c *SfnReplayCmd) Run(g *Globals) error {
 	return finish(sum, err)
 }
 
-func printOutcome(o sfnctl.Outcome) {
-	line := map[string]any{"action": o.Action, "name": o.Name, "error": o.Error, "executionArn": o.ExecutionARN}
-	if o.Tenant != uuid.Nil {
-		line["tenant"] = o.Tenant
-	}
-	if !o.At.IsZero() {
-		line["at"] = o.At.UTC().Format(time.RFC3339)
-	}
-	if o.NewExecutionARN != "" {
-		line["newExecutionArn"] = o.NewExecutionARN
-	}
-	if o.Err != nil {
-		line["detail"] = o.Err.Error()
-	}
-	_ = json.NewEncoder(os.Stdout).Encode(line)
-}
+func printOutcome(o sfnctl.Outcome) { _ = json.NewEncoder(os.Stdout).Encode(o.Line()) }
 
 func finish(sum sfnctl.Summary, err error) error {
 	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"summary": sum})
-	if err != nil {
-		return err
+	if err == nil && sum.Failed > 0 {
+		err = fmt.Errorf("%d of %d selected could not be acted on", sum.Failed, sum.Selected)
 	}
-	if sum.Failed > 0 {
-		return fmt.Errorf("%d of %d selected could not be acted on", sum.Failed, sum.Selected)
-	}
-	return nil
+	return err
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/tenantry/tenantry/internal/chunk"
@@ -24,36 +22,26 @@ type StageFlags struct {
 
 	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
-	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large (its chunks and vectors are held in memory until stored)."`
+	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large as soon as its chunk past the cap is cut, and extraction stops at max-chunks x chunk-tokens x 8 bytes of text (its chunks and vectors are held in memory until stored)."`
 	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
 	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
 	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
 	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
 }
 
-// config builds the service configuration of the stages: verifier, AWS
-// clients, embedder, gateway, limits.
-func (c *StageFlags) config(g *Globals) (service.Config, error) {
-	ctx := g.Context()
-	verifier, err := c.Envelope.Verifier(ctx, c.AWS, g.Logger())
-	if err != nil {
-		return service.Config{}, err
-	}
-	s3c, sqsc, emb, err := pipelineClients(ctx, c.AWS, c.Embed, g.Logger())
-	if err != nil {
-		return service.Config{}, err
-	}
-	sfnc, err := c.AWS.SFN(ctx)
-	if err != nil {
-		return service.Config{}, err
+// config maps the flags to the service settings of the stages.
+func (c *StageFlags) config() service.Config {
+	overlap := c.ChunkOverlap
+	if overlap == 0 {
+		overlap = chunk.NoOverlap
 	}
 	return service.Config{
+		AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
 		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
-		SFN: sfnc, Verifier: verifier, S3: s3c, SQS: sqsc, Embedder: emb,
-		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: pdfCacheDir(c.PDFCacheDir)},
-		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap(c.ChunkOverlap)},
+		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir},
+		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits:  pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch},
-	}, nil
+	}
 }
 
 // WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
@@ -70,7 +58,7 @@ type WorkerCmd struct {
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
-	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself."`
+	MaxReceives       int           `name:"max-receives" env:"TENANTRY_MAX_RECEIVES" default:"5" help:"Receives before the worker dead-letters a message itself (lowered to one less than the queue's redrive maxReceiveCount)."`
 	DrainTimeout      time.Duration `name:"drain-timeout" env:"TENANTRY_DRAIN_TIMEOUT" default:"30s" help:"On SIGTERM, how long in-flight work may finish."`
 	HandlerTimeout    time.Duration `name:"handler-timeout" env:"TENANTRY_HANDLER_TIMEOUT" default:"15m" help:"Longest a single message may be handled (then it is retried later)."`
 	BackoffBase       time.Duration `name:"backoff-base" env:"TENANTRY_BACKOFF_BASE" default:"1s" help:"First retry delay of transient failures (exponential, full jitter)."`
@@ -81,16 +69,13 @@ type WorkerCmd struct {
 
 // Run runs the worker.
 func (c *WorkerCmd) Run(g *Globals) error {
-	cfg, err := c.config(g)
-	if err != nil {
-		return err
-	}
+	cfg := c.config()
 	cfg.QueueURL, cfg.DLQURL = c.QueueURL, c.DLQURL
 	cfg.TaskQueueURL, cfg.TaskDLQURL = c.TaskQueueURL, c.TaskDLQURL
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
-	return service.Run(g.Context(), cfg, g.Logger())
+	return service.Run(g.Context(), cfg, service.Deps{}, g.Logger())
 }
 
 // LambdaCmd serves the Express state machine's tasks as an AWS Lambda
@@ -101,33 +86,5 @@ type LambdaCmd struct {
 
 // Run serves task invocations until the Lambda runtime ends the process.
 func (c *LambdaCmd) Run(g *Globals) error {
-	cfg, err := c.config(g)
-	if err != nil {
-		return err
-	}
-	return service.RunLambda(g.Context(), cfg, g.Logger())
-}
-
-func overlap(n int) int {
-	if n == 0 {
-		return chunk.NoOverlap
-	}
-	return n
-}
-
-// pdfCacheDir defaults to the user cache directory; "" (no writable cache)
-// compiles PDFium in memory at the first PDF of each process.
-func pdfCacheDir(dir string) string {
-	if dir != "" {
-		return dir
-	}
-	base, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	dir = filepath.Join(base, "tenantry", "pdfium")
-	if os.MkdirAll(dir, 0o700) != nil {
-		return ""
-	}
-	return dir
+	return service.RunLambda(g.Context(), c.config(), service.Deps{}, g.Logger())
 }

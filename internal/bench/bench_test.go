@@ -284,7 +284,7 @@ func newCorpus(t *testing.T, env *harness.Env, sz sizes) *corpus {
 		c.bodies = append(c.bodies, body)
 		c.chunks = append(c.chunks, chs)
 		c.embs = append(c.embs, es)
-		c.pdocs = append(c.pdocs, pipeline.Document{TenantID: tn.String(), DocumentID: id, SourceURI: "s3://" + env.Bucket + "/" + key,
+		c.pdocs = append(c.pdocs, pipeline.Document{DocumentID: id, SourceURI: "s3://" + env.Bucket + "/" + key,
 			Version: d.Version, MediaType: "text/plain", Filename: id + ".txt", SizeBytes: int64(len(body))})
 		c.total += len(chs)
 	}

@@ -1,8 +1,13 @@
-// Package binding owns the rules that establish a message's tenant from a
-// decoded event (internal/event): which envelope speaks for the event, and
-// what that envelope must be bound to. The worker (internal/ingest) and the
-// DLQ replay tool (internal/dlq) both call Resolver.Resolve, so the rules
-// cannot drift between processing a message and replaying it:
+// Package binding is the one gate: it owns the rules that establish a
+// tenant from outside input — which envelope speaks for it, and what that
+// envelope must be bound to. Every transport calls it, so the rules cannot
+// drift: the SQS worker (internal/ingest) and the DLQ replay tool
+// (internal/dlq) call Resolver.Resolve; every Step Functions task
+// (internal/sfntask, over task tokens or the Lambda) and `sfn start|replay`
+// (internal/sfnctl) call Resolver.Object, with the rules of an
+// ObjectCreated event plus one: an envelope the execution input carries must
+// be byte-identical to the object's; search calls Resolver.Search. No other
+// package calls the envelope verification API (TestOneGate). The rules:
 //
 //   - a job: the envelope must verify against the job's raw bytes (body
 //     hash), sign exactly the job type's action, and name exactly the job's

@@ -61,6 +61,9 @@ const (
 	// ReasonObjectExists: a removal event for an object that exists (again)
 	// (KindStale).
 	ReasonObjectExists = "object_exists"
+	// ReasonEnvelopeMismatch: an execution input carried an envelope that
+	// is not byte-identical to the object's (KindRejected).
+	ReasonEnvelopeMismatch = "envelope_mismatch"
 	// ReasonKeysUnavailable: the verification keys could not be loaded, or
 	// the context ended, before the envelope was judged (KindUnavailable).
 	ReasonKeysUnavailable = "keys_unavailable"

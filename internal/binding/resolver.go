@@ -2,18 +2,19 @@ package binding
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
 )
 
-// ObjectHeader reads an S3 object's metadata (*objects.Reader does).
+// ObjectHeader reads an S3 object's metadata, of its current version or of
+// a given one (*objects.Reader does).
 type ObjectHeader interface {
-	Head(ctx context.Context, bucket, key string) (objects.Head, error)
+	HeadVersion(ctx context.Context, bucket, key, versionID string) (objects.Head, error)
 }
 
 var _ ObjectHeader = (*objects.Reader)(nil)
@@ -32,6 +33,11 @@ type Resolver struct {
 	Buckets []string
 }
 
+// Verified is the gate's verdict: the verified claims and the tenant scope
+// they minted. Callers name it through this package, never through
+// internal/envelope.
+type Verified = envelope.Verified
+
 // Bound is an event whose tenant is established.
 type Bound struct {
 	// Verified is the envelope's verdict and the tenant scope it minted.
@@ -39,6 +45,9 @@ type Bound struct {
 	// Head is the object's metadata for an ObjectCreated event (the
 	// envelope was read from it); zero for other events.
 	Head objects.Head
+	// Key is the object's canonical key, parsed ({tenant}/{document}/
+	// {filename}), for an ObjectCreated event or Object; zero otherwise.
+	Key envelope.ObjectKey
 }
 
 // Resolve establishes ev's tenant. messageID is the SQS message id (the
@@ -47,6 +56,12 @@ type Bound struct {
 func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string) (Bound, error) {
 	if r == nil || r.Verifier == nil {
 		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	// A key means something only when it is canonical: judged before any
+	// envelope is read and before S3 is asked about it (a server that
+	// resolves "a/../b" would answer for another tenant's object).
+	if err := canonicalKey(ev); err != nil {
+		return Bound{}, err
 	}
 	switch ev.Kind {
 	case event.KindJob:
@@ -89,7 +104,11 @@ func errJobBinding() error {
 func checkJob(v envelope.Verified, j *event.Job) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
-		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || !strings.HasPrefix(j.Key, v.Claims.TenantID.String()+"/") {
+		k, err := envelope.ParseObjectKey(j.Key)
+		if err != nil {
+			return err
+		}
+		if v.Claims.Resource != envelope.ObjectResource(j.Bucket, j.Key) || k.Tenant != v.Claims.TenantID {
 			return errJobBinding()
 		}
 	case envelope.ActionReindex, envelope.ActionDelete:
@@ -103,42 +122,86 @@ func checkJob(v envelope.Verified, j *event.Job) error {
 // head reads the object an S3 event is about, if its bucket is served. A
 // missing object is returned as the objects.ErrNotFound error, for the
 // caller to judge; any other failure is an *Error.
-func (r *Resolver) head(ctx context.Context, o *event.Object) (objects.Head, error) {
-	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, o.Bucket) {
+func (r *Resolver) head(ctx context.Context, bucket, key, versionID string) (objects.Head, error) {
+	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, bucket) {
 		return objects.Head{}, &Error{Kind: KindNotServed, Reason: ReasonUnknownBucket}
 	}
 	if r.Objects == nil {
 		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: errors.New("no S3 client configured")}
 	}
-	h, err := r.Objects.Head(ctx, o.Bucket, o.Key)
+	h, err := r.Objects.HeadVersion(ctx, bucket, key, versionID)
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
 		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: err}
 	}
 	return h, err
 }
 
-func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
-	h, err := r.head(ctx, o)
+// signedHead reads an object that must exist and carry an envelope: a gone
+// object is KindStale, one without an envelope KindRejected.
+func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string) (objects.Head, error) {
+	h, err := r.head(ctx, bucket, key, versionID)
 	if errors.Is(err, objects.ErrNotFound) {
 		// Deleted since the event was sent: its removal event cleans up.
-		return Bound{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+		return objects.Head{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
 	}
 	if err != nil {
-		return Bound{}, err
+		return objects.Head{}, err
 	}
 	if h.Envelope == "" {
-		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+		return objects.Head{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
-	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, o.Bucket, o.Key) // an object envelope authorises ingest only
+	return h, nil
+}
+
+func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
+	return r.Object(ctx, ObjectRequest{Bucket: o.Bucket, Key: o.Key})
+}
+
+// ObjectRequest names the object a Step Functions task (or `tenantry sfn
+// start|replay`) is about: a version of it, and the envelope its input
+// carries, if any.
+type ObjectRequest struct {
+	Bucket, Key string
+	// VersionID pins one version of the object ("": the current one).
+	VersionID string
+	// Envelope is the envelope the execution input carries ("": none). It
+	// never replaces the object's: if set, it must be byte-identical to
+	// the x-amz-meta-tenantry-envelope of the object.
+	Envelope string
+}
+
+// Object establishes the tenant of an object by the rules of an S3
+// ObjectCreated event: the key must be canonical (before S3 is asked), the
+// bucket served, the object (version) must exist, and its
+// x-amz-meta-tenantry-envelope must verify, be bound to bucket and key, and
+// authorise ingest. An envelope in req must equal the object's
+// (ReasonEnvelopeMismatch otherwise). A missing object is KindStale
+// (ReasonObjectUnavailable).
+func (r *Resolver) Object(ctx context.Context, req ObjectRequest) (Bound, error) {
+	if r == nil || r.Verifier == nil {
+		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	k, err := envelope.ParseObjectKey(req.Key)
 	if err != nil {
 		return Bound{}, verifyError(err)
 	}
-	return Bound{Verified: v, Head: h}, nil
+	h, err := r.signedHead(ctx, req.Bucket, req.Key, req.VersionID)
+	if err != nil {
+		return Bound{}, err
+	}
+	if req.Envelope != "" && subtle.ConstantTimeCompare([]byte(req.Envelope), []byte(h.Envelope)) != 1 {
+		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonEnvelopeMismatch, Err: errors.New("the input's envelope is not the object's")}
+	}
+	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, req.Bucket, req.Key) // an object envelope authorises ingest only
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	return Bound{Verified: v, Head: h, Key: k}, nil
 }
 
 func (r *Resolver) removed(ctx context.Context, o *event.Object, messageID string) (envelope.Verified, error) {
 	// S3 is the authority on removal: the object must really be gone.
-	_, err := r.head(ctx, o)
+	_, err := r.head(ctx, o.Bucket, o.Key, "")
 	switch {
 	case err == nil:
 		return envelope.Verified{}, &Error{Kind: KindStale, Reason: ReasonObjectExists}
@@ -160,4 +223,39 @@ func verifyError(err error) error {
 		return &Error{Kind: KindRejected, Reason: reason, Err: err}
 	}
 	return &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+}
+
+// canonicalKey refuses an event or ingest job whose object key is not
+// canonical (envelope.ParseObjectKey), with the key rule's reason.
+func canonicalKey(ev event.Event) error {
+	key := ""
+	switch {
+	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && ev.Object != nil:
+		key = ev.Object.Key
+	case ev.Kind == event.KindJob && ev.Job != nil && envelope.Action(ev.Job.Action()) == envelope.ActionIngest:
+		key = ev.Job.Key
+	default:
+		return nil
+	}
+	if err := envelope.CheckObjectKey(key); err != nil {
+		return verifyError(err)
+	}
+	return nil
+}
+
+// Search establishes the tenant of a search request: token must verify and
+// authorise exactly search. The search API and `tenantry search` call it;
+// a failure is an *Error like every other refusal.
+func (r *Resolver) Search(ctx context.Context, token string) (envelope.Verified, error) {
+	if r == nil || r.Verifier == nil {
+		return envelope.Verified{}, errors.New("binding: Resolver without a Verifier")
+	}
+	v, err := r.Verifier.Verify(ctx, token)
+	if err == nil {
+		err = v.RequireAction(envelope.ActionSearch)
+	}
+	if err != nil {
+		return envelope.Verified{}, verifyError(err)
+	}
+	return v, nil
 }

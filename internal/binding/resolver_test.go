@@ -79,6 +79,10 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 	expired := kit.JobClaims(a, envelope.ActionReindex, envelope.DocumentResource("doc-1"), []byte(reindex))
 	expired.IssuedAt, expired.NotBefore, expired.Expiry = expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-3*3600e9), expired.IssuedAt.Add(-2*3600e9)
 
+	travKey := a.String() + "/../" + b.String() + "/doc-3/c.txt"
+	trav2Key := a.String() + "/x/../../" + b.String() + "/doc-3/c.txt"
+	ingestTrav := `{"type":"ingest","bucket":"` + bucket + `","key":"` + travKey + `"}`
+
 	at := func(b, key, tok string) map[string]string { return map[string]string{b + "/" + key: tok} }
 	return []resolveCase{
 		// Bound.
@@ -128,8 +132,19 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "created, no S3 client", ev: created(bucket, keyA), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, object exists", ev: removed(bucket, keyB), objs: at(bucket, keyB, objB), heads: 1, kind: binding.KindStale, reason: "object_exists"},
 		{name: "removed, object exists without envelope", ev: removed(bucket, keyB), objs: at(bucket, keyB, ""), heads: 1, kind: binding.KindStale, reason: "object_exists"},
-		{name: "removed, key not under a tenant", ev: removed(bucket, "shared/doc/x.txt"), heads: 1, kind: binding.KindRejected, reason: "bad_tenant"},
-		{name: "removed, key without a prefix", ev: removed(bucket, "x.txt"), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "removed, key not under a tenant", ev: removed(bucket, "shared/doc/x.txt"), kind: binding.KindRejected, reason: "bad_tenant"},
+		{name: "removed, key without a prefix", ev: removed(bucket, "x.txt"), kind: binding.KindRejected, reason: "noncanonical_key"},
+
+		// Non-canonical keys: refused before S3 is asked and before any
+		// envelope is read, whatever the object or the job carries.
+		{name: "created, ../ into another tenant", ev: created(bucket, travKey), objs: at(bucket, travKey, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, ../../ into another tenant", ev: created(bucket, trav2Key), objs: at(bucket, trav2Key, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, backslash", ev: created(bucket, a.String()+"/doc-1/..\\x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, four segments", ev: created(bucket, a.String()+"/doc-1/sub/x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "created, %2F in the decoded key", ev: created(bucket, a.String()+"/doc-1%2F..%2F/x"), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "removed, ../ into another tenant", ev: removed(bucket, travKey), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "ingest job, ../ into another tenant", ev: job(t, kit.Job(t, a, envelope.ActionIngest, "doc:x", []byte(ingestTrav)), ingestTrav),
+			kind: binding.KindRejected, reason: "noncanonical_key"},
 		{name: "removed, S3 unreachable", ev: removed(bucket, keyB), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, no S3 client", ev: removed(bucket, keyB), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 

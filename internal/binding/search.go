@@ -51,12 +51,9 @@ func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID s
 		if s.Envelopes == nil {
 			return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("envelopes not accepted")}
 		}
-		v, err := s.Envelopes.Verify(ctx, envelopeToken)
-		if err == nil {
-			err = v.RequireAction(envelope.ActionSearch)
-		}
+		v, err := (&Resolver{Verifier: s.Envelopes}).Search(ctx, envelopeToken) // the one envelope rule for search
 		if err != nil {
-			return tenantdb.Scope{}, verifyError(err)
+			return tenantdb.Scope{}, err
 		}
 		return v.Scope.WithJob(requestID), nil
 	}

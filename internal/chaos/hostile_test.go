@@ -436,18 +436,37 @@ func eventCases(t *testing.T, env *harness.Env, victim, attacker uuid.UUID) []ho
 			send: func(ctx context.Context) error {
 				return env.Send(ctx, env.NotificationFor(env.Bucket, "ObjectCreated:Put", encSlash))
 			}},
-		raw("key: double-encoded slash %252F (no such object)", env.NotificationFor(env.Bucket, "ObjectCreated:Put",
-			strings.ReplaceAll(plansKey, "/", "%252F")), ""),
+		hostileCase{group: "event", name: "key: double-encoded slash %252F (decodes to a key with %2F)", match: strings.ReplaceAll(plansKey, "/", "%252F"),
+			want: outcome{reason: string(envelope.ReasonNonCanonicalKey), security: true},
+			send: func(ctx context.Context) error {
+				return env.Send(ctx, env.NotificationFor(env.Bucket, "ObjectCreated:Put", strings.ReplaceAll(plansKey, "/", "%252F")))
+			}},
 		raw("key: '+' decodes to a space (legitimate object)", env.NotificationFor(env.Bucket, "ObjectCreated:Put",
 			strings.ReplaceAll(spaceKey, " ", "+")), ""),
 		raw("key: %2B decodes to a plus (legitimate object)", env.NotificationFor(env.Bucket, "ObjectCreated:Put",
 			strings.ReplaceAll(plusKey, "+", "%2B")), ""),
-		raw("key: ../ traversal to another tenant's object", env.NotificationFor(env.Bucket, "ObjectCreated:Put",
-			victim.String()+"/../"+attacker.String()+"/enc/plans.txt"), ""),
+		hostileCase{group: "event", name: "key: ../ traversal to another tenant's object", match: "/../" + attacker.String() + "/enc/",
+			want: outcome{reason: string(envelope.ReasonNonCanonicalKey), security: true},
+			send: func(ctx context.Context) error {
+				return env.Send(ctx, env.NotificationFor(env.Bucket, "ObjectCreated:Put", victim.String()+"/../"+attacker.String()+"/enc/plans.txt"))
+			}},
+		hostileCase{group: "event", name: "ingest job: attacker-signed ../ key into the victim's prefix", match: "/x/../../" + victim.String(),
+			want: outcome{reason: string(envelope.ReasonNonCanonicalKey), security: true},
+			send: func(ctx context.Context) error {
+				job := fmt.Sprintf(`{"type":"ingest","bucket":%q,"key":%q}`, env.Bucket, attacker.String()+"/x/../../"+victim.String()+"/enc/plans.txt")
+				tok := env.Kit.Job(t, attacker, envelope.ActionIngest, "doc:plans", []byte(job))
+				return env.Send(ctx, fmt.Sprintf(`{"envelope":%q,"job":%s}`, tok, job))
+			}},
 		raw("ObjectRemoved for an object that still exists", env.Notification("ObjectRemoved:Delete", existsKey), ""),
 	)
-	cases[len(cases)-4].want.ready = "plus doc"
-	cases[len(cases)-3].want.ready = "plus2"
+	for i := range cases {
+		switch cases[i].name {
+		case "key: '+' decodes to a space (legitimate object)":
+			cases[i].want.ready = "plus doc"
+		case "key: %2B decodes to a plus (legitimate object)":
+			cases[i].want.ready = "plus2"
+		}
+	}
 	return cases
 }
 

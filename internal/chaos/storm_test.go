@@ -97,11 +97,11 @@ func TestChaosProviderStorm(t *testing.T) {
 	go func() {
 		done <- service.Run(runCtx, service.Config{
 			DatabaseURL: env.DB.WorkerURL, DBMaxConns: 8, QueueURL: env.QueueURL, DLQURL: env.DLQURL, Buckets: []string{env.Bucket},
-			Verifier: env.Kit.Verifier(t), S3: env.Stack.S3, SQS: env.Stack.SQS, Embedder: emb,
 			Concurrency: 8, Pollers: 2, VisibilityTimeout: 5 * time.Second, WaitTime: time.Second, MaxReceiveCount: 30,
 			DrainTimeout: 5 * time.Second, BackoffBase: 100 * time.Millisecond, BackoffMax: 2 * time.Second,
-			OpsAddr: "127.0.0.1:0", OnListening: func(a net.Addr) { ready <- a },
-		}, nil)
+			OpsAddr: "127.0.0.1:0",
+		}, service.Deps{Verifier: env.Kit.Verifier(t), S3: env.Stack.S3, SQS: env.Stack.SQS, Embedder: emb,
+			OnListening: func(a net.Addr) { ready <- a }}, nil)
 	}()
 	stopped := false
 	stop := func() {

@@ -63,6 +63,26 @@ func (c Config) validate() error {
 	return nil
 }
 
+// BytesPerToken is the text bytes per cl100k token TextBytesFor allows:
+// about twice what English prose averages (~4), four times CJK (~2), so a
+// document that reaches it has long gone past the chunk cap.
+const BytesPerToken = 8
+
+// TextBytesFor is the most extracted text worth reading for a document
+// allowed maxChunks chunks of this Config's size: maxChunks × MaxTokens ×
+// BytesPerToken (80 MiB for the defaults, 20000 × 512 × 8). Text past it
+// would make more chunks than the cap (save for text of unusually many bytes
+// per token, which is refused as too large instead), so an extractor bounded
+// by it (extract.Config.MaxTextBytes) refuses such a document while
+// reading it, before it is held in memory and chunked. maxChunks <= 0: 0.
+func (c Config) TextBytesFor(maxChunks int) int64 {
+	if maxChunks <= 0 {
+		return 0
+	}
+	c = c.withDefaults()
+	return int64(maxChunks) * int64(c.MaxTokens) * BytesPerToken
+}
+
 // Chunker implements pipeline.Chunker. It is safe for concurrent use.
 type Chunker struct {
 	cfg     Config
@@ -110,17 +130,43 @@ func Text(doc pipeline.Extracted) string {
 // pipeline.ErrEmpty when doc has no text other than whitespace, and the
 // context's error when ctx ends first.
 func (c *Chunker) Chunk(ctx context.Context, doc pipeline.Extracted) ([]pipeline.Chunk, error) {
-	if err := ctx.Err(); err != nil {
+	return c.ChunkAtMost(ctx, doc, 0)
+}
+
+// ChunkAtMost is Chunk with a cap (pipeline.BoundedChunker): it stops at the
+// first chunk past max and returns an error wrapping pipeline.ErrTooLarge,
+// without cutting the rest of the document. max <= 0 means no cap.
+func (c *Chunker) ChunkAtMost(ctx context.Context, doc pipeline.Extracted, max int) ([]pipeline.Chunk, error) {
+	var out []pipeline.Chunk
+	err := c.Each(ctx, doc, max, func(ch pipeline.Chunk) error {
+		out = append(out, ch)
+		return nil
+	})
+	if err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// Each calls yield with each chunk of doc, in order, as soon as it is cut.
+// It stops at the first error yield returns and returns it. With max > 0 it
+// cuts at most max+1 chunks and yields at most max: once the (max+1)th chunk
+// is cut it stops with an error wrapping pipeline.ErrTooLarge, and no more
+// of the document is split or counted. It returns an error wrapping pipeline.ErrEmpty when no
+// chunk was cut, and the context's error when ctx ends first.
+func (c *Chunker) Each(ctx context.Context, doc pipeline.Extracted, max int, yield func(pipeline.Chunk) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	m := newMerger(ctx, c.cfg, c.counter, validSections(doc.Sections))
+	m.max, m.yield = max, yield
 	if err := m.run(); err != nil {
-		return nil, err
+		return err
 	}
-	if len(m.out) == 0 {
-		return nil, fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
+	if m.count == 0 {
+		return fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
 	}
-	return m.out, nil
+	return nil
 }
 
 // validSections returns secs with each invalid UTF-8 byte replaced by U+FFFD,

@@ -441,3 +441,140 @@ func ExampleNewCounter() {
 	fmt.Println(c.Count("Tenant-scoped chunks, counted in cl100k_base tokens."))
 	// Output: 13
 }
+
+// TestChunkAtMost checks that the chunk cap bites while chunking: the
+// chunker yields at most max chunks, refuses at the first chunk past it with
+// ErrTooLarge, and a document far over the cap is not cut to its end.
+func TestChunkAtMost(t *testing.T) {
+	t.Parallel()
+	cfg := chunk.Config{MaxTokens: 64, OverlapTokens: 8}
+	c := newChunker(t, cfg)
+	doc := secs(prose(40000), prose(10000))
+	all, err := c.Chunk(context.Background(), doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(all)
+	if n < 50 {
+		t.Fatalf("only %d chunks; the test needs a longer document", n)
+	}
+	// A 64 MiB document: cutting it whole takes minutes (the probe's
+	// defect); with the cap it stops after a few chunks.
+	huge := secs(strings.Repeat(prose(1<<20), 64))
+	tests := []struct {
+		name      string
+		doc       pipeline.Extracted
+		max       int
+		wantErr   error
+		wantYield int
+	}{
+		{"no cap", doc, 0, nil, n},
+		{"cap above", doc, n + 1, nil, n},
+		{"cap exact", doc, n, nil, n},
+		{"one past the cap", doc, n - 1, pipeline.ErrTooLarge, n - 1},
+		{"far past the cap", doc, 3, pipeline.ErrTooLarge, 3},
+		{"huge document, cap 1", huge, 1, pipeline.ErrTooLarge, 1},
+		{"huge document, cap 10", huge, 10, pipeline.ErrTooLarge, 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var got []pipeline.Chunk
+			err := c.Each(context.Background(), tt.doc, tt.max, func(ch pipeline.Chunk) error {
+				got = append(got, ch)
+				return nil
+			})
+			if !errors.Is(err, tt.wantErr) || (tt.wantErr == nil) != (err == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil && pipeline.Reason(err) != "document_too_large" {
+				t.Fatalf("reason %q", pipeline.Reason(err))
+			}
+			if len(got) != tt.wantYield {
+				t.Fatalf("yielded %d chunks, want %d", len(got), tt.wantYield)
+			}
+			if tt.doc.Sections[0].Text == doc.Sections[0].Text {
+				// What was yielded before the stop is what Chunk makes.
+				if diff := cmp.Diff(all[:len(got)], got); diff != "" {
+					t.Fatalf("chunks differ from Chunk's (-want +got):\n%s", diff)
+				}
+			}
+			chunks, err2 := c.ChunkAtMost(context.Background(), tt.doc, tt.max)
+			if (err == nil) != (err2 == nil) || (err2 == nil && len(chunks) != len(got)) {
+				t.Fatalf("ChunkAtMost = %d chunks, %v; Each = %d, %v", len(chunks), err2, len(got), err)
+			}
+		})
+	}
+}
+
+// TestEachStopsAtYieldError: an error from yield stops chunking and is
+// returned as it is.
+func TestEachStopsAtYieldError(t *testing.T) {
+	t.Parallel()
+	c := newChunker(t, chunk.Config{MaxTokens: 64})
+	stop := errors.New("stop")
+	calls := 0
+	err := c.Each(context.Background(), secs(prose(20000)), 0, func(pipeline.Chunk) error {
+		calls++
+		if calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 2 {
+		t.Fatalf("err = %v after %d calls", err, calls)
+	}
+}
+
+// BenchmarkChunkCap compares a document far over the chunk cap (64 MiB of
+// prose, cap 20000 chunks of 64 tokens would need ~5 MiB) with one under it.
+func BenchmarkChunkCap(b *testing.B) {
+	c := newChunker(b, chunk.Config{MaxTokens: 64, OverlapTokens: 8})
+	cases := []struct {
+		name string
+		doc  pipeline.Extracted
+		max  int
+	}{
+		{"normal_1MiB", secs(prose(1 << 20)), 20000},
+		{"over_cap_64MiB", secs(strings.Repeat(prose(1<<20), 64)), 20000},
+	}
+	for _, cs := range cases {
+		b.Run(cs.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				_, _ = c.ChunkAtMost(context.Background(), cs.doc, cs.max)
+			}
+		})
+	}
+}
+
+// TestTextBytesFor: the text limit derived from the chunk cap.
+func TestTextBytesFor(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		cfg       chunk.Config
+		maxChunks int
+		want      int64
+	}{
+		{chunk.Config{}, 20000, 20000 * 512 * chunk.BytesPerToken}, // 80 MiB
+		{chunk.Config{MaxTokens: 256}, 1000, 1000 * 256 * chunk.BytesPerToken},
+		{chunk.Config{}, 0, 0},
+	}
+	for _, tt := range tests {
+		if got := tt.cfg.TextBytesFor(tt.maxChunks); got != tt.want {
+			t.Errorf("%+v.TextBytesFor(%d) = %d, want %d", tt.cfg, tt.maxChunks, got, tt.want)
+		}
+	}
+	// The derivation holds for ordinary prose: a cap's worth of default
+	// chunks covers less text than the derived limit.
+	c := newChunker(t, chunk.Config{})
+	chunks, err := c.Chunk(context.Background(), secs(prose(1<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	perChunk := int64(chunks[len(chunks)-1].CharEnd) / int64(len(chunks))
+	if limit := c.Config().TextBytesFor(1); perChunk >= limit {
+		t.Fatalf("prose averages %d bytes per chunk, over the derived limit per chunk %d", perChunk, limit)
+	}
+	t.Logf("prose: %d bytes per chunk; derived limit %d per chunk", perChunk, c.Config().TextBytesFor(1))
+}

@@ -2,6 +2,7 @@ package chunk
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -51,8 +52,14 @@ type merger struct {
 
 	pushed  int
 	lastSec int // section of the last piece pushed; -1 before the first
-	out     []pipeline.Chunk
 	err     error
+
+	// yield receives each chunk as it is cut; max > 0 caps their number
+	// (the chunk past it stops the merger with ErrTooLarge).
+	yield   func(pipeline.Chunk) error
+	max     int
+	count   int // chunks cut so far
+	lastEnd int // CharEnd of the last chunk cut
 }
 
 func newMerger(ctx context.Context, cfg Config, counter *Counter, secs []pipeline.Section) *merger {
@@ -252,7 +259,7 @@ func (m *merger) push(p piece) {
 	}
 	m.buf = append(m.buf, p)
 	m.sum += p.tokens
-	for m.sum > m.cfg.MaxTokens && len(m.buf) > 1 {
+	for m.sum > m.cfg.MaxTokens && len(m.buf) > 1 && m.err == nil {
 		m.cut()
 	}
 }
@@ -261,7 +268,7 @@ func (m *merger) finish() {
 	if m.err != nil {
 		return
 	}
-	for len(m.buf) > m.next {
+	for len(m.buf) > m.next && m.err == nil {
 		if m.sum > m.cfg.MaxTokens && len(m.buf) > 1 {
 			m.cut()
 			continue
@@ -354,7 +361,7 @@ func (m *merger) advance(c int) {
 func (m *merger) emit(c int) int {
 	for {
 		text, runeStart, runeEnd, sec := m.build(c)
-		if text == "" || len(m.out) > 0 && runeEnd <= m.out[len(m.out)-1].CharEnd {
+		if text == "" || m.count > 0 && runeEnd <= m.lastEnd {
 			// Only whitespace beyond what the last chunk already holds.
 			return c
 		}
@@ -381,8 +388,8 @@ func (m *merger) emit(c int) int {
 			c--
 			continue
 		}
-		m.out = append(m.out, pipeline.Chunk{
-			Ordinal:    len(m.out),
+		m.deliver(pipeline.Chunk{
+			Ordinal:    m.count,
 			Text:       text,
 			TokenCount: tokens,
 			CharStart:  runeStart,
@@ -390,6 +397,21 @@ func (m *merger) emit(c int) int {
 			Page:       m.secs[sec].Page,
 		})
 		return c
+	}
+}
+
+// deliver hands a chunk to yield, or stops the merger when it is one past
+// the cap: the cap bites at the first chunk past it, not after the whole
+// document was cut.
+func (m *merger) deliver(ch pipeline.Chunk) {
+	m.count++
+	m.lastEnd = ch.CharEnd
+	if m.max > 0 && m.count > m.max {
+		m.err = fmt.Errorf("chunk: %w: more than %d chunks", pipeline.ErrTooLarge, m.max)
+		return
+	}
+	if err := m.yield(ch); err != nil {
+		m.err = err
 	}
 }
 

@@ -2,6 +2,7 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +22,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/audit"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/presign"
 	"github.com/tenantry/tenantry/internal/retrieval"
@@ -56,7 +59,9 @@ type Config struct {
 	Signer   *envelope.KeySigner // trusted: its public key is in the worker's JWKS
 	Issuer   string
 	Audience string
-	Verifier *envelope.Verifier
+	// Gate establishes the demo's own tenants (purge, search) by the same
+	// rules as the worker's.
+	Gate *binding.Resolver
 
 	// Worker is the command line that starts the worker (binary + args);
 	// WorkerEnv is added to the environment. QueueURL/DLQURL are appended
@@ -126,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	// A fresh run every time: purge what earlier runs stored, through a
 	// signed purge envelope like any backend would (audited in each chain).
 	for _, t := range cfg.Tenants {
-		s, err := scopeFor(ctx, issuer, cfg.Verifier, t.ID, envelope.ActionPurge)
+		s, err := purgeScope(ctx, issuer, cfg.Gate, t.ID)
 		if err != nil {
 			return err
 		}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	scopes := map[uuid.UUID]tenantdb.Scope{}
 	for _, t := range cfg.Tenants {
-		s, err := scopeFor(ctx, issuer, cfg.Verifier, t.ID, envelope.ActionSearch)
+		s, err := searchScope(ctx, issuer, cfg.Gate, t.ID)
 		if err != nil {
 			return err
 		}
@@ -220,7 +225,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	fmt.Fprintln(out, "    no row was written to any tenant table")
 
 	step("verifying every tenant's audit hash chain (as the owner role)")
-	owner, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.OwnerURL, MaxConns: 2, SkipPreflight: true})
+	owner, err := tenantdb.OpenAuditReader(ctx, cfg.OwnerURL)
 	if err != nil {
 		return err
 	}
@@ -342,17 +347,75 @@ func uploadFile(ctx context.Context, pre *presign.Presigner, t Tenant, path stri
 	return presign.Upload(ctx, nil, p, strings.NewReader(string(data)), int64(len(data)))
 }
 
-// scopeFor mints a scope the only way there is: sign an envelope and verify it.
-func scopeFor(ctx context.Context, issuer *envelope.Issuer, v *envelope.Verifier, tenant uuid.UUID, act envelope.Action) (tenantdb.Scope, error) {
-	tok, err := issuer.Sign(ctx, issuer.Claims(tenant, "demo", act, envelope.DocumentResource("*")))
+// purgeScope mints a purge scope the only way there is: a signed purge job,
+// bound to its body and established by the gate, as the worker would.
+func purgeScope(ctx context.Context, issuer *envelope.Issuer, gate *binding.Resolver, tenant uuid.UUID) (tenantdb.Scope, error) {
+	body := []byte(`{"type":"purge_tenant"}`)
+	claims := issuer.Claims(tenant, "demo", envelope.ActionPurge, "doc:all")
+	claims.BodyHash = envelope.BodyHash(body)
+	tok, err := issuer.Sign(ctx, claims)
 	if err != nil {
 		return tenantdb.Scope{}, err
 	}
-	ver, err := v.Verify(ctx, tok)
+	msg, err := json.Marshal(map[string]any{"envelope": tok, "job": json.RawMessage(body)})
 	if err != nil {
 		return tenantdb.Scope{}, err
 	}
-	return ver.Scope, ver.RequireAction(act)
+	evs, err := event.Decode(msg, nil)
+	if err != nil || len(evs) != 1 {
+		return tenantdb.Scope{}, fmt.Errorf("demo: purge job: %d events, %w", len(evs), err)
+	}
+	b, err := gate.Resolve(ctx, evs[0], "demo-purge-"+tenant.String())
+	return b.Verified.Scope, err
+}
+
+// searchScope mints a search scope through the gate, as the search API does.
+func searchScope(ctx context.Context, issuer *envelope.Issuer, gate *binding.Resolver, tenant uuid.UUID) (tenantdb.Scope, error) {
+	tok, err := issuer.Sign(ctx, issuer.Claims(tenant, "demo", envelope.ActionSearch, envelope.DocumentResource("*")))
+	if err != nil {
+		return tenantdb.Scope{}, err
+	}
+	v, err := gate.Search(ctx, tok)
+	return v.Scope, err
+}
+
+// Keys loads the demo's signing key from stateDir (creating it on the first
+// run) and writes the JWKS the demo worker trusts. It returns the signer, the
+// gate that trusts it, and the JWKS file.
+func Keys(stateDir, issuer, audience string, logger *zap.Logger) (*envelope.KeySigner, *binding.Resolver, string, error) {
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return nil, nil, "", err
+	}
+	keyPath, jwksPath := filepath.Join(stateDir, "signing.jwk"), filepath.Join(stateDir, "jwks.json")
+	signer, err := envelope.LoadKeySigner(keyPath, "")
+	if err != nil {
+		if signer, err = envelope.GenerateKey(envelope.AlgES256, "demo-1"); err != nil {
+			return nil, nil, "", err
+		}
+		jwk, err := signer.MarshalJWK()
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if err := os.WriteFile(keyPath, jwk, 0o600); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	ring, err := envelope.NewKeyRing(signer.PublicKey())
+	if err != nil {
+		return nil, nil, "", err
+	}
+	jwks, err := ring.JWKS()
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := os.WriteFile(jwksPath, jwks, 0o644); err != nil { //nolint:gosec // public keys
+		return nil, nil, "", err
+	}
+	v, err := envelope.NewVerifier(envelope.Config{Audience: audience, Issuers: []string{issuer}, Keys: ring}, logger)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return signer, &binding.Resolver{Verifier: v}, jwksPath, nil
 }
 
 func waitReady(ctx context.Context, out io.Writer, store *pgstore.Store, scopes map[uuid.UUID]tenantdb.Scope, want map[uuid.UUID]int) (int, error) {

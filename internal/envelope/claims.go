@@ -145,6 +145,12 @@ func (c Claims) validateShape() error {
 	if !validResource(c.Resource) {
 		return reject(ReasonMalformed, "resource is not s3://bucket/key or doc:<id>")
 	}
+	if key, ok := strings.CutPrefix(c.Resource, ResourcePrefixS3); ok {
+		_, key, _ = strings.Cut(key, "/")
+		if err := CheckObjectKey(key); err != nil {
+			return err
+		}
+	}
 	if c.BodyHash != "" && !validBodyHash(c.BodyHash) {
 		return reject(ReasonMalformed, "body hash is not base64url SHA-256")
 	}

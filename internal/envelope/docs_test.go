@@ -8,6 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"os"
 	"os/exec"
@@ -61,6 +62,29 @@ func TestDocExamples(t *testing.T) {
 	tenant := uuid.New()
 	bucket, key := "uploads", tenant.String()+"/doc-1/report.pdf"
 	body := `{"type":"reindex","document_id":"doc-1","note":"héllo"}`
+	// Keys the examples must refuse to sign: the canonical-key rule.
+	other := uuid.NewString()
+	badKeys := []string{
+		tenant.String() + "/../" + other + "/doc-1/report.pdf",
+		tenant.String() + "/x/../../" + other + "/doc-1/report.pdf",
+		tenant.String() + "/./report.pdf",
+		tenant.String() + "//report.pdf",
+		tenant.String() + "/doc-1/sub/report.pdf",
+		tenant.String() + "/doc-1/..\\report.pdf",
+		tenant.String() + "/doc-1%2Freport.pdf/x",
+		tenant.String() + "/\uff0e\uff0e/report.pdf",
+		tenant.String() + "/doc-1/\u202ereport.pdf",
+		tenant.String() + "/doc-1/e\u0301.pdf",
+		tenant.String() + "/doc-1/a\u0007.pdf",
+		other + "/doc-1/report.pdf",
+	}
+	badKeysRaw, _ := json.Marshal(badKeys)
+	badKeysJSON := string(badKeysRaw)
+	for _, k := range badKeys {
+		if envelope.CheckObjectKey(k) == nil && strings.HasPrefix(k, tenant.String()) {
+			t.Fatalf("%q is canonical: the list is wrong", k)
+		}
+	}
 
 	type lang struct {
 		name string
@@ -71,13 +95,16 @@ func TestDocExamples(t *testing.T) {
 			node, joseURL := nodeJose(t)
 			src := strings.Replace(docBlock(t, "ts"), `from "jose"`, "from "+strconvQuote(joseURL), 1) +
 				"\nconsole.log(await objectEnvelope(process.argv[2], \"user:42\", process.argv[3], process.argv[4]));" +
-				"\nconsole.log(await jobEnvelope(process.argv[2], \"svc:scheduler\", \"reindex\", \"doc:doc-1\", process.argv[5]));\n"
+				"\nconsole.log(await jobEnvelope(process.argv[2], \"svc:scheduler\", \"reindex\", \"doc:doc-1\", process.argv[5]));\n" +
+				"for (const k of JSON.parse(process.env.TENANTRY_BAD_KEYS!)) {\n" +
+				"  try { await objectEnvelope(process.argv[2], \"user:42\", process.argv[3], k); console.log(\"accepted \" + k); }\n" +
+				"  catch { console.log(\"refused\"); }\n}\n"
 			file := filepath.Join(t.TempDir(), "envelope.mts")
 			if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			return runCmd(t, []string{node, "--no-warnings", file, tenant.String(), bucket, key, body},
-				"TENANTRY_ENVELOPE_KEY="+string(keyPEM), "TENANTRY_ENVELOPE_KID="+kid, "TENANTRY_ENVELOPE_ALG="+alg)
+				"TENANTRY_ENVELOPE_KEY="+string(keyPEM), "TENANTRY_ENVELOPE_KID="+kid, "TENANTRY_ENVELOPE_ALG="+alg, "TENANTRY_BAD_KEYS="+badKeysJSON)
 		}},
 		{"python", func(t *testing.T, keyPEM []byte, alg, kid string) []string {
 			py, err := exec.LookPath("python3")
@@ -86,18 +113,25 @@ func TestDocExamples(t *testing.T) {
 			}
 			src := docBlock(t, "python") + `
 
-import os, sys
+import json, os, sys
 from cryptography.hazmat.primitives import serialization
 key = serialization.load_pem_private_key(os.environ["TENANTRY_ENVELOPE_KEY"].encode(), password=None)
 kid = os.environ["TENANTRY_ENVELOPE_KID"]
 print(object_envelope(key, kid, sys.argv[1], "user:42", sys.argv[2], sys.argv[3]))
 print(job_envelope(key, kid, sys.argv[1], "svc:scheduler", "reindex", "doc:doc-1", sys.argv[4].encode("utf-8")))
+for k in json.loads(os.environ["TENANTRY_BAD_KEYS"]):
+    try:
+        object_envelope(key, kid, sys.argv[1], "user:42", sys.argv[2], k)
+        print("accepted " + k)
+    except ValueError:
+        print("refused")
 `
 			file := filepath.Join(t.TempDir(), "envelope.py")
 			if err := os.WriteFile(file, []byte(src), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			return runCmd(t, []string{py, file, tenant.String(), bucket, key, body}, "TENANTRY_ENVELOPE_KEY="+string(keyPEM), "TENANTRY_ENVELOPE_KID="+kid)
+			return runCmd(t, []string{py, file, tenant.String(), bucket, key, body}, "TENANTRY_ENVELOPE_KEY="+string(keyPEM),
+				"TENANTRY_ENVELOPE_KID="+kid, "TENANTRY_BAD_KEYS="+badKeysJSON)
 		}},
 	}
 	for _, l := range langs {
@@ -111,8 +145,13 @@ print(job_envelope(key, kid, sys.argv[1], "svc:scheduler", "reindex", "doc:doc-1
 				der, _ := x509.MarshalPKCS8PrivateKey(priv)
 				keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 				lines := l.run(t, keyPEM, signer.Algorithm(), signer.KeyID())
-				if len(lines) != 2 {
-					t.Fatalf("want 2 envelopes, got %q", lines)
+				if len(lines) != 2+len(badKeys) {
+					t.Fatalf("want 2 envelopes and %d refusals, got %q", len(badKeys), lines)
+				}
+				for i, l := range lines[2:] {
+					if l != "refused" {
+						t.Errorf("the example signed the non-canonical key %q", badKeys[i])
+					}
 				}
 				ring, _ := envelope.NewKeyRing(signer.PublicKey())
 				v, err := envelope.NewVerifier(envelope.Config{Audience: "tenantry", Issuers: []string{"https://api.example.com"}, Keys: ring}, nil)

@@ -49,6 +49,12 @@ const (
 	ReasonBindingMismatch Reason = "binding_mismatch"
 	// ReasonBodyHashMismatch: bh is missing or is not the SHA-256 of the job body.
 	ReasonBodyHashMismatch Reason = "body_hash_mismatch"
+	// ReasonNonCanonicalKey: an object key (of the event, the job or the
+	// signed resource) is not canonical: not exactly
+	// {tenant}/{document}/{filename}, a dot segment, a backslash, a control
+	// character, a percent-escaped separator, not NFC, or too long
+	// (ParseObjectKey). Refused whatever the envelope says.
+	ReasonNonCanonicalKey Reason = "noncanonical_key"
 )
 
 // Reasons lists every reason code, for metrics and documentation.
@@ -58,7 +64,7 @@ func Reasons() []Reason {
 		ReasonUnknownKey, ReasonBadSignature, ReasonExpired, ReasonNotYetValid,
 		ReasonLifetimeExceeded, ReasonWrongAudience, ReasonWrongIssuer,
 		ReasonBadTenant, ReasonBadAction, ReasonWrongAction,
-		ReasonBindingMismatch, ReasonBodyHashMismatch,
+		ReasonBindingMismatch, ReasonBodyHashMismatch, ReasonNonCanonicalKey,
 	}
 }
 

@@ -1,11 +1,5 @@
 package envelope
 
-import (
-	"strings"
-
-	"github.com/google/uuid"
-)
-
 // SubjectS3Removal is the actor of scopes minted by VerifyRemoval.
 const SubjectS3Removal = "s3:ObjectRemoved"
 
@@ -14,19 +8,18 @@ const SubjectS3Removal = "s3:ObjectRemoved"
 // authority is S3 itself: the caller MUST have confirmed with HeadObject that
 // the object no longer exists, and MUST only delete the document whose stored
 // source URI is exactly s3://bucket/key (a document that an envelope verified
-// at ingest). The key's first path element selects the tenant; a forged
+// at ingest). The key must be canonical (ParseObjectKey); its first segment selects the tenant; a forged
 // removal event can therefore only make tenantry agree with what S3 already
 // says: that the object is gone.
 func VerifyRemoval(bucket, key, messageID string) (Verified, error) {
-	first, _, ok := strings.Cut(key, "/")
-	if bucket == "" || !ok {
-		return Verified{}, reject(ReasonBindingMismatch, "object key is not under a tenant prefix")
+	if bucket == "" {
+		return Verified{}, reject(ReasonBindingMismatch, "object has no bucket")
 	}
-	tid, err := uuid.Parse(first)
-	if err != nil || tid == uuid.Nil || tid.String() != first {
-		return Verified{}, reject(ReasonBadTenant, "object key does not start with a canonical tenant id")
+	k, err := ParseObjectKey(key)
+	if err != nil {
+		return Verified{}, err
 	}
 	v := &Verifier{}
-	return v.mint(Claims{TenantID: tid, Subject: SubjectS3Removal, Action: ActionDelete,
+	return v.mint(Claims{TenantID: k.Tenant, Subject: SubjectS3Removal, Action: ActionDelete,
 		Resource: ObjectResource(bucket, key), ID: messageID})
 }

@@ -15,7 +15,10 @@ func TestVerifyRemoval(t *testing.T) {
 		want              envelope.Reason
 	}{
 		{"tenant prefix", "b", tid.String() + "/doc/file.txt", ""},
-		{"no prefix", "b", "file.txt", envelope.ReasonBindingMismatch},
+		{"no prefix", "b", "file.txt", envelope.ReasonNonCanonicalKey},
+		{"dot segments into another tenant", "b", tid.String() + "/../" + uuid.NewString() + "/doc/f", envelope.ReasonNonCanonicalKey},
+		{"dot segment in the document", "b", tid.String() + "/../f", envelope.ReasonNonCanonicalKey},
+		{"backslash", "b", tid.String() + "/doc/..\\f", envelope.ReasonNonCanonicalKey},
 		{"not a uuid", "b", "acme/doc/file.txt", envelope.ReasonBadTenant},
 		{"upper-case uuid", "b", "A" + tid.String()[1:] + "/doc/f", envelope.ReasonBadTenant},
 		{"nil uuid", "b", uuid.Nil.String() + "/doc/f", envelope.ReasonBadTenant},

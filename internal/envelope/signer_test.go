@@ -136,12 +136,13 @@ func TestSignerRefusesBadClaimsAndSize(t *testing.T) {
 	t.Parallel()
 	k := newKit(t)
 	tenant := uuid.New()
-	c := k.ObjectClaims(tenant, "b", tenant.String()+"/k")
+	c := k.ObjectClaims(tenant, "b", tenant.String()+"/d/k")
 	c.TenantID = uuid.Nil
 	if _, err := k.ES256.Sign(context.Background(), c); err == nil {
 		t.Fatal("signed claims without tenant")
 	}
-	c = k.ObjectClaims(tenant, "b", tenant.String()+"/"+strings.Repeat("k", 1000))
+	c = k.ObjectClaims(tenant, "b", tenant.String()+"/d/k")
+	c.Resource = envelope.DocumentResource(strings.Repeat("k", 1000))
 	if _, err := k.ES256.Sign(context.Background(), c); !errors.Is(err, envelope.ErrTokenTooLarge) {
 		t.Fatalf("oversized: %v", err)
 	}

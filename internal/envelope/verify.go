@@ -5,7 +5,6 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -143,14 +142,24 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Verified, error) {
 // action must be ingest. bucket and key are the decoded names (S3 event
 // notifications URL-encode keys).
 func (v *Verifier) VerifyObject(ctx context.Context, token, bucket, key string) (Verified, error) {
-	c, err := v.verify(ctx, token)
+	return v.verifyObject(ctx, token, bucket, key, v.cfg.Now())
+}
+
+func (v *Verifier) verifyObject(ctx context.Context, token, bucket, key string, now time.Time) (Verified, error) {
+	// The key is judged before the envelope: a non-canonical key means
+	// nothing, whatever was signed for it.
+	k, err := ParseObjectKey(key)
 	if err != nil {
 		return Verified{}, err
 	}
-	if bucket == "" || key == "" || c.Resource != ObjectResource(bucket, key) {
+	c, err := v.verifyAt(ctx, token, now)
+	if err != nil {
+		return Verified{}, err
+	}
+	if bucket == "" || c.Resource != ObjectResource(bucket, key) {
 		return Verified{}, reject(ReasonBindingMismatch, "signed resource is not this object")
 	}
-	if !strings.HasPrefix(key, c.TenantID.String()+"/") {
+	if k.Tenant != c.TenantID {
 		return Verified{}, reject(ReasonBindingMismatch, "object key is not under the tenant prefix")
 	}
 	if c.Action != ActionIngest {
@@ -191,6 +200,11 @@ var (
 )
 
 func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
+	return v.verifyAt(ctx, token, v.cfg.Now())
+}
+
+// verifyAt verifies token with now as the time of the time checks.
+func (v *Verifier) verifyAt(ctx context.Context, token string, now time.Time) (Claims, error) {
 	if err := ctx.Err(); err != nil {
 		return Claims{}, err
 	}
@@ -251,7 +265,6 @@ func (v *Verifier) verify(ctx context.Context, token string) (Claims, error) {
 	if c.Audience != v.cfg.Audience {
 		return Claims{}, reject(ReasonWrongAudience, "envelope is for another audience")
 	}
-	now := v.cfg.Now()
 	if !now.Before(c.Expiry.Add(v.cfg.Leeway)) {
 		return Claims{}, reject(ReasonExpired, "envelope expired")
 	}

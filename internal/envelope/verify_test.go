@@ -174,7 +174,7 @@ func TestVerifyContextCancelled(t *testing.T) {
 	k := newKit(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := k.Verifier(t).Verify(ctx, k.Object(t, uuid.New(), "b", "k"))
+	_, err := k.Verifier(t).Verify(ctx, anyObject(t, k))
 	if !errors.Is(err, context.Canceled) || envelope.ReasonOf(err) != "" {
 		t.Fatalf("err = %v", err)
 	}
@@ -191,7 +191,7 @@ func TestKeysUnavailableIsNotARejection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = v.Verify(context.Background(), k.Object(t, uuid.New(), "b", "k"))
+	_, err = v.Verify(context.Background(), anyObject(t, k))
 	if !errors.Is(err, envelope.ErrKeysUnavailable) || envelope.ReasonOf(err) != "" || errors.Is(err, envelope.ErrRejected) {
 		t.Fatalf("err = %v", err)
 	}
@@ -272,4 +272,11 @@ func TestCustomLimits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anyObject is a valid object envelope for a fresh tenant.
+func anyObject(t *testing.T, k *envelopetest.Kit) string {
+	t.Helper()
+	tn := uuid.New()
+	return k.Object(t, tn, "b", tn.String()+"/d/k")
 }

@@ -19,6 +19,9 @@ import (
 // media type fixes it (TSV: tab). Quotes are read leniently.
 func (e *Extractor) csv(ctx context.Context, r *bufio.Reader, size int64, params map[string]string, comma rune) (pipeline.Extracted, error) {
 	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+	if errors.Is(err, errOutputLimit) {
+		err = errSourceLimit
+	}
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
@@ -32,7 +35,7 @@ func (e *Extractor) csv(ctx context.Context, r *bufio.Reader, size int64, params
 	cr.ReuseRecord = true
 	var header []string
 	var b strings.Builder
-	b.Grow(len(src) + len(src)/2)
+	b.Grow(int(min(int64(len(src)+len(src)/2), e.cfg.MaxTextBytes)))
 	rows := 0
 	for {
 		rec, err := cr.Read()
@@ -59,11 +62,11 @@ func (e *Extractor) csv(ctx context.Context, r *bufio.Reader, size int64, params
 		if line == "" {
 			continue
 		}
-		b.WriteString(line)
-		b.WriteByte('\n')
-		if int64(b.Len()) > e.cfg.MaxDecompressedBytes {
+		if int64(b.Len()+len(line)+1) > e.cfg.MaxTextBytes {
 			return pipeline.Extracted{}, errOutputLimit
 		}
+		b.WriteString(line)
+		b.WriteByte('\n')
 	}
 	if b.Len() == 0 && header != nil {
 		// Only a header: its names are the text.

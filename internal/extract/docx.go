@@ -22,6 +22,10 @@ import (
 // The archive is read from memory (it is at most MaxBytes); its entry count
 // is bounded by MaxEntries and the decompressed XML by MaxDecompressedBytes,
 // counted while inflating (the sizes an archive declares are not trusted).
+// The text is bounded by MaxTextBytes as it is read: inflating stops at the
+// first text run past it (a zip bomb of text is refused after about
+// MaxTextBytes of XML, not MaxDecompressedBytes), and no single XML token
+// may be larger than MaxTextBytes (encoding/xml holds a whole token).
 func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
 	data, err := readAll(ctx, r, size)
 	if err != nil {
@@ -54,7 +58,11 @@ func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map
 		return pipeline.Extracted{}, malformed("docx", "unreadable document.xml")
 	}
 	defer rc.Close()
-	lr := &limitReader{r: ctxReader{ctx: ctx, r: rc}, n: e.cfg.MaxDecompressedBytes}
+	var part io.Reader = rc
+	if e.wrapPart != nil {
+		part = e.wrapPart(part)
+	}
+	lr := &limitReader{r: ctxReader{ctx: ctx, r: part}, n: e.cfg.MaxDecompressedBytes}
 	out, err := e.wordXML(ctx, lr)
 	if err != nil {
 		switch {
@@ -64,7 +72,7 @@ func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map
 			return pipeline.Extracted{}, ctx.Err()
 		case errors.Is(err, errTooDeep):
 			return pipeline.Extracted{}, malformed("docx", "nesting deeper than MaxNesting")
-		case errors.Is(err, errOutputLimit):
+		case errors.Is(err, errOutputLimit), errors.Is(err, errSectionLimit):
 			return pipeline.Extracted{}, err
 		}
 		return pipeline.Extracted{}, malformed("docx", "invalid document.xml")
@@ -74,9 +82,12 @@ func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map
 
 // wordXML walks the WordprocessingML token stream.
 func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracted, error) {
-	d := xml.NewDecoder(r)
+	guard := &tokenGuard{r: r, max: e.cfg.MaxTextBytes + 64<<10}
+	d := xml.NewDecoder(guard)
+	guard.d = d
 	d.Strict = true
-	b := sectionBuilder{limit: e.cfg.MaxDecompressedBytes}
+	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}
+	budget := textBudget{left: e.cfg.MaxTextBytes}
 	var (
 		depth   int
 		para    strings.Builder
@@ -195,6 +206,9 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 			}
 		case xml.CharData:
 			if inText && skip == 0 {
+				if err := budget.spend(len(t)); err != nil {
+					return pipeline.Extracted{}, err
+				}
 				para.Write(t)
 			}
 		}
@@ -203,6 +217,25 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 		return pipeline.Extracted{}, errors.New("unbalanced XML")
 	}
 	return b.done(), nil
+}
+
+// tokenGuard fails reads once the decoder has read max bytes past the start
+// of the token it is in: encoding/xml buffers a whole token (a text run, an
+// attribute), so an endless one would otherwise grow without bound.
+type tokenGuard struct {
+	r   io.Reader
+	d   *xml.Decoder
+	max int64
+	n   int64 // bytes read
+}
+
+func (g *tokenGuard) Read(p []byte) (int, error) {
+	if g.d != nil && g.n-g.d.InputOffset() > g.max {
+		return 0, errOutputLimit
+	}
+	n, err := g.r.Read(p)
+	g.n += int64(n)
+	return n, err
 }
 
 type docxTable struct {

@@ -20,10 +20,22 @@ type Config struct {
 	MaxBytes int64
 	// MaxPages bounds a PDF's page count (default 2000).
 	MaxPages int
-	// MaxDecompressedBytes bounds what a document may expand to: a DOCX's
-	// main XML part after decompression, and the extracted text of any
-	// format (default 256 MiB).
+	// MaxDecompressedBytes bounds what a document may expand to before
+	// its text is taken out: a DOCX's main XML part after decompression,
+	// and the decoded source of HTML and CSV (default 256 MiB).
 	MaxDecompressedBytes int64
+	// MaxTextBytes bounds the extracted text of any format, and the decoded
+	// source of plain text and Markdown (which is their text). It is
+	// enforced while reading: extraction stops at the first text node,
+	// paragraph, row, page or 64 KiB block past it (default 80 MiB, or
+	// MaxDecompressedBytes when that is lower). The default is derived from
+	// the default chunk cap: 20000 chunks × 512 tokens × 8 bytes per token
+	// (see chunk.Config.TextBytesFor) — more text than that cannot fit in
+	// the chunks a document may have, so extracting it only wastes memory.
+	MaxTextBytes int64
+	// MaxSections bounds the sections of one document: headings (DOCX,
+	// HTML, Markdown) and pages (PDF) (default 100000).
+	MaxSections int
 	// MaxNesting bounds element nesting in HTML, Markdown and DOCX
 	// (default 256). HTML deeper than 512 open elements is also refused by
 	// the parser itself.
@@ -55,6 +67,8 @@ const (
 	defaultMaxBytes        = 128 << 20
 	defaultMaxPages        = 2000
 	defaultMaxDecompressed = 256 << 20
+	defaultMaxText         = 80 << 20 // 20000 chunks × 512 tokens × 8 bytes
+	defaultMaxSections     = 100000
 	defaultMaxNesting      = 256
 	defaultMaxEntries      = 10000
 	defaultTimeout         = 2 * time.Minute
@@ -71,6 +85,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxDecompressedBytes == 0 {
 		c.MaxDecompressedBytes = defaultMaxDecompressed
+	}
+	if c.MaxTextBytes == 0 {
+		c.MaxTextBytes = min(int64(defaultMaxText), c.MaxDecompressedBytes)
+	}
+	if c.MaxSections == 0 {
+		c.MaxSections = defaultMaxSections
 	}
 	if c.MaxNesting == 0 {
 		c.MaxNesting = defaultMaxNesting
@@ -98,6 +118,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("extract: MaxPages %d must be positive", c.MaxPages)
 	case c.MaxDecompressedBytes < 1:
 		return fmt.Errorf("extract: MaxDecompressedBytes %d must be positive", c.MaxDecompressedBytes)
+	case c.MaxTextBytes < 1:
+		return fmt.Errorf("extract: MaxTextBytes %d must be positive", c.MaxTextBytes)
+	case c.MaxSections < 1:
+		return fmt.Errorf("extract: MaxSections %d must be positive", c.MaxSections)
 	case c.MaxNesting < 1:
 		return fmt.Errorf("extract: MaxNesting %d must be positive", c.MaxNesting)
 	case c.MaxEntries < 1:
@@ -118,6 +142,10 @@ type Extractor struct {
 	cfg Config
 	log *zap.Logger
 	pdf *pdfEngine
+
+	// wrapPart, when set (tests only), wraps the decompressed reader of a
+	// DOCX's document.xml, so a test can count what was inflated.
+	wrapPart func(io.Reader) io.Reader
 }
 
 var _ pipeline.Extractor = (*Extractor)(nil)
@@ -237,7 +265,11 @@ func classify(ctx context.Context, format string, err error) error {
 	case errors.Is(err, errInputLimit):
 		return tooLarge(format, "document exceeds MaxBytes")
 	case errors.Is(err, errOutputLimit):
-		return tooLarge(format, "extracted text exceeds MaxDecompressedBytes")
+		return tooLarge(format, "extracted text exceeds MaxTextBytes")
+	case errors.Is(err, errSourceLimit):
+		return tooLarge(format, "decoded source exceeds MaxDecompressedBytes")
+	case errors.Is(err, errSectionLimit):
+		return tooLarge(format, "more sections than MaxSections")
 	case errors.Is(err, errBinary):
 		return malformed(format, "binary content")
 	}

@@ -17,7 +17,12 @@ import (
 // a line break after each block element; h1-h6 (and the title) as heading
 // sections; table cells joined by " | ", a row per line.
 func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	// The source is bounded by MaxDecompressedBytes (markup is not text);
+	// the text taken out of it by MaxTextBytes, counted as it is written.
 	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+	if errors.Is(err, errOutputLimit) {
+		err = errSourceLimit
+	}
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
@@ -29,7 +34,8 @@ func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, param
 		// The parser refuses more than 512 open elements.
 		return pipeline.Extracted{}, malformed("html", "nesting deeper than the parser allows")
 	}
-	w := &htmlWalker{ctx: ctx, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxDecompressedBytes}}
+	w := &htmlWalker{ctx: ctx, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections},
+		written: &textBudget{left: e.cfg.MaxTextBytes}}
 	if err := w.node(doc, 0); err != nil {
 		if errors.Is(err, errTooDeep) {
 			return pipeline.Extracted{}, malformed("html", "nesting deeper than MaxNesting")
@@ -49,7 +55,8 @@ func htmlFragmentText(src string) string {
 	if err != nil {
 		return ""
 	}
-	w := &htmlWalker{ctx: context.Background(), max: defaultMaxNesting, b: sectionBuilder{limit: int64(len(src)) * 2}}
+	w := &htmlWalker{ctx: context.Background(), max: defaultMaxNesting, b: sectionBuilder{limit: int64(len(src)) * 2},
+		written: &textBudget{left: int64(len(src)) * 2}}
 	for _, n := range nodes {
 		if w.node(n, 0) != nil {
 			return ""
@@ -73,6 +80,10 @@ type htmlWalker struct {
 	cells []string        // cells of the current table row
 	inRow int
 	steps int
+	// written is shared with the walkers of headings and cells: every byte
+	// of text written anywhere counts, so a huge text node or a table of
+	// many cells stops the walk when it passes MaxTextBytes.
+	written *textBudget
 }
 
 // skipped elements never show text.
@@ -133,8 +144,7 @@ func (w *htmlWalker) node(n *html.Node, depth int) error {
 	}
 	switch n.Type {
 	case html.TextNode:
-		w.text(n.Data)
-		return nil
+		return w.text(n.Data)
 	case html.ElementNode:
 	case html.DocumentNode:
 		return w.children(n, depth)
@@ -167,7 +177,9 @@ func (w *htmlWalker) node(n *html.Node, depth int) error {
 	case n.DataAtom == atom.Img:
 		for _, a := range n.Attr {
 			if a.Key == "alt" && strings.TrimSpace(a.Val) != "" {
-				w.text(" " + a.Val + " ")
+				if err := w.text(" " + a.Val + " "); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
@@ -214,21 +226,29 @@ func (w *htmlWalker) children(n *html.Node, depth int) error {
 	return nil
 }
 
-func (w *htmlWalker) text(s string) {
+// text writes a text node's text (collapsed outside <pre>), counting it
+// against the text budget first.
+func (w *htmlWalker) text(s string) error {
 	if w.pre > 0 {
+		if err := w.written.spend(len(s)); err != nil {
+			return err
+		}
 		for i, part := range strings.Split(s, "\n") {
 			if i > 0 {
 				w.newline()
 			}
 			w.line.WriteString(part)
 		}
-		return
+		return nil
 	}
 	if s == "" {
-		return
+		return nil
 	}
 	// Collapse whitespace, keeping one space at the edges when present.
 	collapsed := collapseSpace(s)
+	if err := w.written.spend(len(collapsed) + 1); err != nil {
+		return err
+	}
 	if isSpaceByte(s[0]) {
 		w.space()
 	}
@@ -236,6 +256,7 @@ func (w *htmlWalker) text(s string) {
 	if collapsed != "" && isSpaceByte(s[len(s)-1]) {
 		w.space()
 	}
+	return nil
 }
 
 // space writes one space unless the line is empty or already ends in one.
@@ -277,7 +298,7 @@ func (w *htmlWalker) heading(n *html.Node, depth int) error {
 	if err := w.endBlock(); err != nil {
 		return err
 	}
-	sub := &htmlWalker{ctx: w.ctx, max: w.max}
+	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written}
 	sub.b.limit = w.b.limit
 	if err := sub.children(n, depth); err != nil {
 		return err
@@ -307,7 +328,7 @@ func (w *htmlWalker) row(n *html.Node, depth int) error {
 }
 
 func (w *htmlWalker) cell(n *html.Node, depth int) error {
-	sub := &htmlWalker{ctx: w.ctx, max: w.max}
+	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written}
 	sub.b.limit = w.b.limit
 	if err := sub.children(n, depth); err != nil {
 		return err

@@ -24,7 +24,7 @@ var md = goldmark.New(goldmark.WithExtensions(extension.GFM))
 // rows become lines of cells joined by " | ", raw HTML keeps its visible
 // text, and link targets and images' URLs are dropped (their text is kept).
 func (e *Extractor) markdown(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
-	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxTextBytes)
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
@@ -57,7 +57,7 @@ func (e *Extractor) markdown(ctx context.Context, r *bufio.Reader, size int64, p
 	case <-ctx.Done():
 		return pipeline.Extracted{}, ctx.Err()
 	}
-	w := &mdWalker{ctx: ctx, src: source, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxDecompressedBytes}}
+	w := &mdWalker{ctx: ctx, src: source, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}}
 	if err := w.blocks(doc, 0); err != nil {
 		if errors.Is(err, errTooDeep) {
 			return pipeline.Extracted{}, malformed("markdown", "nesting deeper than MaxNesting")

@@ -287,8 +287,8 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 			continue
 		}
 		total += int64(len(text))
-		if total > e.cfg.MaxDecompressedBytes {
-			return out, tooLarge("pdf", "extracted text exceeds MaxDecompressedBytes")
+		if total > e.cfg.MaxTextBytes {
+			return out, tooLarge("pdf", "extracted text exceeds MaxTextBytes")
 		}
 		out.Sections = append(out.Sections, pipeline.Section{Text: text, Page: i + 1})
 	}

@@ -62,7 +62,15 @@ type textDecoder struct {
 // binaryProbe is how many leading bytes of 8-bit text are checked for NUL.
 const binaryProbe = 8 << 10
 
-var errOutputLimit = errors.New("decoded text exceeds limit")
+// errOutputLimit: the extracted text exceeds MaxTextBytes.
+var errOutputLimit = errors.New("extracted text exceeds limit")
+
+// errSourceLimit: a decoded source that is not all text (HTML, CSV)
+// exceeds MaxDecompressedBytes.
+var errSourceLimit = errors.New("decoded source exceeds limit")
+
+// errSectionLimit: more sections than MaxSections.
+var errSectionLimit = errors.New("too many sections")
 
 // decodeText reads r to its end. charset is the declared charset parameter
 // ("" when none). A byte-order mark overrides it.

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
-	"strings"
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
@@ -22,16 +21,15 @@ import (
 
 // Config configures the handler.
 type Config struct {
-	// Buckets, if set, are the only buckets whose events are accepted.
-	Buckets []string
 	// Limits bound each document.
 	Limits pipeline.Limits
 }
 
 // Deps are the handler's collaborators.
 type Deps struct {
-	DB        *tenantdb.DB
-	Verifier  *envelope.Verifier
+	DB *tenantdb.DB
+	// Gate establishes every event's tenant (its bucket allowlist applies).
+	Gate      *binding.Resolver
 	Objects   *objects.Reader
 	Store     *pgstore.Store
 	Processor *pipeline.Processor
@@ -43,15 +41,14 @@ type Deps struct {
 type Handler struct {
 	cfg Config
 	Deps
-	binder binding.Resolver
 }
 
 var _ worker.Handler = (*Handler)(nil)
 
 // New returns a Handler.
 func New(cfg Config, deps Deps) (*Handler, error) {
-	if deps.DB == nil || deps.Verifier == nil || deps.Objects == nil || deps.Store == nil || deps.Processor == nil {
-		return nil, errors.New("ingest: DB, Verifier, Objects, Store and Processor are required")
+	if deps.DB == nil || deps.Gate == nil || deps.Objects == nil || deps.Store == nil || deps.Processor == nil {
+		return nil, errors.New("ingest: DB, Gate, Objects, Store and Processor are required")
 	}
 	if deps.Metrics == nil {
 		deps.Metrics = NewMetrics(nil)
@@ -60,8 +57,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 		deps.Logger = zap.NewNop()
 	}
 	deps.Processor.Limits = cfg.Limits
-	binder := binding.Resolver{Verifier: deps.Verifier, Objects: deps.Objects, Buckets: cfg.Buckets}
-	return &Handler{cfg: cfg, Deps: deps, binder: binder}, nil
+	return &Handler{cfg: cfg, Deps: deps}, nil
 }
 
 // Handle handles one message: every item it carries, each under its own
@@ -107,7 +103,7 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 		worker.Logger(ctx).Debug("metadata sidecar event ignored")
 		return nil
 	}
-	b, err := h.binder.Resolve(ctx, ev, m.ID)
+	b, err := h.Gate.Resolve(ctx, ev, m.ID)
 	if err != nil {
 		return h.unbound(ctx, m, ev, err)
 	}
@@ -178,15 +174,14 @@ func (h *Handler) verified(ctx context.Context, v envelope.Verified) context.Con
 	return worker.WithLogFields(ctx, zap.String("tenant_id", v.Scope.TenantID().String()), zap.String("job_id", v.Scope.JobID()))
 }
 
+// docFor is the document an object stands for. The binding already refused
+// non-canonical keys; a key that does not parse gives an empty document id,
+// which ingest refuses.
 func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequencer string, force bool) pipeline.Document {
-	parts := strings.SplitN(key, "/", 3)
-	docID := ""
-	if len(parts) >= 2 {
-		docID = parts[1]
-	}
+	k, _ := envelope.ParseObjectKey(key)
 	return pipeline.Document{
-		TenantID: v.Scope.TenantID().String(), DocumentID: docID, SourceURI: objects.URI(bucket, key),
-		MediaType: head.ContentType, Filename: path.Base(key), SizeBytes: head.Size, Sequencer: sequencer, Force: force,
+		DocumentID: k.Document, SourceURI: objects.URI(bucket, key),
+		MediaType: head.ContentType, Filename: k.Filename, SizeBytes: head.Size, Sequencer: sequencer, Force: force,
 	}
 }
 
@@ -209,8 +204,8 @@ func (h *Handler) attributes(ctx context.Context, bucket, key string, head objec
 }
 
 func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document) error {
-	if doc.DocumentID == "" || strings.Count(doc.SourceURI, "/") < 5 {
-		return worker.Permanent(fmt.Errorf("ingest: object key must be {tenant}/{document}/{filename}"), "bad_key_layout")
+	if doc.DocumentID == "" {
+		return worker.Permanent(fmt.Errorf("ingest: object key must be {tenant}/{document}/{filename}"), string(envelope.ReasonNonCanonicalKey))
 	}
 	res, err := h.Processor.Ingest(ctx, h.Store.For(scope), doc)
 	t := res.Timings
@@ -294,10 +289,13 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
-		stored.Force, stored.Sequencer = true, ""
+		// Reprocess exactly the bytes an envelope authorised: an object
+		// written over since (by a server that resolved another key onto
+		// this one, say) is refused, not ingested as this tenant's text.
+		stored.Force, stored.Sequencer, stored.PinVersion = true, "", stored.Version
 		return h.ingest(ctx, v.Scope, stored)
 	case envelope.ActionDelete:
-		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{TenantID: v.Scope.TenantID().String(),
+		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
 	case envelope.ActionPurge:
 		n, err := h.Store.PurgeTenant(ctx, v.Scope)
@@ -310,23 +308,18 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 	return worker.Permanent(fmt.Errorf("ingest: unsupported job action %q", j.Action()), "unsupported_job")
 }
 
-// classify maps pipeline/database errors to worker outcomes.
+// classify maps pipeline, S3 and database errors to worker outcomes with
+// outcome.Classify, the classifier the Step Functions tasks use too.
 func classify(err error) error {
-	var te *pipeline.TransientError
-	switch {
-	case err == nil:
-		return nil
-	case worker.IsPermanent(err):
+	if err == nil || worker.IsPermanent(err) {
 		return err
-	case pipeline.IsPermanent(err):
-		return worker.WithStage(worker.Permanent(err, pipeline.Reason(err)), pipeline.StageOf(err))
-	case errors.Is(err, objects.ErrNotFound):
-		return worker.WithStage(worker.Permanent(err, "object_not_found"), "fetch")
-	case tenantdb.IsRLSViolation(err):
-		// A bug, not bad luck: never retry a cross-tenant write.
-		return worker.WithStage(worker.Permanent(err, "rls_violation"), "store")
-	case errors.As(err, &te) && te.RetryAfter > 0:
-		return worker.WithStage(worker.RetryAfter(te.RetryAfter, err), pipeline.StageOf(err))
 	}
-	return worker.WithStage(err, pipeline.StageOf(err)) // transient: backoff
+	v := outcome.Classify(err)
+	switch v.Class {
+	case outcome.Permanent, outcome.Rejected:
+		return worker.WithStage(worker.Permanent(err, v.Reason), v.Stage)
+	case outcome.Throttled:
+		return worker.WithStage(worker.RetryAfter(v.RetryAfter, err), v.Stage)
+	}
+	return worker.WithStage(err, v.Stage) // transient: backoff
 }

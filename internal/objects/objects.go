@@ -52,14 +52,23 @@ type Reader struct {
 // New returns a Reader over api.
 func New(api API) *Reader { return &Reader{api: api} }
 
-// Head fetches an object's metadata.
+// Head fetches an object's metadata (its current version).
 func (r *Reader) Head(ctx context.Context, bucket, key string) (Head, error) {
-	out, err := r.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return r.HeadVersion(ctx, bucket, key, "")
+}
+
+// HeadVersion fetches the metadata of one version of an object (versionID
+// "": the current one).
+func (r *Reader) HeadVersion(ctx context.Context, bucket, key, versionID string) (Head, error) {
+	out, err := r.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: optional(versionID)})
 	if err != nil {
-		return Head{}, classify("head", err)
+		return Head{}, Classify("head", err)
 	}
 	h := Head{Bucket: bucket, Key: key, Size: aws.ToInt64(out.ContentLength), ContentType: aws.ToString(out.ContentType),
 		ETag: strings.Trim(aws.ToString(out.ETag), `"`), VersionID: aws.ToString(out.VersionId), LastModified: aws.ToTime(out.LastModified)}
+	if h.VersionID == "null" {
+		h.VersionID = ""
+	}
 	for k, v := range out.Metadata {
 		if strings.EqualFold(k, EnvelopeMetaKey) {
 			h.Envelope = v
@@ -79,9 +88,16 @@ func (r *Reader) Fetch(ctx context.Context, doc pipeline.Document, limit int64) 
 	if err != nil {
 		return nil, err
 	}
-	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	return r.Open(ctx, bucket, key, "", limit)
+}
+
+// Open starts reading one version of an object (versionID "": the current
+// one). An object announced larger than limit is refused with
+// pipeline.ErrTooLarge; the caller must still read at most limit+1 bytes.
+func (r *Reader) Open(ctx context.Context, bucket, key, versionID string, limit int64) (io.ReadCloser, error) {
+	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: optional(versionID)})
 	if err != nil {
-		return nil, classify("get", err)
+		return nil, Classify("get", err)
 	}
 	if out.ContentLength != nil && *out.ContentLength > limit {
 		out.Body.Close()
@@ -93,23 +109,36 @@ func (r *Reader) Fetch(ctx context.Context, doc pipeline.Document, limit int64) 
 // ReadSmall reads a whole small object (a metadata sidecar): nil, nil when
 // it does not exist; an error wrapping pipeline.ErrTooLarge above limit bytes.
 func (r *Reader) ReadSmall(ctx context.Context, bucket, key string, limit int64) ([]byte, error) {
-	out, err := r.api.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	b, err := r.Read(ctx, bucket, key, "", limit)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// Read reads one version of an object whole, at most limit bytes (more is
+// pipeline.ErrTooLarge).
+func (r *Reader) Read(ctx context.Context, bucket, key, versionID string, limit int64) ([]byte, error) {
+	rc, err := r.Open(ctx, bucket, key, versionID, limit)
 	if err != nil {
-		err = classify("get", err)
-		if errors.Is(err, ErrNotFound) {
-			return nil, nil
-		}
 		return nil, err
 	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
+	defer rc.Close()
+	raw, err := io.ReadAll(io.LimitReader(rc, limit+1))
 	if err != nil {
-		return nil, fmt.Errorf("s3 get: %w", err)
+		return nil, &pipeline.TransientError{Err: fmt.Errorf("s3 read: %w", err)}
 	}
-	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%w: object is larger than %d bytes", pipeline.ErrTooLarge, limit)
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: object larger than %d bytes", pipeline.ErrTooLarge, limit)
 	}
-	return b, nil
+	return raw, nil
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
 }
 
 // URI formats s3://bucket/key.
@@ -128,24 +157,43 @@ func ParseURI(uri string) (bucket, key string, err error) {
 	return bucket, key, nil
 }
 
-// classify maps S3 errors to permanent (not found, access denied) or
-// transient (everything else: throttling, 5xx, network).
-func classify(op string, err error) error {
+// ErrAccessDenied: S3 refused the request (403). Permanent: the same
+// request will be refused again until someone changes a policy.
+var ErrAccessDenied = errors.New("access denied")
+
+// slowDownRetry is the delay asked for when S3 says slow down without a
+// Retry-After (503 SlowDown, 429).
+const slowDownRetry = time.Second
+
+// Classify is the one classifier of S3 errors, for reads and for the
+// intermediate writes of Step Functions tasks alike: a missing object or
+// version wraps ErrNotFound, a 403 wraps ErrAccessDenied (both permanent),
+// throttling is a *pipeline.TransientError with a RetryAfter, a cancelled
+// context is returned as is, and anything else (5xx, network) is a plain
+// *pipeline.TransientError.
+func Classify(op string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
 	var re *smithyhttp.ResponseError
 	if errors.As(err, &re) {
 		switch re.HTTPStatusCode() {
 		case http.StatusNotFound:
 			return fmt.Errorf("s3 %s: %w", op, ErrNotFound)
 		case http.StatusForbidden:
-			return fmt.Errorf("s3 %s: %w: access denied", op, pipeline.ErrMalformed)
+			return fmt.Errorf("s3 %s: %w", op, ErrAccessDenied)
+		case http.StatusTooManyRequests:
+			return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: slow down", op), RetryAfter: slowDownRetry}
 		}
 	}
 	var ae smithy.APIError
-	if errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound") {
-		return fmt.Errorf("s3 %s: %w", op, ErrNotFound)
-	}
-	if errors.Is(err, context.Canceled) {
-		return err
+	if errors.As(err, &ae) {
+		switch ae.ErrorCode() {
+		case "NoSuchKey", "NotFound", "NoSuchVersion":
+			return fmt.Errorf("s3 %s: %w", op, ErrNotFound)
+		case "SlowDown":
+			return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: slow down", op), RetryAfter: slowDownRetry}
+		}
 	}
 	return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: %w", op, err)}
 }

@@ -133,6 +133,5 @@ func (s *Store) Document(ctx context.Context, scope tenantdb.Scope, id string) (
 	if err != nil {
 		return d, "", fmt.Errorf("pgstore: document: %w", err)
 	}
-	d.TenantID = scope.TenantID().String()
 	return d, status, nil
 }

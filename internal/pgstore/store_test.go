@@ -89,7 +89,7 @@ func setup(t *testing.T) (*pgstore.Store, *pipeline.Processor, memFetcher) {
 }
 
 func doc(tenant uuid.UUID, id, seq string) pipeline.Document {
-	return pipeline.Document{TenantID: tenant.String(), DocumentID: id, SourceURI: "s3://b/" + tenant.String() + "/" + id + "/f.txt",
+	return pipeline.Document{DocumentID: id, SourceURI: "s3://b/" + tenant.String() + "/" + id + "/f.txt",
 		MediaType: "text/plain", Sequencer: seq}
 }
 
@@ -175,7 +175,7 @@ func TestDeletesAndPurgesAreSingleUse(t *testing.T) {
 		return err == nil
 	}
 	del := func(job, id string) error {
-		return st.For(base.WithJob(job)).Delete(ctx, pipeline.Document{TenantID: tenant.String(), DocumentID: id})
+		return st.For(base.WithJob(job)).Delete(ctx, pipeline.Document{DocumentID: id})
 	}
 
 	ingest("d1", "first version")

@@ -158,7 +158,13 @@ func Key(tenant uuid.UUID, documentID, filename string) (string, error) {
 	if !validFilename(filename) {
 		return "", fmt.Errorf("%w: filename must be a UTF-8 base name of 1-%d bytes without / \\ or control characters", ErrInvalidRequest, MaxFilenameBytes)
 	}
-	return tenant.String() + "/" + documentID + "/" + filename, nil
+	key := tenant.String() + "/" + documentID + "/" + filename
+	// The one canonical-key rule the verifier applies (NFC, no dot segments,
+	// no escapes or look-alikes, bounded): never sign a key it would refuse.
+	if err := envelope.CheckObjectKey(key); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	return key, nil
 }
 
 func validDocumentID(s string) bool {

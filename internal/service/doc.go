@@ -1,8 +1,13 @@
-// Package service assembles `tenantry worker` from its parts: the tenant
-// gateway (with preflight), the SQS source, the document handler with its
-// stages, the runner, and the ops server (/metrics, /healthz, /readyz). The
-// command parses flags into a Config; end-to-end tests boot the same Run.
+// Package service is the composition root: every command of cmd/tenantry
+// parses flags and environment into settings (Config, AWS, Trust,
+// Embedding, Signing, SearchConfig, DLQSource) and makes one call here;
+// this package builds every dependency from them — AWS clients, the
+// verifier and its key sources, the embedder stack, the tenant gateway (with
+// preflight), the stages, the gate (internal/binding), the SQS source, the
+// runner and the ops server (/metrics, /healthz, /readyz). End-to-end tests
+// boot the same Run, injecting fakes through Deps.
 //
-// It owns no logic of its own beyond wiring and start-up order: the worker is
-// ready only after the database preflight passed.
+// It owns no logic of its own beyond wiring and start-up order: the worker
+// is ready only after the database preflight passed. It never verifies an
+// envelope itself; tenants are established only by internal/binding.
 package service

@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/event"
@@ -108,13 +109,14 @@ func newEnv(t *testing.T, opt options) *env {
 	ready := make(chan net.Addr, 1)
 	cfg := service.Config{
 		DatabaseURL: e.db.WorkerURL, DBMaxConns: 4, QueueURL: e.queueURL, DLQURL: e.dlqURL, Buckets: []string{e.bucket},
-		Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
 		Concurrency: 4, Pollers: 1, VisibilityTimeout: 2 * time.Second, WaitTime: time.Second, MaxReceiveCount: 8,
 		DrainTimeout: 5 * time.Second, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-		OpsAddr: "127.0.0.1:0", OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource,
+		OpsAddr: "127.0.0.1:0",
 	}
+	deps := service.Deps{Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
+		OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource}
 	done := make(chan error, 1)
-	go func() { done <- service.Run(ctx, cfg, nil) }()
+	go func() { done <- service.Run(ctx, cfg, deps, nil) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -225,7 +227,13 @@ func (e *env) waitStatus(tenant uuid.UUID, docID, status string) pgstore.Documen
 // adminCount counts rows as the superuser (RLS does not apply): the ground truth.
 func (e *env) adminCount(sql string, args ...any) int {
 	e.t.Helper()
-	c := tenantdbtest.Conn(e.t, e.db.AdminURL)
+	// Closed at once: callers poll it, and a connection per poll held until
+	// the test ends exhausts the server's max_connections.
+	c, err := pgx.Connect(e.ctx, e.db.AdminURL)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close(context.WithoutCancel(e.ctx))
 	var n int
 	if err := c.QueryRow(e.ctx, sql, args...).Scan(&n); err != nil {
 		e.t.Fatal(err)
@@ -557,5 +565,38 @@ func TestSignedJobs(t *testing.T) {
 	e.eventually("purged", func() bool { return len(e.docs(a)) == 0 })
 	if n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'tenant.purged'", a); n != 1 {
 		t.Fatalf("%d purge audit rows", n)
+	}
+}
+
+// The reindex half of issue 12's probe: a server that resolves dot segments
+// let an upload to "A/../B/..." replace B's object. B's reindex must not
+// store those bytes as B's content: a reindex is pinned to the version an
+// envelope authorised, and is refused (source_changed) when the object's
+// bytes changed; B's document and chunks stay as they were.
+func TestReindexRefusesAnObjectWrittenOverSince(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	b := uuid.New()
+	key := e.upload(b, "plans", "plans.txt", "text/plain", "the victim's own quarterly plans")
+	before := e.waitStatus(b, "plans", "ready")
+	// What the planted upload leaves at B's key.
+	if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
+		Body: bytes.NewReader([]byte("text planted by another tenant")), ContentType: aws.String("text/plain")}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"type":"reindex","document_id":"plans"}`
+	e.send(`{"envelope":"`+e.kit.Job(t, b, envelope.ActionReindex, envelope.DocumentResource("plans"), []byte(body))+`","job":`+body+`}`, nil)
+	if reasons := e.dlqMessages(1); len(reasons) != 1 || reasons[0] != "source_changed" {
+		t.Fatalf("DLQ reasons %q, want [source_changed]", reasons)
+	}
+	after := e.docs(b)
+	if len(after) != 1 || after[0].Status != "ready" || after[0].Version != before.Version {
+		t.Fatalf("document after the refused reindex: %+v (before %+v)", after, before)
+	}
+	if n := e.adminCount("SELECT count(*) FROM chunks WHERE tenant_id = $1 AND text LIKE '%planted%'", b); n != 0 {
+		t.Fatalf("%d chunks of the planted text stored as the tenant's", n)
+	}
+	if n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'document.reindexed'", b); n != 0 {
+		t.Fatalf("%d reindex audit rows for a refused reindex", n)
 	}
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
@@ -27,8 +30,14 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Config is everything `tenantry worker` needs.
+// Config is the settings of `tenantry worker` and `tenantry lambda`: values
+// only, no clients. Run builds every dependency from it (Deps overrides some
+// in tests).
 type Config struct {
+	AWS   AWS
+	Trust Trust
+	Embed Embedding
+
 	DatabaseURL string
 	DBMaxConns  int32
 
@@ -36,16 +45,10 @@ type Config struct {
 	DLQURL   string
 	Buckets  []string
 
-	Verifier *envelope.Verifier
-	S3       S3API
-	SQS      sqssource.API
-	Embedder pipeline.Embedder
-
 	// TaskQueueURL, if set, also runs the Step Functions task worker on
 	// this queue (SQS waitForTaskToken tasks), answering through SFN.
 	TaskQueueURL string
 	TaskDLQURL   string
-	SFN          sfntask.SFNAPI
 
 	Extract extract.Config
 	Chunk   chunk.Config
@@ -63,12 +66,22 @@ type Config struct {
 	BackoffBase    time.Duration
 	BackoffMax     time.Duration
 
+	// OpsAddr serves /metrics, /healthz, /readyz ("" disables).
+	OpsAddr string
+}
+
+// Deps are dependencies Run would otherwise build from the Config: tests
+// and chaos runs inject fakes and hooks here. Zero fields are built.
+type Deps struct {
+	Verifier *envelope.Verifier
+	S3       S3API
+	SQS      sqssource.API
+	SFN      sfntask.SFNAPI
+	Embedder pipeline.Embedder
+
 	// WrapSource, if set, wraps the SQS source (fault injection in tests
 	// and chaos runs).
 	WrapSource func(worker.Source) worker.Source
-
-	// OpsAddr serves /metrics, /healthz, /readyz ("" disables).
-	OpsAddr string
 	// OnListening, if set, is called with the ops server's address.
 	OnListening func(net.Addr)
 }
@@ -80,47 +93,105 @@ type S3API interface {
 	sfntask.S3API
 }
 
-func (c Config) validate() error {
-	if err := c.validateStages(); err != nil {
-		return err
+func (c Config) withDefaults() Config {
+	if c.HandlerTimeout <= 0 {
+		c.HandlerTimeout = 15 * time.Minute
 	}
-	switch {
-	case c.QueueURL == "":
-		return errors.New("service: queue URL required")
-	case c.SQS == nil:
-		return errors.New("service: SQS client required")
-	case c.TaskQueueURL != "" && c.SFN == nil:
-		return errors.New("service: a task queue needs a Step Functions client")
+	if c.Extract.PDFCacheDir == "" {
+		c.Extract.PDFCacheDir = pdfCacheDir()
 	}
-	return nil
+	c.Limits = c.Limits.WithDefaults()
+	if c.Extract.MaxTextBytes == 0 {
+		// The text limit follows the chunk cap: text past what MaxChunks
+		// chunks can hold is refused while it is read, not after chunking
+		// (never above the extractor's own 256 MiB).
+		c.Extract.MaxTextBytes = min(c.Chunk.TextBytesFor(c.Limits.MaxChunks), 256<<20)
+	}
+	return c
 }
 
-// validateStages checks what the worker and the Lambda task function both
-// run on.
-func (c Config) validateStages() error {
+func (c Config) validate(worker bool) error {
 	switch {
 	case c.DatabaseURL == "":
 		return errors.New("service: database URL required")
-	case c.Verifier == nil || c.S3 == nil || c.Embedder == nil:
-		return errors.New("service: verifier, S3 and embedder required")
+	case worker && c.QueueURL == "":
+		return errors.New("service: queue URL required")
 	}
 	return nil
 }
 
-// Run runs the worker until ctx is cancelled, then drains.
-func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
-	if err := cfg.validate(); err != nil {
-		return err
+// build fills the dependencies d lacks from cfg.
+func (d Deps) build(ctx context.Context, cfg Config, logger *zap.Logger) (Deps, error) {
+	var err error
+	if d.Verifier == nil {
+		if d.Verifier, err = cfg.Trust.Verifier(ctx, cfg.AWS, logger); err != nil {
+			return d, err
+		}
+	}
+	if d.S3 == nil {
+		if d.S3, err = cfg.AWS.S3(ctx); err != nil {
+			return d, err
+		}
+	}
+	if d.SQS == nil {
+		if d.SQS, err = cfg.AWS.SQS(ctx); err != nil {
+			return d, err
+		}
+	}
+	if d.SFN == nil {
+		if d.SFN, err = cfg.AWS.SFN(ctx); err != nil {
+			return d, err
+		}
+	}
+	if d.Embedder == nil {
+		if d.Embedder, err = cfg.Embed.Embedder(ctx, cfg.AWS, logger); err != nil {
+			return d, err
+		}
+	}
+	return d, nil
+}
+
+// pdfCacheDir is the user cache directory for the compiled PDFium, so
+// restarts load it in ~0.1 s; "" (no writable cache) compiles it in memory
+// at the first PDF of each process.
+func pdfCacheDir() string {
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Join(base, "tenantry", "pdfium")
+	if os.MkdirAll(dir, 0o700) != nil {
+		return ""
+	}
+	return dir
+}
+
+// prepare applies cfg's defaults, validates it (worker: with the queue
+// settings) and builds the dependencies deps lacks.
+func prepare(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger, worker bool) (Config, Deps, *zap.Logger, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(worker); err != nil {
+		return cfg, deps, logger, err
 	}
 	if logger == nil {
 		logger = zap.NewNop()
+	}
+	deps, err := deps.build(ctx, cfg, logger)
+	return cfg, deps, logger, err
+}
+
+// Run runs the worker until ctx is cancelled, then drains. Dependencies
+// missing from deps are built from cfg.
+func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, true)
+	if err != nil {
+		return err
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	var opsSrv *ops.Server
 	if cfg.OpsAddr != "" {
-		var err error
 		if opsSrv, err = ops.New(ops.Config{Addr: cfg.OpsAddr}, reg, logger); err != nil {
 			return err
 		}
@@ -128,22 +199,16 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
 		if err != nil {
 			return err
 		}
-		if cfg.OnListening != nil {
-			cfg.OnListening(addr)
+		if deps.OnListening != nil {
+			deps.OnListening(addr)
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	if opsSrv != nil {
 		g.Go(func() error { return opsSrv.Run(gctx) })
 	}
-	g.Go(func() error {
-		err := runWorker(gctx, cfg, reg, opsSrv, logger)
-		if err != nil {
-			return err
-		}
-		return nil
-	})
-	err := g.Wait()
+	g.Go(func() error { return runWorker(gctx, cfg, deps, reg, opsSrv, logger) })
+	err = g.Wait()
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
@@ -151,62 +216,81 @@ func Run(ctx context.Context, cfg Config, logger *zap.Logger) error {
 }
 
 // stages opens what both the worker and the Lambda task function run on: the
-// tenant gateway (its preflight refuses roles that could bypass RLS) and the
-// extractor. closeAll releases them.
-func stages(ctx context.Context, cfg Config, logger *zap.Logger) (db *tenantdb.DB, ex *extract.Extractor, closeAll func(), err error) {
-	db, err = tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Logger: logger})
+// tenant gateway (its preflight refuses roles that could bypass RLS), the
+// extractor and the chunker. closeAll releases them.
+func openStages(ctx context.Context, cfg Config, logger *zap.Logger) (*stages, error) {
+	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Logger: logger})
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("service: database: %w", err)
+		return nil, fmt.Errorf("service: database: %w", err)
 	}
-	ex, err = extract.New(cfg.Extract, logger)
+	ex, err := extract.New(cfg.Extract, logger)
 	if err != nil {
 		db.Close()
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return db, ex, func() { _ = ex.Close(); db.Close() }, nil
+	ch, err := chunk.New(cfg.Chunk, logger)
+	if err != nil {
+		_ = ex.Close()
+		db.Close()
+		return nil, err
+	}
+	return &stages{db: db, ex: ex, ch: ch}, nil
 }
 
-func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
-	db, ex, closeAll, err := stages(ctx, cfg, logger)
+// stages are the gateway and the pipeline stages both transports share.
+type stages struct {
+	db *tenantdb.DB
+	ex *extract.Extractor
+	ch pipeline.Chunker
+}
+
+func (s *stages) close() { _ = s.ex.Close(); s.db.Close() }
+
+func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
+	st, err := openStages(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
+	defer st.close()
 	// Embedding slots are shared fairly between tenants: a tenant with a
 	// large backlog cannot starve one with a few documents.
 	sched, err := fair.New(max(cfg.Concurrency, 1))
 	if err != nil {
 		return err
 	}
-	cfg.Embedder = sched.Embedder(cfg.Embedder)
-	ch, err := chunk.New(cfg.Chunk, logger)
-	if err != nil {
-		return err
-	}
-	obj := objects.New(cfg.S3)
-	h, err := ingest.New(ingest.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, ingest.Deps{
-		DB: db, Verifier: cfg.Verifier, Objects: obj, Store: pgstore.New(db, logger),
-		Processor: &pipeline.Processor{Fetcher: obj, Extractor: ex, Chunker: ch, Embedder: cfg.Embedder},
+	deps.Embedder = sched.Embedder(deps.Embedder)
+	obj := objects.New(deps.S3)
+	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
+		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
 	src, err := sqssource.New(sqssource.Config{QueueURL: cfg.QueueURL, DLQURL: cfg.DLQURL,
-		WaitTime: cfg.WaitTime, VisibilityTimeout: cfg.VisibilityTimeout}, cfg.SQS, logger)
+		WaitTime: cfg.WaitTime, VisibilityTimeout: cfg.VisibilityTimeout}, deps.SQS, logger)
 	if err != nil {
 		return err
 	}
 	var source worker.Source = src
-	if cfg.WrapSource != nil {
-		source = cfg.WrapSource(src)
+	if deps.WrapSource != nil {
+		source = deps.WrapSource(src)
+		if _, ok := source.(worker.MaxReceiveCounter); !ok {
+			// Keep the queue's redrive limit visible to the runner.
+			source = struct {
+				worker.Source
+				worker.MaxReceiveCounter
+			}{source, src}
+		}
 	}
 	metrics, err := worker.NewMetrics(reg)
 	if err != nil {
 		return err
 	}
 	runner, err := worker.New(worker.Config{
-		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
+		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
+		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
@@ -217,7 +301,7 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
 	if cfg.TaskQueueURL != "" {
-		tasks, err := taskRunner(cfg, db, ex, ch, metrics, logger)
+		tasks, err := taskRunner(cfg, deps, st, metrics, logger)
 		if err != nil {
 			return err
 		}
@@ -227,77 +311,67 @@ func runWorker(ctx context.Context, cfg Config, reg *prometheus.Registry, opsSrv
 		opsSrv.SetReady(true) // preflight passed in tenantdb.Open
 		defer opsSrv.SetReady(false)
 	}
-	logger.Info("worker started", zap.Int("concurrency", cfg.Concurrency), zap.String("embedding_model", cfg.Embedder.Model()),
+	logger.Info("worker started", zap.Int("concurrency", cfg.Concurrency), zap.String("embedding_model", deps.Embedder.Model()),
 		zap.Bool("step_functions_tasks", cfg.TaskQueueURL != ""))
 	return g.Wait()
 }
 
+// gate is the one tenant gate of every transport: the same verifier,
+// bucket allowlist and S3 reader for the SQS worker and the Step Functions
+// tasks.
+func gate(cfg Config, deps Deps) *binding.Resolver {
+	return &binding.Resolver{Verifier: deps.Verifier, Objects: objects.New(deps.S3), Buckets: cfg.Buckets}
+}
+
 // taskHandler is the Step Functions task handler on the given stages and
 // gateway.
-func taskHandler(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline.Chunker, logger *zap.Logger) (*sfntask.Handler, error) {
-	return sfntask.New(sfntask.Config{Buckets: cfg.Buckets, Limits: cfg.Limits}, sfntask.Deps{
-		DB: db, Verifier: cfg.Verifier, Store: pgstore.New(db, logger), S3: cfg.S3, SFN: cfg.SFN,
-		Extractor: ex, Chunker: ch, Embedder: cfg.Embedder, Logger: logger,
+func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntask.Handler, error) {
+	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, sfntask.Deps{
+		DB: st.db, Gate: gate(cfg, deps), Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
+		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Logger: logger,
 	})
 }
 
 // RunLambda serves the Express state machine's tasks as an AWS Lambda
-// function (internal/sfnlambda) on the worker's stages and gateway. Only the
-// database, S3, SFN, verifier, embedder, extract, chunk and limit settings of
-// cfg apply. It does not return once serving: the Lambda runtime ends the
-// process.
-func RunLambda(ctx context.Context, cfg Config, logger *zap.Logger) error {
-	if err := cfg.validateStages(); err != nil {
-		return err
-	}
-	if cfg.SFN == nil {
-		return errors.New("service: Step Functions client required")
-	}
-	if logger == nil {
-		logger = zap.NewNop()
-	}
-	db, ex, closeAll, err := stages(ctx, cfg, logger)
+// function (internal/sfnlambda) on the worker's stages and gateway. The
+// queue and runner settings of cfg do not apply. It does not return once
+// serving: the Lambda runtime ends the process.
+func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false)
 	if err != nil {
 		return err
 	}
-	defer closeAll()
-	ch, err := chunk.New(cfg.Chunk, logger)
+	st, err := openStages(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
-	h, err := taskHandler(cfg, db, ex, ch, logger)
+	defer st.close()
+	h, err := taskHandler(cfg, deps, st, logger)
 	if err != nil {
 		return err
 	}
-	logger.Info("serving Step Functions tasks as a Lambda function", zap.String("embedding_model", cfg.Embedder.Model()))
+	logger.Info("serving Step Functions tasks as a Lambda function", zap.String("embedding_model", deps.Embedder.Model()))
 	sfnlambda.Start(ctx, h)
 	return nil
 }
 
 // taskRunner runs Step Functions tasks from the task queue with the same
 // stages and gateway as the document runner.
-func taskRunner(cfg Config, db *tenantdb.DB, ex pipeline.Extractor, ch pipeline.Chunker, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
-	h, err := taskHandler(cfg, db, ex, ch, logger)
+func taskRunner(cfg Config, deps Deps, st *stages, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
+	h, err := taskHandler(cfg, deps, st, logger)
 	if err != nil {
 		return nil, err
 	}
 	src, err := sqssource.New(sqssource.Config{QueueURL: cfg.TaskQueueURL, DLQURL: cfg.TaskDLQURL,
-		WaitTime: cfg.WaitTime, VisibilityTimeout: cfg.VisibilityTimeout}, cfg.SQS, logger)
+		WaitTime: cfg.WaitTime, VisibilityTimeout: cfg.VisibilityTimeout}, deps.SQS, logger)
 	if err != nil {
 		return nil, err
 	}
 	return worker.New(worker.Config{
-		Source: src, Handler: worker.Chain(h, worker.Timeout(handlerTimeout(cfg))), Name: "sfn-tasks", OnHeartbeat: h.OnHeartbeat,
+		Source: src, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Name: "sfn-tasks", OnHeartbeat: h.OnHeartbeat,
 		HeartbeatInterval: min(sfntask.HeartbeatInterval, cfg.VisibilityTimeout/3),
 		Concurrency:       cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout, BackoffBase: cfg.BackoffBase,
 		BackoffMax: cfg.BackoffMax, Metrics: metrics, Logger: logger,
 	})
-}
-
-func handlerTimeout(cfg Config) time.Duration {
-	if cfg.HandlerTimeout > 0 {
-		return cfg.HandlerTimeout
-	}
-	return 15 * time.Minute
 }

@@ -64,11 +64,12 @@ func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 	done := make(chan error, 1)
 	go func() {
 		done <- service.Run(ctx, service.Config{
-			DatabaseURL: db.WorkerURL, QueueURL: docs, DLQURL: docsDLQ, TaskQueueURL: tasks, TaskDLQURL: tasksDLQ, SFN: sfnc,
-			Buckets: []string{bucket}, Verifier: kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: &flakyEmbedder{},
+			DatabaseURL: db.WorkerURL, QueueURL: docs, DLQURL: docsDLQ, TaskQueueURL: tasks, TaskDLQURL: tasksDLQ,
+			Buckets:     []string{bucket},
 			Concurrency: 4, VisibilityTimeout: 3 * time.Second, WaitTime: time.Second, DrainTimeout: 5 * time.Second,
-			OpsAddr: "127.0.0.1:0", OnListening: func(a net.Addr) { ready <- a },
-		}, nil)
+			OpsAddr: "127.0.0.1:0",
+		}, service.Deps{SFN: sfnc, Verifier: kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: &flakyEmbedder{},
+			OnListening: func(a net.Addr) { ready <- a }}, nil)
 	}()
 	t.Cleanup(func() {
 		cancel()

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -18,7 +17,7 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/statemachine"
 )
@@ -31,11 +30,6 @@ type API interface {
 	RedriveExecution(ctx context.Context, in *sfn.RedriveExecutionInput, opts ...func(*sfn.Options)) (*sfn.RedriveExecutionOutput, error)
 }
 
-// ObjectAPI is the part of *s3.Client Start and Replay use.
-type ObjectAPI interface {
-	HeadObject(ctx context.Context, in *s3.HeadObjectInput, opts ...func(*s3.Options)) (*s3.HeadObjectOutput, error)
-}
-
 // QueueAPI is the part of *sqs.Client Replay uses.
 type QueueAPI interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
@@ -44,9 +38,8 @@ type QueueAPI interface {
 }
 
 var (
-	_ API       = (*sfn.Client)(nil)
-	_ ObjectAPI = (*s3.Client)(nil)
-	_ QueueAPI  = (*sqs.Client)(nil)
+	_ API      = (*sfn.Client)(nil)
+	_ QueueAPI = (*sqs.Client)(nil)
 )
 
 // Config configures a Controller.
@@ -97,14 +90,15 @@ func (c Config) validate() error {
 	return nil
 }
 
-// Deps are the controller's collaborators. SFN is always required; S3 and
-// Verifier for Start and Replay; SQS for Replay.
+// Deps are the controller's collaborators. SFN is always required; Gate
+// for Start and Replay; SQS for Replay.
 type Deps struct {
-	SFN      API
-	S3       ObjectAPI
-	SQS      QueueAPI
-	Verifier *envelope.Verifier
-	Logger   *zap.Logger
+	SFN API
+	// Gate establishes the tenant of the object an execution is for, by
+	// the rules of every transport (internal/binding).
+	Gate   *binding.Resolver
+	SQS    QueueAPI
+	Logger *zap.Logger
 }
 
 // Controller starts, redrives and replays executions.
@@ -157,61 +151,40 @@ func (c *Controller) executionARN(name string) string {
 	return strings.Replace(c.cfg.StateMachineARN, ":stateMachine:", ":execution:", 1) + ":" + name
 }
 
-// resolved is an object whose envelope verified.
+// resolved is an object whose tenant the gate established.
 type resolved struct {
-	tenant   uuid.UUID
-	document string
-	version  string // the S3 version id, else "etag:<etag>"
-	envelope string
-	head     *s3.HeadObjectOutput
+	tenant    uuid.UUID
+	document  string
+	version   string // the S3 version id, else "etag:<etag>"
+	versionID string // the S3 version id ("" unversioned)
+	envelope  string
 }
 
-// ErrNoEnvelope: the object carries no envelope (and none was given).
+// ErrNoEnvelope: the object carries no envelope.
 var ErrNoEnvelope = errors.New("sfnctl: the object has no tenantry envelope")
 
-// resolve HEADs the object and verifies its envelope (or token, if set):
-// the tenant of an execution always comes from a signature.
+// resolve establishes the object's tenant through the gate: the envelope
+// is the object's; token, if set (a recorded execution input), must be
+// byte-identical to it. The tenant of an execution always comes from the
+// object's signature.
 func (c *Controller) resolve(ctx context.Context, bucket, key, versionID, token string) (resolved, error) {
-	if c.deps.S3 == nil || c.deps.Verifier == nil {
-		return resolved{}, fmt.Errorf("%w: S3 and Verifier are required to resolve objects", ErrInvalidConfig)
+	if c.deps.Gate == nil {
+		return resolved{}, fmt.Errorf("%w: Gate is required to resolve objects", ErrInvalidConfig)
 	}
-	head, err := c.deps.S3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: optional(versionID)})
-	if err != nil {
-		return resolved{}, fmt.Errorf("sfnctl: head %s: %w", objects.URI(bucket, key), err)
-	}
-	if token == "" {
-		for k, v := range head.Metadata {
-			if strings.EqualFold(k, objects.EnvelopeMetaKey) {
-				token = v
-			}
-		}
-	}
-	if token == "" {
-		return resolved{}, ErrNoEnvelope
-	}
-	v, err := c.deps.Verifier.VerifyObject(ctx, token, bucket, key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest)
+	b, err := c.deps.Gate.Object(ctx, binding.ObjectRequest{Bucket: bucket, Key: key, VersionID: versionID, Envelope: token})
+	var be *binding.Error
+	if errors.As(err, &be) && be.Reason == binding.ReasonMissingEnvelope {
+		return resolved{}, fmt.Errorf("%w: %w", ErrNoEnvelope, err)
 	}
 	if err != nil {
-		return resolved{}, fmt.Errorf("sfnctl: %w", err)
+		return resolved{}, fmt.Errorf("sfnctl: %s: %w", objects.URI(bucket, key), err)
 	}
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 || parts[1] == "" {
-		return resolved{}, fmt.Errorf("sfnctl: object key must be {tenant}/{document}/{filename}")
+	version := b.Head.VersionID
+	if version == "" {
+		version = "etag:" + b.Head.ETag
 	}
-	version := aws.ToString(head.VersionId)
-	if version == "" || version == "null" {
-		version = "etag:" + strings.Trim(aws.ToString(head.ETag), `"`)
-	}
-	return resolved{tenant: v.Scope.TenantID(), document: parts[1], version: version, envelope: token, head: head}, nil
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return aws.String(s)
+	return resolved{tenant: b.Verified.Scope.TenantID(), document: b.Key.Document, version: version, versionID: b.Head.VersionID,
+		envelope: b.Head.Envelope}, nil
 }
 
 // StartRequest names the object to process.
@@ -246,10 +219,7 @@ func (c *Controller) Start(ctx context.Context, req StartRequest) (Started, erro
 	if req.Rerun != "" {
 		version += "#rerun:" + req.Rerun
 	}
-	in := statemachine.Input{Bucket: req.Bucket, Key: req.Key, VersionID: aws.ToString(r.head.VersionId)}
-	if in.VersionID == "null" {
-		in.VersionID = ""
-	}
+	in := statemachine.Input{Bucket: req.Bucket, Key: req.Key, VersionID: r.versionID}
 	if !c.cfg.OmitEnvelope {
 		in.Envelope = r.envelope
 	}

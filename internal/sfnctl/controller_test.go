@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -82,7 +83,7 @@ func newFixture(t *testing.T, records ...string) *fixture {
 	f.sqs = newFakeSQS(records...)
 	var err error
 	f.ctl, err = sfnctl.New(sfnctl.Config{StateMachineARN: machine, RatePerSecond: 1000},
-		sfnctl.Deps{SFN: f.sfn, S3: f.s3, SQS: f.sqs, Verifier: f.kit.Verifier(t)})
+		sfnctl.Deps{SFN: f.sfn, Gate: &binding.Resolver{Verifier: f.kit.Verifier(t), Objects: objects.New(f.s3)}, SQS: f.sqs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,7 +277,7 @@ func TestReplay(t *testing.T) {
 		f.sqs = newFakeSQS(recs...)
 		var err error
 		f.ctl, err = sfnctl.New(sfnctl.Config{StateMachineARN: machine, RatePerSecond: 1000},
-			sfnctl.Deps{SFN: f.sfn, S3: f.s3, SQS: f.sqs, Verifier: f.kit.Verifier(t)})
+			sfnctl.Deps{SFN: f.sfn, Gate: &binding.Resolver{Verifier: f.kit.Verifier(t), Objects: objects.New(f.s3)}, SQS: f.sqs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,7 +338,7 @@ func TestReplayIsIdempotent(t *testing.T) {
 	var actions []sfnctl.Action
 	for i := 0; i < 2; i++ {
 		f.sqs = newFakeSQS(rec)
-		ctl, err := sfnctl.New(sfnctl.Config{StateMachineARN: machine, RatePerSecond: 1000}, sfnctl.Deps{SFN: f.sfn, S3: f.s3, SQS: f.sqs, Verifier: f.kit.Verifier(t)})
+		ctl, err := sfnctl.New(sfnctl.Config{StateMachineARN: machine, RatePerSecond: 1000}, sfnctl.Deps{SFN: f.sfn, Gate: &binding.Resolver{Verifier: f.kit.Verifier(t), Objects: objects.New(f.s3)}, SQS: f.sqs})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -132,9 +133,14 @@ type fakeS3 struct {
 func (f *fakeS3) HeadObject(_ context.Context, in *s3.HeadObjectInput, _ ...func(*s3.Options)) (*s3.HeadObjectOutput, error) {
 	md, ok := f.objects[aws.ToString(in.Bucket)+"/"+aws.ToString(in.Key)]
 	if !ok {
-		return nil, errors.New("NotFound")
+		return nil, &s3types.NotFound{}
 	}
 	return &s3.HeadObjectOutput{Metadata: md, ETag: aws.String(`"0123abcd"`), VersionId: aws.String("v1"), ContentLength: aws.Int64(10)}, nil
+}
+
+// GetObject is never called by the controller: it reads metadata only.
+func (f *fakeS3) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	return nil, errors.New("fakeS3: GetObject not expected")
 }
 
 // fakeSQS is a queue of failure records with receive/delete/release.

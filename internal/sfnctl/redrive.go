@@ -83,6 +83,24 @@ type Outcome struct {
 	Err             error
 }
 
+// Line is the outcome as one JSON-ready line of `tenantry sfn redrive|replay`.
+func (o Outcome) Line() map[string]any {
+	line := map[string]any{"action": o.Action, "name": o.Name, "error": o.Error, "executionArn": o.ExecutionARN}
+	if o.Tenant != uuid.Nil {
+		line["tenant"] = o.Tenant
+	}
+	if !o.At.IsZero() {
+		line["at"] = o.At.UTC().Format(time.RFC3339)
+	}
+	if o.NewExecutionARN != "" {
+		line["newExecutionArn"] = o.NewExecutionARN
+	}
+	if o.Err != nil {
+		line["detail"] = o.Err.Error()
+	}
+	return line
+}
+
 // Summary counts what a Redrive or Replay did.
 type Summary struct {
 	Scanned  int

@@ -1,9 +1,11 @@
 // Package sfntask is the worker side of tenantry's Step Functions pipeline
 // (statemachine/pipeline.asl.json). Task states reach workers as SQS
 // messages (the sqs:sendMessage.waitForTaskToken integration); Handler is
-// the worker.Handler that consumes them: it decodes the task, re-verifies
-// the signed envelope the task carries (every task, every stage: a tenant id
-// in the state or in the message is never trusted), runs the stage, and
+// the worker.Handler that consumes them: it decodes the task, establishes
+// its tenant through the one gate (internal/binding: the object's signed
+// envelope; the envelope the task carries must be identical to it; every
+// task, every stage: a tenant id in the state or in the message is never
+// trusted), runs the stage, and
 // answers Step Functions with SendTaskSuccess or SendTaskFailure. OnHeartbeat
 // (worker.Config.OnHeartbeat) sends SendTaskHeartbeat while a stage runs and
 // stops the stage when Step Functions has given up on the task.

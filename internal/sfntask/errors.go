@@ -1,13 +1,10 @@
 package sfntask
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 
-	"github.com/tenantry/tenantry/internal/envelope"
-	"github.com/tenantry/tenantry/internal/tenantdb"
-	"github.com/tenantry/tenantry/pipeline"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/worker"
 )
 
@@ -47,12 +44,13 @@ var (
 const (
 	ReasonMalformedTask       = "malformed_task"
 	ReasonUnknownBucket       = "unknown_bucket"
-	ReasonObjectNotFound      = "object_not_found"
+	ReasonObjectNotFound      = outcome.ReasonObjectNotFound
 	ReasonBadKeyLayout        = "bad_key_layout"
 	ReasonMissingEnvelope     = "missing_envelope"
 	ReasonUnsupportedEvent    = "unsupported_event"
 	ReasonIntermediateMissing = "intermediate_missing"
-	ReasonRLSViolation        = "rls_violation"
+	ReasonRLSViolation        = outcome.ReasonRLSViolation
+	ReasonAccessDenied        = outcome.ReasonAccessDenied
 )
 
 // Failure is a classified stage failure.
@@ -85,21 +83,10 @@ func ParseCause(s string) (Cause, bool) {
 	return c, true
 }
 
-// permanentError is a permanent failure with its reason code.
-type permanentError struct {
-	reason string
-	err    error
-}
-
-func (e *permanentError) Error() string  { return e.reason + ": " + e.err.Error() }
-func (e *permanentError) Unwrap() error  { return e.err }
-func (e *permanentError) Reason() string { return e.reason }
-
+// permanent is a permanent failure with its reason code: a
+// worker.PermanentError, the one convention every transport reads.
 func permanent(reason string, err error) error {
-	if err == nil {
-		err = errors.New(reason)
-	}
-	return &permanentError{reason: reason, err: err}
+	return worker.Permanent(err, reason)
 }
 
 // rejectedError is an envelope the worker refused (and recorded).
@@ -119,37 +106,27 @@ type redeliverError struct{ err error }
 func (e *redeliverError) Error() string { return "not answered, redeliver: " + e.err.Error() }
 func (e *redeliverError) Unwrap() error { return e.err }
 
-// Classify names a stage failure.
+// Classify names a stage failure: outcome.Classify, the classifier the
+// SQS worker uses too, read into the error names the definitions retry and
+// catch.
 func Classify(stage Stage, err error) Failure {
 	f := Failure{Stage: stage}
-	var (
-		rej  *rejectedError
-		perm *permanentError
-		te   *pipeline.TransientError
-	)
-	switch {
-	case errors.As(err, &rej):
-		f.Name, f.Reason = ErrorEnvelopeRejected, rej.reason
-	case envelope.ReasonOf(err) != "":
-		f.Name, f.Reason = ErrorEnvelopeRejected, envelope.ReasonOf(err)
-	case errors.As(err, &perm):
-		f.Name, f.Reason = ErrorPermanent, perm.reason
-	case pipeline.IsPermanent(err):
-		f.Name, f.Reason = ErrorPermanent, pipeline.Reason(err)
-	case worker.IsPermanent(err):
-		f.Name, f.Reason = ErrorPermanent, worker.ReasonOf(err)
-	case tenantdb.IsRLSViolation(err):
-		// A bug, not bad luck: never retry a cross-tenant write.
-		f.Name, f.Reason = ErrorPermanent, ReasonRLSViolation
-	case errors.As(err, &te) && te.RetryAfter > 0:
-		f.Name, f.Reason = ErrorThrottled, "throttled"
-	case errors.Is(err, envelope.ErrKeysUnavailable):
-		f.Name, f.Reason = ErrorTransient, "keys_unavailable"
-	case errors.Is(err, context.DeadlineExceeded):
-		f.Name, f.Reason = ErrorTransient, "timeout"
-	default:
-		f.Name, f.Reason = ErrorTransient, "transient"
+	var rej *rejectedError
+	if errors.As(err, &rej) {
+		f.Name, f.Reason = ErrorEnvelopeRejected, worker.SanitizeReason(rej.reason)
+		return f
 	}
-	f.Reason = worker.SanitizeReason(f.Reason)
+	v := outcome.Classify(err)
+	switch v.Class {
+	case outcome.Rejected:
+		f.Name = ErrorEnvelopeRejected
+	case outcome.Permanent:
+		f.Name = ErrorPermanent
+	case outcome.Throttled:
+		f.Name = ErrorThrottled
+	default:
+		f.Name = ErrorTransient
+	}
+	f.Reason = v.Reason
 	return f
 }

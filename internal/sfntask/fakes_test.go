@@ -40,6 +40,12 @@ func (m *memS3) put(bucket, key, contentType string, body []byte, md map[string]
 	m.objects[bucket+"/"+key] = memObject{body: body, contentType: contentType, metadata: md}
 }
 
+func (m *memS3) meta(bucket, key string) map[string]string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.objects[bucket+"/"+key].metadata
+}
+
 func (m *memS3) keys(prefix string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -14,7 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"go.uber.org/zap"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -34,9 +35,6 @@ const DefaultIntermediatePrefix = "intermediate/"
 
 // Config configures a Handler.
 type Config struct {
-	// Buckets, if set, are the only buckets whose objects are processed
-	// (a task naming another is a permanent unknown_bucket failure).
-	Buckets []string
 	// IntermediateBucket holds intermediate objects (default: the bucket
 	// of the object being processed).
 	IntermediateBucket string
@@ -57,15 +55,7 @@ func (c Config) withDefaults() Config {
 	if c.IntermediatePrefix == "" {
 		c.IntermediatePrefix = DefaultIntermediatePrefix
 	}
-	if c.Limits.MaxBytes <= 0 {
-		c.Limits.MaxBytes = 64 << 20
-	}
-	if c.Limits.MaxChunks <= 0 {
-		c.Limits.MaxChunks = 20000
-	}
-	if c.Limits.EmbedBatch <= 0 {
-		c.Limits.EmbedBatch = 64
-	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.S3Concurrency == 0 {
 		c.S3Concurrency = 8
 	}
@@ -100,8 +90,10 @@ func (c Config) validate() error {
 
 // Deps are the handler's collaborators (all required but Logger).
 type Deps struct {
-	DB        *tenantdb.DB // security events
-	Verifier  *envelope.Verifier
+	DB *tenantdb.DB // security events
+	// Gate establishes every task's tenant (internal/binding): the same
+	// rules, bucket allowlist and S3 reader as the SQS worker's.
+	Gate      *binding.Resolver
 	Store     *pgstore.Store
 	S3        S3API
 	SFN       SFNAPI
@@ -117,7 +109,8 @@ type Deps struct {
 type Handler struct {
 	cfg       Config
 	db        *tenantdb.DB
-	verifier  *envelope.Verifier
+	gate      *binding.Resolver
+	objects   *objects.Reader
 	store     *pgstore.Store
 	s3        S3API
 	sfn       SFNAPI
@@ -144,15 +137,15 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if deps.DB == nil || deps.Verifier == nil || deps.Store == nil || deps.S3 == nil || deps.SFN == nil ||
+	if deps.DB == nil || deps.Gate == nil || deps.Store == nil || deps.S3 == nil || deps.SFN == nil ||
 		deps.Extractor == nil || deps.Chunker == nil || deps.Embedder == nil {
-		return nil, fmt.Errorf("%w: DB, Verifier, Store, S3, SFN, Extractor, Chunker and Embedder are required", ErrInvalidConfig)
+		return nil, fmt.Errorf("%w: DB, Gate, Store, S3, SFN, Extractor, Chunker and Embedder are required", ErrInvalidConfig)
 	}
 	if deps.Logger == nil {
 		deps.Logger = zap.NewNop()
 	}
 	return &Handler{
-		cfg: cfg, db: deps.DB, verifier: deps.Verifier, store: deps.Store, s3: deps.S3, sfn: deps.SFN,
+		cfg: cfg, db: deps.DB, gate: deps.Gate, objects: objects.New(deps.S3), store: deps.Store, s3: deps.S3, sfn: deps.SFN,
 		extractor: deps.Extractor, chunker: deps.Chunker, embedder: deps.Embedder, log: deps.Logger,
 		running: map[*worker.Message]*running{},
 	}, nil

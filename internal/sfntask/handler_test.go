@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
@@ -48,8 +48,9 @@ func newEnv(t *testing.T) *env {
 	e.gw = db.Open(t)
 	e.admin = tenantdbtest.Conn(t, db.AdminURL)
 	var err error
-	e.h, err = sfntask.New(sfntask.Config{Buckets: []string{bucket}, Limits: pipeline.Limits{EmbedBatch: 2}},
-		sfntask.Deps{DB: e.gw, Verifier: e.kit.Verifier(t), Store: pgstore.New(e.gw, nil), S3: e.s3, SFN: e.sfn,
+	gate := &binding.Resolver{Verifier: e.kit.Verifier(t), Objects: objects.New(e.s3), Buckets: []string{bucket}}
+	e.h, err = sfntask.New(sfntask.Config{Limits: pipeline.Limits{EmbedBatch: 2}},
+		sfntask.Deps{DB: e.gw, Gate: gate, Store: pgstore.New(e.gw, nil), S3: e.s3, SFN: e.sfn,
 			Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: e.embed})
 	if err != nil {
 		t.Fatal(err)
@@ -225,9 +226,10 @@ func TestStagesAreIdempotent(t *testing.T) {
 }
 
 // An attacker who can send to the task queue injects tasks for later
-// stages: every task re-verifies the envelope it carries against the key,
-// so a forged or borrowed envelope is refused before any tenant data is
-// touched, and recorded as a security event.
+// stages: every task goes through the gate again, which reads the envelope
+// from the object; the envelope the task carries must be byte-identical to
+// it. A forged or borrowed envelope is refused (envelope_mismatch) before
+// any tenant data is touched, and recorded as a security event.
 func TestEveryTaskReverifiesTheEnvelope(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -248,22 +250,22 @@ func TestEveryTaskReverifiesTheEnvelope(t *testing.T) {
 	}
 	docs := map[string]struct {
 		doc    map[string]any
-		reason envelope.Reason
+		reason string
 	}{
 		"envelope signed by an unknown key": {forged(func(d map[string]any) {
 			d["envelope"] = e.kit.SignWith(t, e.kit.Stranger, e.kit.ObjectClaims(victim, bucket, victimKey))
-		}), envelope.ReasonUnknownKey},
+		}), binding.ReasonEnvelopeMismatch},
 		"attacker's genuine envelope on the victim's key": {forged(func(d map[string]any) {
 			d["envelope"] = e.kit.Object(t, attacker, bucket, attackerKey)
-		}), envelope.ReasonBindingMismatch},
+		}), binding.ReasonEnvelopeMismatch},
 		"victim's envelope on the attacker's key": {forged(func(d map[string]any) {
 			d["key"] = attackerKey
-		}), envelope.ReasonBindingMismatch},
+		}), binding.ReasonEnvelopeMismatch},
 		"victim's envelope with the payload's tenant swapped": {forged(func(d map[string]any) {
 			parts := strings.Split(d["envelope"].(string), ".")
 			parts[1] = strings.ReplaceAll(parts[1], "x", "y")
 			d["envelope"] = strings.Join(parts, ".")
-		}), ""},
+		}), binding.ReasonEnvelopeMismatch},
 	}
 	stages := []map[string]any{
 		{"stage": "extract"}, {"stage": "chunk"}, {"stage": "embed", "batch": 0}, {"stage": "store"}, {"stage": "finalize"},
@@ -279,7 +281,7 @@ func TestEveryTaskReverifiesTheEnvelope(t *testing.T) {
 			}
 			a := e.last()
 			c, _ := sfntask.ParseCause(a.cause)
-			if a.op != "SendTaskFailure" || a.errName != sfntask.ErrorEnvelopeRejected || (tc.reason != "" && c.Reason != string(tc.reason)) {
+			if a.op != "SendTaskFailure" || a.errName != sfntask.ErrorEnvelopeRejected || (tc.reason != "" && c.Reason != tc.reason) {
 				t.Errorf("%s/%s: %s %s %s", name, st["stage"], a.op, a.errName, a.cause)
 			}
 		}
@@ -301,6 +303,47 @@ func TestEveryTaskReverifiesTheEnvelope(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status <> 'processing'`, victim); n != 0 {
 		t.Errorf("the victim's document changed state: %d", n)
+	}
+}
+
+// The execution input's envelope never stands in for the object's: a
+// different one (even a genuine envelope of the same tenant, or one that
+// would verify against this key) is refused and recorded; an identical one
+// is accepted.
+func TestVerifyInputEnvelopeMustBeTheObjects(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tenant := uuid.New()
+	key := e.upload(tenant, "doc-1", "text/plain")
+	other := e.upload(tenant, "doc-2", "text/plain")
+	reissued := e.kit.Object(t, tenant, bucket, key) // genuine, bound to this key, but not the object's
+	for _, tc := range []struct {
+		name     string
+		envelope string
+		ok       bool
+	}{
+		{"the object's own envelope", e.s3.meta(bucket, key)[objects.EnvelopeMetaKey], true},
+		{"another object's envelope", e.s3.meta(bucket, other)[objects.EnvelopeMetaKey], false},
+		{"a genuine envelope that is not the object's", reissued, false},
+	} {
+		input := json.RawMessage(statemachine.Input{Bucket: bucket, Key: key, Envelope: tc.envelope}.JSON())
+		if err := e.handle(map[string]any{"stage": "verify", "input": input}); err != nil {
+			t.Fatalf("%s: outcome %v", tc.name, err)
+		}
+		a := e.last()
+		c, _ := sfntask.ParseCause(a.cause)
+		switch {
+		case tc.ok && a.op != "SendTaskSuccess":
+			t.Errorf("%s: %s %s %s", tc.name, a.op, a.errName, a.cause)
+		case !tc.ok && (a.op != "SendTaskFailure" || a.errName != sfntask.ErrorEnvelopeRejected || c.Reason != binding.ReasonEnvelopeMismatch):
+			t.Errorf("%s: %s %s %s, want %s/%s", tc.name, a.op, a.errName, a.cause, sfntask.ErrorEnvelopeRejected, binding.ReasonEnvelopeMismatch)
+		}
+	}
+	if n := e.count(`SELECT count(*) FROM security_events WHERE source = 'sfn' AND reason = 'envelope_mismatch'`); n != 2 {
+		t.Errorf("security events %d, want 2", n)
+	}
+	if n := e.count(`SELECT count(*) FROM documents`); n != 0 {
+		t.Errorf("documents %d, want 0", n)
 	}
 }
 

@@ -8,16 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -121,23 +117,18 @@ func (h *Handler) putJSON(ctx context.Context, a area, name string, v any) error
 		ContentType:   aws.String("application/json"),
 	})
 	if err != nil {
-		return s3Error("put intermediate", err)
+		return objects.Classify("put intermediate", err)
 	}
 	return nil
 }
 
 func (h *Handler) getJSON(ctx context.Context, a area, name string, v any) error {
-	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key(name))})
-	if err != nil {
-		return s3Error("get intermediate", err)
-	}
-	defer out.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(out.Body, maxIntermediateBytes+1))
-	if err != nil {
-		return &pipeline.TransientError{Err: fmt.Errorf("read intermediate: %w", err)}
-	}
-	if len(data) > maxIntermediateBytes {
+	data, err := h.objects.Read(ctx, a.bucket, a.key(name), "", maxIntermediateBytes)
+	if errors.Is(err, pipeline.ErrTooLarge) {
 		return permanent(ReasonIntermediateMissing, errors.New("intermediate object too large"))
+	}
+	if err != nil {
+		return err
 	}
 	if err := json.Unmarshal(data, v); err != nil {
 		// Our own write, unreadable: not retryable.
@@ -149,56 +140,17 @@ func (h *Handler) getJSON(ctx context.Context, a area, name string, v any) error
 func (h *Handler) deleteObject(ctx context.Context, a area, name string) error {
 	_, err := h.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(a.bucket), Key: aws.String(a.key(name))})
 	if err != nil {
-		if errors.Is(s3Error("delete", err), errNotFound) {
-			return nil
+		if err := objects.Classify("delete intermediate", err); !errors.Is(err, objects.ErrNotFound) {
+			return err
 		}
-		return s3Error("delete intermediate", err)
 	}
 	return nil
-}
-
-// errNotFound is an S3 404 (object or version).
-var errNotFound = errors.New("not found")
-
-// s3Error classifies an S3 error: 404 → errNotFound (wrapped in
-// errIntermediateMissing by callers that read intermediates), 403 →
-// permanent, 503 SlowDown / 429 → throttled, anything else → transient.
-func s3Error(op string, err error) error {
-	if errors.Is(err, context.Canceled) {
-		return err
-	}
-	var nsk *types.NoSuchKey
-	var nf *types.NotFound
-	if errors.As(err, &nsk) || errors.As(err, &nf) {
-		return fmt.Errorf("s3 %s: %w", op, errNotFound)
-	}
-	var re *smithyhttp.ResponseError
-	if errors.As(err, &re) {
-		switch re.HTTPStatusCode() {
-		case http.StatusNotFound:
-			return fmt.Errorf("s3 %s: %w", op, errNotFound)
-		case http.StatusForbidden:
-			return permanent("access_denied", fmt.Errorf("s3 %s: access denied", op))
-		case http.StatusTooManyRequests, http.StatusServiceUnavailable:
-			return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: slow down", op), RetryAfter: 1}
-		}
-	}
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		switch ae.ErrorCode() {
-		case "NoSuchKey", "NotFound", "NoSuchVersion":
-			return fmt.Errorf("s3 %s: %w", op, errNotFound)
-		case "SlowDown":
-			return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: slow down", op), RetryAfter: 1}
-		}
-	}
-	return &pipeline.TransientError{Err: fmt.Errorf("s3 %s: %w", op, err)}
 }
 
 // missing turns a not-found from reading an intermediate into the
 // permanent "intermediate_missing" failure.
 func missing(err error) error {
-	if errors.Is(err, errNotFound) {
+	if errors.Is(err, objects.ErrNotFound) {
 		return permanent(ReasonIntermediateMissing, errIntermediateMissing)
 	}
 	return err

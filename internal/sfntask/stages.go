@@ -7,18 +7,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"path"
-	"slices"
 	"strings"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
@@ -75,39 +70,29 @@ type (
 // verified is a task whose envelope verified: the only source of tenant,
 // document and intermediate location.
 type verified struct {
-	v    envelope.Verified
+	v    binding.Verified
 	ref  DocRef
 	doc  pipeline.Document // Version unset
 	area area
 }
 
-func (h *Handler) bucketAllowed(b string) bool {
-	return len(h.cfg.Buckets) == 0 || slices.Contains(h.cfg.Buckets, b)
-}
-
-// reverify verifies the envelope a later task carries against the bucket
-// and key it names. The tenant, the document and the intermediate area all
-// come from the verified envelope and key.
+// reverify establishes again, through the gate, the tenant of the object a
+// later task carries: the object (version) must still carry exactly the
+// envelope Verify found on it. The tenant, the document and the
+// intermediate area all come from the gate's verdict and the key.
 func (h *Handler) reverify(ctx context.Context, t *Task) (context.Context, *verified, error) {
 	ref := *t.Doc
-	if !h.bucketAllowed(ref.Bucket) {
-		return ctx, nil, permanent(ReasonUnknownBucket, errors.New("bucket not configured"))
-	}
-	v, err := h.verifier.VerifyObject(ctx, ref.Envelope, ref.Bucket, ref.Key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest)
-	}
+	b, err := h.gate.Object(ctx, binding.ObjectRequest{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Envelope: ref.Envelope})
 	if err != nil {
-		return ctx, nil, h.reject(ctx, t, envelope.ReasonOf(err), ref.Bucket, ref.Key, err)
+		return ctx, nil, h.unbound(ctx, t, ref.Bucket, ref.Key, err)
 	}
-	return h.bind(ctx, t, v, ref)
+	return h.bind(ctx, t, b, ref)
 }
 
-func (h *Handler) bind(ctx context.Context, t *Task, v envelope.Verified, ref DocRef) (context.Context, *verified, error) {
-	docID, ok := documentID(ref.Key)
-	if !ok {
-		return ctx, nil, permanent(ReasonBadKeyLayout, errors.New("object key must be {tenant}/{document}/{filename}"))
-	}
+// bind derives everything a task works on from the gate's verdict: the
+// tenant, the document (the canonical key's), the intermediate area.
+func (h *Handler) bind(ctx context.Context, t *Task, b binding.Bound, ref DocRef) (context.Context, *verified, error) {
+	v, docID := b.Verified, b.Key.Document
 	ref.DocumentID = docID
 	tid := v.Scope.TenantID().String()
 	bucket := h.cfg.IntermediateBucket
@@ -118,8 +103,8 @@ func (h *Handler) bind(ctx context.Context, t *Task, v envelope.Verified, ref Do
 		v:   v,
 		ref: ref,
 		doc: pipeline.Document{
-			TenantID: tid, DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
-			MediaType: ref.MediaType, Filename: path.Base(ref.Key), SizeBytes: ref.Size, Sequencer: ref.Sequencer,
+			DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
+			MediaType: ref.MediaType, Filename: b.Key.Filename, SizeBytes: ref.Size, Sequencer: ref.Sequencer,
 		},
 		area: area{bucket: bucket, prefix: h.cfg.IntermediatePrefix + tid + "/" + docID + "/" + t.Execution + "/"},
 	}
@@ -127,12 +112,25 @@ func (h *Handler) bind(ctx context.Context, t *Task, v envelope.Verified, ref Do
 	return ctx, vr, nil
 }
 
-// reject records a refused envelope as a security event (nothing is
-// written to tenant tables) and returns the rejection. A failure that is
-// not a verdict (keys unreachable) is returned as is: transient.
-func (h *Handler) reject(ctx context.Context, t *Task, reason, bucket, key string, cause error) error {
-	if reason == "" {
-		return fmt.Errorf("sfntask: cannot verify the envelope now: %w", cause)
+// unbound maps the gate's refusal to the task's failure. A rejected
+// envelope (or a missing one) is recorded as a security event (nothing is
+// written to tenant tables); a failure that is not a verdict (S3 or the keys
+// unreachable) is returned as is: transient.
+func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err error) error {
+	var be *binding.Error
+	if !errors.As(err, &be) {
+		return err // a misconfigured gate: retry
+	}
+	switch be.Kind {
+	case binding.KindNotServed:
+		return permanent(be.Reason, errors.New("bucket not configured"))
+	case binding.KindStale:
+		return permanent(ReasonObjectNotFound, be.Err)
+	case binding.KindUnavailable:
+		if be.Reason == binding.ReasonObjectUnavailable && be.Err != nil {
+			return be.Err // the classified S3 error
+		}
+		return fmt.Errorf("sfntask: cannot verify the envelope now: %w", be)
 	}
 	claimed := ""
 	if first, _, ok := strings.Cut(key, "/"); ok {
@@ -141,18 +139,18 @@ func (h *Handler) reject(ctx context.Context, t *Task, reason, bucket, key strin
 		}
 	}
 	if err := h.db.RecordSecurityEvent(ctx, tenantdb.SecurityEvent{
-		Reason: reason, Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
+		Reason: be.Reason, Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
 		Resource: objects.URI(bucket, key), Detail: "envelope rejected at stage " + string(t.Stage),
 	}); err != nil {
 		// Not recorded: do not answer; the task comes back and we try again.
 		return &redeliverError{fmt.Errorf("record security event: %w", err)}
 	}
-	return &rejectedError{reason: reason, err: cause}
+	return &rejectedError{reason: be.Reason, err: be}
 }
 
-// verify: find the envelope (the input's, else the object's metadata) and
-// verify it against the object. Its output is the DocRef every later task
-// carries.
+// verify establishes the object's tenant through the gate: the envelope
+// is the object's signed metadata; one in the execution input must be
+// byte-identical to it. Its output is the DocRef every later task carries.
 func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 	in, err := statemachine.ParseInput(t.Input)
 	if err != nil {
@@ -162,57 +160,23 @@ func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 		}
 		return nil, permanent(reason, err)
 	}
-	if !h.bucketAllowed(in.Bucket) {
-		return nil, permanent(ReasonUnknownBucket, errors.New("bucket not configured"))
-	}
-	head, err := h.s3.HeadObject(ctx, &s3.HeadObjectInput{
-		Bucket: aws.String(in.Bucket), Key: aws.String(in.Key), VersionId: optional(in.VersionID),
-	})
+	b, err := h.gate.Object(ctx, binding.ObjectRequest{Bucket: in.Bucket, Key: in.Key, VersionID: in.VersionID, Envelope: in.Envelope})
 	if err != nil {
-		err = s3Error("head", err)
-		if errors.Is(err, errNotFound) {
-			return nil, permanent(ReasonObjectNotFound, err)
-		}
-		return nil, err
+		return nil, h.unbound(ctx, t, in.Bucket, in.Key, err)
 	}
-	token := in.Envelope
-	if token == "" {
-		for k, v := range head.Metadata {
-			if strings.EqualFold(k, objects.EnvelopeMetaKey) {
-				token = v
-			}
-		}
-	}
-	if token == "" {
-		return nil, h.reject(ctx, t, ReasonMissingEnvelope, in.Bucket, in.Key, errors.New("no envelope"))
-	}
-	v, err := h.verifier.VerifyObject(ctx, token, in.Bucket, in.Key)
-	if err == nil {
-		err = v.RequireAction(envelope.ActionIngest)
-	}
-	if err != nil {
-		return nil, h.reject(ctx, t, envelope.ReasonOf(err), in.Bucket, in.Key, err)
-	}
-	version := aws.ToString(head.VersionId)
-	if version == "" || version == "null" {
+	version := b.Head.VersionID
+	if version == "" {
 		version = in.VersionID
 	}
 	ref := DocRef{
-		Envelope: token, Bucket: in.Bucket, Key: in.Key, VersionID: version, Sequencer: in.Sequencer,
-		MediaType: aws.ToString(head.ContentType), Size: aws.ToInt64(head.ContentLength),
+		Envelope: b.Head.Envelope, Bucket: in.Bucket, Key: in.Key, VersionID: version, Sequencer: in.Sequencer,
+		MediaType: b.Head.ContentType, Size: b.Head.Size,
 	}
-	_, vr, err := h.bind(ctx, t, v, ref)
+	_, vr, err := h.bind(ctx, t, b, ref)
 	if err != nil {
 		return nil, err
 	}
 	return vr.ref, nil
-}
-
-func optional(s string) *string {
-	if s == "" {
-		return nil
-	}
-	return aws.String(s)
 }
 
 // extract: fetch the pinned object version, hash it (the document
@@ -259,29 +223,11 @@ func (h *Handler) extract(ctx context.Context, t *Task) (any, error) {
 
 // fetch reads the object version Verify pinned, at most Limits.MaxBytes.
 func (h *Handler) fetch(ctx context.Context, ref DocRef) ([]byte, error) {
-	out, err := h.s3.GetObject(ctx, &s3.GetObjectInput{
-		Bucket: aws.String(ref.Bucket), Key: aws.String(ref.Key), VersionId: optional(ref.VersionID),
-	})
-	if err != nil {
-		err = s3Error("get", err)
-		if errors.Is(err, errNotFound) {
-			return nil, permanent(ReasonObjectNotFound, err)
-		}
-		return nil, err
+	raw, err := h.objects.Read(ctx, ref.Bucket, ref.Key, ref.VersionID, h.cfg.Limits.MaxBytes)
+	if errors.Is(err, objects.ErrNotFound) {
+		return nil, permanent(ReasonObjectNotFound, err)
 	}
-	defer out.Body.Close()
-	limit := h.cfg.Limits.MaxBytes
-	if out.ContentLength != nil && *out.ContentLength > limit {
-		return nil, fmt.Errorf("%w: object is %d bytes, limit %d", pipeline.ErrTooLarge, *out.ContentLength, limit)
-	}
-	raw, err := io.ReadAll(io.LimitReader(out.Body, limit+1))
-	if err != nil {
-		return nil, &pipeline.TransientError{Err: fmt.Errorf("s3 read: %w", err)}
-	}
-	if int64(len(raw)) > limit {
-		return nil, fmt.Errorf("%w: object larger than %d bytes", pipeline.ErrTooLarge, limit)
-	}
-	return raw, nil
+	return raw, err
 }
 
 // chunk: split the extracted text and write the batches, then the manifest.
@@ -301,15 +247,13 @@ func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
 	if ex.Version != src.Version {
 		return nil, permanent(ReasonIntermediateMissing, errors.New("extracted text of another version"))
 	}
-	chunks, err := h.chunker.Chunk(ctx, pipeline.Extracted{Sections: ex.Sections})
+	// The cap bites at the first chunk past it (pipeline.BoundedChunker).
+	chunks, err := pipeline.ChunkAtMost(ctx, h.chunker, pipeline.Extracted{Sections: ex.Sections}, h.cfg.Limits.MaxChunks)
 	if err != nil {
 		return nil, err
 	}
 	if len(chunks) == 0 {
 		return nil, pipeline.ErrEmpty
-	}
-	if len(chunks) > h.cfg.Limits.MaxChunks {
-		return nil, fmt.Errorf("%w: %d chunks > %d", pipeline.ErrTooLarge, len(chunks), h.cfg.Limits.MaxChunks)
 	}
 	size := h.cfg.Limits.EmbedBatch
 	n := (len(chunks) + size - 1) / size
@@ -361,7 +305,7 @@ func (h *Handler) embed(ctx context.Context, t *Task) (any, error) {
 		if prev.Version == m.Version && prev.Model == h.embedder.Model() && len(prev.Vectors) == len(cb.Chunks) {
 			return EmbedOutput{Batch: i, Count: len(prev.Vectors), Cached: true}, nil
 		}
-	case !errors.Is(err, errNotFound):
+	case !errors.Is(err, objects.ErrNotFound):
 		return nil, err
 	}
 	worker.RecordHeartbeat(ctx, map[string]any{"stage": "embed", "batch": i, "texts": len(cb.Chunks)})
@@ -482,7 +426,7 @@ func (h *Handler) finalize(ctx context.Context, t *Task) (any, error) {
 		if err := h.deleteObject(ctx, vr.area, "manifest.json"); err != nil {
 			return nil, err
 		}
-	case !errors.Is(err, errNotFound):
+	case !errors.Is(err, objects.ErrNotFound):
 		return nil, err
 	}
 	stored, status, err := h.store.Document(ctx, vr.v.Scope, vr.doc.DocumentID)
@@ -525,7 +469,7 @@ func (h *Handler) markFailed(ctx context.Context, t *Task) (any, error) {
 	switch err := h.getJSON(ctx, vr.area, "failed.json", &marker); {
 	case err == nil:
 		return marker, nil // already recorded by an earlier attempt
-	case !errors.Is(err, errNotFound):
+	case !errors.Is(err, objects.ErrNotFound):
 		return nil, err
 	}
 	doc := vr.doc
@@ -534,7 +478,7 @@ func (h *Handler) markFailed(ctx context.Context, t *Task) (any, error) {
 	switch err := h.getJSON(ctx, vr.area, "source.json", &src); {
 	case err == nil:
 		doc.Version, doc.SizeBytes = src.Version, src.Size
-	case !errors.Is(err, errNotFound):
+	case !errors.Is(err, objects.ErrNotFound):
 		return nil, err
 	}
 	if err := h.store.For(vr.v.Scope).Fail(ctx, doc, reason); err != nil {

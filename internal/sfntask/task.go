@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/tenantry/tenantry/internal/event"
@@ -200,14 +199,4 @@ func (d *DocRef) check(allowUnverified bool) error {
 		return malformedTask("doc size is negative")
 	}
 	return nil
-}
-
-// documentID returns the document id of an object key laid out
-// {tenant}/{document}/{filename...}.
-func documentID(key string) (string, bool) {
-	parts := strings.SplitN(key, "/", 3)
-	if len(parts) < 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
-		return "", false
-	}
-	return parts[1], true
 }

@@ -11,7 +11,9 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.uber.org/goleak"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -101,14 +103,16 @@ func TestClassify(t *testing.T) {
 		name   string
 		reason string
 	}{
-		{&envelope.Error{Reason: envelope.ReasonExpired}, sfntask.ErrorEnvelopeRejected, "expired"},
+		{&binding.Error{Kind: binding.KindRejected, Reason: "expired", Err: &envelope.Error{Reason: envelope.ReasonExpired}}, sfntask.ErrorEnvelopeRejected, "expired"},
+		{fmt.Errorf("s3 get: %w", objects.ErrNotFound), sfntask.ErrorPermanent, "object_not_found"},
+		{fmt.Errorf("s3 get: %w", objects.ErrAccessDenied), sfntask.ErrorPermanent, "access_denied"},
 		{fmt.Errorf("extract: %w", pipeline.ErrUnsupported), sfntask.ErrorPermanent, "unsupported_media_type"},
 		{fmt.Errorf("chunk: %w", pipeline.ErrEmpty), sfntask.ErrorPermanent, "empty_document"},
 		{worker.Permanent(errors.New("x"), "bad_thing"), sfntask.ErrorPermanent, "bad_thing"},
 		{&pgconn.PgError{Code: "42501"}, sfntask.ErrorPermanent, "rls_violation"},
 		{&pipeline.TransientError{Err: errors.New("429"), RetryAfter: time.Second}, sfntask.ErrorThrottled, "throttled"},
 		{&pipeline.TransientError{Err: errors.New("503")}, sfntask.ErrorTransient, "transient"},
-		{fmt.Errorf("verify: %w", envelope.ErrKeysUnavailable), sfntask.ErrorTransient, "keys_unavailable"},
+		{&binding.Error{Kind: binding.KindUnavailable, Reason: binding.ReasonKeysUnavailable, Err: envelope.ErrKeysUnavailable}, sfntask.ErrorTransient, "keys_unavailable"},
 		{context.DeadlineExceeded, sfntask.ErrorTransient, "timeout"},
 		{errors.New("connection reset by peer"), sfntask.ErrorTransient, "transient"},
 	}

@@ -69,6 +69,30 @@ func (s *Source) Inspect(ctx context.Context) (QueueInfo, error) {
 	return info, nil
 }
 
+// QueueMaxReceiveCount implements worker.MaxReceiveCounter: the queue's
+// redrive maxReceiveCount, 0 without a redrive policy. The runner handles a
+// message at most one time less, so that it, not the queue, dead-letters
+// (with the reason) and finalizes every message, even one whose handler was
+// killed on its last attempt.
+func (s *Source) QueueMaxReceiveCount(ctx context.Context) (int, error) {
+	out, err := s.api.GetQueueAttributes(ctx, &sqs.GetQueueAttributesInput{
+		QueueUrl:       aws.String(s.cfg.QueueURL),
+		AttributeNames: []types.QueueAttributeName{types.QueueAttributeNameRedrivePolicy},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqssource: redrive policy of %s: %w", queueName(s.cfg.QueueURL), err)
+	}
+	rp := out.Attributes[string(types.QueueAttributeNameRedrivePolicy)]
+	if rp == "" {
+		return 0, nil
+	}
+	_, n, err := parseRedrivePolicy(rp)
+	if err != nil {
+		return 0, fmt.Errorf("sqssource: queue %s: %w", queueName(s.cfg.QueueURL), err)
+	}
+	return n, nil
+}
+
 // parseRedrivePolicy reads SQS's RedrivePolicy JSON; maxReceiveCount may be
 // a number or a string.
 func parseRedrivePolicy(s string) (target string, maxReceive int, err error) {

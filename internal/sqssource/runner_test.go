@@ -195,10 +195,11 @@ func TestSQSRunnerPermanentGoesToDLQWithReason(t *testing.T) {
 
 func TestSQSRunnerPanicRecoveredAndMaxReceives(t *testing.T) {
 	t.Parallel()
-	// The server's redrive policy allows 2 receives, the runner's maximum
-	// too: the runner dead-letters on the 2nd failure, with its reason,
-	// before the server would move the message without one.
-	e := newSQSEnv(t, 30*time.Second, 2)
+	// The server's redrive policy allows 3 receives; the runner handles at
+	// most one less (2, its configured maximum too): it dead-letters on the
+	// 2nd failure, with its reason, and the 3rd receive the server allows
+	// is left for a runner to finalize a message whose handler was killed.
+	e := newSQSEnv(t, 30*time.Second, 3)
 	e.send(t, "panics", nil)
 	var calls atomic.Int64
 	cfg := e.config(worker.HandlerFunc(func(ctx context.Context, m *worker.Message) error {
@@ -382,5 +383,36 @@ func TestEnsureQueuesIdempotentAndRedrive(t *testing.T) {
 	}
 	if _, _, ok := worker.ParseDeadLetterInfo(dl[0].Attributes); ok {
 		t.Error("a server redrive carries no tenantry reason")
+	}
+}
+
+// The runner lowers its maximum to one less than the queue's redrive
+// policy: with a configured 5 and a queue allowing 2, a failing message is
+// handled once and dead-lettered by the runner with its reason, never moved
+// silently by the queue.
+func TestSQSRunnerStopsOneReceiveBeforeTheRedrivePolicy(t *testing.T) {
+	t.Parallel()
+	e := newSQSEnv(t, 30*time.Second, 2)
+	e.send(t, "fails", nil)
+	var calls atomic.Int64
+	cfg := e.config(worker.HandlerFunc(func(ctx context.Context, m *worker.Message) error {
+		calls.Add(1)
+		return errors.New("transient")
+	}))
+	cfg.MaxReceiveCount = 5
+	b := runBG(t, cfg)
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	dl, err := e.h.DeadLetters(ctx)
+	if err != nil || len(dl) != 1 {
+		t.Fatalf("DLQ: %d messages, %v", len(dl), err)
+	}
+	b.stop(t)
+	info, _, ok := worker.ParseDeadLetterInfo(dl[0].Attributes)
+	if !ok || info.Reason != worker.ReasonMaxReceives || info.Attempts != 1 {
+		t.Errorf("dead-letter info = %+v, %v; want the runner's max_receives after 1 attempt", info, ok)
+	}
+	if calls.Load() != 1 {
+		t.Errorf("handled %d times, want 1", calls.Load())
 	}
 }

@@ -90,7 +90,10 @@ type Source struct {
 	log *zap.Logger
 }
 
-var _ worker.Source = (*Source)(nil)
+var (
+	_ worker.Source            = (*Source)(nil)
+	_ worker.MaxReceiveCounter = (*Source)(nil)
+)
 
 // New returns a Source. logger may be nil.
 func New(cfg Config, api API, logger *zap.Logger) (*Source, error) {

@@ -2,63 +2,19 @@ package tenantdb_test
 
 import (
 	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/tenantry/tenantry/internal/archtest"
 )
 
 // moduleRoot is the repository root, two levels up from this package.
 const moduleRoot = "../.."
 
-// goFiles returns every non-test .go file of the module (tools/ excluded: a
-// separate module), keyed by its slash path relative to the root.
-func goFiles(t *testing.T) map[string]*ast.File {
-	t.Helper()
-	fset := token.NewFileSet()
-	out := map[string]*ast.File{}
-	err := filepath.WalkDir(moduleRoot, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(moduleRoot, path)
-		rel = filepath.ToSlash(rel)
-		if d.IsDir() {
-			if rel == "tools" || rel == ".stack" || strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" || d.Name() == "node_modules" {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		f, err := parser.ParseFile(fset, path, nil, parser.SkipObjectResolution)
-		if err != nil {
-			return err
-		}
-		out[rel] = f
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(out) < 5 {
-		t.Fatalf("found only %d Go files: wrong root?", len(out))
-	}
-	return out
-}
+func goFiles(t *testing.T) map[string]*ast.File { return archtest.Files(t, moduleRoot) }
 
-func allowed(rel string, prefixes ...string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(rel, p) {
-			return true
-		}
-	}
-	return false
-}
+func allowed(rel string, prefixes ...string) bool { return archtest.Under(rel, prefixes...) }
 
 // Only the gateway (and migrations, cmd) may import pgx: everything else
 // reaches Postgres through WithTenant and cannot forget the tenant scope.

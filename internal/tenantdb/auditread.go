@@ -6,14 +6,51 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/tenantry/tenantry/internal/audit"
 )
+
+// AuditReader is the owner role's read-only view of every tenant's audit
+// chain (policy owner_audit_read), for `tenantry audit` and the demo. It is
+// not the worker's gateway: it has no WithTenant, runs no preflight (the
+// owner is expected to fail it) and reads nothing but the audit tables. It
+// implements audit.Source.
+type AuditReader struct {
+	pool *pgxpool.Pool
+}
+
+var _ audit.Source = (*AuditReader)(nil)
+
+// OpenAuditReader connects as the owner role (ownerURL) with a small pool.
+func OpenAuditReader(ctx context.Context, ownerURL string) (*AuditReader, error) {
+	if ownerURL == "" {
+		return nil, errors.New("tenantdb: empty owner database URL")
+	}
+	pcfg, err := pgxpool.ParseConfig(ownerURL)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
+	}
+	pcfg.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("tenantdb: connect: %w", err)
+	}
+	return &AuditReader{pool: pool}, nil
+}
+
+// Close closes the pool.
+func (r *AuditReader) Close() { r.pool.Close() }
 
 // AuditTenants lists the tenants that have an audit chain. Only the owner role
 // can see all of them (policy owner_audit_read); for the worker role this
 // fails for lack of tenant scope.
-func (db *DB) AuditTenants(ctx context.Context) ([]uuid.UUID, error) {
-	rows, err := db.pool.Query(ctx, "SELECT tenant_id FROM audit_heads ORDER BY tenant_id")
+func (r *AuditReader) AuditTenants(ctx context.Context) ([]uuid.UUID, error) {
+	rows, err := r.pool.Query(ctx, "SELECT tenant_id FROM audit_heads ORDER BY tenant_id")
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: audit tenants: %w", err)
 	}
@@ -30,12 +67,12 @@ func (db *DB) AuditTenants(ctx context.Context) ([]uuid.UUID, error) {
 }
 
 // AuditHead returns the stored head of tenant's chain (0, nil if none).
-func (db *DB) AuditHead(ctx context.Context, tenant uuid.UUID) (int64, []byte, error) {
+func (r *AuditReader) AuditHead(ctx context.Context, tenant uuid.UUID) (int64, []byte, error) {
 	var (
 		seq  int64
 		hash []byte
 	)
-	err := db.pool.QueryRow(ctx, "SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", tenant).Scan(&seq, &hash)
+	err := r.pool.QueryRow(ctx, "SELECT seq, hash FROM audit_heads WHERE tenant_id = $1", tenant).Scan(&seq, &hash)
 	if errors.Is(err, ErrNoRows) {
 		return 0, nil, nil
 	}
@@ -49,8 +86,8 @@ const auditColumns = `tenant_id, seq, occurred_at, actor, job_id, action, resour
 
 // ScanAudit streams tenant's audit events in seq order (owner role: see
 // AuditTenants).
-func (db *DB) ScanAudit(ctx context.Context, tenant uuid.UUID, fn func(audit.Event) error) error {
-	rows, err := db.pool.Query(ctx, "SELECT "+auditColumns+" FROM audit_events WHERE tenant_id = $1 ORDER BY seq", tenant)
+func (r *AuditReader) ScanAudit(ctx context.Context, tenant uuid.UUID, fn func(audit.Event) error) error {
+	rows, err := r.pool.Query(ctx, "SELECT "+auditColumns+" FROM audit_events WHERE tenant_id = $1 ORDER BY seq", tenant)
 	if err != nil {
 		return fmt.Errorf("tenantdb: scan audit: %w", err)
 	}

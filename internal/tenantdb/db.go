@@ -20,10 +20,7 @@ type Config struct {
 	MaxConns int32
 	// ConnectTimeout bounds each new connection (default 10s).
 	ConnectTimeout time.Duration
-	// SkipPreflight disables the RLS preflight. Only for the owner-role tools
-	// (audit verify) that never touch tenant data through WithTenant.
-	SkipPreflight bool
-	Logger        *zap.Logger
+	Logger         *zap.Logger
 }
 
 func (c Config) withDefaults() Config {
@@ -80,11 +77,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		pool.Close()
 		return nil, fmt.Errorf("tenantdb: connect: %w", err)
 	}
-	if !cfg.SkipPreflight {
-		if err := db.Preflight(ctx); err != nil {
-			pool.Close()
-			return nil, err
-		}
+	if err := db.Preflight(ctx); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	return db, nil
 }

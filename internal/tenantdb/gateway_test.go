@@ -381,7 +381,7 @@ func TestAuditChainVerifiesAndDetectsTampering(t *testing.T) {
 		}
 	}
 	wg.Wait()
-	ownerDB, err := tenantdb.Open(ctx, tenantdb.Config{URL: db.OwnerURL, SkipPreflight: true})
+	ownerDB, err := tenantdb.OpenAuditReader(ctx, db.OwnerURL)
 	if err != nil {
 		t.Fatal(err)
 	}

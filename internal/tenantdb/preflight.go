@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // ErrUnsafeRole is returned by Preflight when the connected role could read or
@@ -25,8 +27,12 @@ func (e *PreflightError) Unwrap() error { return ErrUnsafeRole }
 
 // Preflight checks that the connected role is safe to run tenant work as:
 // not superuser, no BYPASSRLS, not the owner (nor a member of the owner's
-// role) of any tenant table, and that every tenant table (any table with a
-// tenant_id column) has ENABLE + FORCE row level security and a policy.
+// role) of any tenant table, that every tenant table (any table with a
+// tenant_id column) has ENABLE + FORCE row level security and a policy, that
+// the role can create nothing (no TEMP or CREATE on the database, no CREATE
+// on any schema: a temporary table can shadow what a SECURITY DEFINER
+// function reads), and that every SECURITY DEFINER function outside the
+// system schemas pins search_path with pg_temp last.
 func (db *DB) Preflight(ctx context.Context) error {
 	conn, err := db.pool.Acquire(ctx)
 	if err != nil {
@@ -88,8 +94,95 @@ func (db *DB) Preflight(ctx context.Context) error {
 	if tables == 0 {
 		pe.Problems = append(pe.Problems, "no tenant tables found (run `tenantry migrate` first)")
 	}
+	creates, err := creatableProblems(ctx, conn.Conn())
+	if err != nil {
+		return fmt.Errorf("tenantdb: preflight: %w", err)
+	}
+	pe.Problems = append(pe.Problems, creates...)
+	definers, err := unpinnedDefiners(ctx, conn.Conn())
+	if err != nil {
+		return fmt.Errorf("tenantdb: preflight: %w", err)
+	}
+	pe.Problems = append(pe.Problems, definers...)
 	if len(pe.Problems) > 0 {
 		return pe
 	}
 	return nil
+}
+
+// creatableProblems lists what the connected role could create: temporary
+// objects or schemas in the database, objects in any schema.
+func creatableProblems(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	var temp, create bool
+	if err := conn.QueryRow(ctx, `SELECT has_database_privilege(current_user, current_database(), 'TEMPORARY'),
+		has_database_privilege(current_user, current_database(), 'CREATE')`).Scan(&temp, &create); err != nil {
+		return nil, err
+	}
+	var out []string
+	if temp {
+		out = append(out, "role may create temporary objects (REVOKE TEMPORARY ON DATABASE ... FROM PUBLIC and the role)")
+	}
+	if create {
+		out = append(out, "role may create schemas in the database")
+	}
+	schemas, err := queryStrings(ctx, conn, `SELECT nspname FROM pg_namespace
+		WHERE has_schema_privilege(current_user, oid, 'CREATE') ORDER BY nspname`)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range schemas {
+		out = append(out, fmt.Sprintf("role may create objects in schema %s", s))
+	}
+	return out, nil
+}
+
+// unpinnedDefiners lists SECURITY DEFINER functions (outside pg_catalog and
+// information_schema) whose search_path is not pinned with pg_temp last.
+func unpinnedDefiners(ctx context.Context, conn *pgx.Conn) ([]string, error) {
+	rows, err := conn.Query(ctx, `SELECT p.oid::regprocedure::text, coalesce(p.proconfig, '{}')
+		FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		WHERE p.prosecdef AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		ORDER BY 1`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var (
+			name   string
+			config []string
+		)
+		if err := rows.Scan(&name, &config); err != nil {
+			return nil, err
+		}
+		if !PinnedSearchPath(config) {
+			out = append(out, fmt.Sprintf("SECURITY DEFINER function %s does not pin search_path with pg_temp last", name))
+		}
+	}
+	return out, rows.Err()
+}
+
+// PinnedSearchPath reports whether a function's proconfig sets search_path
+// to a list whose last element is pg_temp (so the caller's temporary schema
+// is searched last, never first).
+func PinnedSearchPath(proconfig []string) bool {
+	for _, c := range proconfig {
+		v, ok := strings.CutPrefix(c, "search_path=")
+		if !ok {
+			continue
+		}
+		parts := strings.Split(v, ",")
+		last := strings.Trim(strings.TrimSpace(parts[len(parts)-1]), `"`)
+		return last == "pg_temp"
+	}
+	return false
+}
+
+func queryStrings(ctx context.Context, conn *pgx.Conn, sql string) ([]string, error) {
+	rows, err := conn.Query(ctx, sql)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }

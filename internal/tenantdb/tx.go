@@ -49,14 +49,12 @@ func (t Tx) QueryRow(ctx context.Context, sql string, args ...any) Row {
 
 // CopyFrom bulk-loads rows into table under the table's RLS WITH CHECK
 // policy: one foreign row fails the whole load. PostgreSQL refuses COPY FROM
-// into a table with row level security (SQLSTATE 0A000), so:
-//
-//   - up to insertMaxRows rows go in as one multi-row INSERT ... VALUES with
-//     bound parameters (the common case: a document's chunks);
-//   - more rows are copied with the binary COPY protocol into a temporary
-//     staging table shaped like table, then moved with INSERT ... SELECT.
-//
-// Either way the rows are checked by the policy as for a plain INSERT.
+// into a table with row level security (SQLSTATE 0A000), and the worker role
+// may not create a temporary staging table (a temp table can shadow what a
+// SECURITY DEFINER function reads; migration 0002), so rows go in as
+// multi-row INSERT ... VALUES statements of at most insertMaxRows rows with
+// bound parameters, pipelined in one round trip. Every row is checked by the
+// policy as for a plain INSERT.
 func (t Tx) CopyFrom(ctx context.Context, table string, columns []string, rows [][]any) (int64, error) {
 	if len(rows) == 0 {
 		return 0, nil
@@ -68,43 +66,53 @@ func (t Tx) CopyFrom(ctx context.Context, table string, columns []string, rows [
 	}
 	list := strings.Join(cols, ", ")
 	if len(rows) <= insertMaxRows {
-		return t.insertValues(ctx, qt, list, len(columns), rows)
+		sql, args, err := insertValues(qt, list, len(columns), rows)
+		if err != nil {
+			return 0, err
+		}
+		tag, err := t.tx.Exec(ctx, sql, args...)
+		if err != nil {
+			return 0, err
+		}
+		return tag.RowsAffected(), nil
 	}
-	tmp := "tenantry_copy_" + table
-	qtmp := pgx.Identifier{tmp}.Sanitize()
-	// The staging table lives as long as the pooled connection (creating it
-	// per transaction cost as much as the HNSW insert); its rows never
-	// outlive a transaction: ON COMMIT DELETE ROWS, and a rollback discards them.
-	if _, err := t.tx.Exec(ctx, "CREATE TEMP TABLE IF NOT EXISTS "+qtmp+" (LIKE "+qt+" INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"); err != nil {
-		return 0, fmt.Errorf("tenantdb: copy staging table: %w", err)
+	batch := &pgx.Batch{}
+	for start := 0; start < len(rows); start += insertMaxRows {
+		sql, args, err := insertValues(qt, list, len(columns), rows[start:min(start+insertMaxRows, len(rows))])
+		if err != nil {
+			return 0, err
+		}
+		batch.Queue(sql, args...)
 	}
-	if _, err := t.tx.Exec(ctx, "TRUNCATE "+qtmp); err != nil {
-		return 0, fmt.Errorf("tenantdb: copy staging table: %w", err)
+	br := t.tx.SendBatch(ctx, batch)
+	var n int64
+	for range batch.Len() {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return 0, err
+		}
+		n += tag.RowsAffected()
 	}
-	if _, err := t.tx.CopyFrom(ctx, pgx.Identifier{tmp}, columns, pgx.CopyFromRows(rows)); err != nil {
-		return 0, fmt.Errorf("tenantdb: copy: %w", err)
-	}
-	tag, err := t.tx.Exec(ctx, "INSERT INTO "+qt+" ("+list+") SELECT "+list+" FROM "+qtmp)
-	if err != nil {
+	if err := br.Close(); err != nil {
 		return 0, err
 	}
-	return tag.RowsAffected(), nil
+	return n, nil
 }
 
-// insertMaxRows is the most rows CopyFrom inserts with one multi-row INSERT
-// rather than through the staging table. For a few rows the staging table's
-// TRUNCATE, extra COPY and commit-time truncation cost more than the rows
-// (make bench: TenantTx/chunks16 vs chunks256); each row count is its own
-// prepared statement, so this also bounds the statements cached per table.
+// insertMaxRows is the most rows of one INSERT statement. Each row count is
+// its own prepared statement, so this also bounds the statements cached per
+// table (a full batch reuses one); 64 rows of a 1024-d chunk are ~270 KB of
+// parameters.
 const insertMaxRows = 64
 
-func (t Tx) insertValues(ctx context.Context, qt, list string, ncols int, rows [][]any) (int64, error) {
+func insertValues(qt, list string, ncols int, rows [][]any) (string, []any, error) {
 	var b strings.Builder
 	b.WriteString("INSERT INTO " + qt + " (" + list + ") VALUES ")
 	args := make([]any, 0, len(rows)*ncols)
 	for r, row := range rows {
 		if len(row) != ncols {
-			return 0, fmt.Errorf("tenantdb: copy: row %d has %d values for %d columns", r, len(row), ncols)
+			return "", nil, fmt.Errorf("tenantdb: copy: row %d has %d values for %d columns", r, len(row), ncols)
 		}
 		if r > 0 {
 			b.WriteString(", ")
@@ -119,11 +127,7 @@ func (t Tx) insertValues(ctx context.Context, qt, list string, ncols int, rows [
 		b.WriteByte(')')
 		args = append(args, row...)
 	}
-	tag, err := t.tx.Exec(ctx, b.String(), args...)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+	return b.String(), args, nil
 }
 
 // Audit appends one row to the session tenant's audit chain, in this

@@ -11,6 +11,7 @@ import (
 	"github.com/tenantry/tenantry/internal/audit"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/extract"
+	"github.com/tenantry/tenantry/internal/service"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 )
@@ -257,12 +258,7 @@ func bucketOf(ctx context.Context, q Querier) string {
 // chain when tenants is empty) as the owner role, as `tenantry audit verify`
 // does.
 func VerifyAudit(ctx context.Context, ownerURL string, tenants []uuid.UUID) ([]audit.TenantReport, error) {
-	owner, err := tenantdb.Open(ctx, tenantdb.Config{URL: ownerURL, MaxConns: 2, SkipPreflight: true})
-	if err != nil {
-		return nil, err
-	}
-	defer owner.Close()
-	return audit.VerifyAll(ctx, owner, tenants)
+	return service.AuditVerify(ctx, ownerURL, tenants)
 }
 
 // Chunker mirrors the worker's extraction and chunking (same packages, same

@@ -245,12 +245,37 @@ func (k *Kit) Hostile(t testing.TB, target Target) []Case {
 		k.Sign(t, claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket+"-other", target.Key) })))
 	add("resource is another tenant's object", envelope.ReasonBindingMismatch,
 		k.Sign(t, claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket, otherKey) })))
-	add("resource is a prefix of the key", envelope.ReasonBindingMismatch,
-		k.Sign(t, claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket, tid+"/") + "x" })))
+	add("resource is a prefix of the key", envelope.ReasonNonCanonicalKey,
+		signUnchecked(claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket, tid+"/") + "x" })))
+	// Keys that are not canonical (envelope.ParseObjectKey), signed by a
+	// signer that does not check: refused whatever was signed.
+	doc, file := "doc", "file.txt"
+	if k, err := envelope.ParseObjectKey(target.Key); err == nil {
+		doc, file = k.Document, k.Filename
+	}
+	for _, nc := range []struct{ name, key string }{
+		{"resource climbs into another tenant with ../", tid + "/../" + other.String() + "/" + doc + "/" + file},
+		{"resource climbs twice with ../../", tid + "/x/../../" + other.String() + "/" + doc + "/" + file},
+		{"resource has a ./ segment", tid + "/./" + doc + "/" + file},
+		{"resource has an empty segment", tid + "//" + doc + "/" + file},
+		{"resource has four segments", tid + "/" + doc + "/sub/" + file},
+		{"resource has a backslash", tid + "/" + doc + "/..\\" + file},
+		{"resource has a %2F-escaped slash", tid + "/" + doc + "%2F" + file + "/" + file},
+		{"resource has a %2e%2e segment", tid + "/%2e%2e/" + doc + "/" + file},
+		{"resource has fullwidth dots", tid + "/\uff0e\uff0e/" + doc + "/" + file},
+		{"resource has a fullwidth solidus", tid + "/" + doc + "\uff0f" + file + "/" + file},
+		{"resource has a bidi override", tid + "/" + doc + "/\u202e" + file},
+		{"resource is not NFC", tid + "/" + doc + "/e\u0301" + file},
+	} {
+		add(nc.name, envelope.ReasonNonCanonicalKey,
+			signUnchecked(claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket, nc.key) })))
+	}
 	add("resource is a document id", envelope.ReasonBindingMismatch,
 		k.Sign(t, claims(func(c *envelope.Claims) { c.Resource = envelope.DocumentResource("doc-1") })))
 	add("object envelope for purge", envelope.ReasonWrongAction, k.Sign(t, claims(func(c *envelope.Claims) { c.Action = envelope.ActionPurge })))
 	add("unknown action", envelope.ReasonBadAction, signRaw("es256", es, edit(obj, map[string]any{"act": "admin"})))
+	add("resource has a control character", envelope.ReasonMalformed,
+		signUnchecked(claims(func(c *envelope.Claims) { c.Resource = envelope.ObjectResource(target.Bucket, tid+"/d/\u0007f") })))
 	add("resource not a known form", envelope.ReasonMalformed, signRaw("es256", es, edit(obj, map[string]any{"res": "https://bucket/key"})))
 
 	// --- JSON tricks (validly signed, so only the claims parser stands) ---

@@ -25,8 +25,8 @@ func TestSeededKitsAgree(t *testing.T) {
 		t.Fatal("different seeds or roles share a key")
 	}
 	tenant := uuid.New()
-	tok := a.Object(t, tenant, "b", tenant.String()+"/k")
-	if _, err := b.Verifier(t).VerifyObject(context.Background(), tok, "b", tenant.String()+"/k"); err != nil {
+	tok := a.Object(t, tenant, "b", tenant.String()+"/d/k")
+	if _, err := b.Verifier(t).VerifyObject(context.Background(), tok, "b", tenant.String()+"/d/k"); err != nil {
 		t.Fatalf("a seeded twin cannot verify: %v", err)
 	}
 }

@@ -80,6 +80,11 @@ func NewDatabase(t testing.TB) *Database {
 	if lastErr != nil {
 		t.Fatalf("tenantdbtest: create database: %v", lastErr)
 	}
+	// A database's ACL is not copied from its template: repeat what
+	// migration 0002 does on the database itself (no TEMP, no CREATE).
+	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE TEMPORARY, CREATE ON DATABASE %s FROM PUBLIC", name)); err != nil {
+		t.Fatalf("tenantdbtest: revoke temp: %v", err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -230,4 +235,46 @@ func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// NewEmptyDatabase creates a fresh database owned by the owner role with only
+// the vector extension: for tests of what migrations.Up itself does. It is
+// dropped when the test ends.
+func NewEmptyDatabase(t testing.TB) *Database {
+	t.Helper()
+	admin := AdminURL(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	name := "tenantry_test_" + randHex(6)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		t.Fatalf("tenantdbtest: connect admin: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s OWNER %s", name, ownerRole)); err != nil {
+		t.Fatalf("tenantdbtest: create database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), admin)
+		if err != nil {
+			t.Errorf("tenantdbtest: cleanup connect: %v", err)
+			return
+		}
+		defer c.Close(context.Background())
+		_, _ = c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+	})
+	ac, err := pgx.Connect(ctx, withDB(admin, name))
+	if err != nil {
+		t.Fatalf("tenantdbtest: connect: %v", err)
+	}
+	defer ac.Close(ctx)
+	if _, err := ac.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS vector"); err != nil {
+		t.Fatalf("tenantdbtest: vector: %v", err)
+	}
+	return &Database{
+		Name:      name,
+		OwnerURL:  withDB(roleURL(admin, ownerRole, ownerPassword()), name),
+		WorkerURL: withDB(roleURL(admin, workerRole, workerPassword()), name),
+		AdminURL:  withDB(admin, name),
+	}
 }
