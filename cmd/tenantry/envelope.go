@@ -1,13 +1,10 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/service"
@@ -108,14 +105,6 @@ func (c *EnvelopeJWKSCmd) Run(g *Globals) error {
 	}
 	fmt.Println(string(out))
 	return nil
-}
-
-func parseTenant(s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || id.String() != s || id == uuid.Nil {
-		return uuid.Nil, errors.New("--tenant must be a canonical lower-case UUID")
-	}
-	return id, nil
 }
 
 // tokenArg returns an envelope given on the command line, or read from

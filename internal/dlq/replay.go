@@ -243,6 +243,15 @@ type Stats struct {
 	FirstSend, LastSend time.Time
 }
 
+// Err is an error when messages failed or were duplicated (a replay that
+// ran to its end but did not move everything it selected), else nil.
+func (s Stats) Err() error {
+	if s.Failed > 0 || s.Duplicated > 0 {
+		return fmt.Errorf("%d message(s) failed, %d duplicated: see above (nothing was lost)", s.Failed, s.Duplicated)
+	}
+	return nil
+}
+
 // SendRate is the measured send rate in messages per second (sends after
 // the first, over the time since the first); 0 with fewer than two sends.
 func (s Stats) SendRate() float64 {
