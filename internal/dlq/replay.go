@@ -18,8 +18,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/worker"
 )
@@ -401,8 +402,7 @@ func (r *Replayer) one(ctx context.Context, d *delivery, target string, lim *rat
 		return Result{Message: d.msg, Outcome: OutcomeSkipped}, false
 	}
 	if !d.msg.Verified {
-		var ue *UnverifiedError
-		if errors.As(verr, &ue) && ue.Temporary {
+		if c := outcome.Classify(verr).Class; c == outcome.Transient || c == outcome.Throttled {
 			return Result{Message: d.msg, Outcome: OutcomeFailed, Code: d.msg.UnverifiedReason, Err: verr}, false
 		}
 		r.securityEvent(ctx, d)
@@ -562,10 +562,9 @@ func (r *Replayer) securityEvent(ctx context.Context, d *delivery) {
 	if r.cfg.DryRun || r.gw == nil {
 		return
 	}
-	var ee *envelope.Error
 	switch reason := d.msg.UnverifiedReason; {
-	case errors.As(d.verr, &ee):
-	case reason == ReasonNoEnvelope, reason == ReasonMixedTenants, reason == event.ReasonMalformedEnvelope:
+	case outcome.Classify(d.verr).Class == outcome.Rejected:
+	case reason == binding.ReasonMissingEnvelope, reason == ReasonMixedTenants, reason == event.ReasonMalformedEnvelope:
 	default:
 		return
 	}

@@ -123,11 +123,11 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 	}
 	switch be.Kind {
 	case binding.KindNotServed:
-		return permanent(be.Reason, errors.New("bucket not configured"))
+		return permanent(be.Reason(), errors.New("bucket not configured"))
 	case binding.KindStale:
 		return permanent(ReasonObjectNotFound, be.Err)
 	case binding.KindUnavailable:
-		if be.Reason == binding.ReasonObjectUnavailable && be.Err != nil {
+		if be.Reason() == binding.ReasonObjectUnavailable && be.Err != nil {
 			return be.Err // the classified S3 error
 		}
 		return fmt.Errorf("sfntask: cannot verify the envelope now: %w", be)
@@ -139,13 +139,13 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 		}
 	}
 	if err := h.db.RecordSecurityEvent(ctx, tenantdb.SecurityEvent{
-		Reason: be.Reason, Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
+		Reason: be.Reason(), Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
 		Resource: objects.URI(bucket, key), Detail: "envelope rejected at stage " + string(t.Stage),
 	}); err != nil {
 		// Not recorded: do not answer; the task comes back and we try again.
 		return &redeliverError{fmt.Errorf("record security event: %w", err)}
 	}
-	return &rejectedError{reason: be.Reason, err: be}
+	return &rejectedError{reason: be.Reason(), err: be}
 }
 
 // verify establishes the object's tenant through the gate: the envelope
