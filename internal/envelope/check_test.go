@@ -6,8 +6,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/google/uuid"
-
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
@@ -16,9 +14,8 @@ func TestCheck(t *testing.T) {
 	t.Parallel()
 	k := newKit(t)
 	v := k.Verifier(t)
-	tenant := uuid.New()
-	bucket, key := "uploads", tenant.String()+"/doc-1/report.pdf"
-	body := []byte(`{"job":"reindex","doc":"doc-1"}`)
+	s := newSubject()
+	tenant, bucket, key, body := s.tenant, s.bucket, s.key, s.body
 	object, job := k.Object(t, tenant, bucket, key), k.Job(t, tenant, envelope.ActionReindex, "doc:doc-1", body)
 	for _, tc := range []struct {
 		name   string
