@@ -1,11 +1,8 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 
-	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/audit"
 	"github.com/tenantry/tenantry/internal/service"
 )
@@ -31,7 +28,7 @@ type AuditVerifyCmd struct {
 // Run verifies.
 func (c *AuditVerifyCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	tenants, err := parseTenants(c.Tenant)
+	tenants, err := parseTenants(c.Tenant...)
 	if err != nil {
 		return err
 	}
@@ -51,22 +48,9 @@ type AuditExportCmd struct {
 // Run exports.
 func (c *AuditExportCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	tenants, err := parseTenants([]string{c.Tenant})
+	tenants, err := parseTenants(c.Tenant)
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	return service.AuditExport(ctx, c.OwnerURL, tenants[0], func(e audit.Event) error { return enc.Encode(e) })
-}
-
-func parseTenants(in []string) ([]uuid.UUID, error) {
-	out := make([]uuid.UUID, 0, len(in))
-	for _, s := range in {
-		id, err := uuid.Parse(s)
-		if err != nil {
-			return nil, fmt.Errorf("tenant %q is not a UUID", s)
-		}
-		out = append(out, id)
-	}
-	return out, nil
+	return service.AuditExport(ctx, c.OwnerURL, tenants[0], os.Stdout)
 }

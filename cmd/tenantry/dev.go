@@ -1,14 +1,8 @@
 package main
 
 import (
-	"context"
-	"errors"
-	"net"
-	"net/http"
-	"time"
-
 	"github.com/tenantry/tenantry/internal/s3relay"
-	"go.uber.org/zap"
+	"github.com/tenantry/tenantry/internal/service"
 )
 
 // DevCmd holds local-stack helpers.
@@ -25,29 +19,5 @@ type DevS3RelayCmd struct {
 
 // Run serves until the context ends.
 func (c *DevS3RelayCmd) Run(g *Globals) error {
-	ctx := g.Context()
-	client, err := c.AWS.settings().SQS(ctx)
-	if err != nil {
-		return err
-	}
-	relay, err := s3relay.New(s3relay.Config{QueueName: c.Queue}, client, g.Logger())
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{Handler: relay, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(sctx)
-	}()
-	g.Logger().Info("s3 relay listening", zap.String("addr", ln.Addr().String()), zap.String("queue", c.Queue))
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return service.S3Relay(g.Context(), c.AWS.settings(), s3relay.Config{QueueName: c.Queue}, c.Listen, g.Logger())
 }

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/user"
-	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/mattn/go-isatty"
 
 	"github.com/tenantry/tenantry/internal/dlq"
@@ -45,14 +43,11 @@ type DLQFilterFlags struct {
 }
 
 func (f DLQFilterFlags) filter() (dlq.Filter, error) {
-	out := dlq.Filter{Reasons: f.DeadLetterReason, Stages: f.Stage, MinAge: f.MinAge, MaxAge: f.MaxAge, IDs: f.Message}
-	for _, s := range f.Tenant {
-		id, err := uuid.Parse(s)
-		if err != nil || id.String() != strings.ToLower(s) {
-			return dlq.Filter{}, fmt.Errorf("--tenant %q is not a tenant id (canonical UUID)", s)
-		}
-		out.Tenants = append(out.Tenants, id)
+	tenants, err := parseTenants(f.Tenant...)
+	if err != nil {
+		return dlq.Filter{}, err
 	}
+	out := dlq.Filter{Tenants: tenants, Reasons: f.DeadLetterReason, Stages: f.Stage, MinAge: f.MinAge, MaxAge: f.MaxAge, IDs: f.Message}
 	return out, out.Validate()
 }
 
@@ -73,15 +68,8 @@ func (c *DLQInspectCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	rep, err := service.DLQInspect(ctx, c.source(), dlq.InspectConfig{QueueURL: c.DLQURL, Filter: f, Limit: c.Limit, VisibilityTimeout: c.Visibility}, g.Logger())
-	if rep != nil {
-		if c.JSON {
-			dlq.WriteInspectJSON(os.Stdout, rep)
-		} else {
-			dlq.WriteInspectTable(os.Stdout, rep)
-		}
-	}
-	return err
+	return service.DLQInspect(ctx, c.source(), dlq.InspectConfig{QueueURL: c.DLQURL, Filter: f, Limit: c.Limit, VisibilityTimeout: c.Visibility},
+		os.Stdout, c.JSON, g.Logger())
 }
 
 // DLQReplayCmd replays.
@@ -126,10 +114,7 @@ func (c *DLQReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if st.Failed > 0 || st.Duplicated > 0 {
-		return fmt.Errorf("%d message(s) failed, %d duplicated: see above (nothing was lost)", st.Failed, st.Duplicated)
-	}
-	return nil
+	return st.Err()
 }
 
 // DLQRedriveCmd wraps SQS message-move tasks.
@@ -160,7 +145,7 @@ func (c *DLQRedriveStartCmd) Run(g *Globals) error {
 	}
 	h, err := r.Start(g.Context(), c.DLQURL, c.To, c.MaxPerSecond)
 	if err != nil {
-		return redriveHint(err)
+		return err
 	}
 	fmt.Println("started message-move task", h)
 	return nil
@@ -180,7 +165,7 @@ func (c *DLQRedriveListCmd) Run(g *Globals) error {
 	}
 	tasks, err := r.List(g.Context(), c.DLQURL)
 	if err != nil {
-		return redriveHint(err)
+		return err
 	}
 	return dlq.WriteMoveTasks(os.Stdout, tasks, c.JSON)
 }
@@ -199,7 +184,7 @@ func (c *DLQRedriveCancelCmd) Run(g *Globals) error {
 	}
 	n, err := r.Cancel(g.Context(), c.Handle)
 	if err != nil {
-		return redriveHint(err)
+		return err
 	}
 	fmt.Printf("cancelled; %d message(s) had been moved\n", n)
 	return nil
@@ -207,11 +192,4 @@ func (c *DLQRedriveCancelCmd) Run(g *Globals) error {
 
 func (f DLQRedriveFlags) redriver(g *Globals) (*dlq.Redriver, error) {
 	return service.DLQRedriver(g.Context(), f.AWS.settings())
-}
-
-func redriveHint(err error) error {
-	if errors.Is(err, dlq.ErrUnsupported) {
-		return fmt.Errorf("%s: %w", dlq.UnsupportedHint, dlq.ErrUnsupported)
-	}
-	return err
 }

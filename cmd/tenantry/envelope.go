@@ -1,14 +1,10 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
-
-	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/service"
@@ -33,24 +29,7 @@ type EnvelopeKeygenCmd struct {
 
 // Run generates the key.
 func (c *EnvelopeKeygenCmd) Run(*Globals) error {
-	s, err := envelope.GenerateKey(c.Alg, c.KID)
-	if err != nil {
-		return err
-	}
-	if err := envelope.WriteKeyFile(s, c.Out, c.Format); err != nil {
-		return err
-	}
-	if c.JWKS != "" {
-		if err := envelope.AddToJWKSFile(c.JWKS, s.PublicKey()); err != nil {
-			return err
-		}
-	}
-	pub, err := json.Marshal(s.PublicKey().JWK())
-	if err != nil {
-		return err
-	}
-	fmt.Println(string(pub))
-	return nil
+	return service.EnvelopeKeygen(service.KeyGen{Alg: c.Alg, KID: c.KID, Out: c.Out, Format: c.Format, JWKS: c.JWKS}, os.Stdout)
 }
 
 // EnvelopeSignCmd signs one envelope.
@@ -71,47 +50,24 @@ type EnvelopeSignCmd struct {
 
 // Run signs and prints.
 func (c *EnvelopeSignCmd) Run(g *Globals) error {
-	ctx := g.Context()
 	tenant, err := parseTenant(c.Tenant)
 	if err != nil {
 		return err
 	}
-	res := c.Resource
-	switch {
-	case res != "" && (c.Bucket != "" || c.Key != ""):
-		return errors.New("use --resource or --bucket/--key, not both")
-	case res == "" && c.Bucket != "" && c.Key != "":
-		res = envelope.ObjectResource(c.Bucket, c.Key)
-	case res == "":
-		return errors.New("--resource or --bucket and --key are required")
-	}
-	iss, err := c.Signer.signing().Issuer(ctx, c.AWS.settings(), c.Claims.config())
-	if err != nil {
-		return err
-	}
-	claims := iss.Claims(tenant, c.Actor, envelope.Action(c.Action), res)
+	req := service.SignRequest{Tenant: tenant, Actor: c.Actor, Action: envelope.Action(c.Action),
+		Resource: c.Resource, Bucket: c.Bucket, Key: c.Key, JSON: c.JSON}
 	if c.BodyFile != "" {
-		body, err := readInput(c.BodyFile)
-		if err != nil {
+		if req.Body, err = readInput(c.BodyFile); err != nil {
 			return err
 		}
-		claims.BodyHash = envelope.BodyHash(body)
 	}
-	tok, err := iss.Sign(ctx, claims)
-	if err != nil {
-		return err
-	}
-	if !c.JSON {
-		fmt.Println(tok)
-		return nil
-	}
-	return printJSON(map[string]any{"envelope": tok, "claims": json.RawMessage(mustClaimsJSON(claims)), "bytes": len(tok)})
+	return service.EnvelopeSign(g.Context(), c.AWS.settings(), c.Signer.signing(), c.Claims.config(), req, os.Stdout)
 }
 
 // EnvelopeVerifyCmd verifies one envelope.
 type EnvelopeVerifyCmd struct {
-	AWS    AWSFlags              `embed:""`
-	Verify EnvelopeVerifierFlags `embed:""`
+	AWS   AWSFlags              `embed:""`
+	Trust EnvelopeVerifierFlags `embed:""`
 
 	Token    string `arg:"" default:"-" help:"The envelope, or - for stdin."`
 	Bucket   string `name:"bucket" help:"Check the binding to this object (with --key)."`
@@ -119,38 +75,19 @@ type EnvelopeVerifyCmd struct {
 	BodyFile string `name:"body-file" help:"Check the binding to this job body (bh); - reads stdin."`
 }
 
-// Run verifies and prints the result.
+// Run verifies and prints the verdict.
 func (c *EnvelopeVerifyCmd) Run(g *Globals) error {
-	ctx := g.Context()
 	token, err := tokenArg(c.Token)
 	if err != nil {
 		return err
 	}
-	v, err := c.Verify.trust().Verifier(ctx, c.AWS.settings(), g.Logger())
-	if err != nil {
-		return err
-	}
-	var got envelope.Verified
-	switch {
-	case c.Bucket != "" || c.Key != "":
-		got, err = v.VerifyObject(ctx, token, c.Bucket, c.Key)
-	case c.BodyFile != "":
-		body, rerr := readInput(c.BodyFile)
-		if rerr != nil {
-			return rerr
+	req := envelope.CheckRequest{Token: token, Bucket: c.Bucket, Key: c.Key}
+	if c.BodyFile != "" && c.Bucket == "" && c.Key == "" {
+		if req.Body, err = readInput(c.BodyFile); err != nil {
+			return err
 		}
-		got, err = v.VerifyJob(ctx, token, body)
-	default:
-		got, err = v.Verify(ctx, token)
 	}
-	if reason := envelope.ReasonOf(err); reason != "" {
-		_ = printJSON(map[string]any{"valid": false, "reason": reason})
-		return fmt.Errorf("envelope refused: %s", reason)
-	}
-	if err != nil {
-		return err
-	}
-	return printJSON(map[string]any{"valid": true, "claims": json.RawMessage(mustClaimsJSON(got.Claims)), "scope": got.Scope.String()})
+	return service.EnvelopeVerify(g.Context(), c.AWS.settings(), c.Trust.trust(), req, os.Stdout, g.Logger())
 }
 
 // EnvelopeJWKSCmd prints the public keys of signing keys as a JWKS.
@@ -170,14 +107,6 @@ func (c *EnvelopeJWKSCmd) Run(g *Globals) error {
 	return nil
 }
 
-func parseTenant(s string) (uuid.UUID, error) {
-	id, err := uuid.Parse(s)
-	if err != nil || id.String() != s || id == uuid.Nil {
-		return uuid.Nil, errors.New("--tenant must be a canonical lower-case UUID")
-	}
-	return id, nil
-}
-
 // tokenArg returns an envelope given on the command line, or read from
 // stdin for "-", without surrounding white space.
 func tokenArg(s string) (string, error) {
@@ -195,17 +124,4 @@ func readInput(path string) ([]byte, error) {
 	return os.ReadFile(path)
 }
 
-func mustClaimsJSON(c envelope.Claims) []byte {
-	b, err := c.MarshalJSON()
-	if err != nil {
-		return []byte("null")
-	}
-	return b
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
+func printJSON(v any) error { return service.WriteJSON(os.Stdout, v) }

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"strings"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/service"
@@ -71,4 +75,26 @@ type EnvelopeIssuerFlags struct {
 
 func (f EnvelopeIssuerFlags) config() envelope.IssuerConfig {
 	return envelope.IssuerConfig{Issuer: f.Issuer, Audience: f.Audience, TTL: f.TTL}
+}
+
+// parseTenants reads tenant ids: canonical UUIDs (upper case is folded),
+// never the nil UUID.
+func parseTenants(in ...string) ([]uuid.UUID, error) {
+	out := make([]uuid.UUID, 0, len(in))
+	for _, s := range in {
+		id, err := uuid.Parse(s)
+		if err != nil || id.String() != strings.ToLower(s) || id == uuid.Nil {
+			return nil, fmt.Errorf("tenant %q is not a tenant id (canonical UUID)", s)
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func parseTenant(s string) (uuid.UUID, error) {
+	ids, err := parseTenants(s)
+	if err != nil {
+		return uuid.Nil, err
+	}
+	return ids[0], nil
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
 	"time"
 
@@ -68,7 +66,7 @@ type SfnStartCmd struct {
 // Run starts the execution and prints it.
 func (c *SfnStartCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	ctl, err := c.controller(g, c.OmitEnvelope, c.Trust)
+	ctl, err := service.SFNController(ctx, c.AWS.settings(), c.Trust.trust(), c.config(c.OmitEnvelope), g.Logger())
 	if err != nil {
 		return err
 	}
@@ -79,9 +77,8 @@ func (c *SfnStartCmd) Run(g *Globals) error {
 	return printJSON(map[string]any{"executionArn": st.ExecutionARN, "name": st.Name, "tenant": st.Tenant, "duplicate": st.Duplicate})
 }
 
-func (c *sfnFlags) controller(g *Globals, omitEnvelope bool, verify EnvelopeVerifierFlags) (*sfnctl.Controller, error) {
-	return service.SFNController(g.Context(), c.AWS.settings(), verify.trust(),
-		sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: c.Rate, OmitEnvelope: omitEnvelope}, g.Logger())
+func (c *sfnFlags) config(omitEnvelope bool) sfnctl.Config {
+	return sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: c.Rate, OmitEnvelope: omitEnvelope}
 }
 
 // SfnRedriveCmd redrives failed Standard executions.
@@ -96,12 +93,7 @@ func (c *SfnRedriveCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := c.controller(g, false, EnvelopeVerifierFlags{})
-	if err != nil {
-		return err
-	}
-	sum, err := ctl.Redrive(g.Context(), f, printOutcome)
-	return finish(sum, err)
+	return service.SFNRecover(g.Context(), c.AWS.settings(), service.Trust{}, c.config(false), "", f, os.Stdout, g.Logger())
 }
 
 // SfnReplayCmd replays failed Express executions.
@@ -119,20 +111,5 @@ func (c *SfnReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := c.controller(g, false, c.Trust)
-	if err != nil {
-		return err
-	}
-	sum, err := ctl.Replay(g.Context(), c.QueueURL, f, printOutcome)
-	return finish(sum, err)
-}
-
-func printOutcome(o sfnctl.Outcome) { _ = json.NewEncoder(os.Stdout).Encode(o.Line()) }
-
-func finish(sum sfnctl.Summary, err error) error {
-	_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"summary": sum})
-	if err == nil && sum.Failed > 0 {
-		err = fmt.Errorf("%d of %d selected could not be acted on", sum.Failed, sum.Selected)
-	}
-	return err
+	return service.SFNRecover(g.Context(), c.AWS.settings(), c.Trust.trust(), c.config(false), c.QueueURL, f, os.Stdout, g.Logger())
 }

@@ -73,8 +73,9 @@ const (
 // carries tokens, claims or bodies.
 type Error struct {
 	Kind Kind
-	// Reason is the stable code (see Kind for which codes go with which kind).
-	Reason string
+	// Code is the stable reason code (see Kind for which codes go with
+	// which kind).
+	Code string
 	// Err is the cause, if any: an *envelope.Error, an S3 error (wrapping
 	// objects.ErrNotFound for a gone object), envelope.ErrKeysUnavailable, a
 	// context error, or a fixed description.
@@ -83,10 +84,15 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Err != nil {
-		return fmt.Sprintf("binding: %s (%s): %v", e.Kind, e.Reason, e.Err)
+		return fmt.Sprintf("binding: %s (%s): %v", e.Kind, e.Code, e.Err)
 	}
-	return fmt.Sprintf("binding: %s (%s)", e.Kind, e.Reason)
+	return fmt.Sprintf("binding: %s (%s)", e.Kind, e.Code)
 }
+
+// Reason is the stable reason code: tenantry's one convention, read by
+// internal/outcome.Classify, the worker, the Step Functions tasks and the
+// DLQ tools alike.
+func (e *Error) Reason() string { return e.Code }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }

@@ -56,7 +56,7 @@ func TestObject(t *testing.T) {
 				return
 			}
 			var be *binding.Error
-			if !errors.As(err, &be) || be.Kind != tc.kind || be.Reason != tc.reason {
+			if !errors.As(err, &be) || be.Kind != tc.kind || be.Reason() != tc.reason {
 				t.Fatalf("Object: %v, want %s (%s)", err, tc.kind, tc.reason)
 			}
 			if !got.Verified.Scope.IsZero() {

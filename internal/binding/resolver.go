@@ -77,7 +77,7 @@ func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string
 	if reason == "" {
 		reason = event.ReasonUnsupported
 	}
-	return Bound{}, &Error{Kind: KindIgnored, Reason: reason}
+	return Bound{}, &Error{Kind: KindIgnored, Code: reason}
 }
 
 func (r *Resolver) job(ctx context.Context, j *event.Job) (envelope.Verified, error) {
@@ -96,7 +96,7 @@ func (r *Resolver) job(ctx context.Context, j *event.Job) (envelope.Verified, er
 
 // errJobBinding is a job whose fields do not match what the envelope signed.
 func errJobBinding() error {
-	return &envelope.Error{Reason: envelope.ReasonBindingMismatch, Detail: "job does not match the signed resource"}
+	return &envelope.Error{Code: envelope.ReasonBindingMismatch, Detail: "job does not match the signed resource"}
 }
 
 // checkJob: the signed resource is exactly the job's object (its key under
@@ -124,14 +124,14 @@ func checkJob(v envelope.Verified, j *event.Job) error {
 // caller to judge; any other failure is an *Error.
 func (r *Resolver) head(ctx context.Context, bucket, key, versionID string) (objects.Head, error) {
 	if len(r.Buckets) > 0 && !slices.Contains(r.Buckets, bucket) {
-		return objects.Head{}, &Error{Kind: KindNotServed, Reason: ReasonUnknownBucket}
+		return objects.Head{}, &Error{Kind: KindNotServed, Code: ReasonUnknownBucket}
 	}
 	if r.Objects == nil {
-		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: errors.New("no S3 client configured")}
+		return objects.Head{}, &Error{Kind: KindUnavailable, Code: ReasonObjectUnavailable, Err: errors.New("no S3 client configured")}
 	}
 	h, err := r.Objects.HeadVersion(ctx, bucket, key, versionID)
 	if err != nil && !errors.Is(err, objects.ErrNotFound) {
-		return objects.Head{}, &Error{Kind: KindUnavailable, Reason: ReasonObjectUnavailable, Err: err}
+		return objects.Head{}, &Error{Kind: KindUnavailable, Code: ReasonObjectUnavailable, Err: err}
 	}
 	return h, err
 }
@@ -142,13 +142,13 @@ func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string
 	h, err := r.head(ctx, bucket, key, versionID)
 	if errors.Is(err, objects.ErrNotFound) {
 		// Deleted since the event was sent: its removal event cleans up.
-		return objects.Head{}, &Error{Kind: KindStale, Reason: ReasonObjectUnavailable, Err: err}
+		return objects.Head{}, &Error{Kind: KindStale, Code: ReasonObjectUnavailable, Err: err}
 	}
 	if err != nil {
 		return objects.Head{}, err
 	}
 	if h.Envelope == "" {
-		return objects.Head{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
+		return objects.Head{}, &Error{Kind: KindRejected, Code: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
 	return h, nil
 }
@@ -190,7 +190,7 @@ func (r *Resolver) Object(ctx context.Context, req ObjectRequest) (Bound, error)
 		return Bound{}, err
 	}
 	if req.Envelope != "" && subtle.ConstantTimeCompare([]byte(req.Envelope), []byte(h.Envelope)) != 1 {
-		return Bound{}, &Error{Kind: KindRejected, Reason: ReasonEnvelopeMismatch, Err: errors.New("the input's envelope is not the object's")}
+		return Bound{}, &Error{Kind: KindRejected, Code: ReasonEnvelopeMismatch, Err: errors.New("the input's envelope is not the object's")}
 	}
 	v, err := r.Verifier.VerifyObject(ctx, h.Envelope, req.Bucket, req.Key) // an object envelope authorises ingest only
 	if err != nil {
@@ -204,7 +204,7 @@ func (r *Resolver) removed(ctx context.Context, o *event.Object, messageID strin
 	_, err := r.head(ctx, o.Bucket, o.Key, "")
 	switch {
 	case err == nil:
-		return envelope.Verified{}, &Error{Kind: KindStale, Reason: ReasonObjectExists}
+		return envelope.Verified{}, &Error{Kind: KindStale, Code: ReasonObjectExists}
 	case !errors.Is(err, objects.ErrNotFound):
 		return envelope.Verified{}, err
 	}
@@ -220,9 +220,9 @@ func (r *Resolver) removed(ctx context.Context, o *event.Object, messageID strin
 // verdict.
 func verifyError(err error) error {
 	if reason := envelope.ReasonOf(err); reason != "" {
-		return &Error{Kind: KindRejected, Reason: reason, Err: err}
+		return &Error{Kind: KindRejected, Code: reason, Err: err}
 	}
-	return &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+	return &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: err}
 }
 
 // canonicalKey refuses an event or ingest job whose object key is not

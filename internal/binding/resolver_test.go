@@ -196,8 +196,8 @@ func TestResolve(t *testing.T) {
 			if !errors.As(err, &be) {
 				t.Fatalf("Resolve = %+v, %v; want a *binding.Error", got.Verified.Claims, err)
 			}
-			if be.Kind != tc.kind || be.Reason != tc.reason {
-				t.Errorf("%s (%s), want %s (%s): %v", be.Kind, be.Reason, tc.kind, tc.reason, err)
+			if be.Kind != tc.kind || be.Reason() != tc.reason {
+				t.Errorf("%s (%s), want %s (%s): %v", be.Kind, be.Reason(), tc.kind, tc.reason, err)
 			}
 			if !got.Verified.Scope.IsZero() || !reflect.DeepEqual(got.Head, objects.Head{}) {
 				t.Errorf("a failure returned a scope or a head: %+v", got)
@@ -240,8 +240,8 @@ func TestResolveHostileEnvelopes(t *testing.T) {
 			if c.Token == "" && c.Binding == envelopetest.BindObject {
 				want = binding.ReasonMissingEnvelope // an empty object envelope is none
 			}
-			if be.Kind != binding.KindRejected || be.Reason != want {
-				t.Errorf("%s (%s), want rejected (%s)", be.Kind, be.Reason, want)
+			if be.Kind != binding.KindRejected || be.Reason() != want {
+				t.Errorf("%s (%s), want rejected (%s)", be.Kind, be.Reason(), want)
 			}
 		})
 	}
@@ -296,7 +296,7 @@ func TestResolveNotJudged(t *testing.T) {
 			r := &binding.Resolver{Verifier: tc.verifier, Objects: objs}
 			_, err := r.Resolve(tc.ctx, tc.ev, "m-1")
 			var be *binding.Error
-			if !errors.As(err, &be) || be.Kind != binding.KindUnavailable || be.Reason != binding.ReasonKeysUnavailable || !errors.Is(err, tc.cause) {
+			if !errors.As(err, &be) || be.Kind != binding.KindUnavailable || be.Reason() != binding.ReasonKeysUnavailable || !errors.Is(err, tc.cause) {
 				t.Fatalf("Resolve: %v; want unavailable (keys_unavailable) caused by %v", err, tc.cause)
 			}
 		})

@@ -189,7 +189,7 @@ func (tr *transports) viaSFN(t *testing.T, b, key string) string {
 	if f != nil {
 		return failure(t, key, f)
 	}
-	doc := json.RawMessage(out)
+	doc := out
 	if _, f := invoke(map[string]any{"stage": "extract", "doc": doc}); f != nil {
 		return failure(t, key, f)
 	}

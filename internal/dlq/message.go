@@ -8,7 +8,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/worker"
 )
 
@@ -139,9 +141,9 @@ func (d *delivery) setVerified(vs []envelope.Verified, err error) {
 	d.verified, d.verr = vs, err
 	if err != nil || len(vs) == 0 {
 		d.msg.Verified = false
-		d.msg.UnverifiedReason = UnverifiedReason(err)
-		if d.msg.UnverifiedReason == "" {
-			d.msg.UnverifiedReason = ReasonNoEnvelope
+		d.msg.UnverifiedReason = outcome.Classify(err).Reason
+		if err == nil {
+			d.msg.UnverifiedReason = binding.ReasonMissingEnvelope
 		}
 		return
 	}

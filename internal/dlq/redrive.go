@@ -98,7 +98,7 @@ func (r *Redriver) Cancel(ctx context.Context, handle string) (int64, error) {
 
 func redriveError(op string, err error) error {
 	if unsupported(err) {
-		return fmt.Errorf("%w: cannot %s (use `tenantry dlq replay`, which works on any SQS server): %w", ErrUnsupported, op, err)
+		return fmt.Errorf("%w: cannot %s: %s: %w", ErrUnsupported, op, unsupportedHint, err)
 	}
 	return fmt.Errorf("dlq: %s: %w", op, err)
 }

@@ -243,9 +243,9 @@ func humanAge(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", int(d/(24*time.Hour)), int(d%(24*time.Hour)/time.Hour))
 }
 
-// UnsupportedHint explains ErrUnsupported to an operator of `tenantry dlq
+// unsupportedHint explains ErrUnsupported to an operator of `tenantry dlq
 // redrive`.
-const UnsupportedHint = "this SQS server does not support message-move tasks (StartMessageMoveTask, ListMessageMoveTasks, " +
+const unsupportedHint = "this SQS server does not support message-move tasks (StartMessageMoveTask, ListMessageMoveTasks, " +
 	"CancelMessageMoveTask; the local fauxqs server has none). Use `tenantry dlq replay`, which works on any SQS server " +
 	"and also filters, re-verifies and audits"
 

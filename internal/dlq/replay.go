@@ -18,8 +18,9 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/time/rate"
 
-	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/worker"
 )
@@ -243,6 +244,15 @@ type Stats struct {
 	FirstSend, LastSend time.Time
 }
 
+// Err is an error when messages failed or were duplicated (a replay that
+// ran to its end but did not move everything it selected), else nil.
+func (s Stats) Err() error {
+	if s.Failed > 0 || s.Duplicated > 0 {
+		return fmt.Errorf("%d message(s) failed, %d duplicated: see above (nothing was lost)", s.Failed, s.Duplicated)
+	}
+	return nil
+}
+
 // SendRate is the measured send rate in messages per second (sends after
 // the first, over the time since the first); 0 with fewer than two sends.
 func (s Stats) SendRate() float64 {
@@ -392,8 +402,7 @@ func (r *Replayer) one(ctx context.Context, d *delivery, target string, lim *rat
 		return Result{Message: d.msg, Outcome: OutcomeSkipped}, false
 	}
 	if !d.msg.Verified {
-		var ue *UnverifiedError
-		if errors.As(verr, &ue) && ue.Temporary {
+		if c := outcome.Classify(verr).Class; c == outcome.Transient || c == outcome.Throttled {
 			return Result{Message: d.msg, Outcome: OutcomeFailed, Code: d.msg.UnverifiedReason, Err: verr}, false
 		}
 		r.securityEvent(ctx, d)
@@ -553,10 +562,9 @@ func (r *Replayer) securityEvent(ctx context.Context, d *delivery) {
 	if r.cfg.DryRun || r.gw == nil {
 		return
 	}
-	var ee *envelope.Error
 	switch reason := d.msg.UnverifiedReason; {
-	case errors.As(d.verr, &ee):
-	case reason == ReasonNoEnvelope, reason == ReasonMixedTenants, reason == event.ReasonMalformedEnvelope:
+	case outcome.Classify(d.verr).Class == outcome.Rejected:
+	case reason == binding.ReasonMissingEnvelope, reason == ReasonMixedTenants, reason == event.ReasonMalformedEnvelope:
 	default:
 		return
 	}

@@ -7,13 +7,15 @@ import (
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/worker"
 )
 
 // Resolver establishes a dead-lettered message's tenant: it decodes the
 // message and verifies each envelope with its binding, exactly as the worker
 // does before processing. It returns one Verified per job or S3 object the
-// message is about, all of one tenant, or an error (an *UnverifiedError for a
-// message that does not verify).
+// message is about, all of one tenant, or an error that reports the reason
+// it does not verify (outcome.Classify reads it: a rejection, a permanent
+// refusal, or a transient failure to judge it now).
 type Resolver interface {
 	Resolve(ctx context.Context, messageID string, body []byte, attrs map[string]string) ([]envelope.Verified, error)
 }
@@ -63,7 +65,7 @@ func (r *EnvelopeResolver) Resolve(ctx context.Context, messageID string, body [
 		if reason == "" {
 			reason = event.ReasonMalformed
 		}
-		return nil, &UnverifiedError{Reason: reason, Err: err}
+		return nil, worker.Permanent(err, reason)
 	}
 	out := make([]envelope.Verified, 0, len(evs))
 	br := &binding.Resolver{Verifier: r.Verifier, Objects: r.Objects, Buckets: r.Buckets}
@@ -74,23 +76,19 @@ func (r *EnvelopeResolver) Resolve(ctx context.Context, messageID string, body [
 		}
 		v := b.Verified
 		if len(out) > 0 && out[0].Claims.TenantID != v.Claims.TenantID {
-			return nil, &UnverifiedError{Reason: ReasonMixedTenants}
+			return nil, worker.Permanent(errors.New("dlq: one message holds events of several tenants"), ReasonMixedTenants)
 		}
 		out = append(out, v)
 	}
 	return out, nil
 }
 
-// unverified maps a binding failure to an *UnverifiedError with the same
-// reason; a failure that is not a verdict, while ctx is done, is ctx's error.
+// unverified is the gate's failure (a *binding.Error with its reason); a
+// failure to judge the envelope while ctx is done is ctx's error.
 func unverified(ctx context.Context, err error) error {
 	var be *binding.Error
-	if !errors.As(err, &be) {
-		return err
-	}
-	temporary := be.Kind == binding.KindUnavailable
-	if temporary && ctx.Err() != nil {
+	if errors.As(err, &be) && be.Kind == binding.KindUnavailable && ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return &UnverifiedError{Reason: be.Reason, Temporary: temporary, Err: be.Err}
+	return err
 }

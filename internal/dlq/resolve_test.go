@@ -10,11 +10,14 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/binding/bindingtest"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/outcome"
+	"github.com/tenantry/tenantry/worker"
 )
 
 const bucket = "tenantry-docs"
@@ -52,7 +55,7 @@ type resolveCase struct {
 	tenant uuid.UUID // want verified as this tenant (uuid.Nil: want unverified)
 	count  int       // verified entries (default 1)
 	reason string    // want unverified with this reason
-	temp   bool      // want a Temporary UnverifiedError
+	temp   bool      // want a transient failure (not a verdict)
 }
 
 func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
@@ -88,13 +91,13 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "job without envelope", body: `{"job":` + reindex + `}`, reason: event.ReasonMalformedEnvelope},
 		{name: "not JSON", body: "not json", reason: event.ReasonMalformed},
 		{name: "S3 test event", body: `{"Service":"Amazon S3","Event":"s3:TestEvent","Bucket":"` + bucket + `"}`, reason: event.IgnoreTestEvent},
-		{name: "S3 created, object gone", body: s3Event("ObjectCreated:Put", keyA), reason: dlq.ReasonObjectUnavailable},
-		{name: "S3 created, object without envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: ""}, reason: dlq.ReasonNoEnvelope},
+		{name: "S3 created, object gone", body: s3Event("ObjectCreated:Put", keyA), reason: binding.ReasonObjectUnavailable},
+		{name: "S3 created, object without envelope", body: s3Event("ObjectCreated:Put", keyA), objs: map[string]string{bucket + "/" + keyA: ""}, reason: binding.ReasonMissingEnvelope},
 		{name: "S3 created, records of two tenants", body: s3Event("ObjectCreated:Put", keyA, keyB),
 			objs: map[string]string{bucket + "/" + keyA: objA, bucket + "/" + keyB: objB}, reason: dlq.ReasonMixedTenants},
-		{name: "S3 created, S3 unreachable", body: s3Event("ObjectCreated:Put", keyA), s3err: errors.New("connection refused"), reason: dlq.ReasonObjectUnavailable, temp: true},
-		{name: "S3 removed, object exists", body: s3Event("ObjectRemoved:Delete", keyB), objs: map[string]string{bucket + "/" + keyB: objB}, reason: dlq.ReasonObjectExists},
-		{name: "S3 other bucket", body: strings.ReplaceAll(s3Event("ObjectCreated:Put", keyA), bucket, "other-bucket"), reason: dlq.ReasonUnknownBucket},
+		{name: "S3 created, S3 unreachable", body: s3Event("ObjectCreated:Put", keyA), s3err: errors.New("connection refused"), reason: binding.ReasonObjectUnavailable, temp: true},
+		{name: "S3 removed, object exists", body: s3Event("ObjectRemoved:Delete", keyB), objs: map[string]string{bucket + "/" + keyB: objB}, reason: binding.ReasonObjectExists},
+		{name: "S3 other bucket", body: strings.ReplaceAll(s3Event("ObjectCreated:Put", keyA), bucket, "other-bucket"), reason: binding.ReasonUnknownBucket},
 	}
 }
 
@@ -122,12 +125,12 @@ func TestEnvelopeResolver(t *testing.T) {
 				}
 				return
 			}
-			var ue *dlq.UnverifiedError
-			if !errors.As(err, &ue) || !errors.Is(err, dlq.ErrUnverified) || len(vs) != 0 {
-				t.Fatalf("Resolve = %d verified, %v; want an UnverifiedError", len(vs), err)
+			v := outcome.Classify(err)
+			if err == nil || len(vs) != 0 {
+				t.Fatalf("Resolve = %d verified, %v; want a refusal", len(vs), err)
 			}
-			if ue.Reason != tc.reason || ue.Temporary != tc.temp {
-				t.Errorf("reason %q (temporary %v), want %q (%v)", ue.Reason, ue.Temporary, tc.reason, tc.temp)
+			if v.Reason != tc.reason || (v.Class == outcome.Transient) != tc.temp {
+				t.Errorf("reason %q (%s), want %q (transient %v)", v.Reason, v.Class, tc.reason, tc.temp)
 			}
 			if strings.Contains(err.Error(), "eyJ") {
 				t.Errorf("error carries a token: %v", err)
@@ -149,8 +152,7 @@ func TestResolverKeysUnavailable(t *testing.T) {
 	const job = `{"type":"reindex","document_id":"d"}`
 	body := jobBody(kit.Job(t, uuid.New(), envelope.ActionReindex, "doc:d", []byte(job)), job)
 	_, err = (&dlq.EnvelopeResolver{Verifier: v}).Resolve(context.Background(), "m", []byte(body), nil)
-	var ue *dlq.UnverifiedError
-	if !errors.As(err, &ue) || ue.Reason != dlq.ReasonKeysUnavailable || !ue.Temporary {
+	if v := outcome.Classify(err); v.Reason != binding.ReasonKeysUnavailable || v.Class != outcome.Transient {
 		t.Fatalf("Resolve: %v, want temporary keys_unavailable", err)
 	}
 }
@@ -186,7 +188,7 @@ func FuzzEnvelopeResolver(f *testing.F) {
 		if len(vs) != 0 {
 			t.Fatal("verified entries returned with an error")
 		}
-		if dlq.UnverifiedReason(err) == "" {
+		if v := outcome.Classify(err); v.Reason == "" || v.Reason == worker.ReasonTransient {
 			t.Fatalf("error without a reason: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/objects"
@@ -106,7 +107,7 @@ func TestS3EventMessages(t *testing.T) {
 		}
 		reasons[m.UnverifiedReason]++
 	}
-	if verified != 2 || reasons["binding_mismatch"] != 1 || reasons[dlq.ReasonNoEnvelope] != 1 || reasons[dlq.ReasonObjectUnavailable] != 1 {
+	if verified != 2 || reasons["binding_mismatch"] != 1 || reasons[binding.ReasonMissingEnvelope] != 1 || reasons[binding.ReasonObjectUnavailable] != 1 {
 		t.Fatalf("verified %d, unverified %v", verified, reasons)
 	}
 	st, err := newReplayer(t, f, replayConfig(f), db).Replay(opCtx(t))

@@ -127,7 +127,7 @@ func TestReasons(t *testing.T) {
 	if envelope.ReasonOf(nil) != "" {
 		t.Fatal("ReasonOf(nil)")
 	}
-	wrapped := &envelope.Error{Reason: envelope.ReasonExpired}
+	wrapped := &envelope.Error{Code: envelope.ReasonExpired}
 	if got := envelope.ReasonOf(wrapErr{wrapped}); got != "expired" {
 		t.Fatalf("ReasonOf(wrapped) = %q", got)
 	}

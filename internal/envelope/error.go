@@ -84,17 +84,21 @@ var ErrUnknownKey = errors.New("envelope: unknown key id")
 // carries token contents, claims or key material, only the reason and a
 // fixed description.
 type Error struct {
-	Reason Reason
+	Code Reason
 	// Detail is a fixed, generic description (never token contents).
 	Detail string
 }
 
 func (e *Error) Error() string {
 	if e.Detail == "" {
-		return fmt.Sprintf("envelope: rejected (%s)", e.Reason)
+		return fmt.Sprintf("envelope: rejected (%s)", e.Code)
 	}
-	return fmt.Sprintf("envelope: rejected (%s): %s", e.Reason, e.Detail)
+	return fmt.Sprintf("envelope: rejected (%s): %s", e.Code, e.Detail)
 }
+
+// Reason is the stable reason code: tenantry's one convention, read by
+// internal/outcome.Classify and worker.ReasonOf.
+func (e *Error) Reason() string { return string(e.Code) }
 
 // Is makes errors.Is(err, ErrRejected) true for every *Error.
 func (e *Error) Is(target error) bool { return target == ErrRejected }
@@ -105,9 +109,9 @@ func (e *Error) Is(target error) bool { return target == ErrRejected }
 func ReasonOf(err error) string {
 	var e *Error
 	if errors.As(err, &e) {
-		return string(e.Reason)
+		return e.Reason()
 	}
 	return ""
 }
 
-func reject(r Reason, detail string) error { return &Error{Reason: r, Detail: detail} }
+func reject(r Reason, detail string) error { return &Error{Code: r, Detail: detail} }

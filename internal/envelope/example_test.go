@@ -59,7 +59,7 @@ func ExampleVerifier_VerifyJob() {
 // ReasonOf gives the stable code to record; "" means "not a rejection"
 // (e.g. keys unavailable: retry later).
 func ExampleReasonOf() {
-	err := fmt.Errorf("ingest: %w", &envelope.Error{Reason: envelope.ReasonExpired, Detail: "envelope expired"})
+	err := fmt.Errorf("ingest: %w", &envelope.Error{Code: envelope.ReasonExpired, Detail: "envelope expired"})
 	fmt.Println(envelope.ReasonOf(err))
 	fmt.Println(envelope.ReasonOf(envelope.ErrKeysUnavailable) == "")
 	// Output:

@@ -20,13 +20,24 @@ func newKit(t testing.TB) *envelopetest.Kit {
 	return envelopetest.New(t, envelopetest.WithClock(envelopetest.FixedClock(epoch)))
 }
 
+// subject is one tenant's object and job body, as most verify tests use them.
+type subject struct {
+	tenant      uuid.UUID
+	bucket, key string
+	body        []byte
+}
+
+func newSubject() subject {
+	tenant := uuid.New()
+	return subject{tenant: tenant, bucket: "uploads", key: tenant.String() + "/doc-1/report.pdf", body: []byte(`{"job":"reindex","doc":"doc-1"}`)}
+}
+
 func TestVerifyAccepts(t *testing.T) {
 	t.Parallel()
 	k := newKit(t)
 	v := k.Verifier(t)
-	tenant := uuid.New()
-	bucket, key := "uploads", tenant.String()+"/doc-1/report.pdf"
-	body := []byte(`{"job":"reindex","doc":"doc-1"}`)
+	s := newSubject()
+	tenant, bucket, key, body := s.tenant, s.bucket, s.key, s.body
 	ctx := context.Background()
 
 	tests := []struct {

@@ -135,7 +135,7 @@ func (h *Handler) unbound(ctx context.Context, m *worker.Message, ev event.Event
 	case binding.KindIgnored:
 		return nil
 	case binding.KindNotServed:
-		return worker.Permanent(errors.New("ingest: bucket not configured"), be.Reason)
+		return worker.Permanent(errors.New("ingest: bucket not configured"), be.Reason())
 	case binding.KindStale:
 		if ev.Kind == event.KindObjectRemoved {
 			worker.Logger(ctx).Info("removal event for an object that exists again; ignored")
@@ -144,12 +144,12 @@ func (h *Handler) unbound(ctx context.Context, m *worker.Message, ev event.Event
 		}
 		return nil
 	case binding.KindUnavailable:
-		if be.Reason == binding.ReasonObjectUnavailable {
+		if be.Reason() == binding.ReasonObjectUnavailable {
 			return classify(be.Err) // S3 could not be asked
 		}
 		return h.reject(ctx, m, source(ev), "", resource(ev), be.Err) // not a verdict: retry
 	}
-	return h.reject(ctx, m, source(ev), be.Reason, resource(ev), be.Err)
+	return h.reject(ctx, m, source(ev), be.Reason(), resource(ev), be.Err)
 }
 
 // reject records a refused envelope as a security event and returns the

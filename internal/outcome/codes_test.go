@@ -45,11 +45,10 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		binding.ReasonObjectUnavailable, binding.ReasonObjectExists, binding.ReasonKeysUnavailable,
 		event.ReasonMalformed, event.ReasonUnsupported, event.ReasonUnsupportedJob, event.ReasonMalformedEnvelope,
 		event.ReasonTooLarge, event.ReasonBadKeyEncoding, event.IgnoreTestEvent, event.IgnoreUnhandledType,
-		sfntask.ReasonMalformedTask, sfntask.ReasonUnknownBucket, sfntask.ReasonObjectNotFound, sfntask.ReasonBadKeyLayout,
-		sfntask.ReasonMissingEnvelope, sfntask.ReasonUnsupportedEvent, sfntask.ReasonIntermediateMissing,
-		sfntask.ReasonRLSViolation, sfntask.ReasonAccessDenied,
-		dlq.ReasonNoEnvelope, dlq.ReasonObjectUnavailable, dlq.ReasonObjectExists, dlq.ReasonUnknownBucket,
-		dlq.ReasonKeysUnavailable, dlq.ReasonMixedTenants,
+		sfntask.ReasonMalformedTask, sfntask.ReasonBadInput, sfntask.ReasonIntermediateMissing,
+		sfntask.ReasonOutputTooLarge, sfntask.ReasonNotRecorded,
+		outcome.ReasonObjectNotFound, outcome.ReasonAccessDenied, outcome.ReasonRLSViolation, outcome.ReasonThrottled,
+		dlq.ReasonMixedTenants,
 		worker.ReasonPermanent, worker.ReasonTransient, worker.ReasonRetryAfter, worker.ReasonPanic,
 		worker.ReasonTimeout, worker.ReasonCanceled, worker.ReasonMaxReceives,
 	)
@@ -71,9 +70,9 @@ func TestClassify(t *testing.T) {
 		class  outcome.Class
 		reason string
 	}{
-		{&binding.Error{Kind: binding.KindRejected, Reason: "expired"}, outcome.Rejected, "expired"},
-		{&binding.Error{Kind: binding.KindUnavailable, Reason: binding.ReasonKeysUnavailable}, outcome.Transient, "keys_unavailable"},
-		{&binding.Error{Kind: binding.KindNotServed, Reason: binding.ReasonUnknownBucket}, outcome.Permanent, "unknown_bucket"},
+		{&binding.Error{Kind: binding.KindRejected, Code: "expired"}, outcome.Rejected, "expired"},
+		{&binding.Error{Kind: binding.KindUnavailable, Code: binding.ReasonKeysUnavailable}, outcome.Transient, "keys_unavailable"},
+		{&binding.Error{Kind: binding.KindNotServed, Code: binding.ReasonUnknownBucket}, outcome.Permanent, "unknown_bucket"},
 		{worker.Permanent(errors.New("x"), "bad_key_layout"), outcome.Permanent, "bad_key_layout"},
 		{&pipeline.StageError{Stage: "extract", Err: pipeline.ErrUnsupported}, outcome.Permanent, "unsupported_media_type"},
 		{&pipeline.TransientError{Err: errors.New("429"), RetryAfter: 1e9}, outcome.Throttled, "throttled"},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -90,11 +91,14 @@ func Classify(err error) Verdict {
 		// An explicit verdict, the outermost, wins.
 		v.Class, v.Reason = Permanent, worker.ReasonOf(err)
 	case errors.As(err, &be) && be.Kind == binding.KindRejected:
-		v.Class, v.Reason = Rejected, be.Reason
+		v.Class, v.Reason = Rejected, be.Reason()
 	case errors.As(err, &be) && be.Kind == binding.KindUnavailable:
-		v.Class, v.Reason = Transient, be.Reason
+		v.Class, v.Reason = Transient, be.Reason()
 	case errors.As(err, &be):
-		v.Class, v.Reason = Permanent, be.Reason
+		v.Class, v.Reason = Permanent, be.Reason()
+	case errors.Is(err, envelope.ErrRejected):
+		// A verdict of the envelope package itself (the gate wraps it).
+		v.Class, v.Reason = Rejected, envelope.ReasonOf(err)
 	case pipeline.IsPermanent(err):
 		v.Class, v.Reason = Permanent, pipeline.Reason(err)
 	case errors.Is(err, objects.ErrNotFound):

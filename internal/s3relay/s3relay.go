@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
@@ -112,4 +114,25 @@ func Normalize(body []byte) ([]byte, error) {
 		obj["key"] = event.EncodeKey(key)
 	}
 	return json.Marshal(map[string]any{"Records": probe.Records})
+}
+
+// ListenAndServe serves the relay on addr (a loopback address) until ctx
+// ends, then shuts down within five seconds.
+func (r *Relay) ListenAndServe(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	r.logger.Info("s3 relay listening", zap.String("addr", ln.Addr().String()), zap.String("queue", r.cfg.QueueName))
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }

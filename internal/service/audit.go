@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"encoding/json"
+	"io"
 
 	"github.com/google/uuid"
 
@@ -20,13 +22,14 @@ func AuditVerify(ctx context.Context, ownerURL string, tenants []uuid.UUID) ([]a
 	return audit.VerifyAll(ctx, r, tenants)
 }
 
-// AuditExport streams one tenant's audit events, in order, to fn, as the
-// owner role (ownerURL).
-func AuditExport(ctx context.Context, ownerURL string, tenant uuid.UUID, fn func(audit.Event) error) error {
+// AuditExport writes one tenant's audit events, in order, to w as JSON
+// lines, as the owner role (ownerURL).
+func AuditExport(ctx context.Context, ownerURL string, tenant uuid.UUID, w io.Writer) error {
 	r, err := tenantdb.OpenAuditReader(ctx, ownerURL)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
-	return r.ScanAudit(ctx, tenant, fn)
+	enc := json.NewEncoder(w)
+	return r.ScanAudit(ctx, tenant, func(e audit.Event) error { return enc.Encode(e) })
 }

@@ -26,8 +26,8 @@ type Trust struct {
 }
 
 // Verifier builds an envelope.Verifier from every configured key source.
-// Only the gate (internal/binding) and the `tenantry envelope verify` tool
-// call its verification methods.
+// Only the gate (internal/binding) calls its verification methods; the
+// `tenantry envelope verify` tool asks its Check for a verdict.
 func (t Trust) Verifier(ctx context.Context, a AWS, logger *zap.Logger) (*envelope.Verifier, error) {
 	var sources []envelope.KeySource
 	for _, jc := range []envelope.JWKSConfig{{URL: t.JWKSURL}, {Path: t.JWKSFile}} {

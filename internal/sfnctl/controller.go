@@ -173,7 +173,7 @@ func (c *Controller) resolve(ctx context.Context, bucket, key, versionID, token 
 	}
 	b, err := c.deps.Gate.Object(ctx, binding.ObjectRequest{Bucket: bucket, Key: key, VersionID: versionID, Envelope: token})
 	var be *binding.Error
-	if errors.As(err, &be) && be.Reason == binding.ReasonMissingEnvelope {
+	if errors.As(err, &be) && be.Reason() == binding.ReasonMissingEnvelope {
 		return resolved{}, fmt.Errorf("%w: %w", ErrNoEnvelope, err)
 	}
 	if err != nil {

@@ -40,17 +40,17 @@ var (
 	CaughtErrorNames  = []string{ErrorPermanent, ErrorEnvelopeRejected}
 )
 
-// Reason codes of failures that are not pipeline or envelope classes.
+// Reason codes the Step Functions tasks assign themselves; the others are
+// the gate's (internal/binding, internal/envelope), the pipeline's and
+// internal/outcome's, read from the error by outcome.Classify.
 const (
 	ReasonMalformedTask       = "malformed_task"
-	ReasonUnknownBucket       = "unknown_bucket"
-	ReasonObjectNotFound      = outcome.ReasonObjectNotFound
-	ReasonBadKeyLayout        = "bad_key_layout"
-	ReasonMissingEnvelope     = "missing_envelope"
-	ReasonUnsupportedEvent    = "unsupported_event"
+	ReasonBadInput            = "bad_input"
 	ReasonIntermediateMissing = "intermediate_missing"
-	ReasonRLSViolation        = outcome.ReasonRLSViolation
-	ReasonAccessDenied        = outcome.ReasonAccessDenied
+	ReasonOutputTooLarge      = "output_too_large"
+	// ReasonNotRecorded: a security event could not be recorded; the task
+	// is not answered (it comes back), the Lambda invocation is retried.
+	ReasonNotRecorded = "not_recorded"
 )
 
 // Failure is a classified stage failure.
@@ -89,33 +89,16 @@ func permanent(reason string, err error) error {
 	return worker.Permanent(err, reason)
 }
 
-// rejectedError is an envelope the worker refused (and recorded).
-type rejectedError struct {
-	reason string
-	err    error
-}
-
-func (e *rejectedError) Error() string  { return "envelope rejected (" + e.reason + ")" }
-func (e *rejectedError) Unwrap() error  { return e.err }
-func (e *rejectedError) Reason() string { return e.reason }
-
-// redeliverError asks for the SQS message to come back without answering
-// Step Functions (a security event could not be recorded, shutdown).
-type redeliverError struct{ err error }
-
-func (e *redeliverError) Error() string { return "not answered, redeliver: " + e.err.Error() }
-func (e *redeliverError) Unwrap() error { return e.err }
+// errNotRecorded is wrapped by a refusal whose security event could not be
+// recorded: Step Functions is not answered, so the task comes back
+// (ReasonNotRecorded).
+var errNotRecorded = errors.New("sfntask: security event not recorded, not answered")
 
 // Classify names a stage failure: outcome.Classify, the classifier the
 // SQS worker uses too, read into the error names the definitions retry and
 // catch.
 func Classify(stage Stage, err error) Failure {
 	f := Failure{Stage: stage}
-	var rej *rejectedError
-	if errors.As(err, &rej) {
-		f.Name, f.Reason = ErrorEnvelopeRejected, worker.SanitizeReason(rej.reason)
-		return f
-	}
 	v := outcome.Classify(err)
 	switch v.Class {
 	case outcome.Rejected:

@@ -192,8 +192,7 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		// Shutdown: give the message back unanswered; it runs again.
 		return ctx.Err()
 	}
-	var rd *redeliverError
-	if errors.As(err, &rd) {
+	if errors.Is(err, errNotRecorded) {
 		return worker.WithStage(err, string(task.Stage))
 	}
 	if err != nil {
@@ -250,10 +249,9 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	}
 	ctx = worker.WithLogFields(ctx, zap.String("stage", string(task.Stage)), zap.String("execution", task.Execution))
 	out, err := h.run(ctx, task)
-	var rd *redeliverError
 	switch {
-	case errors.As(err, &rd):
-		return nil, &Failure{Name: ErrorTransient, Stage: task.Stage, Reason: "not_recorded"}
+	case errors.Is(err, errNotRecorded):
+		return nil, &Failure{Name: ErrorTransient, Stage: task.Stage, Reason: ReasonNotRecorded}
 	case err != nil:
 		f := Classify(task.Stage, err)
 		worker.Logger(ctx).Warn("task failed", zap.String("error_name", f.Name), zap.String("reason", f.Reason), zap.Error(err))
@@ -261,7 +259,7 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 	}
 	b, err := json.Marshal(out)
 	if err != nil || len(b) > maxOutputBytes {
-		return nil, &Failure{Name: ErrorPermanent, Stage: task.Stage, Reason: "output_too_large"}
+		return nil, &Failure{Name: ErrorPermanent, Stage: task.Stage, Reason: ReasonOutputTooLarge}
 	}
 	return b, nil
 }
@@ -304,7 +302,7 @@ const maxOutputBytes = 256 << 10
 func (h *Handler) answerSuccess(ctx context.Context, token string, out any) error {
 	b, err := json.Marshal(out)
 	if err != nil || len(b) > maxOutputBytes {
-		return h.answerFailure(ctx, token, Failure{Name: ErrorPermanent, Reason: "output_too_large"})
+		return h.answerFailure(ctx, token, Failure{Name: ErrorPermanent, Reason: ReasonOutputTooLarge})
 	}
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.AnswerTimeout)
 	defer cancel()

@@ -16,6 +16,7 @@ import (
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -123,11 +124,11 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 	}
 	switch be.Kind {
 	case binding.KindNotServed:
-		return permanent(be.Reason, errors.New("bucket not configured"))
+		return permanent(be.Reason(), errors.New("bucket not configured"))
 	case binding.KindStale:
-		return permanent(ReasonObjectNotFound, be.Err)
+		return permanent(outcome.ReasonObjectNotFound, be.Err)
 	case binding.KindUnavailable:
-		if be.Reason == binding.ReasonObjectUnavailable && be.Err != nil {
+		if be.Reason() == binding.ReasonObjectUnavailable && be.Err != nil {
 			return be.Err // the classified S3 error
 		}
 		return fmt.Errorf("sfntask: cannot verify the envelope now: %w", be)
@@ -139,13 +140,13 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 		}
 	}
 	if err := h.db.RecordSecurityEvent(ctx, tenantdb.SecurityEvent{
-		Reason: be.Reason, Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
+		Reason: be.Reason(), Source: "sfn", MessageID: t.Execution, ClaimedTenant: claimed,
 		Resource: objects.URI(bucket, key), Detail: "envelope rejected at stage " + string(t.Stage),
 	}); err != nil {
 		// Not recorded: do not answer; the task comes back and we try again.
-		return &redeliverError{fmt.Errorf("record security event: %w", err)}
+		return fmt.Errorf("%w: %w", errNotRecorded, err)
 	}
-	return &rejectedError{reason: be.Reason, err: be}
+	return be // recorded; outcome.Classify reads it as rejected
 }
 
 // verify establishes the object's tenant through the gate: the envelope
@@ -156,7 +157,7 @@ func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 	if err != nil {
 		reason := event.ReasonOf(err)
 		if reason == "" {
-			reason = "bad_input"
+			reason = ReasonBadInput
 		}
 		return nil, permanent(reason, err)
 	}
@@ -225,7 +226,7 @@ func (h *Handler) extract(ctx context.Context, t *Task) (any, error) {
 func (h *Handler) fetch(ctx context.Context, ref DocRef) ([]byte, error) {
 	raw, err := h.objects.Read(ctx, ref.Bucket, ref.Key, ref.VersionID, h.cfg.Limits.MaxBytes)
 	if errors.Is(err, objects.ErrNotFound) {
-		return nil, permanent(ReasonObjectNotFound, err)
+		return nil, permanent(outcome.ReasonObjectNotFound, err)
 	}
 	return raw, err
 }
@@ -454,9 +455,8 @@ func (h *Handler) markFailed(ctx context.Context, t *Task) (any, error) {
 		return MarkFailedOutput{Reason: "not_verified"}, nil
 	}
 	ctx, vr, err := h.reverify(ctx, t)
-	var rej *rejectedError
-	if errors.As(err, &rej) {
-		return MarkFailedOutput{Reason: rej.reason}, nil
+	if v := outcome.Classify(err); err != nil && v.Class == outcome.Rejected {
+		return MarkFailedOutput{Reason: v.Reason}, nil // recorded by unbound
 	}
 	if err != nil {
 		return nil, err

@@ -103,7 +103,7 @@ func TestClassify(t *testing.T) {
 		name   string
 		reason string
 	}{
-		{&binding.Error{Kind: binding.KindRejected, Reason: "expired", Err: &envelope.Error{Reason: envelope.ReasonExpired}}, sfntask.ErrorEnvelopeRejected, "expired"},
+		{&binding.Error{Kind: binding.KindRejected, Code: "expired", Err: &envelope.Error{Code: envelope.ReasonExpired}}, sfntask.ErrorEnvelopeRejected, "expired"},
 		{fmt.Errorf("s3 get: %w", objects.ErrNotFound), sfntask.ErrorPermanent, "object_not_found"},
 		{fmt.Errorf("s3 get: %w", objects.ErrAccessDenied), sfntask.ErrorPermanent, "access_denied"},
 		{fmt.Errorf("extract: %w", pipeline.ErrUnsupported), sfntask.ErrorPermanent, "unsupported_media_type"},
@@ -112,7 +112,7 @@ func TestClassify(t *testing.T) {
 		{&pgconn.PgError{Code: "42501"}, sfntask.ErrorPermanent, "rls_violation"},
 		{&pipeline.TransientError{Err: errors.New("429"), RetryAfter: time.Second}, sfntask.ErrorThrottled, "throttled"},
 		{&pipeline.TransientError{Err: errors.New("503")}, sfntask.ErrorTransient, "transient"},
-		{&binding.Error{Kind: binding.KindUnavailable, Reason: binding.ReasonKeysUnavailable, Err: envelope.ErrKeysUnavailable}, sfntask.ErrorTransient, "keys_unavailable"},
+		{&binding.Error{Kind: binding.KindUnavailable, Code: binding.ReasonKeysUnavailable, Err: envelope.ErrKeysUnavailable}, sfntask.ErrorTransient, "keys_unavailable"},
 		{context.DeadlineExceeded, sfntask.ErrorTransient, "timeout"},
 		{errors.New("connection reset by peer"), sfntask.ErrorTransient, "transient"},
 	}
