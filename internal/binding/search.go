@@ -44,12 +44,12 @@ type Search struct {
 func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID string) (tenantdb.Scope, error) {
 	switch {
 	case envelopeToken == "" && bearer == "":
-		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonMissingCredentials, Err: errors.New("no search envelope and no bearer token")}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: ReasonMissingCredentials, Err: errors.New("no search envelope and no bearer token")}
 	case envelopeToken != "" && bearer != "":
-		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonAmbiguousCredentials, Err: errors.New("both a search envelope and a bearer token")}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: ReasonAmbiguousCredentials, Err: errors.New("both a search envelope and a bearer token")}
 	case envelopeToken != "":
 		if s.Envelopes == nil {
-			return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonMissingEnvelope, Err: errors.New("envelopes not accepted")}
+			return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: ReasonMissingEnvelope, Err: errors.New("envelopes not accepted")}
 		}
 		v, err := (&Resolver{Verifier: s.Envelopes}).Search(ctx, envelopeToken) // the one envelope rule for search
 		if err != nil {
@@ -58,7 +58,7 @@ func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID s
 		return v.Scope.WithJob(requestID), nil
 	}
 	if s.Tokens == nil {
-		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: ReasonNoTokenVerifier, Err: errors.New("bearer tokens not accepted")}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: ReasonNoTokenVerifier, Err: errors.New("bearer tokens not accepted")}
 	}
 	scope, err := s.Tokens.Verify(ctx, bearer, requestID)
 	if err != nil {
@@ -67,9 +67,9 @@ func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID s
 			reason, unavailable = s.TokenReason(err)
 		}
 		if unavailable {
-			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Reason: ReasonKeysUnavailable, Err: err}
+			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: err}
 		}
-		return tenantdb.Scope{}, &Error{Kind: KindRejected, Reason: reason, Err: err}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: reason, Err: err}
 	}
 	return scope, nil
 }

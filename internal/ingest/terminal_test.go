@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
@@ -66,8 +67,9 @@ func (s3Head) HeadObject(context.Context, *s3.HeadObjectInput, ...func(*s3.Optio
 	return &s3.HeadObjectOutput{ContentLength: aws.Int64(11), ContentType: aws.String("text/plain")}, nil
 }
 
+// GetObject: no object besides the documents (no metadata sidecars).
 func (s3Head) GetObject(context.Context, *s3.GetObjectInput, ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
-	return nil, fmt.Errorf("not used")
+	return nil, &s3types.NoSuchKey{}
 }
 
 type fetcher struct{}

@@ -151,7 +151,7 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			s.refuse(r.Context(), w, log, id, &binding.Error{Kind: binding.KindRejected, Reason: "malformed", Err: errors.New("Authorization must be Bearer")})
+			s.refuse(r.Context(), w, log, id, &binding.Error{Kind: binding.KindRejected, Code: "malformed", Err: errors.New("Authorization must be Bearer")})
 			return
 		}
 		bearer = strings.TrimSpace(tok)
@@ -214,23 +214,23 @@ func (s *server) refuse(ctx context.Context, w http.ResponseWriter, log *zap.Log
 		return
 	}
 	if be.Kind == binding.KindUnavailable {
-		log.Warn("search: credentials could not be judged now", zap.String("reason", be.Reason))
-		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "credentials could not be verified now; retry", Reason: be.Reason})
+		log.Warn("search: credentials could not be judged now", zap.String("reason", be.Code))
+		writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "credentials could not be verified now; retry", Reason: be.Code})
 		return
 	}
 	status := http.StatusUnauthorized
-	if forbidden[be.Reason] {
+	if forbidden[be.Code] {
 		status = http.StatusForbidden
 	} else {
-		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, be.Reason))
+		w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer error="invalid_token", error_description=%q`, be.Code))
 	}
-	log.Warn("search: credentials refused", zap.String("reason", be.Reason), zap.Int("status", status))
+	log.Warn("search: credentials refused", zap.String("reason", be.Code), zap.Int("status", status))
 	if s.cfg.Security != nil {
 		if err := s.cfg.Security.RecordSecurityEvent(context.WithoutCancel(ctx), tenantdb.SecurityEvent{
-			Reason: be.Reason, Source: "search-api", MessageID: id, Detail: "search credentials refused",
+			Reason: be.Code, Source: "search-api", MessageID: id, Detail: "search credentials refused",
 		}); err != nil {
 			log.Error("search: recording the security event failed", zap.Error(err))
 		}
 	}
-	writeJSON(w, status, ErrorBody{Error: "credentials refused", Reason: be.Reason})
+	writeJSON(w, status, ErrorBody{Error: "credentials refused", Reason: be.Code})
 }
