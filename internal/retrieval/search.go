@@ -277,7 +277,7 @@ func (s *Searcher) Search(ctx context.Context, scope tenantdb.Scope, req Request
 		}
 		res.Matching, res.MatchingAtLeast = n, atLeast
 		if n == 0 {
-			res.Plan = PlanExact
+			res.Plan, res.Hits = PlanExact, []Hit{}
 			return nil
 		}
 		k := req.K

@@ -259,8 +259,8 @@ func TestSearch(t *testing.T) {
 		t.Parallel()
 		s := newSearcher(t, retrieval.Config{})
 		res, err := s.Search(ctx, tenantdbtest.Scope(t, tenantdbtest.NewTenant()), retrieval.Request{Vector: ds.Tenants[0].Queries[0], K: 10})
-		if err != nil || len(res.Hits) != 0 {
-			t.Fatalf("hits %d, err %v; want none", len(res.Hits), err)
+		if err != nil || res.Hits == nil || len(res.Hits) != 0 {
+			t.Fatalf("hits %v, err %v; want an empty list", res.Hits, err)
 		}
 	})
 
