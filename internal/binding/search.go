@@ -20,6 +20,9 @@ const (
 	// ReasonNoTokenVerifier: a bearer token, but no OIDC issuer configured
 	// (KindRejected).
 	ReasonNoTokenVerifier = "oidc_not_configured" //nolint:gosec // a reason code, not a credential
+	// ReasonInvalidToken: a token refused by a verifier that gave no more
+	// specific code (KindRejected).
+	ReasonInvalidToken = "invalid_token"
 )
 
 // TokenVerifier verifies an OIDC bearer token and mints the Scope of the
@@ -62,7 +65,7 @@ func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID s
 	}
 	scope, err := s.Tokens.Verify(ctx, bearer, requestID)
 	if err != nil {
-		reason, unavailable := "invalid_token", false
+		reason, unavailable := ReasonInvalidToken, false
 		if s.TokenReason != nil {
 			reason, unavailable = s.TokenReason(err)
 		}

@@ -191,14 +191,14 @@ func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequence
 func (h *Handler) attributes(ctx context.Context, bucket, key string, head objects.Head) (map[string]any, error) {
 	side, err := h.Objects.ReadSmall(ctx, bucket, key+retrieval.SidecarSuffix, retrieval.MaxSidecarBytes)
 	if errors.Is(err, pipeline.ErrTooLarge) {
-		return nil, worker.WithStage(worker.Permanent(err, "bad_metadata"), "fetch")
+		return nil, worker.WithStage(worker.Permanent(err, retrieval.ReasonBadMetadata), "fetch")
 	}
 	if err != nil {
 		return nil, classify(err)
 	}
 	attrs, err := retrieval.DocumentAttributes(head.Metadata, side)
 	if err != nil {
-		return nil, worker.WithStage(worker.Permanent(err, "bad_metadata"), "fetch")
+		return nil, worker.WithStage(worker.Permanent(err, retrieval.ReasonBadMetadata), "fetch")
 	}
 	return attrs, nil
 }

@@ -12,7 +12,10 @@ import (
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/oidcauth"
 	"github.com/tenantry/tenantry/internal/outcome"
+	"github.com/tenantry/tenantry/internal/retrieval"
+	"github.com/tenantry/tenantry/internal/searchapi"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -49,6 +52,12 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		sfntask.ReasonOutputTooLarge, sfntask.ReasonNotRecorded,
 		outcome.ReasonObjectNotFound, outcome.ReasonAccessDenied, outcome.ReasonRLSViolation, outcome.ReasonThrottled,
 		dlq.ReasonMixedTenants,
+		binding.ReasonMissingCredentials, binding.ReasonAmbiguousCredentials, binding.ReasonNoTokenVerifier, binding.ReasonInvalidToken,
+		oidcauth.ReasonMissing, oidcauth.ReasonMalformed, oidcauth.ReasonForeignIssuer, oidcauth.ReasonBadSignature,
+		oidcauth.ReasonExpired, oidcauth.ReasonWrongAudience, oidcauth.ReasonWrongTokenUse, oidcauth.ReasonNoTenant,
+		oidcauth.ReasonKeysUnavailable,
+		searchapi.ReasonBadRequest, searchapi.ReasonBadFilter, searchapi.ReasonEmbedFailed, searchapi.ReasonInternal,
+		searchapi.ReasonDatabaseUnavailable, retrieval.ReasonBadMetadata,
 		worker.ReasonPermanent, worker.ReasonTransient, worker.ReasonRetryAfter, worker.ReasonPanic,
 		worker.ReasonTimeout, worker.ReasonCanceled, worker.ReasonMaxReceives,
 	)

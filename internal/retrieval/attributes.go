@@ -11,6 +11,10 @@ import (
 	"unicode/utf8"
 )
 
+// ReasonBadMetadata: a document's attributes (S3 user metadata or its
+// metadata sidecar) are not valid; the document fails permanently.
+const ReasonBadMetadata = "bad_metadata"
+
 // ErrInvalidAttributes is wrapped by every error about document attributes.
 var ErrInvalidAttributes = errors.New("retrieval: invalid document attributes")
 

@@ -19,6 +19,16 @@ import (
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
+// Reason codes of the API's own answers (credentials are refused with the
+// gate's codes: binding and oidcauth).
+const (
+	ReasonBadRequest          = "bad_request"          // the body is not a valid search request (400)
+	ReasonBadFilter           = "bad_filter"           // the metadata filter does not parse (400)
+	ReasonEmbedFailed         = "embed_failed"         // the query could not be embedded (502)
+	ReasonInternal            = "internal"             // the search failed (500)
+	ReasonDatabaseUnavailable = "database_unavailable" // /healthz: the database does not answer (503)
+)
+
 // EnvelopeHeader carries a tenantry search envelope.
 const EnvelopeHeader = "X-Tenantry-Envelope"
 
@@ -132,7 +142,7 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := s.cfg.Ready(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "not ready", Reason: "database_unavailable"})
+			writeJSON(w, http.StatusServiceUnavailable, ErrorBody{Error: "not ready", Reason: ReasonDatabaseUnavailable})
 			return
 		}
 	}
@@ -167,16 +177,16 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "body must be a JSON object {query, k, filter, mode, language}", Reason: "bad_request"})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "body must be a JSON object {query, k, filter, mode, language}", Reason: ReasonBadRequest})
 		return
 	}
 	if strings.TrimSpace(req.Query) == "" || len(req.Query) > 4096 {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "query must be 1..4096 bytes", Reason: "bad_request"})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: "query must be 1..4096 bytes", Reason: ReasonBadRequest})
 		return
 	}
 	filter, err := retrieval.ParseFilter(bytes.TrimSpace(req.Filter))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error(), Reason: "bad_filter"})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error(), Reason: ReasonBadFilter})
 		return
 	}
 	if req.K == 0 {
@@ -187,18 +197,18 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	vecs, err := s.cfg.Embedder.Embed(ctx, []string{req.Query})
 	if err != nil || len(vecs) != 1 {
 		log.Warn("search: embedding the query failed", zap.Error(err))
-		writeJSON(w, http.StatusBadGateway, ErrorBody{Error: "embedding the query failed", Reason: "embed_failed"})
+		writeJSON(w, http.StatusBadGateway, ErrorBody{Error: "embedding the query failed", Reason: ReasonEmbedFailed})
 		return
 	}
 	res, err := s.cfg.Searcher.Search(ctx, scope, retrieval.Request{Vector: vecs[0], Text: req.Query, K: req.K,
 		Filter: filter, Mode: retrieval.Mode(req.Mode), Language: req.Language})
 	switch {
 	case errors.Is(err, retrieval.ErrBadRequest):
-		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error(), Reason: "bad_request"})
+		writeJSON(w, http.StatusBadRequest, ErrorBody{Error: err.Error(), Reason: ReasonBadRequest})
 		return
 	case err != nil:
 		log.Error("search failed", zap.Error(err))
-		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "search failed", Reason: "internal"})
+		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "search failed", Reason: ReasonInternal})
 		return
 	}
 	log.Info("search", zap.Int("hits", len(res.Hits)), zap.String("plan", string(res.Plan)), zap.Int64("matching", res.Matching))
@@ -210,7 +220,7 @@ func (s *server) refuse(ctx context.Context, w http.ResponseWriter, log *zap.Log
 	var be *binding.Error
 	if !errors.As(err, &be) {
 		log.Error("search: binding misconfigured", zap.Error(err))
-		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error", Reason: "internal"})
+		writeJSON(w, http.StatusInternalServerError, ErrorBody{Error: "internal error", Reason: ReasonInternal})
 		return
 	}
 	if be.Kind == binding.KindUnavailable {
