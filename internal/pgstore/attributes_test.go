@@ -17,7 +17,7 @@ import (
 func TestAttributesAreStoredWithTheDocument(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	g := tenantdbtest.NewDatabase(t).Open(t)
+	g := tenantdbtest.TestTx(t)
 	f := memFetcher{}
 	st := pgstore.New(g, nil)
 	p := &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}

@@ -15,14 +15,21 @@ import (
 	"go.uber.org/zap"
 )
 
+// Gateway is the tenant gateway (a *tenantdb.DB, or a test transaction from
+// tenantdbtest.TestTx): the only way to the database, and only with a
+// verified Scope.
+type Gateway interface {
+	WithTenant(ctx context.Context, scope tenantdb.Scope, fn func(ctx context.Context, tx tenantdb.Tx) error) error
+}
+
 // Store is the pgvector-backed document store.
 type Store struct {
-	db     *tenantdb.DB
+	db     Gateway
 	logger *zap.Logger
 }
 
 // New returns a Store over the tenant gateway.
-func New(db *tenantdb.DB, logger *zap.Logger) *Store {
+func New(db Gateway, logger *zap.Logger) *Store {
 	if logger == nil {
 		logger = zap.NewNop()
 	}

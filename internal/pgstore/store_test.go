@@ -82,10 +82,8 @@ func (wordEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error
 
 func setup(t *testing.T) (*pgstore.Store, *pipeline.Processor, memFetcher) {
 	t.Helper()
-	db := tenantdbtest.NewDatabase(t)
-	g := db.Open(t)
 	f := memFetcher{}
-	return pgstore.New(g, nil), &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}, f
+	return pgstore.New(tenantdbtest.TestTx(t), nil), &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}, f
 }
 
 func doc(tenant uuid.UUID, id, seq string) pipeline.Document {

@@ -1,7 +1,9 @@
 // Package tenantdbtest gives tests real, isolated PostgreSQL databases and
 // verified-looking Scopes. Each NewDatabase call creates a fresh database from
 // a migrated template (one per schema checksum, built once under an advisory
-// lock, shared by every test process) and drops it when the test ends.
+// lock, shared by every test process) and drops it when the test ends. A
+// test that needs no database of its own uses TestTx instead: a transaction
+// on one shared database, rolled back when the test ends.
 //
 // It reads TENANTRY_ADMIN_DATABASE_URL (a superuser on the local stack, see
 // deploy/local/stack.sh env) and skips the test when it is unset. It must
@@ -69,21 +71,8 @@ func NewDatabase(t testing.TB) *Database {
 		t.Fatalf("tenantdbtest: connect admin: %v", err)
 	}
 	defer conn.Close(ctx)
-	var lastErr error
-	for i := 0; i < 50; i++ { // the template may be briefly busy (another CREATE DATABASE)
-		_, lastErr = conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", name, tmpl, ownerRole))
-		if lastErr == nil || !strings.Contains(lastErr.Error(), "being accessed by other users") {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if lastErr != nil {
-		t.Fatalf("tenantdbtest: create database: %v", lastErr)
-	}
-	// A database's ACL is not copied from its template: repeat what
-	// migration 0002 does on the database itself (no TEMP, no CREATE).
-	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE TEMPORARY, CREATE ON DATABASE %s FROM PUBLIC", name)); err != nil {
-		t.Fatalf("tenantdbtest: revoke temp: %v", err)
+	if err := createFromTemplate(ctx, conn, name, tmpl); err != nil {
+		t.Fatalf("tenantdbtest: %v", err)
 	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -201,6 +190,28 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 		return "", err
 	}
 	return name, nil
+}
+
+// createFromTemplate creates database name from the migrated template tmpl,
+// owned by the owner role, with the database ACL the migrations set.
+func createFromTemplate(ctx context.Context, conn *pgx.Conn, name, tmpl string) error {
+	var err error
+	for i := 0; i < 50; i++ { // the template may be briefly busy (another CREATE DATABASE)
+		_, err = conn.Exec(ctx, fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s OWNER %s", name, tmpl, ownerRole))
+		if err == nil || !strings.Contains(err.Error(), "being accessed by other users") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		return fmt.Errorf("create database: %w", err)
+	}
+	// A database's ACL is not copied from its template: repeat what
+	// migration 0002 does on the database itself (no TEMP, no CREATE).
+	if _, err := conn.Exec(ctx, fmt.Sprintf("REVOKE TEMPORARY, CREATE ON DATABASE %s FROM PUBLIC", name)); err != nil {
+		return fmt.Errorf("revoke temp: %w", err)
+	}
+	return nil
 }
 
 func ownerPassword() string  { return envOr("TENANTRY_PG_OWNER_PASSWORD", "tenantry-owner-local") }
