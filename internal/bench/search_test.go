@@ -37,7 +37,7 @@ type searchRow struct {
 	P50, P95 time.Duration
 	Base50   time.Duration // unfiltered HNSW query, same run, interleaved
 	Base95   time.Duration
-	// The pre-retrieval query (pgstore.Search: RLS only, no tenant
+	// The pre-retrieval query (pgstore.Scoped.Search: RLS only, no tenant
 	// predicate), unfiltered rows only: what the product did before.
 	OldRecall float64
 	OldShort  int
@@ -238,7 +238,7 @@ func measureSearch(t *testing.T, db *tenantdbtest.Database, ds *retrievaltest.Da
 				}
 				if f == nil {
 					start := time.Now()
-					oh, err := old.Search(ctx, scope, q, 10)
+					oh, err := old.For(scope).Search(ctx, q, 10)
 					oldLat = append(oldLat, time.Since(start))
 					if err != nil {
 						t.Fatal(err)

@@ -135,7 +135,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if err != nil {
 			return err
 		}
-		if n, err := store.PurgeTenant(ctx, s); err != nil {
+		if n, err := store.For(s).PurgeTenant(ctx); err != nil {
 			return err
 		} else if n > 0 {
 			fmt.Fprintf(out, "    purged %d documents of %s from an earlier run\n", n, t.Name)
@@ -215,7 +215,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	if err := forged(ctx, cfg, dlqURL, cfg.Tenants[0]); err != nil {
 		return err
 	}
-	if docs, err := store.Documents(ctx, scopes[cfg.Tenants[0].ID]); err == nil {
+	if docs, err := store.For(scopes[cfg.Tenants[0].ID]).Documents(ctx); err == nil {
 		for _, d := range docs {
 			if d.DocumentID == "forged" {
 				return errors.New("the forged upload was stored")
@@ -424,7 +424,7 @@ func waitReady(ctx context.Context, out io.Writer, store *pgstore.Store, scopes 
 		ready, failed, chunks, total := 0, 0, 0, 0
 		for id, n := range want {
 			total += n
-			docs, err := store.Documents(ctx, scopes[id])
+			docs, err := store.For(scopes[id]).Documents(ctx)
 			if err != nil {
 				return 0, err
 			}

@@ -22,7 +22,7 @@ var _ worker.Finalizer = (*Handler)(nil)
 // with the reason code. The tenant comes, as always, from re-verifying the
 // message's envelope through internal/binding; a message whose envelope
 // does not verify claimed nothing. Only a row still claimed by this
-// message's job changes (pgstore.FailClaimed), so a newer upload in progress
+// message's job changes (pgstore.Scoped.FailClaimed), so a newer upload in progress
 // or a later successful delivery is never undone, and a replay of the
 // dead-lettered message can still make the document ready.
 func (h *Handler) Finalize(ctx context.Context, m *worker.Message, f worker.Final) error {
@@ -49,7 +49,7 @@ func (h *Handler) Finalize(ctx context.Context, m *worker.Message, f worker.Fina
 		if docID == "" {
 			continue
 		}
-		changed, err := h.Store.FailClaimed(ectx, b.Verified.Scope, docID, pgstore.Abandoned{
+		changed, err := h.Store.For(b.Verified.Scope).FailClaimed(ectx, docID, pgstore.Abandoned{
 			Reason: f.FailureReason(), DeadLetterReason: f.Reason, Attempts: f.Attempts,
 		})
 		if err != nil {

@@ -240,7 +240,7 @@ func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline
 func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *event.Object) error {
 	doc := docFor(v, o.Bucket, o.Key, objects.Head{}, o.Sequencer, false)
 	// Only the document whose stored source is exactly this object is removed.
-	stored, _, err := h.Store.Document(ctx, v.Scope, doc.DocumentID)
+	stored, _, err := h.Store.For(v.Scope).Document(ctx, doc.DocumentID)
 	if errors.Is(err, pgstore.ErrNotFound) || (err == nil && stored.SourceURI != doc.SourceURI) {
 		return nil
 	}
@@ -282,7 +282,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		}
 		return h.ingest(ctx, v.Scope, doc)
 	case envelope.ActionReindex:
-		stored, _, err := h.Store.Document(ctx, v.Scope, j.DocumentID)
+		stored, _, err := h.Store.For(v.Scope).Document(ctx, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {
 			return worker.Permanent(err, "document_not_found")
 		}
@@ -298,7 +298,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
 	case envelope.ActionPurge:
-		n, err := h.Store.PurgeTenant(ctx, v.Scope)
+		n, err := h.Store.For(v.Scope).PurgeTenant(ctx)
 		if err != nil {
 			return h.deleted(ctx, err) // a spent purge is done; others as usual
 		}

@@ -4,5 +4,13 @@
 // chunks are keyed on (tenant, document, version, ordinal) and a version that
 // is already stored is never written twice.
 //
+// One API style: a Store is shared by every tenant and does nothing by
+// itself; Store.For binds it to one verified Scope, and every operation
+// (the pipeline's Claim, Commit, Fail, Delete and Precheck, and Document,
+// Documents, Search, PurgeTenant, FailClaimed) is a method of that Scoped
+// value. The pipeline needs a store bound to its tenant (pipeline.Store has
+// no scope argument), so binding is the style every caller can use, and no
+// operation can be reached without a Scope first.
+//
 // It never opens a transaction around network calls and never logs text.
 package pgstore

@@ -20,17 +20,17 @@ type Hit struct {
 	Text       string  `json:"text"`
 }
 
-// Search returns the k chunks of scope's tenant nearest to vec (cosine), with
+// Search returns the k chunks of the scope's tenant nearest to vec (cosine), with
 // RLS as the only tenant predicate. Kept as the baseline that make bench
 // compares internal/retrieval against: on skewed tenants it comes back short
 // for small tenants (the planner cannot see RLS's tenant). Use
 // retrieval.Searcher, which every product path (CLI, API, demo) does.
-func (s *Store) Search(ctx context.Context, scope tenantdb.Scope, vec []float32, k int) ([]Hit, error) {
+func (c *Scoped) Search(ctx context.Context, vec []float32, k int) ([]Hit, error) {
 	if k <= 0 || k > 1000 {
 		return nil, fmt.Errorf("pgstore: k must be in 1..1000")
 	}
 	var hits []Hit
-	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL hnsw.iterative_scan = relaxed_order"); err != nil {
 			return err
 		}
@@ -68,10 +68,10 @@ type DocumentState struct {
 	Error      string `json:"error,omitempty"`
 }
 
-// Documents lists scope's tenant's documents.
-func (s *Store) Documents(ctx context.Context, scope tenantdb.Scope) ([]DocumentState, error) {
+// Documents lists the scope's tenant's documents.
+func (c *Scoped) Documents(ctx context.Context) ([]DocumentState, error) {
 	var out []DocumentState
-	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT d.document_id, d.status, d.version,
 			(SELECT count(*) FROM chunks c WHERE c.document_id = d.document_id), d.error
 			FROM documents d ORDER BY d.document_id`)
@@ -91,15 +91,15 @@ func (s *Store) Documents(ctx context.Context, scope tenantdb.Scope) ([]Document
 	return out, err
 }
 
-// PurgeTenant deletes every document, chunk and ledger row of scope's tenant
+// PurgeTenant deletes every document, chunk and ledger row of the scope's tenant
 // and audits it. The audit chain itself is kept (it is the record of the
 // purge), and so are the ledger's records of spent deletes and purges (a job
 // id, no document data): a purge is single-use like a delete, and a replayed
 // purge or delete must stay a no-op afterwards (ErrAlreadyDone).
-func (s *Store) PurgeTenant(ctx context.Context, scope tenantdb.Scope) (int64, error) {
+func (c *Scoped) PurgeTenant(ctx context.Context) (int64, error) {
 	var n int64
-	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
-		if err := spendJob(ctx, tx, "purge", "purge:"+scope.JobID()); err != nil {
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		if err := spendJob(ctx, tx, "purge", "purge:"+c.scope.JobID()); err != nil {
 			return err
 		}
 		var err error
@@ -109,7 +109,7 @@ func (s *Store) PurgeTenant(ctx context.Context, scope tenantdb.Scope) (int64, e
 		if _, err = tx.Exec(ctx, "DELETE FROM jobs WHERE kind NOT IN ('delete', 'purge')"); err != nil {
 			return err
 		}
-		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+scope.TenantID().String(), "", detail(map[string]any{"documents": n}))
+		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+c.scope.TenantID().String(), "", detail(map[string]any{"documents": n}))
 		return err
 	})
 	return n, err
@@ -117,12 +117,12 @@ func (s *Store) PurgeTenant(ctx context.Context, scope tenantdb.Scope) (int64, e
 
 // Document returns one stored document's source and status (ErrNotFound if
 // the tenant has no such document).
-func (s *Store) Document(ctx context.Context, scope tenantdb.Scope, id string) (pipeline.Document, string, error) {
+func (c *Scoped) Document(ctx context.Context, id string) (pipeline.Document, string, error) {
 	var (
 		d      pipeline.Document
 		status string
 	)
-	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		return tx.QueryRow(ctx, `SELECT document_id, source_uri, version, media_type, filename, size_bytes, sequencer, status
 			FROM documents WHERE document_id = $1`, id).
 			Scan(&d.DocumentID, &d.SourceURI, &d.Version, &d.MediaType, &d.Filename, &d.SizeBytes, &d.Sequencer, &status)

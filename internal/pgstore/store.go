@@ -36,22 +36,25 @@ func New(db Gateway, logger *zap.Logger) *Store {
 	return &Store{db: db, logger: logger}
 }
 
-// For binds the store to one verified tenant scope.
-func (s *Store) For(scope tenantdb.Scope) pipeline.Store {
-	return &scoped{s: s, scope: scope}
+// For binds the store to one verified tenant scope: the only way to the
+// store's operations.
+func (s *Store) For(scope tenantdb.Scope) *Scoped {
+	return &Scoped{s: s, scope: scope}
 }
 
-type scoped struct {
+// Scoped is the store bound to one verified tenant scope (a pipeline.Store).
+// Each method runs one short tenant transaction.
+type Scoped struct {
 	s     *Store
 	scope tenantdb.Scope
 }
 
 var (
-	_ pipeline.Store      = (*scoped)(nil)
-	_ pipeline.Prechecker = (*scoped)(nil)
+	_ pipeline.Store      = (*Scoped)(nil)
+	_ pipeline.Prechecker = (*Scoped)(nil)
 )
 
-func (c *scoped) with(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) error) error {
+func (c *Scoped) with(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) error) error {
 	return c.s.db.WithTenant(ctx, c.scope, fn)
 }
 
@@ -106,7 +109,7 @@ func jobKey(kind string, doc pipeline.Document) string {
 	return kind + ":" + doc.DocumentID + ":" + doc.Version
 }
 
-func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
+func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		claim = pipeline.ClaimProceed
@@ -144,7 +147,7 @@ func (c *scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 	return claim, err
 }
 
-func (c *scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
+func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
 	if len(chunks) != len(embs) {
 		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
 	}
@@ -217,7 +220,7 @@ func (c *scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",
 	"char_end", "page", "embedding", "model", "content_hash"}
 
-func (c *scoped) Fail(ctx context.Context, doc pipeline.Document, reason string) error {
+func (c *Scoped) Fail(ctx context.Context, doc pipeline.Document, reason string) error {
 	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
 			return err
@@ -243,7 +246,7 @@ func (c *scoped) Fail(ctx context.Context, doc pipeline.Document, reason string)
 // Delete removes the document in a transaction that also spends the job
 // (ErrAlreadyDone if it was spent), whether or not there is a document to
 // remove: a delete replayed after the document was uploaded again is a no-op.
-func (c *scoped) Delete(ctx context.Context, doc pipeline.Document) error {
+func (c *Scoped) Delete(ctx context.Context, doc pipeline.Document) error {
 	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if err := spendJob(ctx, tx, "delete", "delete:"+c.scope.JobID()+":"+doc.DocumentID); err != nil {
 			return err
@@ -292,7 +295,7 @@ func detail(m map[string]any) string {
 // decides, before the object is downloaded, that doc's event is already
 // applied (ClaimDone: the ready document came from the same S3 event) or
 // superseded (ClaimStale: a newer event was applied).
-func (c *scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
+func (c *Scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		row, err := readDoc(ctx, tx, doc.DocumentID, "")

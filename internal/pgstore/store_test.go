@@ -107,7 +107,7 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	if err != nil || res.Claim != pipeline.ClaimDone {
 		t.Fatalf("duplicate: %+v, %v", res, err)
 	}
-	docs, err := st.Documents(ctx, scope)
+	docs, err := st.For(scope).Documents(ctx)
 	if err != nil || len(docs) != 1 || docs[0].Chunks != 3 || docs[0].Status != "ready" {
 		t.Fatalf("after duplicate: %+v, %v", docs, err)
 	}
@@ -116,7 +116,7 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	if _, err := p.Ingest(ctx, st.For(scope), doc(tenant, "d1", "0B")); err != nil {
 		t.Fatal(err)
 	}
-	docs, _ = st.Documents(ctx, scope)
+	docs, _ = st.For(scope).Documents(ctx)
 	if docs[0].Chunks != 1 {
 		t.Fatalf("after replace: %d chunks, want 1", docs[0].Chunks)
 	}
@@ -131,16 +131,16 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	if err := st.For(scope.WithJob("removal-1")).Delete(ctx, doc(tenant, "d1", "0A")); err != nil {
 		t.Fatal(err)
 	}
-	if docs, _ = st.Documents(ctx, scope); len(docs) != 1 {
+	if docs, _ = st.For(scope).Documents(ctx); len(docs) != 1 {
 		t.Fatal("stale delete removed the document")
 	}
 	if err := st.For(scope.WithJob("removal-2")).Delete(ctx, doc(tenant, "d1", "0C")); err != nil {
 		t.Fatal(err)
 	}
-	if docs, _ = st.Documents(ctx, scope); len(docs) != 0 {
+	if docs, _ = st.For(scope).Documents(ctx); len(docs) != 0 {
 		t.Fatalf("after delete: %+v", docs)
 	}
-	hits, err := st.Search(ctx, scope, must(wordEmbedder{}.Embed(ctx, []string{"zeta"}))[0], 5)
+	hits, err := st.For(scope).Search(ctx, must(wordEmbedder{}.Embed(ctx, []string{"zeta"}))[0], 5)
 	if err != nil || len(hits) != 0 {
 		t.Fatalf("search after delete: %v, %v", hits, err)
 	}
@@ -166,7 +166,7 @@ func TestDeletesAndPurgesAreSingleUse(t *testing.T) {
 	}
 	has := func(id string) bool {
 		t.Helper()
-		_, _, err := st.Document(ctx, base, id)
+		_, _, err := st.For(base).Document(ctx, id)
 		if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
 			t.Fatal(err)
 		}
@@ -201,7 +201,7 @@ func TestDeletesAndPurgesAreSingleUse(t *testing.T) {
 		t.Fatalf("same job, other document: %v, d2 still there: %v", err, has("d2"))
 	}
 
-	purge := func(job string) (int64, error) { return st.PurgeTenant(ctx, base.WithJob(job)) }
+	purge := func(job string) (int64, error) { return st.For(base.WithJob(job)).PurgeTenant(ctx) }
 	if n, err := purge("jti-purge-1"); err != nil || n != 1 || has("d1") {
 		t.Fatalf("purge: %d documents, %v", n, err)
 	}
@@ -241,10 +241,10 @@ func TestPrecheckSkipsTheDownload(t *testing.T) {
 			t.Fatalf("event %s: %+v, %v; want claim %v without a download", tc.seq, res, err, tc.want)
 		}
 	}
-	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "d1", "0C")); err != nil || got != pipeline.ClaimProceed {
+	if got, err := s.Precheck(ctx, doc(tenant, "d1", "0C")); err != nil || got != pipeline.ClaimProceed {
 		t.Fatalf("newer event: %v, %v", got, err)
 	}
-	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "other", "0A")); err != nil || got != pipeline.ClaimProceed {
+	if got, err := s.Precheck(ctx, doc(tenant, "other", "0A")); err != nil || got != pipeline.ClaimProceed {
 		t.Fatalf("unknown document: %v, %v", got, err)
 	}
 	// A document whose last attempt failed is not "done" for that event.
@@ -252,7 +252,7 @@ func TestPrecheckSkipsTheDownload(t *testing.T) {
 	if _, err := p.Ingest(ctx, s, doc(tenant, "d2", "0A")); !pipeline.IsPermanent(err) {
 		t.Fatalf("empty document: %v", err)
 	}
-	if got, err := s.(pipeline.Prechecker).Precheck(ctx, doc(tenant, "d2", "0A")); err != nil || got != pipeline.ClaimProceed {
+	if got, err := s.Precheck(ctx, doc(tenant, "d2", "0A")); err != nil || got != pipeline.ClaimProceed {
 		t.Fatalf("failed document, same event: %v, %v; want proceed", got, err)
 	}
 }
@@ -275,7 +275,7 @@ func TestPermanentFailureIsRecordedNotRetried(t *testing.T) {
 	if !pipeline.IsPermanent(err) || pipeline.StageOf(err) != "extract" {
 		t.Fatalf("got %v, want permanent extract failure", err)
 	}
-	docs, _ := st.Documents(ctx, scope)
+	docs, _ := st.For(scope).Documents(ctx)
 	if len(docs) != 1 || docs[0].Status != "failed" || docs[0].Error != "empty_document" {
 		t.Fatalf("failed document not recorded: %+v", docs)
 	}
@@ -301,7 +301,7 @@ func TestSearchSeesOnlyTheScopedTenant(t *testing.T) {
 	}
 	q := must(wordEmbedder{}.Embed(ctx, []string{"quarterly revenue"}))[0]
 	for _, tn := range []uuid.UUID{a, b} {
-		hits, err := st.Search(ctx, tenantdbtest.Scope(t, tn), q, 10)
+		hits, err := st.For(tenantdbtest.Scope(t, tn)).Search(ctx, q, 10)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -318,10 +318,10 @@ func TestSearchSeesOnlyTheScopedTenant(t *testing.T) {
 		}
 	}
 	// Purge one tenant; the other keeps everything.
-	if n, err := st.PurgeTenant(ctx, tenantdbtest.Scope(t, a)); err != nil || n != 30 {
+	if n, err := st.For(tenantdbtest.Scope(t, a)).PurgeTenant(ctx); err != nil || n != 30 {
 		t.Fatalf("purge: %d, %v", n, err)
 	}
-	if docs, _ := st.Documents(ctx, tenantdbtest.Scope(t, b)); len(docs) != 30 {
+	if docs, _ := st.For(tenantdbtest.Scope(t, b)).Documents(ctx); len(docs) != 30 {
 		t.Fatalf("purging a removed b's documents: %d left", len(docs))
 	}
 	var _ tenantdb.Scope

@@ -23,7 +23,7 @@ type Abandoned struct {
 }
 
 // FailClaimed marks document documentID failed with a.Reason if it is still
-// `processing` under the claim of scope's job (the message being
+// `processing` under the claim of the scope's job (the message being
 // dead-lettered), in one tenant transaction with its ledger row and a
 // document.failed audit row. It reports whether it changed the document. A
 // document that is ready or failed, missing, or claimed by another job (a
@@ -31,14 +31,14 @@ type Abandoned struct {
 // successful delivery is never undone; a failed document is processed again
 // by any later delivery or replay (Claim proceeds for every status but
 // ready).
-func (s *Store) FailClaimed(ctx context.Context, scope tenantdb.Scope, documentID string, a Abandoned) (bool, error) {
+func (c *Scoped) FailClaimed(ctx context.Context, documentID string, a Abandoned) (bool, error) {
 	changed := false
-	err := s.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		changed = false
 		var version, sourceURI string
 		err := tx.QueryRow(ctx, `UPDATE documents SET status = 'failed', error = $2, updated_at = now()
 			WHERE document_id = $1 AND status = 'processing' AND claimed_by = $3
-			RETURNING version, source_uri`, documentID, a.Reason, scope.JobID()).Scan(&version, &sourceURI)
+			RETURNING version, source_uri`, documentID, a.Reason, c.scope.JobID()).Scan(&version, &sourceURI)
 		if errors.Is(err, tenantdb.ErrNoRows) {
 			return nil
 		}

@@ -74,11 +74,11 @@ func TestFailClaimedOnlyEndsThisJobsClaim(t *testing.T) {
 			if tt.name == "ready" {
 				id = "d-" + tenant.String()
 			}
-			changed, err := st.FailClaimed(ctx, fin, id, abandoned)
+			changed, err := st.For(fin).FailClaimed(ctx, id, abandoned)
 			if err != nil || changed != tt.wantChanged {
 				t.Fatalf("FailClaimed: changed %v, %v; want %v", changed, err, tt.wantChanged)
 			}
-			_, status, err := st.Document(ctx, job, id)
+			_, status, err := st.For(job).Document(ctx, id)
 			if tt.wantStatus == "" {
 				if !errors.Is(err, pgstore.ErrNotFound) {
 					t.Fatalf("a row appeared: %q, %v", status, err)
@@ -89,7 +89,7 @@ func TestFailClaimedOnlyEndsThisJobsClaim(t *testing.T) {
 				t.Fatalf("status %q, %v; want %q", status, err, tt.wantStatus)
 			}
 			if changed {
-				again, err := st.FailClaimed(ctx, fin, id, abandoned)
+				again, err := st.For(fin).FailClaimed(ctx, id, abandoned)
 				if err != nil || again {
 					t.Fatalf("second FailClaimed: changed %v, %v; want a no-op", again, err)
 				}
@@ -99,7 +99,7 @@ func TestFailClaimedOnlyEndsThisJobsClaim(t *testing.T) {
 				if _, err := p.Ingest(ctx, st.For(job), doc(tenant, id, "")); err != nil {
 					t.Fatal(err)
 				}
-				if _, status, err := st.Document(ctx, job, id); err != nil || status != "ready" {
+				if _, status, err := st.For(job).Document(ctx, id); err != nil || status != "ready" {
 					t.Fatalf("after a later successful delivery: %q, %v; want ready", status, err)
 				}
 			}

@@ -202,7 +202,7 @@ func (e *env) send(body string, attrs map[string]string) {
 
 func (e *env) docs(tenant uuid.UUID) []pgstore.DocumentState {
 	e.t.Helper()
-	d, err := e.store.Documents(e.ctx, tenantdbtest.Scope(e.t, tenant))
+	d, err := e.store.For(tenantdbtest.Scope(e.t, tenant)).Documents(e.ctx)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func (e *env) dlqMessages(want int) []string {
 func (e *env) search(tenant uuid.UUID, q string) []pgstore.Hit {
 	e.t.Helper()
 	v, _ := e.emb.Embed(e.ctx, []string{q})
-	hits, err := e.store.Search(e.ctx, tenantdbtest.Scope(e.t, tenant), v[0], 5)
+	hits, err := e.store.For(tenantdbtest.Scope(e.t, tenant)).Search(e.ctx, v[0], 5)
 	if err != nil {
 		e.t.Fatal(err)
 	}

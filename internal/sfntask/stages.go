@@ -349,7 +349,7 @@ func (h *Handler) storeStage(ctx context.Context, t *Task) (any, error) {
 	if err := h.getJSON(ctx, vr.area, "manifest.json", &m); err != nil {
 		return nil, missing(err)
 	}
-	stored, status, err := h.store.Document(ctx, vr.v.Scope, vr.doc.DocumentID)
+	stored, status, err := h.store.For(vr.v.Scope).Document(ctx, vr.doc.DocumentID)
 	if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
 		return nil, err
 	}
@@ -430,7 +430,7 @@ func (h *Handler) finalize(ctx context.Context, t *Task) (any, error) {
 	case !errors.Is(err, objects.ErrNotFound):
 		return nil, err
 	}
-	stored, status, err := h.store.Document(ctx, vr.v.Scope, vr.doc.DocumentID)
+	stored, status, err := h.store.For(vr.v.Scope).Document(ctx, vr.doc.DocumentID)
 	if err != nil && !errors.Is(err, pgstore.ErrNotFound) {
 		return nil, err
 	}
