@@ -30,12 +30,8 @@ type RetrievalFlags struct {
 	MaxScanTuples  int   `name:"max-scan-tuples" env:"TENANTRY_SEARCH_MAX_SCAN_TUPLES" default:"20000" help:"hnsw.max_scan_tuples (iterative scan budget; a short scan is repeated exactly)."`
 }
 
-func (f RetrievalFlags) settings() service.Retrieval {
-	return service.Retrieval{ExactThreshold: f.ExactThreshold, EFSearch: f.EFSearch, MaxScanTuples: f.MaxScanTuples}
-}
-
 // Run serves until the process is signalled.
 func (c *APICmd) Run(g *Globals) error {
 	return service.ServeAPI(g.Context(), service.APIConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
-		OIDC: service.OIDC(c.OIDC), Retrieval: c.Retrieval.settings(), DatabaseURL: c.DatabaseURL, Listen: c.Listen, MaxConns: c.MaxConns}, g.Logger())
+		OIDC: service.OIDC(c.OIDC), Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, Listen: c.Listen, MaxConns: c.MaxConns}, g.Logger())
 }

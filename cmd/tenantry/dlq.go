@@ -1,13 +1,9 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"time"
-
-	"github.com/mattn/go-isatty"
 
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/service"
@@ -96,15 +92,10 @@ func (c *DLQReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	if c.Actor == "" {
-		u, err := user.Current()
-		if err != nil || u.Username == "" {
-			return errors.New("--actor is required (no $USER)")
-		}
-		c.Actor = u.Username
+	if c.Actor, err = dlq.OperatorActor(c.Actor); err != nil {
+		return err
 	}
-	tty := isatty.IsTerminal(os.Stderr.Fd()) || isatty.IsCygwinTerminal(os.Stderr.Fd())
-	out := dlq.NewProgress(os.Stdout, os.Stderr, tty && !c.JSON, c.JSON, c.DryRun)
+	out := dlq.NewTerminalProgress(os.Stdout, os.Stderr, c.JSON, c.DryRun)
 	st, err := service.DLQReplay(ctx, c.source(), c.DatabaseURL, dlq.ReplayConfig{
 		DLQURL: c.DLQURL, TargetURL: c.To, Filter: f, Reason: c.Reason, Actor: c.Actor, DryRun: c.DryRun,
 		Rate: c.Rate, MaxReplays: c.MaxReplays, Limit: c.Limit, MinValidity: c.MinValidity,

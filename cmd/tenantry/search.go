@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
-	"fmt"
 	"os"
-	"strings"
 
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/service"
 )
 
@@ -35,26 +33,10 @@ func (c *SearchCmd) Run(g *Globals) error {
 		return err
 	}
 	hits, err := service.Search(g.Context(), service.SearchConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
-		Retrieval: c.Retrieval.settings(), DatabaseURL: c.DatabaseURL, Token: token, Query: c.Query, K: c.K,
+		Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, Token: token, Query: c.Query, K: c.K,
 		Filter: c.Filter, Mode: c.Mode, Language: c.Language}, g.Logger())
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, h := range hits {
-		if c.JSON {
-			_ = enc.Encode(h)
-			continue
-		}
-		fmt.Printf("%.3f  %s#%d (page %d)  %s\n", h.Score, h.DocumentID, h.Ordinal, h.Page, oneLine(h.Text, 100))
-	}
-	return nil
-}
-
-func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
+	return retrieval.WriteHits(os.Stdout, hits, c.JSON)
 }

@@ -41,14 +41,7 @@ func (f sfnFilterFlags) filter() (sfnctl.Filter, error) {
 		}
 		out.Tenant = t
 	}
-	now := time.Now()
-	if f.Since > 0 {
-		out.Since = now.Add(-f.Since)
-	}
-	if f.Until > 0 {
-		out.Until = now.Add(-f.Until)
-	}
-	return out, nil
+	return out.Ago(time.Now(), f.Since, f.Until), nil
 }
 
 // SfnStartCmd starts one execution.

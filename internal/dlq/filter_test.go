@@ -102,3 +102,14 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("NewInspector without a resolver = %v", err)
 	}
 }
+
+func TestOperatorActor(t *testing.T) {
+	t.Parallel()
+	if got, err := dlq.OperatorActor("alice@ops"); err != nil || got != "alice@ops" {
+		t.Fatalf("given actor: %q, %v", got, err)
+	}
+	// Without one, the operating system user (CI runs as root).
+	if got, err := dlq.OperatorActor(""); err != nil || got == "" {
+		t.Fatalf("default actor: %q, %v", got, err)
+	}
+}

@@ -3,14 +3,38 @@ package dlq
 import (
 	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"os/user"
 	"slices"
 	"text/tabwriter"
 	"time"
 
+	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 )
+
+// NewTerminalProgress is NewProgress with a progress bar on stderr only
+// when it is a terminal and the report is not JSON.
+func NewTerminalProgress(stdout io.Writer, stderr *os.File, asJSON, dryRun bool) *Progress {
+	tty := isatty.IsTerminal(stderr.Fd()) || isatty.IsCygwinTerminal(stderr.Fd())
+	return NewProgress(stdout, stderr, tty && !asJSON, asJSON, dryRun)
+}
+
+// OperatorActor is the actor a replay is audited as: the given one, else
+// the operating system user.
+func OperatorActor(actor string) (string, error) {
+	if actor != "" {
+		return actor, nil
+	}
+	u, err := user.Current()
+	if err != nil || u.Username == "" {
+		return "", errors.New("--actor is required (no $USER)")
+	}
+	return u.Username, nil
+}
 
 // Rendering of inspect reports and replay progress for operators
 // (`tenantry dlq`). Nothing here reads or writes a queue.

@@ -383,3 +383,22 @@ func FuzzParseFailureRecord(f *testing.F) {
 		}
 	})
 }
+
+func TestFilterAgo(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		since, until time.Duration
+		wantSince    time.Time
+		wantUntil    time.Time
+	}{
+		{0, 0, time.Time{}, time.Time{}},
+		{time.Hour, 0, now.Add(-time.Hour), time.Time{}},
+		{2 * time.Hour, 30 * time.Minute, now.Add(-2 * time.Hour), now.Add(-30 * time.Minute)},
+	} {
+		f := sfnctl.Filter{Limit: 3}.Ago(now, tc.since, tc.until)
+		if !f.Since.Equal(tc.wantSince) || !f.Until.Equal(tc.wantUntil) || f.Limit != 3 {
+			t.Errorf("Ago(%v, %v) = %+v", tc.since, tc.until, f)
+		}
+	}
+}

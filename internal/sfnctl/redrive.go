@@ -40,6 +40,18 @@ type Filter struct {
 	DryRun bool
 }
 
+// Ago bounds f to executions that stopped (or started) between since and
+// until before now; a zero duration leaves that side unbounded.
+func (f Filter) Ago(now time.Time, since, until time.Duration) Filter {
+	if since > 0 {
+		f.Since = now.Add(-since)
+	}
+	if until > 0 {
+		f.Until = now.Add(-until)
+	}
+	return f
+}
+
 // PermanentErrors are execution errors that a redrive or a replay of the
 // same input cannot fix: they are only acted on when named in
 // Filter.Errors.
