@@ -29,6 +29,7 @@ import (
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/presign"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/service"
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
@@ -598,5 +599,38 @@ func TestReindexRefusesAnObjectWrittenOverSince(t *testing.T) {
 	}
 	if n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'document.reindexed'", b); n != 0 {
 		t.Fatalf("%d reindex audit rows for a refused reindex", n)
+	}
+}
+
+// A document's Bedrock-shaped <file>.metadata.json sidecar, uploaded beside
+// it, is read with the document through the real worker and S3 server and
+// stored as its attributes; the sidecar's own events (created, removed)
+// neither ingest nor delete anything.
+func TestSidecarAttributesThroughTheWorker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{})
+	a := uuid.New()
+	sidecar := a.String() + "/report/q3.txt" + retrieval.SidecarSuffix
+	if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(sidecar),
+		Body: bytes.NewReader([]byte(`{"metadataAttributes":{"team":"finance","year":2024}}`)), ContentType: aws.String("application/json")}); err != nil {
+		t.Fatal(err)
+	}
+	e.notify("ObjectCreated:Put", sidecar)
+	e.upload(a, "report", "q3.txt", "text/plain", "third quarter revenue grew")
+	e.waitStatus(a, "report", "ready")
+	if n := e.adminCount(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id = 'report'
+		AND attributes->>'team' = 'finance' AND (attributes->>'year')::int = 2024`, a); n != 1 {
+		t.Fatalf("%d documents carry the sidecar's attributes, want 1", n)
+	}
+	if _, err := e.s3.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(sidecar)}); err != nil {
+		t.Fatal(err)
+	}
+	e.notify("ObjectRemoved:Delete", sidecar)
+	e.eventually("the sidecar's events handled", e.queueEmpty)
+	if d := e.docs(a); len(d) != 1 || d[0].Status != "ready" {
+		t.Fatalf("after the sidecar's removal: %+v (a sidecar event must not touch its document)", d)
+	}
+	if n := len(e.dlqMessages(0)); n != 0 {
+		t.Fatalf("%d messages dead-lettered", n)
 	}
 }
