@@ -154,8 +154,11 @@ $$;
 -- Appends one audit row for the SESSION tenant (never a parameter), chained to
 -- the tenant's previous row. SECURITY DEFINER so the worker needs no INSERT
 -- grant on audit_events; FORCE RLS still applies to the definer (the owner).
+-- search_path ends with pg_temp so a caller's temporary objects can never
+-- stand in for these tables (0002 also schema-qualifies every name, and
+-- re-creates the function on databases migrated before this line was fixed).
 CREATE FUNCTION tenantry_audit(p_action text, p_resource text, p_payload_hash text, p_detail text DEFAULT '')
-RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+RETURNS bigint LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
 	t    uuid := tenantry_current_tenant();
 	a    text := coalesce(current_setting('tenantry.actor', true), '');
