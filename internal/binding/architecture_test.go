@@ -38,9 +38,7 @@ type rule struct {
 }
 
 var rules = []rule{
-	// internal/oidcauth/verifier.go is the OIDC token verifier itself (it
-	// calls go-oidc's Verify); binding.Search is its only caller.
-	{name: "TestOnlyTheGateVerifies", allowed: []string{"internal/binding/", "internal/envelope/", "internal/oidcauth/verifier.go"},
+	{name: "TestOnlyTheGateVerifies", allowed: []string{"internal/binding/", "internal/envelope/"},
 		api: verifyAPI, fix: "establish the tenant with internal/binding"},
 	{name: "TestOnlyObjectsReadsS3", allowed: []string{"internal/objects/", "internal/presign/"},
 		api: s3ReadAPI, fix: "read S3 through internal/objects"},

@@ -6,8 +6,11 @@
 // (internal/sfntask, over task tokens or the Lambda) and `sfn start|replay`
 // (internal/sfnctl) call Resolver.Object, with the rules of an
 // ObjectCreated event plus one: an envelope the execution input carries must
-// be byte-identical to the object's; search calls Resolver.Search. No other
-// package calls the envelope verification API (TestOneGate). The rules:
+// be byte-identical to the object's; search (the CLI and the search API)
+// calls Search.Resolve, which takes exactly one credential: a search
+// envelope (Resolver.Search) or an OIDC/Cognito bearer token (OIDC.Verify,
+// checked against the issuer's discovery document and JWKS). No other
+// package calls a credential verification API (TestOneGate). The rules:
 //
 //   - a job: the envelope must verify against the job's raw bytes (body
 //     hash), sign exactly the job type's action, and name exactly the job's
@@ -17,7 +20,10 @@
 //     bound to bucket and key, and authorise ingest;
 //   - an S3 ObjectRemoved event: the bucket must be served and S3 must
 //     confirm the object is gone; then envelope.VerifyRemoval decides the
-//     tenant from the key's prefix.
+//     tenant from the key's prefix;
+//   - a bearer token: signature, exact issuer, expiry, audience (or Cognito's
+//     client_id), token_use if required, and a canonical tenant id in the
+//     configured claim.
 //
 // Every failure is an *Error whose Kind tells the caller what it means
 // (rejected, not served, stale, unavailable, ignored) and whose Reason is a

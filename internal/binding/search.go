@@ -26,7 +26,7 @@ const (
 )
 
 // TokenVerifier verifies an OIDC bearer token and mints the Scope of the
-// tenant it names (*oidcauth.Verifier). Its refusals carry a reason code.
+// tenant it names (*OIDC). Its failures are *Error values.
 type TokenVerifier interface {
 	Verify(ctx context.Context, raw, requestID string) (tenantdb.Scope, error)
 }
@@ -37,9 +37,6 @@ type TokenVerifier interface {
 type Search struct {
 	Envelopes *envelope.Verifier // nil: envelopes are refused
 	Tokens    TokenVerifier      // nil: bearer tokens are refused
-	// TokenReason maps a token verifier's error to its reason code and
-	// whether it means "keys unavailable" (oidcauth.ReasonOf does).
-	TokenReason func(error) (reason string, unavailable bool)
 }
 
 // Resolve returns the verified Scope of exactly one credential. Every
@@ -65,14 +62,11 @@ func (s *Search) Resolve(ctx context.Context, envelopeToken, bearer, requestID s
 	}
 	scope, err := s.Tokens.Verify(ctx, bearer, requestID)
 	if err != nil {
-		reason, unavailable := ReasonInvalidToken, false
-		if s.TokenReason != nil {
-			reason, unavailable = s.TokenReason(err)
+		var be *Error
+		if errors.As(err, &be) {
+			return tenantdb.Scope{}, be
 		}
-		if unavailable {
-			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: err}
-		}
-		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: reason, Err: err}
+		return tenantdb.Scope{}, &Error{Kind: KindRejected, Code: ReasonInvalidToken, Err: err}
 	}
 	return scope, nil
 }

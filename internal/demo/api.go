@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tenantry/tenantry/internal/devissuer"
 	"github.com/tenantry/tenantry/internal/envelope"
-	"github.com/tenantry/tenantry/internal/oidcauth/devissuer"
 	"github.com/tenantry/tenantry/internal/searchapi"
 )
 

@@ -38,15 +38,15 @@ func Codes() []Code {
 		{"missing_envelope", "rejected", "binding", "the uploaded object has no x-amz-meta-tenantry-envelope"},
 		{"envelope_mismatch", "rejected", "binding", "a Step Functions input carried an envelope that is not byte-identical to the object's"},
 		{"unknown_bucket", "permanent", "binding", "an object of a bucket outside the allowlist"},
-		// Search credentials (binding.Search, internal/oidcauth): 401/403 and a security event.
+		// Search credentials (binding.Search, binding.OIDC): 401/403 and a security event.
 		{"missing_credentials", "rejected", "binding", "a search request with neither a search envelope nor a bearer token"},
 		{"ambiguous_credentials", "rejected", "binding", "a search request with both a search envelope and a bearer token"},
 		{"oidc_not_configured", "rejected", "binding", "a bearer token, but no OIDC issuer is configured"},
 		{"invalid_token", "rejected", "binding", "the bearer token was refused without a more specific reason"},
-		{"missing_token", "rejected", "oidcauth", "an empty bearer token"},
-		{"foreign_issuer", "rejected", "oidcauth", "the token's issuer is not the configured one"},
-		{"wrong_token_use", "rejected", "oidcauth", "token_use is not the required id or access"},
-		{"no_tenant", "rejected", "oidcauth", "the token has no canonical tenant id in the tenant claim"},
+		{"missing_token", "rejected", "binding", "an empty bearer token"},
+		{"foreign_issuer", "rejected", "binding", "the token's issuer is not the configured one"},
+		{"wrong_token_use", "rejected", "binding", "token_use is not the required id or access"},
+		{"no_tenant", "rejected", "binding", "the token has no canonical tenant id in the tenant claim"},
 		// The search API's own answers (internal/searchapi).
 		{"bad_request", "permanent", "searchapi", "the body is not a valid search request (400)"},
 		{"bad_filter", "permanent", "searchapi", "the metadata filter does not parse (400)"},

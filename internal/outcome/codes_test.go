@@ -12,7 +12,6 @@ import (
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
-	"github.com/tenantry/tenantry/internal/oidcauth"
 	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/searchapi"
@@ -53,9 +52,7 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		outcome.ReasonObjectNotFound, outcome.ReasonAccessDenied, outcome.ReasonRLSViolation, outcome.ReasonThrottled,
 		dlq.ReasonMixedTenants,
 		binding.ReasonMissingCredentials, binding.ReasonAmbiguousCredentials, binding.ReasonNoTokenVerifier, binding.ReasonInvalidToken,
-		oidcauth.ReasonMissing, oidcauth.ReasonMalformed, oidcauth.ReasonForeignIssuer, oidcauth.ReasonBadSignature,
-		oidcauth.ReasonExpired, oidcauth.ReasonWrongAudience, oidcauth.ReasonWrongTokenUse, oidcauth.ReasonNoTenant,
-		oidcauth.ReasonKeysUnavailable,
+		binding.ReasonMissingToken, binding.ReasonForeignIssuer, binding.ReasonWrongTokenUse, binding.ReasonNoTenant,
 		searchapi.ReasonBadRequest, searchapi.ReasonBadFilter, searchapi.ReasonEmbedFailed, searchapi.ReasonInternal,
 		searchapi.ReasonDatabaseUnavailable, retrieval.ReasonBadMetadata,
 		worker.ReasonPermanent, worker.ReasonTransient, worker.ReasonRetryAfter, worker.ReasonPanic,

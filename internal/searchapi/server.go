@@ -20,7 +20,7 @@ import (
 )
 
 // Reason codes of the API's own answers (credentials are refused with the
-// gate's codes: binding and oidcauth).
+// gate's codes: internal/binding).
 const (
 	ReasonBadRequest          = "bad_request"          // the body is not a valid search request (400)
 	ReasonBadFilter           = "bad_filter"           // the metadata filter does not parse (400)

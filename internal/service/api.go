@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/binding"
-	"github.com/tenantry/tenantry/internal/oidcauth"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/searchapi"
 	"github.com/tenantry/tenantry/internal/tenantdb"
@@ -54,9 +53,9 @@ func ServeAPI(ctx context.Context, cfg APIConfig, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	gate := &binding.Search{Envelopes: v, TokenReason: oidcauth.Classify}
+	gate := &binding.Search{Envelopes: v}
 	if cfg.OIDC.Issuer != "" {
-		tv, err := oidcauth.New(ctx, oidcauth.Config{Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience,
+		tv, err := binding.NewOIDC(ctx, binding.OIDCConfig{Issuer: cfg.OIDC.Issuer, Audience: cfg.OIDC.Audience,
 			TenantClaim: cfg.OIDC.TenantClaim, TokenUse: cfg.OIDC.TokenUse, Logger: logger})
 		if err != nil {
 			return err

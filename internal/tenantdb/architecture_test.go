@@ -42,8 +42,8 @@ func TestOnlyVerifiersMintScopes(t *testing.T) {
 			if !ok || sel.Sel.Name != "MintVerified" {
 				return true
 			}
-			if !allowed(rel, "internal/envelope/", "internal/oidcauth/verifier.go", "internal/tenantdb/tenantdbtest/") {
-				t.Errorf("%s calls MintVerified: only internal/envelope and internal/oidcauth/verifier.go may mint a Scope", rel)
+			if !allowed(rel, "internal/envelope/", "internal/binding/oidc.go", "internal/tenantdb/tenantdbtest/") {
+				t.Errorf("%s calls MintVerified: only internal/envelope and internal/binding/oidc.go (OIDC tokens) may mint a Scope", rel)
 			}
 			return true
 		})

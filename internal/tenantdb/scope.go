@@ -12,7 +12,7 @@ import (
 // the actor that asked for the work, and the job (message, execution) id.
 //
 // A Scope can only be minted by MintVerified, which only internal/envelope
-// (after it verified a signed envelope), internal/oidcauth/verifier.go (after
+// (after it verified a signed envelope), internal/binding/oidc.go (after
 // it verified an OIDC token against its issuer's keys) and the test helper
 // package tenantdbtest may call; TestOnlyVerifiersMintScopes fails the build otherwise.
 // The zero Scope is invalid and refused by WithTenant.

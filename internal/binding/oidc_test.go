@@ -1,8 +1,9 @@
-package oidcauth_test
+package binding_test
 
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -12,8 +13,8 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/google/uuid"
 
-	"github.com/tenantry/tenantry/internal/oidcauth"
-	"github.com/tenantry/tenantry/internal/oidcauth/devissuer"
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/devissuer"
 )
 
 // issuer starts a dev issuer on an httptest server.
@@ -50,11 +51,11 @@ func TestVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	tenant := uuid.NewString()
-	v, err := oidcauth.New(ctx, oidcauth.Config{Issuer: good.URL, Audience: "app-client"})
+	v, err := binding.NewOIDC(ctx, binding.OIDCConfig{Issuer: good.URL, Audience: "app-client"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	vAccess, err := oidcauth.New(ctx, oidcauth.Config{Issuer: good.URL, Audience: "app-client", TokenUse: "access"})
+	vAccess, err := binding.NewOIDC(ctx, binding.OIDCConfig{Issuer: good.URL, Audience: "app-client", TokenUse: "access"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,28 +65,28 @@ func TestVerify(t *testing.T) {
 
 	for _, tc := range []struct {
 		name   string
-		v      *oidcauth.Verifier
+		v      *binding.OIDC
 		token  string
 		reason string
 	}{
 		{"id token", v, sign(t, good, idTok), ""},
 		{"cognito access token", v, sign(t, good, accessTok), ""},
 		{"access token required and given", vAccess, sign(t, good, accessTok), ""},
-		{"id token where access required", vAccess, sign(t, good, idTok), oidcauth.ReasonWrongTokenUse},
-		{"missing", v, "", oidcauth.ReasonMissing},
-		{"garbage", v, "not-a-jwt", oidcauth.ReasonMalformed},
-		{"forged (same issuer, other key)", v, sign(t, impostor, idTok), oidcauth.ReasonBadSignature},
-		{"foreign issuer", v, sign(t, foreign, idTok), oidcauth.ReasonForeignIssuer},
-		{"foreign key claiming our issuer", v, sign(t, foreign, with(func(k *devissuer.Token) { k.Issuer = good.URL })), oidcauth.ReasonBadSignature},
-		{"expired", v, sign(t, good, with(func(k *devissuer.Token) { k.ExpiresIn = -time.Minute })), oidcauth.ReasonExpired},
-		{"other audience", v, sign(t, good, with(func(k *devissuer.Token) { k.Audience = "other-app" })), oidcauth.ReasonWrongAudience},
-		{"access token of another client", v, sign(t, good, devissuer.Token{Subject: "a", ClientID: "other", TokenUse: "access", Tenant: tenant}), oidcauth.ReasonWrongAudience},
-		{"no tenant claim", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "" })), oidcauth.ReasonNoTenant},
-		{"tenant claim under another name", v, sign(t, good, with(func(k *devissuer.Token) { k.TenantClaim = "tenant_id" })), oidcauth.ReasonNoTenant},
-		{"tenant not a uuid", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "acme" })), oidcauth.ReasonNoTenant},
-		{"alg none", v, unsigned(good.URL, tenant), oidcauth.ReasonBadSignature},
-		{"HS256 with a guessable secret", v, hmacToken(t, good.URL, tenant), oidcauth.ReasonBadSignature},
-		{"tampered payload", v, tamper(sign(t, good, idTok), uuid.NewString()), oidcauth.ReasonBadSignature},
+		{"id token where access required", vAccess, sign(t, good, idTok), binding.ReasonWrongTokenUse},
+		{"missing", v, "", binding.ReasonMissingToken},
+		{"garbage", v, "not-a-jwt", "malformed"},
+		{"forged (same issuer, other key)", v, sign(t, impostor, idTok), "bad_signature"},
+		{"foreign issuer", v, sign(t, foreign, idTok), binding.ReasonForeignIssuer},
+		{"foreign key claiming our issuer", v, sign(t, foreign, with(func(k *devissuer.Token) { k.Issuer = good.URL })), "bad_signature"},
+		{"expired", v, sign(t, good, with(func(k *devissuer.Token) { k.ExpiresIn = -time.Minute })), "expired"},
+		{"other audience", v, sign(t, good, with(func(k *devissuer.Token) { k.Audience = "other-app" })), "wrong_audience"},
+		{"access token of another client", v, sign(t, good, devissuer.Token{Subject: "a", ClientID: "other", TokenUse: "access", Tenant: tenant}), "wrong_audience"},
+		{"no tenant claim", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "" })), binding.ReasonNoTenant},
+		{"tenant claim under another name", v, sign(t, good, with(func(k *devissuer.Token) { k.TenantClaim = "tenant_id" })), binding.ReasonNoTenant},
+		{"tenant not a uuid", v, sign(t, good, with(func(k *devissuer.Token) { k.Tenant = "acme" })), binding.ReasonNoTenant},
+		{"alg none", v, unsigned(good.URL, tenant), "bad_signature"},
+		{"HS256 with a guessable secret", v, hmacToken(t, good.URL, tenant), "bad_signature"},
+		{"tampered payload", v, tamper(sign(t, good, idTok), uuid.NewString()), "bad_signature"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -99,7 +100,7 @@ func TestVerify(t *testing.T) {
 				}
 				return
 			}
-			if got := oidcauth.ReasonOf(err); got != tc.reason {
+			if got := codeOf(err); got != tc.reason {
 				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
 			}
 			if !scope.IsZero() {
@@ -115,7 +116,7 @@ func TestVerify(t *testing.T) {
 func TestConfigRefusesSymmetricAlgorithms(t *testing.T) {
 	t.Parallel()
 	for _, alg := range []string{"HS256", "none"} {
-		if _, err := oidcauth.New(context.Background(), oidcauth.Config{Issuer: "http://x", Audience: "a", Algorithms: []string{alg}}); err == nil {
+		if _, err := binding.NewOIDC(context.Background(), binding.OIDCConfig{Issuer: "http://x", Audience: "a", Algorithms: []string{alg}}); err == nil {
 			t.Errorf("%s accepted", alg)
 		}
 	}
@@ -161,14 +162,24 @@ func TestKeysUnavailable(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = iss.Handler()
-	v, err := oidcauth.New(context.Background(), oidcauth.Config{Issuer: iss.URL, Audience: "app"})
+	v, err := binding.NewOIDC(context.Background(), binding.OIDCConfig{Issuer: iss.URL, Audience: "app"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tok := sign(t, iss, devissuer.Token{Subject: "a", Audience: "app", TokenUse: "id", Tenant: uuid.NewString()})
 	srv.Close() // discovery done, JWKS not fetched yet
 	_, err = v.Verify(context.Background(), tok, "r")
-	if reason, unavailable := oidcauth.Classify(err); reason != oidcauth.ReasonKeysUnavailable || !unavailable {
-		t.Fatalf("reason %q unavailable %v (%v)", reason, unavailable, err)
+	var be *binding.Error
+	if !errors.As(err, &be) || be.Code != binding.ReasonKeysUnavailable || be.Kind != binding.KindUnavailable {
+		t.Fatalf("got %v, want unavailable (keys_unavailable): retry, not a refusal", err)
 	}
+}
+
+// codeOf is the reason code of a *binding.Error ("" for anything else).
+func codeOf(err error) string {
+	var be *binding.Error
+	if errors.As(err, &be) {
+		return be.Code
+	}
+	return ""
 }

@@ -1,4 +1,4 @@
-package oidcauth
+package binding
 
 import (
 	"context"
@@ -15,49 +15,27 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
-// Reason codes of a refused token (stable: API responses, security events).
+// Reason codes of a refused bearer token besides the envelope's own
+// (malformed, bad_signature, expired, wrong_audience): stable, they are API
+// answers and security events.
 const (
-	ReasonMissing         = "missing_token"
-	ReasonMalformed       = "malformed"
-	ReasonForeignIssuer   = "foreign_issuer"
-	ReasonBadSignature    = "bad_signature" // or unknown key, or a disallowed algorithm
-	ReasonExpired         = "expired"
-	ReasonWrongAudience   = "wrong_audience"
-	ReasonWrongTokenUse   = "wrong_token_use"
-	ReasonNoTenant        = "no_tenant"
-	ReasonKeysUnavailable = "keys_unavailable"
+	ReasonMissingToken  = "missing_token"
+	ReasonForeignIssuer = "foreign_issuer"
+	ReasonWrongTokenUse = "wrong_token_use"
+	ReasonNoTenant      = "no_tenant"
 )
 
-// Error is a refused token. Its text never carries the token or its claims.
-type Error struct {
-	Reason string
-	Err    error
+// refused is a rejected token. Its text never carries the token or its claims.
+func refused(code string, err error) *Error {
+	return &Error{Kind: KindRejected, Code: code, Err: err}
 }
 
-func (e *Error) Error() string {
-	if e.Err != nil {
-		return "oidcauth: token refused (" + e.Reason + "): " + e.Err.Error()
-	}
-	return "oidcauth: token refused (" + e.Reason + ")"
-}
-
-// Unwrap returns the cause.
-func (e *Error) Unwrap() error { return e.Err }
-
-// ReasonOf returns err's reason code, or "" if err is not an *Error.
-func ReasonOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Reason
-	}
-	return ""
-}
-
-// Config configures a Verifier.
-type Config struct {
+// OIDCConfig configures an OIDC token verifier.
+type OIDCConfig struct {
 	// Issuer is the exact issuer URL (for Cognito
 	// https://cognito-idp.<region>.amazonaws.com/<user pool id>). Required.
 	Issuer string
@@ -79,7 +57,7 @@ type Config struct {
 	Logger *zap.Logger
 }
 
-func (c Config) withDefaults() Config {
+func (c OIDCConfig) withDefaults() OIDCConfig {
 	if c.TenantClaim == "" {
 		c.TenantClaim = "custom:tenant_id"
 	}
@@ -98,32 +76,40 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-func (c Config) validate() error {
+func (c OIDCConfig) validate() error {
 	switch {
 	case c.Issuer == "":
-		return errors.New("oidcauth: Issuer is required")
+		return errors.New("binding: oidc: Issuer is required")
 	case c.Audience == "":
-		return errors.New("oidcauth: Audience is required")
+		return errors.New("binding: oidc: Audience is required")
 	case c.TokenUse != "" && c.TokenUse != "id" && c.TokenUse != "access":
-		return errors.New(`oidcauth: TokenUse must be "", "id" or "access"`)
+		return errors.New(`binding: oidc: TokenUse must be "", "id" or "access"`)
 	}
 	for _, a := range c.Algorithms {
 		if strings.HasPrefix(a, "HS") || a == "none" {
-			return fmt.Errorf("oidcauth: algorithm %s not allowed (tokens must be signed by the issuer's private key)", a)
+			return fmt.Errorf("binding: oidc: algorithm %s not allowed (tokens must be signed by the issuer's private key)", a)
 		}
 	}
 	return nil
 }
 
-// Verifier verifies bearer tokens. Safe for concurrent use.
-type Verifier struct {
-	cfg Config
+// OIDC verifies OIDC / Amazon Cognito bearer tokens (ID or access tokens)
+// and mints the Scope of the tenant their tenant claim names: the gate's
+// second credential besides the envelope (binding.Search uses it). A token
+// counts only if its signature verifies against the issuer's JWKS (found
+// through OIDC discovery), its issuer is exactly the configured one, it has
+// not expired, it is meant for the configured audience (aud, or Cognito's
+// client_id on access tokens), its token_use matches when one is required,
+// and its tenant claim is a canonical UUID. Safe for concurrent use.
+type OIDC struct {
+	cfg OIDCConfig
 	v   *oidc.IDTokenVerifier
 }
 
-// New discovers the issuer (/.well-known/openid-configuration) and returns
-// a Verifier whose JWKS is fetched, cached and refreshed on unknown key ids.
-func New(ctx context.Context, cfg Config) (*Verifier, error) {
+// NewOIDC discovers the issuer (/.well-known/openid-configuration) and
+// returns a verifier whose JWKS is fetched, cached and refreshed on unknown
+// key ids.
+func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -135,13 +121,13 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 	defer cancel()
 	p, err := oidc.NewProvider(dctx, cfg.Issuer)
 	if err != nil {
-		return nil, fmt.Errorf("oidcauth: discovery of %s: %w", cfg.Issuer, err)
+		return nil, fmt.Errorf("binding: oidc: discovery of %s: %w", cfg.Issuer, err)
 	}
 	var meta struct {
 		JWKSURI string `json:"jwks_uri"`
 	}
 	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
-		return nil, fmt.Errorf("oidcauth: discovery of %s: no jwks_uri", cfg.Issuer)
+		return nil, fmt.Errorf("binding: oidc: discovery of %s: no jwks_uri", cfg.Issuer)
 	}
 	keys := oidc.NewRemoteKeySet(kctx, meta.JWKSURI)
 	v := oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{
@@ -149,57 +135,59 @@ func New(ctx context.Context, cfg Config) (*Verifier, error) {
 		SupportedSigningAlgs: cfg.Algorithms,
 		Now:                  cfg.Now,
 	})
-	return &Verifier{cfg: cfg, v: v}, nil
+	return &OIDC{cfg: cfg, v: v}, nil
 }
 
 // Verify checks raw and mints the Scope of the tenant it names; actor is
-// "oidc:<sub>", job id the caller's request id. Every refusal is an *Error.
-func (v *Verifier) Verify(ctx context.Context, raw, requestID string) (tenantdb.Scope, error) {
+// "oidc:<sub>", job id the caller's request id. Every failure is an *Error:
+// KindRejected with its reason, or KindUnavailable when the issuer's keys
+// could not be fetched.
+func (v *OIDC) Verify(ctx context.Context, raw, requestID string) (tenantdb.Scope, error) {
 	if raw == "" {
-		return tenantdb.Scope{}, &Error{Reason: ReasonMissing}
+		return tenantdb.Scope{}, refused(ReasonMissingToken, errors.New("empty bearer token"))
 	}
 	// The issuer is read before the signature only to give a precise
 	// reason; nothing else of an unverified payload is used.
 	if iss, ok := unverifiedIssuer(raw); !ok {
-		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: errors.New("not a signed JWT")}
+		return tenantdb.Scope{}, refused(string(envelope.ReasonMalformed), errors.New("not a signed JWT"))
 	} else if iss != v.cfg.Issuer {
-		return tenantdb.Scope{}, &Error{Reason: ReasonForeignIssuer, Err: errors.New("token of another issuer")}
+		return tenantdb.Scope{}, refused(ReasonForeignIssuer, errors.New("token of another issuer"))
 	}
 	tok, err := v.v.Verify(ctx, raw)
 	if err != nil {
 		var exp *oidc.TokenExpiredError
 		switch {
 		case errors.As(err, &exp):
-			return tenantdb.Scope{}, &Error{Reason: ReasonExpired, Err: errors.New("token expired")}
+			return tenantdb.Scope{}, refused(string(envelope.ReasonExpired), errors.New("token expired"))
 		case ctx.Err() != nil:
-			return tenantdb.Scope{}, &Error{Reason: ReasonKeysUnavailable, Err: ctx.Err()}
+			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: ctx.Err()}
 		case strings.Contains(err.Error(), "fetching keys"):
-			return tenantdb.Scope{}, &Error{Reason: ReasonKeysUnavailable, Err: errors.New("issuer keys unavailable")}
+			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: errors.New("issuer keys unavailable")}
 		}
-		v.cfg.Logger.Debug("oidcauth: token did not verify", zap.Error(err))
-		return tenantdb.Scope{}, &Error{Reason: ReasonBadSignature, Err: errors.New("signature, key or algorithm not accepted")}
+		v.cfg.Logger.Debug("binding: oidc: token did not verify", zap.Error(err))
+		return tenantdb.Scope{}, refused(string(envelope.ReasonBadSignature), errors.New("signature, key or algorithm not accepted"))
 	}
 	var claims map[string]any
 	if err := tok.Claims(&claims); err != nil {
-		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: errors.New("claims are not a JSON object")}
+		return tenantdb.Scope{}, refused(string(envelope.ReasonMalformed), errors.New("claims are not a JSON object"))
 	}
 	clientID, _ := claims["client_id"].(string)
 	if !slices.Contains(tok.Audience, v.cfg.Audience) && !(len(tok.Audience) == 0 && clientID == v.cfg.Audience) {
-		return tenantdb.Scope{}, &Error{Reason: ReasonWrongAudience, Err: errors.New("token is for another client")}
+		return tenantdb.Scope{}, refused(string(envelope.ReasonWrongAudience), errors.New("token is for another client"))
 	}
 	if v.cfg.TokenUse != "" {
 		if use, _ := claims["token_use"].(string); use != v.cfg.TokenUse {
-			return tenantdb.Scope{}, &Error{Reason: ReasonWrongTokenUse, Err: fmt.Errorf("token_use must be %s", v.cfg.TokenUse)}
+			return tenantdb.Scope{}, refused(ReasonWrongTokenUse, fmt.Errorf("token_use must be %s", v.cfg.TokenUse))
 		}
 	}
 	ts, _ := claims[v.cfg.TenantClaim].(string)
 	tenant, err := uuid.Parse(ts)
 	if err != nil || tenant == uuid.Nil || len(ts) != 36 {
-		return tenantdb.Scope{}, &Error{Reason: ReasonNoTenant, Err: fmt.Errorf("claim %s does not hold a tenant id", v.cfg.TenantClaim)}
+		return tenantdb.Scope{}, refused(ReasonNoTenant, fmt.Errorf("claim %s does not hold a tenant id", v.cfg.TenantClaim))
 	}
 	scope, err := tenantdb.MintVerified(tenant, "oidc:"+tok.Subject, requestID)
 	if err != nil {
-		return tenantdb.Scope{}, &Error{Reason: ReasonMalformed, Err: err}
+		return tenantdb.Scope{}, refused(string(envelope.ReasonMalformed), err)
 	}
 	return scope, nil
 }
@@ -221,15 +209,4 @@ func unverifiedIssuer(raw string) (string, bool) {
 		return "", false
 	}
 	return c.Iss, true
-}
-
-// Classify returns err's reason code and whether it means the issuer's keys
-// could not be fetched (retry later) rather than a refused token; the shape
-// binding.Search.TokenReason expects.
-func Classify(err error) (reason string, unavailable bool) {
-	r := ReasonOf(err)
-	if r == "" {
-		return "invalid_token", false
-	}
-	return r, r == ReasonKeysUnavailable
 }
