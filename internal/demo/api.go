@@ -60,7 +60,7 @@ func searchAPI(ctx context.Context, cfg Config, issuer *envelope.Issuer) error {
 	fmt.Fprintf(out, "    local OIDC issuer (discovery + JWKS): %s\n", dev.URL)
 	env := append(append(os.Environ(), cfg.API.Env...),
 		"TENANTRY_OIDC_ISSUER="+dev.URL, "TENANTRY_OIDC_AUDIENCE="+cfg.API.Audience, "TENANTRY_API_LISTEN="+cfg.API.Addr)
-	stop, err := startProcess(ctx, cfg.API.Command, env, "http://"+cfg.API.Addr+"/healthz", "api")
+	stop, _, err := startProcess(ctx, cfg.API.Command, env, "http://"+cfg.API.Addr+"/healthz", "api", 20*time.Second)
 	if err != nil {
 		return err
 	}
@@ -151,18 +151,19 @@ func searchAPI(ctx context.Context, cfg Config, issuer *envelope.Issuer) error {
 	return nil
 }
 
-// startProcess starts a child process and waits until readyURL answers 200.
-// The returned stop sends SIGTERM and waits for a clean exit.
-func startProcess(ctx context.Context, args, env []string, readyURL, name string) (func() error, error) {
+// startProcess starts a child process (the worker, the search API), its
+// output in a temporary log file, and waits until readyURL answers 200. The
+// returned stop sends SIGTERM and waits up to stopWithin for a clean exit.
+func startProcess(ctx context.Context, args, env []string, readyURL, name string, stopWithin time.Duration) (func() error, string, error) {
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = env
 	logf, err := os.CreateTemp("", "tenantry-demo-"+name+"-*.log")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
@@ -175,9 +176,9 @@ func startProcess(ctx context.Context, args, env []string, readyURL, name string
 				return fmt.Errorf("%s exited with %w (log: %s)", name, err, logf.Name())
 			}
 			return nil
-		case <-time.After(20 * time.Second):
+		case <-time.After(stopWithin):
 			_ = cmd.Process.Kill()
-			return fmt.Errorf("%s did not stop within 20s", name)
+			return fmt.Errorf("%s did not stop within %s", name, stopWithin)
 		}
 	}
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -185,17 +186,17 @@ func startProcess(ctx context.Context, args, env []string, readyURL, name string
 	for {
 		select {
 		case err := <-done:
-			return nil, fmt.Errorf("%s exited at start: %w (log: %s)", name, err, logf.Name())
+			return nil, "", fmt.Errorf("%s exited at start: %w (log: %s)", name, err, logf.Name())
 		case <-ctx.Done():
 			_ = stop()
-			return nil, errors.Join(ctx.Err(), fmt.Errorf("%s not ready (log: %s)", name, logf.Name()))
+			return nil, "", errors.Join(ctx.Err(), fmt.Errorf("%s not ready (log: %s)", name, logf.Name()))
 		case <-tick.C:
 		}
 		resp, err := http.Get(readyURL) //nolint:gosec // the loopback health URL the demo built
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return stop, nil
+				return stop, logf.Name(), nil
 			}
 		}
 	}

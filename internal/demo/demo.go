@@ -8,13 +8,10 @@ import (
 	"io"
 	"io/fs"
 	"mime"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -256,51 +253,19 @@ func alreadyOwned(err error) bool {
 }
 
 func startWorker(ctx context.Context, cfg Config, queueURL, dlqURL string) (func() error, error) {
-	cmd := exec.Command(cfg.Worker[0], cfg.Worker[1:]...)
-	cmd.Env = append(append(os.Environ(), cfg.WorkerEnv...), "TENANTRY_QUEUE_URL="+queueURL, "TENANTRY_DLQ_URL="+dlqURL)
-	logf, err := os.CreateTemp("", "tenantry-demo-worker-*.log")
+	env := append(append(os.Environ(), cfg.WorkerEnv...), "TENANTRY_QUEUE_URL="+queueURL, "TENANTRY_DLQ_URL="+dlqURL)
+	stop, logPath, err := startProcess(ctx, cfg.Worker, env, cfg.ReadyURL, "worker", 45*time.Second)
 	if err != nil {
 		return nil, err
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	stop := func() error {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			logf.Close()
-			if err != nil {
-				return fmt.Errorf("worker exited with %w (log: %s)", err, logf.Name())
-			}
-			fmt.Fprintf(cfg.Out, "    worker drained and exited cleanly (log: %s)\n", logf.Name())
-			return nil
-		case <-time.After(45 * time.Second):
-			_ = cmd.Process.Kill()
-			return errors.New("worker did not stop within 45s")
+	fmt.Fprintf(cfg.Out, "    ready (database preflight passed: role is not owner/superuser/BYPASSRLS)\n")
+	return func() error {
+		if err := stop(); err != nil {
+			return err
 		}
-	}
-	for {
-		select {
-		case err := <-done:
-			return nil, fmt.Errorf("worker exited at start: %w (log: %s)", err, logf.Name())
-		case <-ctx.Done():
-			_ = stop()
-			return nil, ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-		resp, err := http.Get(cfg.ReadyURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				fmt.Fprintf(cfg.Out, "    ready (database preflight passed: role is not owner/superuser/BYPASSRLS)\n")
-				return stop, nil
-			}
-		}
-	}
+		fmt.Fprintf(cfg.Out, "    worker drained and exited cleanly (log: %s)\n", logPath)
+		return nil
+	}, nil
 }
 
 func corpus(dir string) ([]string, error) {
