@@ -112,11 +112,7 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object
-		doc := docFor(v, o.Bucket, o.Key, b.Head, o.Sequencer, false)
-		if doc.Attributes, err = h.attributes(ctx, o.Bucket, o.Key, b.Head); err != nil {
-			return err
-		}
-		return h.ingest(ctx, v.Scope, doc)
+		return h.ingestObject(ctx, v, o.Bucket, o.Key, b.Head, o.Sequencer)
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
@@ -177,12 +173,23 @@ func (h *Handler) verified(ctx context.Context, v envelope.Verified) context.Con
 // docFor is the document an object stands for. The binding already refused
 // non-canonical keys; a key that does not parse gives an empty document id,
 // which ingest refuses.
-func docFor(v envelope.Verified, bucket, key string, head objects.Head, sequencer string, force bool) pipeline.Document {
+func docFor(bucket, key string, head objects.Head, sequencer string) pipeline.Document {
 	k, _ := envelope.ParseObjectKey(key)
 	return pipeline.Document{
 		DocumentID: k.Document, SourceURI: objects.URI(bucket, key),
-		MediaType: head.ContentType, Filename: k.Filename, SizeBytes: head.Size, Sequencer: sequencer, Force: force,
+		MediaType: head.ContentType, Filename: k.Filename, SizeBytes: head.Size, Sequencer: sequencer,
 	}
+}
+
+// ingestObject ingests the object an event or an ingest job names, with
+// its search attributes.
+func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket, key string, head objects.Head, sequencer string) error {
+	doc := docFor(bucket, key, head, sequencer)
+	var err error
+	if doc.Attributes, err = h.attributes(ctx, bucket, key, head); err != nil {
+		return err
+	}
+	return h.ingest(ctx, v.Scope, doc)
 }
 
 // attributes reads a document's search attributes: its S3 user metadata and
@@ -238,7 +245,7 @@ func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline
 // objectRemoved deletes the document stored from the removed object. v was
 // minted by envelope.VerifyRemoval after S3 confirmed the object is gone.
 func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *event.Object) error {
-	doc := docFor(v, o.Bucket, o.Key, objects.Head{}, o.Sequencer, false)
+	doc := docFor(o.Bucket, o.Key, objects.Head{}, o.Sequencer)
 	// Only the document whose stored source is exactly this object is removed.
 	stored, _, err := h.Store.For(v.Scope).Document(ctx, doc.DocumentID)
 	if errors.Is(err, pgstore.ErrNotFound) || (err == nil && stored.SourceURI != doc.SourceURI) {
@@ -276,11 +283,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
-		doc := docFor(v, j.Bucket, j.Key, head, "", false)
-		if doc.Attributes, err = h.attributes(ctx, j.Bucket, j.Key, head); err != nil {
-			return err
-		}
-		return h.ingest(ctx, v.Scope, doc)
+		return h.ingestObject(ctx, v, j.Bucket, j.Key, head, "")
 	case envelope.ActionReindex:
 		stored, _, err := h.Store.For(v.Scope).Document(ctx, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {
