@@ -259,3 +259,27 @@ func (r *Resolver) Search(ctx context.Context, token string) (envelope.Verified,
 	}
 	return v, nil
 }
+
+// OperatorResource is the resource of an operator envelope: the whole tenant.
+const OperatorResource = envelope.ResourcePrefixDoc + "*"
+
+// Operator establishes the tenant of an operator's action (the operator
+// console signs one short-lived envelope per action with its own key, which
+// the verifier must trust): token must verify, authorise exactly "operate"
+// and name the whole tenant. A failure is an *Error like every other refusal.
+func (r *Resolver) Operator(ctx context.Context, token string) (envelope.Verified, error) {
+	if r == nil || r.Verifier == nil {
+		return envelope.Verified{}, errors.New("binding: Resolver without a Verifier")
+	}
+	v, err := r.Verifier.Verify(ctx, token)
+	if err == nil {
+		err = v.RequireAction(envelope.ActionOperate)
+	}
+	if err == nil && v.Claims.Resource != OperatorResource {
+		err = errJobBinding()
+	}
+	if err != nil {
+		return envelope.Verified{}, verifyError(err)
+	}
+	return v, nil
+}

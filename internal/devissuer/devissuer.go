@@ -1,8 +1,10 @@
 // Package devissuer is a minimal OpenID Connect issuer for tests and the
 // local demo: it serves real discovery (/.well-known/openid-configuration)
 // and a JWKS (/jwks.json) for an ECDSA P-256 key it generates, and signs
-// tokens shaped like Amazon Cognito's (token_use, client_id, custom claims).
-// It has no login flow and must never run outside tests and `make demo`.
+// tokens shaped like Amazon Cognito's (token_use, client_id, custom claims,
+// a groups claim). It also serves a browser login (authorization code flow
+// with PKCE S256, a user picker instead of a password: AddUser, AddClient)
+// for the operator console. It must never run outside tests and `make demo`.
 package devissuer
 
 import (
@@ -23,6 +25,8 @@ type Issuer struct {
 	URL string // the issuer identifier, e.g. http://127.0.0.1:port
 	key *ecdsa.PrivateKey
 	kid string
+
+	login login
 }
 
 // New returns an issuer for url with a fresh key.
@@ -45,6 +49,7 @@ func (i *Issuer) Handler() http.Handler {
 			"issuer": i.URL, "jwks_uri": i.URL + "/jwks.json",
 			"authorization_endpoint": i.URL + "/authorize", "token_endpoint": i.URL + "/token",
 			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"code_challenge_methods_supported": []string{"S256"},
 			"id_token_signing_alg_values_supported": []string{"ES256"},
 		})
 	})
@@ -53,6 +58,9 @@ func (i *Issuer) Handler() http.Handler {
 		_ = json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{
 			{Key: &i.key.PublicKey, KeyID: i.kid, Algorithm: "ES256", Use: "sig"}}})
 	})
+	mux.HandleFunc("GET /authorize", i.authorize)
+	mux.HandleFunc("POST /authorize", i.authorize)
+	mux.HandleFunc("POST /token", i.token)
 	return mux
 }
 
@@ -68,6 +76,9 @@ type Token struct {
 	// Issuer overrides the issuer (to forge a foreign one); default URL.
 	Issuer    string
 	ExpiresIn time.Duration // default 5 minutes; negative: already expired
+	Groups    []string      // the groups claim, if any
+	Nonce     string        // the nonce claim, if any
+	Email     string        // the email claim, if any
 }
 
 // Sign returns a compact ES256 JWT for t.
@@ -99,6 +110,15 @@ func (i *Issuer) Sign(t Token) (string, error) {
 	}
 	if t.Tenant != "" {
 		claims[t.TenantClaim] = t.Tenant
+	}
+	if t.Groups != nil {
+		claims["groups"] = t.Groups
+	}
+	if t.Nonce != "" {
+		claims["nonce"] = t.Nonce
+	}
+	if t.Email != "" {
+		claims["email"] = t.Email
 	}
 	return jwt.Signed(sig).Claims(claims).Serialize()
 }

@@ -28,12 +28,17 @@ const (
 	// ActionSearch authorises reading the tenant's chunks (tenantry search);
 	// its resource is "doc:*" (every document) or one "doc:<id>".
 	ActionSearch Action = "search"
+	// ActionOperate authorises an operator's audited action on the tenant
+	// (the operator console: pause, resume, verify, reindex requests); its
+	// resource is "doc:*". It is no job type: the worker refuses it for
+	// every job and object.
+	ActionOperate Action = "operate"
 )
 
 // Valid reports whether a is one of the known actions.
 func (a Action) Valid() bool {
 	switch a {
-	case ActionIngest, ActionReindex, ActionDelete, ActionPurge, ActionSearch:
+	case ActionIngest, ActionReindex, ActionDelete, ActionPurge, ActionSearch, ActionOperate:
 		return true
 	}
 	return false

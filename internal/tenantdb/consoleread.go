@@ -1,0 +1,172 @@
+package tenantdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// ConsoleReader is the operator console's read-only view across tenants,
+// as the owner role: document metadata through the view console_documents
+// (policies owner_console_read, migration 0009) and the audit chains
+// (owner_audit_read; it embeds an AuditReader, so it is an audit.Source).
+// Every session is read-only (default_transaction_read_only, and every read
+// in a READ ONLY transaction); it never reads chunks, so it cannot show
+// document text. It is not the worker's gateway and writes nothing: the
+// console's actions go through the gate and WithTenant.
+type ConsoleReader struct {
+	*AuditReader
+}
+
+// OpenConsoleReader connects as the owner role (ownerURL), read-only.
+func OpenConsoleReader(ctx context.Context, ownerURL string) (*ConsoleReader, error) {
+	if ownerURL == "" {
+		return nil, errors.New("tenantdb: empty owner database URL")
+	}
+	pcfg, err := pgxpool.ParseConfig(ownerURL)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
+	}
+	pcfg.MaxConns = 2
+	pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
+	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("tenantdb: connect: %w", err)
+	}
+	return &ConsoleReader{AuditReader: &AuditReader{pool: pool}}, nil
+}
+
+// TenantDocuments summarises one tenant's documents.
+type TenantDocuments struct {
+	TenantID  uuid.UUID
+	Documents int64
+	ByStatus  map[string]int64 // processing, ready, failed
+	Chunks    int64
+	// FailuresByReason counts failed documents by their reason code.
+	FailuresByReason map[string]int64
+}
+
+// DocumentMeta is one document's metadata (never its text).
+type DocumentMeta struct {
+	DocumentID string
+	Version    string
+	Status     string
+	MediaType  string
+	SizeBytes  int64
+	Chunks     int
+	Reason     string // the failure reason code, if any
+	UpdatedAt  time.Time
+}
+
+func (r *ConsoleReader) readOnly(ctx context.Context, fn func(pgx.Tx) error) error {
+	tx, err := r.pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return fmt.Errorf("tenantdb: console read: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only
+	return fn(tx)
+}
+
+// TenantDocuments summarises every tenant that has documents or an audit
+// chain, ordered by tenant id.
+func (r *ConsoleReader) TenantDocuments(ctx context.Context) ([]TenantDocuments, error) {
+	by := map[uuid.UUID]*TenantDocuments{}
+	get := func(id uuid.UUID) *TenantDocuments {
+		if t := by[id]; t != nil {
+			return t
+		}
+		t := &TenantDocuments{TenantID: id, ByStatus: map[string]int64{}, FailuresByReason: map[string]int64{}}
+		by[id] = t
+		return t
+	}
+	err := r.readOnly(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT tenant_id, status, error, count(*), coalesce(sum(chunk_count), 0)
+			FROM console_documents GROUP BY tenant_id, status, error`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var (
+				id             uuid.UUID
+				status, reason string
+				n, chunks      int64
+			)
+			if err := rows.Scan(&id, &status, &reason, &n, &chunks); err != nil {
+				rows.Close()
+				return err
+			}
+			t := get(id)
+			t.Documents += n
+			t.ByStatus[status] += n
+			t.Chunks += chunks
+			if status == "failed" {
+				if reason == "" {
+					reason = "unknown"
+				}
+				t.FailuresByReason[reason] += n
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `SELECT tenant_id FROM audit_heads UNION SELECT tenant_id FROM tenants`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id uuid.UUID
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			get(id)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: console tenants: %w", err)
+	}
+	out := make([]TenantDocuments, 0, len(by))
+	for _, t := range by {
+		out = append(out, *t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].TenantID.String() < out[j].TenantID.String() })
+	return out, nil
+}
+
+// Documents lists up to limit of tenant's documents, most recently updated
+// first.
+func (r *ConsoleReader) Documents(ctx context.Context, tenant uuid.UUID, limit int) ([]DocumentMeta, error) {
+	var out []DocumentMeta
+	err := r.readOnly(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT document_id, version, status, media_type, size_bytes, chunk_count, error, updated_at
+			FROM console_documents WHERE tenant_id = $1 ORDER BY updated_at DESC, document_id LIMIT $2`, tenant, limit)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d DocumentMeta
+			if err := rows.Scan(&d.DocumentID, &d.Version, &d.Status, &d.MediaType, &d.SizeBytes, &d.Chunks, &d.Reason, &d.UpdatedAt); err != nil {
+				return err
+			}
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: console documents: %w", err)
+	}
+	return out, nil
+}
