@@ -44,6 +44,7 @@ type CLI struct {
 	Lambda   LambdaCmd   `cmd:"" help:"Serve the Express state machine's tasks as an AWS Lambda function (Runtime API at $AWS_LAMBDA_RUNTIME_API)."`
 	Search   SearchCmd   `cmd:"" help:"Tenant-scoped semantic search; the tenant comes from a signed envelope (act=search)."`
 	API      APICmd      `cmd:"" name:"api" help:"Serve the search API (POST /v1/search, GET /healthz); envelope or OIDC/Cognito token auth."`
+	Console  ConsoleCmd  `cmd:"" help:"Serve the operator console (OIDC sign-in; per-tenant views; audited actions)."`
 	Demo     DemoCmd     `cmd:"" help:"Run the end-to-end demo on the local stack (make demo)."`
 	Dev      DevCmd      `cmd:"" help:"Local-stack helpers." hidden:""`
 	Envelope EnvelopeCmd `cmd:"" help:"Envelope keys, signing and verification (keygen, sign, verify, jwks)."`

@@ -1,0 +1,114 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+)
+
+// Gateway is the tenant gateway operator events are written through
+// (*tenantdb.DB, the worker role).
+type Gateway interface {
+	WithTenant(ctx context.Context, scope tenantdb.Scope, fn func(ctx context.Context, tx tenantdb.Tx) error) error
+}
+
+// GateRecorder is the Recorder of a deployment: it signs a short-lived
+// operator envelope (action "operate", the whole tenant, subject = the
+// operator) with the console's own key, has the gate verify it
+// (binding.Resolver.Operator: the only way to a Scope), and appends the
+// event through tenantdb.WithTenant and the tenantry_audit function. The
+// console never mints a scope and never writes as the owner.
+type GateRecorder struct {
+	Issuer  *envelope.Issuer  // the console's key; its issuer must be trusted by Gate
+	Gate    *binding.Resolver // the worker's own trust
+	Gateway Gateway           // the worker role
+}
+
+// Record implements Recorder.
+func (g *GateRecorder) Record(ctx context.Context, tenant uuid.UUID, actor, action, detail string) error {
+	if g == nil || g.Issuer == nil || g.Gate == nil || g.Gateway == nil {
+		return ErrUnavailable
+	}
+	tok, err := g.Issuer.Sign(ctx, g.Issuer.Claims(tenant, actor, envelope.ActionOperate, binding.OperatorResource))
+	if err != nil {
+		return fmt.Errorf("console: sign operator envelope: %w", err)
+	}
+	v, err := g.Gate.Operator(ctx, tok)
+	if err != nil {
+		return fmt.Errorf("console: operator envelope refused by the gate: %w", err)
+	}
+	if v.Scope.TenantID() != tenant {
+		return errors.New("console: the gate scoped another tenant")
+	}
+	return g.Gateway.WithTenant(ctx, v.Scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		_, err := tx.Audit(ctx, action, "tenant:"+tenant.String(), "", detail)
+		return err
+	})
+}
+
+// SendAPI is the part of *sqs.Client a JobReindexer uses.
+type SendAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// JobReindexer sends signed reindex jobs ({"envelope", "job"}, the envelope
+// binding the job's bytes) to the worker's job queue: the existing reindex
+// path, verified and audited by the worker like any producer's job.
+type JobReindexer struct {
+	Issuer   *envelope.Issuer
+	SQS      SendAPI
+	QueueURL string
+	// Reader lists a tenant's documents for a whole-tenant reindex.
+	Reader Reader
+	// Limit bounds a whole-tenant reindex (default 10000 documents).
+	Limit int
+}
+
+// Reindex implements Reindexer.
+func (j *JobReindexer) Reindex(ctx context.Context, tenant uuid.UUID, actor, _ string, ids []string) (int, error) {
+	if j == nil || j.Issuer == nil || j.SQS == nil || j.QueueURL == "" {
+		return 0, ErrUnavailable
+	}
+	if len(ids) == 0 {
+		limit := j.Limit
+		if limit == 0 {
+			limit = 10000
+		}
+		docs, err := j.Reader.Documents(ctx, tenant, limit)
+		if err != nil {
+			return 0, err
+		}
+		for _, d := range docs {
+			ids = append(ids, d.DocumentID)
+		}
+	}
+	n := 0
+	for _, id := range ids {
+		body, err := json.Marshal(map[string]string{"type": "reindex", "document_id": id})
+		if err != nil {
+			return n, err
+		}
+		tok, _, err := j.Issuer.Job(ctx, tenant, actor, envelope.ActionReindex, envelope.DocumentResource(id), body)
+		if err != nil {
+			return n, fmt.Errorf("console: sign reindex job: %w", err)
+		}
+		msg, err := json.Marshal(map[string]any{"envelope": tok, "job": json.RawMessage(body)})
+		if err != nil {
+			return n, err
+		}
+		if _, err := j.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(j.QueueURL), MessageBody: aws.String(string(msg))}); err != nil {
+			return n, fmt.Errorf("console: send reindex job: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
