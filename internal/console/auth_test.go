@@ -1,0 +1,241 @@
+package console_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/tenantry/tenantry/internal/audit"
+	"github.com/tenantry/tenantry/internal/console"
+)
+
+// signIn runs the browser's sign-in with an HTTP client: /login → the dev
+// issuer's picker → user → /callback. It returns the client (with its
+// cookies) and the callback's answer.
+func signIn(t *testing.T, e *env, user string) (*http.Client, int, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	resp, err := c.Get(e.URL + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.Path != "/authorize" {
+		t.Fatalf("login: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	form := resp.Request.URL.Query()
+	form.Set("user", user)
+	resp, err = c.PostForm(e.issuer.URL+"/authorize", form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	return c, resp.StatusCode, string(body)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func page(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d", u, resp.StatusCode)
+	}
+	return string(b)
+}
+
+func refusedCode(body string) string {
+	m := regexp.MustCompile(`data-code="([^"]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// Sign-in from the attacker's side: only a fresh token of the configured
+// issuer, for this client, answering this browser's sign-in, with a console
+// group, opens a session.
+func TestSignIn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tc := range []struct {
+		user   string
+		status int
+		code   string
+		role   string
+	}{
+		{operator, http.StatusOK, "", console.RoleOperator},
+		{viewer, http.StatusOK, "", console.RoleViewer},
+		{nobody, http.StatusUnauthorized, console.RefusedNoRole, ""},
+		{late, http.StatusUnauthorized, console.RefusedExpired, ""},
+		{foreign, http.StatusUnauthorized, console.RefusedIssuer, ""},
+	} {
+		t.Run(tc.user, func(t *testing.T) {
+			c, status, body := signIn(t, e, tc.user)
+			if status != tc.status || refusedCode(body) != tc.code {
+				t.Fatalf("status %d code %q, want %d %q", status, refusedCode(body), tc.status, tc.code)
+			}
+			if tc.role == "" {
+				resp, err := (&http.Client{Jar: c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}).Get(e.URL + "/")
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = resp.Body.Close()
+				if resp.StatusCode != http.StatusFound || !strings.HasSuffix(resp.Header.Get("Location"), "/login") {
+					t.Fatalf("a refused sign-in reached the console: %d", resp.StatusCode)
+				}
+				return
+			}
+			if got := page(t, c, e.URL+"/"); !strings.Contains(got, `<span id="role">`+tc.role+`</span>`) {
+				t.Fatalf("overview does not show role %s", tc.role)
+			}
+		})
+	}
+	t.Run("callback from another browser", func(t *testing.T) {
+		// The attacker starts a sign-in and sends the victim the callback
+		// URL: the victim's browser has no login cookie for that state.
+		jar, _ := cookiejar.New(nil)
+		attacker := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := attacker.Get(e.URL + "/login")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		auth, _ := url.Parse(resp.Header.Get("Location"))
+		form := auth.Query()
+		form.Set("user", operator)
+		resp, err = attacker.PostForm(e.issuer.URL+"/authorize", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		victim := &http.Client{}
+		resp, err = victim.Get(resp.Header.Get("Location"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || refusedCode(string(b)) != console.RefusedState {
+			t.Fatalf("login CSRF accepted: %d %q", resp.StatusCode, refusedCode(string(b)))
+		}
+	})
+}
+
+// Actions from the attacker's side: without a session, without or with a
+// wrong CSRF token, from another origin, as a viewer, or without a reason,
+// nothing is done and nothing is recorded.
+func TestActionsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op, _, _ := signIn(t, e, operator)
+	opCSRF := csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
+	vw, _, _ := signIn(t, e, viewer)
+	vwCSRF := csrfRE.FindStringSubmatch(page(t, vw, e.URL+"/"))[1]
+	pause := e.URL + "/tenants/" + e.acme.String() + "/pause"
+	for _, tc := range []struct {
+		name   string
+		client *http.Client
+		form   url.Values
+		origin string
+		status int
+		code   string
+	}{
+		{"no session", &http.Client{}, url.Values{"csrf": {opCSRF}, "reason": {"maintenance"}}, "", http.StatusForbidden, "signed_out"},
+		{"no csrf token", op, url.Values{"reason": {"maintenance"}}, "", http.StatusForbidden, "csrf"},
+		{"wrong csrf token", op, url.Values{"csrf": {vwCSRF}, "reason": {"maintenance"}}, "", http.StatusForbidden, "csrf"},
+		{"other origin", op, url.Values{"csrf": {opCSRF}, "reason": {"maintenance"}}, "https://evil.example.com", http.StatusForbidden, "csrf"},
+		{"viewer", vw, url.Values{"csrf": {vwCSRF}, "reason": {"maintenance"}}, "", http.StatusForbidden, "not_operator"},
+		{"no reason", op, url.Values{"csrf": {opCSRF}}, "", http.StatusBadRequest, "Bad Request"},
+		{"reason with a newline", op, url.Values{"csrf": {opCSRF}, "reason": {"a\nb c"}}, "", http.StatusBadRequest, "Bad Request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, pause, strings.NewReader(tc.form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			resp, err := tc.client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tc.status || refusedCode(string(b)) != tc.code {
+				t.Fatalf("got %d %q, want %d %q", resp.StatusCode, refusedCode(string(b)), tc.status, tc.code)
+			}
+		})
+	}
+	if calls := e.control.Calls(); len(calls) != 0 {
+		t.Fatalf("refused requests reached the breaker: %v", calls)
+	}
+	if n := countActions(t, e, "tenant.pause"); n != 0 {
+		t.Fatalf("refused requests wrote %d audit rows", n)
+	}
+	// The control: the same request with the token and a reason works.
+	resp, err := op.PostForm(pause, url.Values{"csrf": {opCSRF}, "reason": {"maintenance window"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || countActions(t, e, "tenant.pause") != 1 {
+		t.Fatalf("a valid pause was not done and recorded: %d", resp.StatusCode)
+	}
+}
+
+// countActions counts acme's audit events of action and checks the chain.
+func countActions(t *testing.T, e *env, action string) int {
+	t.Helper()
+	n := 0
+	err := e.reader.ScanAudit(context.Background(), e.acme, func(ev audit.Event) error {
+		if ev.Action == action {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reps, err := audit.VerifyAll(context.Background(), e.reader, nil)
+	if err != nil || audit.Broken(reps) {
+		t.Fatalf("chains: %v %+v", err, reps)
+	}
+	return n
+}
+
+func TestConfigRefused(t *testing.T) {
+	t.Parallel()
+	oidc := console.OIDCConfig{Issuer: "http://127.0.0.1:1", ClientID: "c"}
+	for _, tc := range []struct {
+		name string
+		cfg  console.Config
+	}{
+		{"insecure cookies off loopback", console.Config{BaseURL: "http://console.example.com", InsecureCookies: true, OIDC: oidc}},
+		{"insecure cookies on https", console.Config{BaseURL: "https://127.0.0.1:8090", InsecureCookies: true, OIDC: oidc}},
+		{"plain http without the flag", console.Config{BaseURL: "http://127.0.0.1:8090", OIDC: oidc}},
+		{"no issuer", console.Config{BaseURL: "https://console.example.com"}},
+		{"relative URL", console.Config{BaseURL: "/console", OIDC: oidc}},
+		{"group in both roles", console.Config{BaseURL: "https://c.example.com", OIDC: console.OIDCConfig{Issuer: "https://i", ClientID: "c",
+			OperatorGroups: []string{"ops"}, ViewerGroups: []string{"ops"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := console.New(context.Background(), tc.cfg, console.Deps{Reader: nil}, nil)
+			if err == nil || !strings.Contains(err.Error(), "invalid config") {
+				t.Fatalf("accepted: %v", err)
+			}
+		})
+	}
+}

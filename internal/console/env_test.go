@@ -1,0 +1,293 @@
+package console_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/console"
+	"github.com/tenantry/tenantry/internal/devissuer"
+	"github.com/tenantry/tenantry/internal/dlq"
+	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
+	"github.com/tenantry/tenantry/internal/sqssource"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/worker"
+)
+
+// Dev issuer users of every test: their groups make their role.
+const (
+	operator = "olga"    // tenantry-operators
+	viewer   = "victor"  // tenantry-viewers
+	nobody   = "nina"    // no console group
+	late     = "lars"    // tokens already expired
+	foreign  = "mallory" // tokens of another issuer
+)
+
+// env is a console on real servers: a migrated database with two tenants'
+// documents and audit chains, a real DLQ on the local SQS server holding
+// dead-lettered jobs of both tenants, the dev issuer, and the console
+// behind an httptest server on 127.0.0.1.
+type env struct {
+	URL              string
+	issuer           *devissuer.Issuer
+	db               *tenantdbtest.Database
+	reader           *tenantdb.ConsoleReader
+	control          *recordingControl
+	acme, globex     uuid.UUID
+	dlqIDs           map[uuid.UUID][]string // DLQ message ids by tenant
+	sqs              *sqs.Client
+	queueURL, dlqURL string
+	kit              *envelopetest.Kit
+	issuerServer     *httptest.Server
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func opCtx(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+func sqsClient(tb testing.TB) *sqs.Client {
+	tb.Helper()
+	endpoint := os.Getenv("TENANTRY_SQS_ENDPOINT")
+	if endpoint == "" {
+		tb.Skip("TENANTRY_SQS_ENDPOINT not set: run via `make test` (starts the local stack)")
+	}
+	return sqs.NewFromConfig(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")},
+		func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
+}
+
+// recordingControl is the test's TenantControl: it records the calls and
+// writes each pause and resume into the tenant's chain through the real
+// audit path (console.GateRecorder: operator envelope → gate → WithTenant →
+// tenantry_audit), as the breaker does.
+type recordingControl struct {
+	rec   console.Recorder
+	mu    sync.Mutex
+	state map[uuid.UUID]string
+	calls []string
+}
+
+func (c *recordingControl) Status(_ context.Context, t uuid.UUID) (console.ControlStatus, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.state[t]
+	if s == "" {
+		s = "closed"
+	}
+	return console.ControlStatus{State: s}, nil
+}
+
+func (c *recordingControl) set(ctx context.Context, t uuid.UUID, actor, reason, action, state string) error {
+	d, _ := json.Marshal(map[string]string{"reason": reason})
+	if err := c.rec.Record(ctx, t, actor, action, string(d)); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.state[t] = state
+	c.calls = append(c.calls, action+" "+t.String()+" "+actor)
+	return nil
+}
+
+func (c *recordingControl) Pause(ctx context.Context, t uuid.UUID, actor, reason string) error {
+	return c.set(ctx, t, actor, reason, "tenant.pause", "paused")
+}
+
+func (c *recordingControl) Resume(ctx context.Context, t uuid.UUID, actor, reason string) error {
+	return c.set(ctx, t, actor, reason, "tenant.resume", "closed")
+}
+
+func (c *recordingControl) Calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
+}
+
+// seed writes a tenant's documents (status, chunks, failure reason) and
+// their audit rows as the worker does: in a tenant-scoped transaction.
+func seed(tb testing.TB, gw *tenantdb.DB, tenant uuid.UUID, docs []seedDoc) {
+	tb.Helper()
+	ctx := opCtx(tb)
+	err := gw.WithTenant(ctx, tenantdbtest.Scope(tb, tenant), func(ctx context.Context, tx tenantdb.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, tenant); err != nil {
+			return err
+		}
+		for _, d := range docs {
+			if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, chunk_count, error, media_type, size_bytes)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, 'text/plain', 1234)`, tenant, d.id, "s3://b/"+tenant.String()+"/"+d.id+"/f.txt",
+				"sha256:"+randomHex(32), d.status, d.chunks, d.reason); err != nil {
+				return err
+			}
+			if _, err := tx.Audit(ctx, "document.ingested", "doc:"+d.id, "", fmt.Sprintf(`{"status":%q}`, d.status)); err != nil {
+				return err
+			}
+		}
+		// An event type the console does not know (issue 18's support
+		// reads, for instance) must still show: kind, actor, detail.
+		_, err := tx.Audit(ctx, "support.read", "doc:*", "", `{"operator":"sam","reason":"ticket 42"}`)
+		return err
+	})
+	if err != nil {
+		tb.Fatalf("seed: %v", err)
+	}
+}
+
+type seedDoc struct {
+	id, status, reason string
+	chunks             int
+}
+
+func newEnv(tb testing.TB) *env {
+	tb.Helper()
+	ctx := opCtx(tb)
+	client := sqsClient(tb)
+	db := tenantdbtest.NewDatabase(tb)
+	gw := db.Open(tb)
+	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client, dlqIDs: map[uuid.UUID][]string{}}
+	seed(tb, gw, e.acme, []seedDoc{{"contract-1", "ready", "", 12}, {"contract-2", "ready", "", 7}, {"scan-3", "failed", "extract_failed", 0}, {"big-4", "processing", "", 0}})
+	seed(tb, gw, e.globex, []seedDoc{{"handbook", "ready", "", 30}, {"broken", "failed", "embed_unavailable", 0}, {"broken-2", "failed", "embed_unavailable", 0}})
+
+	// The DLQ: jobs of both tenants, dead-lettered by the worker's own source.
+	name := "tenantry-consoletest-" + randomHex(6)
+	q, d, err := sqssource.EnsureQueues(ctx, client, name, name+"-dlq", 100)
+	if err != nil {
+		tb.Fatalf("EnsureQueues: %v", err)
+	}
+	e.queueURL, e.dlqURL = q, d
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		for _, u := range []string{q, d} {
+			_, _ = client.DeleteQueue(ctx, &sqs.DeleteQueueInput{QueueUrl: aws.String(u)})
+		}
+	})
+	src, err := sqssource.New(sqssource.Config{QueueURL: q, DLQURL: d, WaitTime: time.Second}, client, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.kit = envelopetest.New(tb)
+	for _, m := range []struct {
+		tenant        uuid.UUID
+		doc           string
+		reason, stage string
+	}{
+		{e.acme, "scan-3", "handler_failed", "extract"},
+		{e.globex, "broken", "max_receives", "embed"},
+		{e.globex, "broken-2", "max_receives", "embed"},
+	} {
+		job := fmt.Sprintf(`{"type":"reindex","document_id":%q}`, m.doc)
+		tok := e.kit.Job(tb, m.tenant, envelope.ActionReindex, envelope.DocumentResource(m.doc), []byte(job))
+		t, _ := json.Marshal(tok)
+		out, err := client.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(q), MessageBody: aws.String(`{"envelope":` + string(t) + `,"job":` + job + `}`)})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		deadLetter(tb, src, aws.ToString(out.MessageId), worker.DeadLetterInfo{Reason: m.reason, Stage: m.stage, Attempts: 3})
+	}
+
+	// The gate with the worker's trust; the console signs operator
+	// envelopes with a key that trust includes.
+	v := e.kit.Verifier(tb)
+	gate := &binding.Resolver{Verifier: v}
+	rec := &console.GateRecorder{Issuer: e.kit.NewIssuer(tb), Gate: gate, Gateway: gw}
+	e.control = &recordingControl{rec: rec, state: map[uuid.UUID]string{}}
+	reader, err := tenantdb.OpenConsoleReader(ctx, db.OwnerURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(reader.Close)
+	e.reader = reader
+
+	// The dev issuer and the console.
+	e.issuer, e.issuerServer = startIssuer(tb)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.URL = "http://" + ln.Addr().String()
+	e.issuer.AddClient(devissuer.Client{ID: "console", RedirectURIs: []string{e.URL + "/callback"}})
+	srv, err := console.New(ctx, console.Config{
+		BaseURL: e.URL, InsecureCookies: true,
+		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console"},
+	}, console.Deps{
+		Reader: reader, Control: e.control, Recorder: rec,
+		DLQ: &console.Queue{API: client, Resolver: &dlq.EnvelopeResolver{Verifier: v}, Gateway: gw, DLQURL: d,
+			InspectTuning: dlq.InspectConfig{WaitTime: time.Second}, ReplayTuning: dlq.ReplayConfig{WaitTime: time.Second, Rate: 100}},
+	}, zap.NewNop())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	_ = hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	tb.Cleanup(hs.Close)
+	return e
+}
+
+func startIssuer(tb testing.TB) (*devissuer.Issuer, *httptest.Server) {
+	tb.Helper()
+	var iss *devissuer.Issuer
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { iss.Handler().ServeHTTP(w, r) }))
+	tb.Cleanup(hs.Close)
+	var err error
+	if iss, err = devissuer.New(hs.URL); err != nil {
+		tb.Fatal(err)
+	}
+	iss.AddUser(operator, devissuer.User{Groups: []string{"tenantry-operators"}})
+	iss.AddUser(viewer, devissuer.User{Groups: []string{"tenantry-viewers"}})
+	iss.AddUser(nobody, devissuer.User{Groups: []string{"marketing"}})
+	iss.AddUser(late, devissuer.User{Groups: []string{"tenantry-operators"}, ExpiresIn: -time.Minute})
+	iss.AddUser(foreign, devissuer.User{Groups: []string{"tenantry-operators"}, Issuer: "https://evil.example.com"})
+	return iss, hs
+}
+
+// deadLetter receives the queue until message id shows up and dead-letters
+// it as the worker's runner does.
+func deadLetter(tb testing.TB, src *sqssource.Source, id string, info worker.DeadLetterInfo) {
+	tb.Helper()
+	ctx := opCtx(tb)
+	for ctx.Err() == nil {
+		msgs, err := src.Receive(ctx, 10)
+		if err != nil {
+			tb.Fatalf("Receive: %v", err)
+		}
+		for _, m := range msgs {
+			if m.ID != id {
+				_ = src.Nack(ctx, m, 0)
+				continue
+			}
+			if err := src.DeadLetter(ctx, m, info); err != nil {
+				tb.Fatalf("DeadLetter: %v", err)
+			}
+			return
+		}
+	}
+	tb.Fatalf("message %s never received", id)
+}
