@@ -82,7 +82,7 @@ func get[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 
 func screenshot(name string) step {
 	return func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
-		png, err := chromedp.FullScreenshot(90)(ctx, tg)
+		png, err := chromedp.FullScreenshot(100)(ctx, tg) // 100: PNG (anything else is JPEG)
 		if err != nil {
 			return chromedp.Void{}, err
 		}
