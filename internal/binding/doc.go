@@ -9,8 +9,13 @@
 // be byte-identical to the object's; search (the CLI and the search API)
 // calls Search.Resolve, which takes exactly one credential: a search
 // envelope (Resolver.Search) or an OIDC/Cognito bearer token (OIDC.Verify,
-// checked against the issuer's discovery document and JWKS). No other
-// package calls a credential verification API (TestOneGate). The rules:
+// checked against the issuer's discovery document and JWKS); the operator
+// console verifies its operators' ID tokens with OperatorTokens.Identify
+// (an identity with groups, never a scope) and records every operator
+// action under a short-lived operator envelope it signs itself, which
+// Resolver.Operator verifies (action "operate", resource "doc:*") before
+// the scope reaches the gateway. No other package calls a credential
+// verification API (TestOneGate). The rules:
 //
 //   - a job: the envelope must verify against the job's raw bytes (body
 //     hash), sign exactly the job type's action, and name exactly the job's

@@ -21,7 +21,7 @@ type tenantRow struct {
 	DLQTotal   int
 	Control    ControlStatus
 	ControlErr string
-	Verify     *verifyResult
+	LastVerify *verifyResult
 }
 
 type count struct {
@@ -76,7 +76,7 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 			row.Control = st
 		}
 		if v, ok := srv.lastVerify(d.TenantID); ok {
-			row.Verify = &v
+			row.LastVerify = &v
 		}
 		rows = append(rows, row)
 	}
@@ -113,7 +113,7 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 		data["Control"] = st
 	}
 	if v, ok := srv.lastVerify(t); ok {
-		data["Verify"] = v
+		data["LastVerify"] = v
 	}
 	rep, dlqErr := srv.inspect(ctx, r.URL.Query().Get("refresh") == "1")
 	if dlqErr != nil {

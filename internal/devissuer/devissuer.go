@@ -49,7 +49,7 @@ func (i *Issuer) Handler() http.Handler {
 			"issuer": i.URL, "jwks_uri": i.URL + "/jwks.json",
 			"authorization_endpoint": i.URL + "/authorize", "token_endpoint": i.URL + "/token",
 			"response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
-			"code_challenge_methods_supported": []string{"S256"},
+			"code_challenge_methods_supported":      []string{"S256"},
 			"id_token_signing_alg_values_supported": []string{"ES256"},
 		})
 	})

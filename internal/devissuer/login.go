@@ -35,7 +35,7 @@ type Client struct {
 // grant is an authorization code waiting to be exchanged (single use).
 type grant struct {
 	client, redirect, challenge, nonce, user string
-	expires                                 time.Time
+	expires                                  time.Time
 }
 
 // login holds the browser-login state of an Issuer.
