@@ -44,6 +44,10 @@ chaos: ## Long chaos run (worker SIGKILLs, Postgres restart, S3/provider faults)
 demo: ## Bring the stack up and run the end-to-end demo (two tenants, search, audit, a forged upload).
 	$(WITH_STACK) bash deploy/local/demo.sh
 
+.PHONY: console
+console: ## Serve the operator console on the local stack with a dev login (after make demo): http://127.0.0.1:8090
+	$(WITH_STACK) bash -c 'CGO_ENABLED=0 go build -trimpath -o bin/tenantry ./cmd/tenantry && ./bin/tenantry migrate --log-level=warn && ./bin/tenantry dev console --log-level=warn'
+
 .PHONY: stack/up
 stack/up: ## Install (if needed) and start PostgreSQL+pgvector, S3 (versitygw) and SQS (fauxqs) on 127.0.0.1.
 	bash $(STACK) up

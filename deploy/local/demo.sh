@@ -9,3 +9,6 @@ CGO_ENABLED=0 go build -trimpath -o bin/tenantry ./cmd/tenantry
 echo "==> migrating the schema (owner role; worker role gets only its grants)"
 ./bin/tenantry migrate --log-level=warn
 ./bin/tenantry demo --log-level=warn "$@"
+echo
+echo "==> operator console: run \`make console\` and open http://127.0.0.1:8090"
+echo "    dev login: pick \"operator\" (may act) or \"viewer\" (read only) on the dev issuer's page (loopback only, no password)"

@@ -9,6 +9,8 @@ if [ -n "$unformatted" ]; then
 	echo "gofmt needed:"; echo "$unformatted"; exit 1
 fi
 go vet ./...
+# Debian chromium for the operator console's real-browser tests (internal/console).
+bash deploy/local/install-browser.sh
 # Third-party CloudFormation validators (cfn-guard, the CDK resource spec) for deploy/aws tests.
 eval "$(bash deploy/aws/install-validators.sh env)"
 go test -count=1 -timeout 20m ${TENANTRY_TEST_FLAGS:-} ./...
