@@ -45,7 +45,7 @@ func configTable() string {
 	for _, cmd := range []struct {
 		title string
 		v     any
-	}{{"tenantry worker", WorkerCmd{}}, {"tenantry lambda", LambdaCmd{}}, {"tenantry migrate", MigrateCmd{}}, {"tenantry api", APICmd{}}, {"global", Globals{}}} {
+	}{{"tenantry worker", WorkerCmd{}}, {"tenantry lambda", LambdaCmd{}}, {"tenantry migrate", MigrateCmd{}}, {"tenantry api", APICmd{}}, {"tenantry console", ConsoleCmd{}}, {"global", Globals{}}} {
 		var rows []string
 		configRows(reflect.TypeOf(cmd.v), "", &rows)
 		fmt.Fprintf(&b, "### %s\n\n| flag | environment | default | meaning |\n|---|---|---|---|\n%s\n\n", cmd.title, strings.Join(rows, "\n"))
