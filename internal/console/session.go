@@ -110,7 +110,7 @@ func (srv *Server) loginCookie() string {
 }
 
 func (srv *Server) setCookie(w http.ResponseWriter, name, value string, maxAge int, sameSite http.SameSite) {
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ //nolint:gosec // Secure unless InsecureCookies, which validate allows only for an http://loopback URL
 		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		HttpOnly: true, Secure: !srv.cfg.InsecureCookies, SameSite: sameSite,
 	})
