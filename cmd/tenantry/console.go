@@ -22,11 +22,12 @@ type ConsoleCmd struct {
 	OperatorGroups []string `name:"operator-group" env:"TENANTRY_CONSOLE_OPERATOR_GROUPS" default:"tenantry-operators" help:"Groups with the operator role (may act)."`
 	ViewerGroups   []string `name:"viewer-group" env:"TENANTRY_CONSOLE_VIEWER_GROUPS" default:"tenantry-viewers" help:"Groups with the viewer role (read only)."`
 
-	OwnerURL    string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string: the console's read-only view of every tenant."`
-	DatabaseURL string `name:"database-url" env:"TENANTRY_DATABASE_URL" help:"Worker role connection string: operator audit events and replays (empty: no actions that write)."`
-	DLQURL      string `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue URL (empty: no DLQ views)."`
-	QueueURL    string `name:"queue-url" env:"TENANTRY_QUEUE_URL" help:"Job queue for reindex jobs (empty: no reindex)."`
-	Issuer      string `name:"console-issuer" env:"TENANTRY_CONSOLE_ISSUER" help:"iss of the console's operator envelopes (must be one of the worker's trusted issuers)."`
+	OwnerURL        string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string: the console's read-only view of every tenant."`
+	DatabaseURL     string `name:"database-url" env:"TENANTRY_DATABASE_URL" help:"Worker role connection string: operator audit events and replays (empty: no actions that write)."`
+	DLQURL          string `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue URL (empty: no DLQ views)."`
+	QueueURL        string `name:"queue-url" env:"TENANTRY_QUEUE_URL" help:"Job queue for reindex jobs (empty: no reindex)."`
+	StateMachineARN string `name:"state-machine-arn" env:"TENANTRY_SFN_STATE_MACHINE_ARN" help:"The pipeline state machine (empty: no Step Functions views)."`
+	Issuer          string `name:"console-issuer" env:"TENANTRY_CONSOLE_ISSUER" help:"iss of the console's operator envelopes (must be one of the worker's trusted issuers)."`
 }
 
 // Run serves until the process is signalled.
@@ -37,6 +38,6 @@ func (c *ConsoleCmd) Run(g *Globals) error {
 			OperatorGroups: c.OperatorGroups, ViewerGroups: c.ViewerGroups}},
 		Listen: c.Listen, OwnerURL: c.OwnerURL, DatabaseURL: c.DatabaseURL,
 		DLQ: service.DLQSource{AWS: c.AWS.settings(), Trust: c.Envelope.trust()}, DLQURL: c.DLQURL,
-		JobQueueURL: c.QueueURL, Signing: c.Signer.signing(), Issuer: c.Issuer, Audience: c.Envelope.Audience,
+		JobQueueURL: c.QueueURL, StateMachineARN: c.StateMachineARN, Signing: c.Signer.signing(), Issuer: c.Issuer, Audience: c.Envelope.Audience,
 	}, g.Logger())
 }

@@ -183,6 +183,14 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("%d pause/resume rows in the chain, want 2", n)
 		}
 
+		// A document's Step Functions executions: acme's only.
+		run(t, ctx, chromedp.Navigate(e.URL+"/tenants/"+e.acme.String()), chromedp.Click(chromedp.CSS(`a.sfn[href$="/contract-1/executions"]`)),
+			chromedp.WaitVisible(chromedp.ID("executions")))
+		if got := text(t, ctx, "#executions"); strings.Count(got, e.acme.String()) != 2 || strings.Contains(got, e.globex.String()) || strings.Contains(got, "not.shown") {
+			t.Errorf("executions of acme's contract-1:\n%s", got)
+		}
+		run(t, ctx, screenshot("executions"))
+
 		// A dry run of globex's dead letters lists exactly those two.
 		run(t, ctx, chromedp.Navigate(e.URL+"/dlq"), chromedp.WaitVisible(chromedp.ID("dlq-groups")))
 		if got := text(t, ctx, "#dlq-groups"); !strings.Contains(got, "embed") || !strings.Contains(got, "extract") {

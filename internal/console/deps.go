@@ -81,13 +81,20 @@ type Reindexer interface {
 	Reindex(ctx context.Context, tenant uuid.UUID, actor, reason string, ids []string) (int, error)
 }
 
+// DocumentExecutions lists a document's Step Functions executions
+// (*Executions).
+type DocumentExecutions interface {
+	ForDocument(ctx context.Context, tenant uuid.UUID, document string) ([]Execution, error)
+}
+
 // Deps are what the console reads and acts through. Reader is required;
-// a nil Control is NoControl; nil DLQ, Recorder or Reindexer make their
-// views and actions answer ErrUnavailable.
+// a nil Control is NoControl; nil DLQ, Recorder, Reindexer or Executions
+// make their views and actions answer ErrUnavailable.
 type Deps struct {
-	Reader    Reader
-	Control   TenantControl
-	Recorder  Recorder
-	DLQ       DeadLetters
-	Reindexer Reindexer
+	Reader     Reader
+	Control    TenantControl
+	Recorder   Recorder
+	DLQ        DeadLetters
+	Reindexer  Reindexer
+	Executions DocumentExecutions
 }

@@ -237,6 +237,7 @@ func newEnv(tb testing.TB) *env {
 		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console"},
 	}, console.Deps{
 		Reader: reader, Control: e.control, Recorder: rec,
+		Executions: &console.Executions{API: newFakeSFN(e.acme, e.globex), StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:pipeline"},
 		DLQ: &console.Queue{API: client, Resolver: &dlq.EnvelopeResolver{Verifier: v}, Gateway: gw, DLQURL: d,
 			InspectTuning: dlq.InspectConfig{WaitTime: time.Second}, ReplayTuning: dlq.ReplayConfig{WaitTime: time.Second, Rate: 100}},
 	}, zap.NewNop())

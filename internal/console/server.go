@@ -130,6 +130,7 @@ func (srv *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /{$}", srv.view(srv.overview))
 	mux.HandleFunc("GET /tenants/{tenant}", srv.view(srv.tenant))
 	mux.HandleFunc("GET /dlq", srv.view(srv.deadLetters))
+	mux.HandleFunc("GET /tenants/{tenant}/documents/{document}/executions", srv.view(srv.executions))
 	mux.HandleFunc("POST /tenants/{tenant}/pause", srv.action(srv.pause))
 	mux.HandleFunc("POST /tenants/{tenant}/resume", srv.action(srv.resume))
 	mux.HandleFunc("POST /tenants/{tenant}/verify", srv.action(srv.verify))

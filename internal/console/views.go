@@ -106,7 +106,7 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 		srv.fail(w, r, sess, http.StatusInternalServerError, "could not read the audit chain")
 		return
 	}
-	data := map[string]any{"Tenant": t, "Documents": docs, "Events": events, "Chain": chain}
+	data := map[string]any{"Tenant": t, "Documents": docs, "Events": events, "Chain": chain, "SFN": srv.deps.Executions != nil}
 	if st, err := srv.deps.Control.Status(ctx, t); err != nil {
 		data["ControlErr"] = controlText(err)
 	} else {
@@ -130,6 +130,25 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 	data["Messages"] = msgs
 	data["Flash"] = r.URL.Query().Get("done")
 	srv.render(w, r, http.StatusOK, "tenant", sess, data)
+}
+
+func (srv *Server) executions(w http.ResponseWriter, r *http.Request, sess *session) {
+	t, ok := tenantParam(r)
+	doc := r.PathValue("document")
+	if !ok || doc == "" || len(doc) > 256 {
+		srv.fail(w, r, sess, http.StatusNotFound, "no such document")
+		return
+	}
+	data := map[string]any{"Tenant": t, "Document": doc}
+	if srv.deps.Executions == nil {
+		data["Error"] = controlText(ErrUnavailable)
+	} else if ex, err := srv.deps.Executions.ForDocument(r.Context(), t, doc); err != nil {
+		srv.log.Error("console: executions", zap.String("tenant_id", t.String()), zap.Error(err))
+		data["Error"] = "could not list the executions"
+	} else {
+		data["Executions"] = ex
+	}
+	srv.render(w, r, http.StatusOK, "executions", sess, data)
 }
 
 // dlqGroup counts dead letters by tenant, reason and stage.

@@ -30,6 +30,8 @@ type ConsoleConfig struct {
 	DLQURL string
 	// JobQueueURL is where reindex jobs go ("": reindex unavailable).
 	JobQueueURL string
+	// StateMachineARN lists documents' Step Functions executions ("": none).
+	StateMachineARN string
 	// Signing is the console's own envelope key and Issuer its iss (which
 	// the worker's trust must list): operator events and reindex jobs are
 	// signed with it. No key: actions that write are unavailable.
@@ -105,6 +107,13 @@ func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 			}
 			deps.Reindexer = &console.JobReindexer{Issuer: jobs, SQS: client, QueueURL: cfg.JobQueueURL, Reader: reader}
 		}
+	}
+	if cfg.StateMachineARN != "" {
+		client, err := cfg.DLQ.AWS.SFN(ctx)
+		if err != nil {
+			return err
+		}
+		deps.Executions = &console.Executions{API: client, StateMachineARN: cfg.StateMachineARN}
 	}
 	logger.Info("console: dependencies", zap.Bool("dlq", deps.DLQ != nil), zap.Bool("recorder", deps.Recorder != nil),
 		zap.Bool("reindex", deps.Reindexer != nil), zap.Bool("breaker", false))
