@@ -52,7 +52,7 @@ func (e *Executions) ForDocument(ctx context.Context, tenant uuid.UUID, document
 	var token *string
 	for seen := 0; seen < limit; {
 		page, err := e.API.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(e.StateMachineARN),
-			MaxResults: int32(min(100, limit-seen)), NextToken: token}) //nolint:gosec // at most 100
+			MaxResults: int32(min(100, limit-seen)), NextToken: token})
 		if err != nil {
 			return out, fmt.Errorf("console: list executions: %w", err)
 		}
