@@ -2,6 +2,7 @@ package console_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/tenantry/tenantry/internal/audit"
 	"github.com/tenantry/tenantry/internal/console"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 )
 
 // signIn runs the browser's sign-in with an HTTP client: /login → the dev
@@ -237,5 +240,33 @@ func TestConfigRefused(t *testing.T) {
 				t.Fatalf("accepted: %v", err)
 			}
 		})
+	}
+}
+
+// The console never shows document text: a chunk's text and a document's
+// name in S3 are in the database, and no page a signed-in operator can
+// open carries either.
+func TestNoDocumentText(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const secret = "CONFIDENTIAL-MERGER-TERMS-7731"
+	gw := e.db.Open(t)
+	vec := "[" + strings.TrimSuffix(strings.Repeat("0.1,", tenantdbtest.Dims), ",") + "]"
+	err := gw.WithTenant(context.Background(), tenantdbtest.Scope(t, e.acme), func(ctx context.Context, tx tenantdb.Tx) error {
+		n, err := tx.Exec(ctx, `INSERT INTO chunks (tenant_id, document_id, version, ordinal, text, token_count, char_start, char_end, embedding, model, content_hash)
+			SELECT tenant_id, document_id, version, 0, $2, 5, 0, 30, $3::vector, 'm', 'h' FROM documents WHERE document_id = $1`, "contract-1", secret, vec)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("inserted %d chunks", n)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, _, _ := signIn(t, e, operator)
+	for _, path := range []string{"/", "/tenants/" + e.acme.String(), "/dlq", "/tenants/" + e.acme.String() + "/documents/contract-1/executions"} {
+		if body := page(t, op, e.URL+path); strings.Contains(body, secret) || strings.Contains(body, "not.shown.anywhere") {
+			t.Errorf("%s shows document text or an execution's envelope", path)
+		}
 	}
 }
