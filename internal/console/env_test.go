@@ -52,11 +52,12 @@ type env struct {
 	reader           *tenantdb.ConsoleReader
 	control          *recordingControl
 	acme, globex     uuid.UUID
-	dlqIDs           map[uuid.UUID][]string // DLQ message ids by tenant
 	sqs              *sqs.Client
 	queueURL, dlqURL string
 	kit              *envelopetest.Kit
 	issuerServer     *httptest.Server
+	jobsURL          string            // where reindex jobs go
+	gate             *binding.Resolver // the worker's gate
 }
 
 func randomHex(n int) string {
@@ -169,7 +170,7 @@ func newEnv(tb testing.TB) *env {
 	client := sqsClient(tb)
 	db := tenantdbtest.NewDatabase(tb)
 	gw := db.Open(tb)
-	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client, dlqIDs: map[uuid.UUID][]string{}}
+	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client}
 	seed(tb, gw, e.acme, []seedDoc{{"contract-1", "ready", "", 12}, {"contract-2", "ready", "", 7}, {"scan-3", "failed", "extract_failed", 0}, {"big-4", "processing", "", 0}})
 	seed(tb, gw, e.globex, []seedDoc{{"handbook", "ready", "", 30}, {"broken", "failed", "embed_unavailable", 0}, {"broken-2", "failed", "embed_unavailable", 0}})
 
@@ -225,6 +226,21 @@ func newEnv(tb testing.TB) *env {
 	e.reader = reader
 
 	// The dev issuer and the console.
+	// Reindex jobs go to their own queue, where the test reads them back.
+	jobs, _, err := sqssource.EnsureQueues(ctx, client, name+"-jobs", name+"-jobs-dlq", 100)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.jobsURL = jobs
+	tb.Cleanup(func() {
+		for _, n := range []string{name + "-jobs", name + "-jobs-dlq"} {
+			if out, err := client.GetQueueUrl(context.Background(), &sqs.GetQueueUrlInput{QueueName: aws.String(n)}); err == nil {
+				_, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl})
+			}
+		}
+	})
+	e.gate = gate
+
 	e.issuer, e.issuerServer = startIssuer(tb)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -237,6 +253,7 @@ func newEnv(tb testing.TB) *env {
 		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console"},
 	}, console.Deps{
 		Reader: reader, Control: e.control, Recorder: rec,
+		Reindexer:  &console.JobReindexer{Issuer: e.kit.NewIssuer(tb), SQS: client, QueueURL: jobs, Reader: reader},
 		Executions: &console.Executions{API: newFakeSFN(e.acme, e.globex), StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:pipeline"},
 		DLQ: &console.Queue{API: client, Resolver: &dlq.EnvelopeResolver{Verifier: v}, Gateway: gw, DLQURL: d,
 			InspectTuning: dlq.InspectConfig{WaitTime: time.Second}, ReplayTuning: dlq.ReplayConfig{WaitTime: time.Second, Rate: 100}},
