@@ -21,6 +21,10 @@ import (
 // issuer's picker → user → /callback. It returns the client (with its
 // cookies) and the callback's answer.
 func signIn(t *testing.T, e *env, user string) (*http.Client, int, string) {
+	return signInTB(t, e, user)
+}
+
+func signInTB(t testing.TB, e *env, user string) (*http.Client, int, string) {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar}
