@@ -110,7 +110,7 @@ func (srv *Server) callback(w http.ResponseWriter, r *http.Request) {
 	if op.Expiry.Before(expires) {
 		expires = op.Expiry // never beyond the token (the gate refused an expired one)
 	}
-	id := srv.sessions.put(&session{Subject: op.Subject, Name: name, Role: role, CSRF: randomToken(), Expires: expires})
+	id := srv.sessions.put(&session{Subject: op.Subject, Name: name, Role: role, CSRF: randomToken(), Expires: expires}, now)
 	srv.setCookie(w, srv.sessionCookie(), id, int(expires.Sub(now).Seconds()), http.SameSiteStrictMode)
 	srv.log.Info("console: signed in", zap.String("actor", "console:"+name), zap.String("role", role))
 	// A same-site page continues to the console: a Strict cookie set during a

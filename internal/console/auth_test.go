@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -273,4 +274,58 @@ func TestNoDocumentText(t *testing.T) {
 			t.Errorf("%s shows document text or an execution's envelope", path)
 		}
 	}
+}
+
+// Cookies: HttpOnly always; the session SameSite=Strict; Secure with the
+// __Host- prefix unless the console runs on plain-HTTP loopback.
+func TestCookies(t *testing.T) {
+	t.Parallel()
+	iss, _ := startIssuer(t)
+	srv, err := console.New(context.Background(), console.Config{BaseURL: "https://console.example.com",
+		OIDC: console.OIDCConfig{Issuer: iss.URL, ClientID: "console"}}, console.Deps{Reader: emptyReader{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/login", nil))
+	c := rec.Result().Cookies()
+	if len(c) != 1 || c[0].Name != "__Host-tenantry_console_login" || !c[0].Secure || !c[0].HttpOnly || c[0].Path != "/" || c[0].SameSite != http.SameSiteLaxMode {
+		t.Fatalf("login cookie %+v", c)
+	}
+	loc, _ := url.Parse(rec.Header().Get("Location"))
+	q := loc.Query()
+	if q.Get("code_challenge_method") != "S256" || len(q.Get("code_challenge")) != 43 || q.Get("nonce") == "" || q.Get("state") != c[0].Value ||
+		q.Get("redirect_uri") != "https://console.example.com/callback" {
+		t.Fatalf("authorization request %s", loc)
+	}
+
+	e := newEnv(t)
+	jar, _ := cookiejar.New(nil)
+	noFollow := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	r1, _ := noFollow.Get(e.URL + "/login")
+	_ = r1.Body.Close()
+	form := mustURL(t, r1.Header.Get("Location")).Query()
+	form.Set("user", operator)
+	r2, _ := noFollow.PostForm(e.issuer.URL+"/authorize", form)
+	_ = r2.Body.Close()
+	r3, _ := noFollow.Get(r2.Header.Get("Location"))
+	_ = r3.Body.Close()
+	var session *http.Cookie
+	for _, ck := range r3.Cookies() {
+		if ck.Name == "tenantry_console" {
+			session = ck
+		}
+	}
+	if session == nil || !session.HttpOnly || session.SameSite != http.SameSiteStrictMode || session.MaxAge <= 0 || session.MaxAge > 301 {
+		t.Fatalf("session cookie %+v (max age must follow the 5-minute ID token)", session)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

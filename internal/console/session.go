@@ -44,10 +44,15 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (s *sessions) put(sess *session) string {
+func (s *sessions) put(sess *session, now time.Time) string {
 	id := randomToken()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for k, v := range s.active { // bounded: drop the expired
+		if !now.Before(v.Expires) {
+			delete(s.active, k)
+		}
+	}
 	s.active[id] = sess
 	return id
 }
