@@ -4,7 +4,8 @@
 // tokens shaped like Amazon Cognito's (token_use, client_id, custom claims,
 // a groups claim). It also serves a browser login (authorization code flow
 // with PKCE S256, a user picker instead of a password: AddUser, AddClient)
-// for the operator console. It must never run outside tests and `make demo`.
+// for the operator console. It must never run outside tests, `make demo` and
+// `make console` (loopback only).
 package devissuer
 
 import (
