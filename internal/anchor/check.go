@@ -183,8 +183,12 @@ func checkTenant(ctx context.Context, cfg CheckConfig, tenant uuid.UUID) (Report
 		}
 		if hex.EncodeToString(e.Hash) != l.a.Hash {
 			r.MismatchSeq = e.Seq
-			r.Problem = fmt.Sprintf("tenant %s: chain no longer matches its anchor at seq %d (anchored %s): rewritten at or before seq %d, after seq %d",
-				tenant, e.Seq, l.a.AnchoredAt.UTC().Format(time.RFC3339), e.Seq, r.AnchoredSeq)
+			after := "no earlier anchor still matches"
+			if r.AnchoredSeq > 0 {
+				after = fmt.Sprintf("after seq %d, whose anchor still matches", r.AnchoredSeq)
+			}
+			r.Problem = fmt.Sprintf("tenant %s: chain no longer matches its anchor at seq %d (anchored %s): rewritten at or before seq %d, %s",
+				tenant, e.Seq, l.a.AnchoredAt.UTC().Format(time.RFC3339), e.Seq, after)
 			return errStop
 		}
 		r.AnchoredSeq = e.Seq
