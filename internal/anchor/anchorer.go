@@ -69,8 +69,14 @@ func (a *Anchorer) Run(ctx context.Context, tenants []uuid.UUID) ([]Result, erro
 		if err != nil {
 			return out, err
 		}
-		a.cfg.Logger.Info("audit anchor", zap.String("tenant_id", t.String()), zap.String("status", res.Status),
-			zap.Int64("seq", res.Seq), zap.String("job_id", "audit-anchor"))
+		fields := []zap.Field{zap.String("tenant_id", t.String()), zap.String("job_id", "audit-anchor"),
+			zap.String("status", res.Status), zap.Int64("seq", res.Seq)}
+		if res.Status == "refused" {
+			// An error line: the worker-errors alarm of the log group sees it.
+			a.cfg.Logger.Error("audit anchor refused: the chain does not match its anchors", append(fields, zap.String("problem", res.Problem))...)
+		} else {
+			a.cfg.Logger.Info("audit anchor", fields...)
+		}
 		out = append(out, res)
 	}
 	return out, nil

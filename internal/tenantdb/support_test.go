@@ -291,6 +291,12 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 		}
 	}
 
+	// Nor can the worker role use the support door.
+	worker := tenantdbtest.Conn(t, db.WorkerURL)
+	if _, err := worker.Exec(ctx, "SELECT public.tenantry_support_read($1, gen_random_uuid(), 'w', 'documents', '')", tenant); tenantdb.SQLState(err) != "42501" {
+		t.Errorf("worker role called the support read: %v", err)
+	}
+
 	// An operator grants TEMP back (preflight now refuses the role): the
 	// attacker shadows support_grants and the audit function in pg_temp.
 	superuser := tenantdbtest.Conn(t, db.AdminURL)
