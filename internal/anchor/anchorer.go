@@ -38,7 +38,7 @@ type Anchorer struct{ cfg Config }
 
 // New checks cfg.
 func New(cfg Config) (*Anchorer, error) {
-	cc, err := cfg.CheckConfig.withDefaults()
+	cc, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
@@ -96,11 +96,11 @@ func (a *Anchorer) anchorTenant(ctx context.Context, tenant uuid.UUID) (Result, 
 		res.Status, res.Problem = "refused", rep.Problem
 		return res, nil
 	}
-	switch {
-	case seq == 0:
+	switch seq {
+	case 0:
 		res.Status = "empty"
 		return res, nil
-	case seq == rep.AnchoredSeq:
+	case rep.AnchoredSeq:
 		res.Status, res.Seq = "unchanged", seq
 		return res, nil
 	}

@@ -82,7 +82,7 @@ func fromBundle(b BundleEvent) (audit.Event, error) {
 // WriteBundle writes tenant's offline bundle into dir (created; must be
 // empty or absent). keys resolves the public keys named by the anchors.
 func WriteBundle(ctx context.Context, dir string, src audit.Source, store Store, keys envelope.KeySource, tenant uuid.UUID) error {
-	if err := os.MkdirAll(filepath.Join(dir, BundleAnchors), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, BundleAnchors), 0o750); err != nil {
 		return fmt.Errorf("anchor: bundle: %w", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) > 1 {
@@ -131,13 +131,13 @@ func WriteBundle(ctx context.Context, dir string, src audit.Source, store Store,
 	sort.Strings(names)
 	var sums bytes.Buffer
 	for _, n := range names {
-		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(n)), files[n], 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, filepath.FromSlash(n)), files[n], 0o600); err != nil {
 			return fmt.Errorf("anchor: bundle: %w", err)
 		}
 		s := sha256.Sum256(files[n])
 		fmt.Fprintf(&sums, "%s  %s\n", hex.EncodeToString(s[:]), n)
 	}
-	if err := os.WriteFile(filepath.Join(dir, BundleSums), sums.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, BundleSums), sums.Bytes(), 0o600); err != nil {
 		return fmt.Errorf("anchor: bundle: %w", err)
 	}
 	return nil
