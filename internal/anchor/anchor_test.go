@@ -165,7 +165,7 @@ type fixture struct {
 	now    time.Time
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	signer, err := envelope.GenerateKey(envelope.AlgES256, "anchor-key")
 	if err != nil {

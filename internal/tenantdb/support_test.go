@@ -18,7 +18,7 @@ import (
 
 // seedTenant writes one document with two chunks for tenant, as the owner
 // inside the tenant's scope (RLS still applies).
-func seedTenant(ctx context.Context, t *testing.T, db *tenantdbtest.Database, tenant uuid.UUID, doc string) {
+func seedTenant(ctx context.Context, t testing.TB, db *tenantdbtest.Database, tenant uuid.UUID, doc string) {
 	t.Helper()
 	owner := tenantdbtest.Conn(t, db.OwnerURL)
 	err := pgx.BeginFunc(ctx, owner, func(tx pgx.Tx) error {
@@ -340,4 +340,82 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 		!strings.Contains(err.Error(), "public.chunks") {
 		t.Fatalf("support preflight with SELECT on chunks: %v", err)
 	}
+}
+
+// BenchmarkSupportRead measures the audited support door against the
+// worker's own scoped read of the same 100 documents' metadata: "scoped" is
+// WithTenant plus one SELECT, "support" is tenantry_support_read (grant
+// check, the same rows as JSON, a support.read audit row appended in the
+// same transaction). Report the ratio support/scoped.
+func BenchmarkSupportRead(b *testing.B) {
+	ctx := context.Background()
+	db := tenantdbtest.NewDatabase(b)
+	tenant := uuid.New()
+	gw := db.Open(b)
+	err := gw.WithTenant(ctx, tenantdbtest.Scope(b, tenant), func(ctx context.Context, tx tenantdb.Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO tenants (tenant_id) VALUES ($1)", tenant); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status)
+			SELECT $1, 'doc-' || g, 's3://b/k' || g, 'sha256:aa', 'ready' FROM generate_series(1, 100) g`, tenant)
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin, err := tenantdb.OpenSupportAdmin(ctx, db.OwnerURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(admin.Close)
+	g, err := admin.Grant(ctx, tenant, "bench", "benchmark", time.Hour, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	reader, err := tenantdb.OpenSupportReader(ctx, db.SupportURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(reader.Close)
+	scope := tenantdbtest.Scope(b, tenant)
+	b.Run("scoped", func(b *testing.B) {
+		for b.Loop() {
+			var n int
+			err := gw.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+				var raw []byte
+				return tx.QueryRow(ctx, `SELECT coalesce(jsonb_agg(jsonb_build_object('document_id', document_id, 'version', version,
+					'status', status, 'size_bytes', size_bytes, 'filename', filename, 'attributes', attributes) ORDER BY document_id), '[]'),
+					count(*) FROM documents`).Scan(&raw, &n)
+			})
+			if err != nil || n != 100 {
+				b.Fatal(n, err)
+			}
+		}
+	})
+	b.Run("scoped+audit", func(b *testing.B) {
+		for b.Loop() {
+			err := gw.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+				var raw []byte
+				var n int
+				if err := tx.QueryRow(ctx, `SELECT coalesce(jsonb_agg(jsonb_build_object('document_id', document_id, 'version', version,
+					'status', status, 'size_bytes', size_bytes, 'filename', filename, 'attributes', attributes) ORDER BY document_id), '[]'),
+					count(*) FROM documents`).Scan(&raw, &n); err != nil {
+					return err
+				}
+				_, err := tx.Audit(ctx, "document.read", "bench", "", "{}")
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("support", func(b *testing.B) {
+		for b.Loop() {
+			rows, err := reader.Read(ctx, tenantdb.SupportRequest{Tenant: tenant, Grant: g.ID, Operator: "bench", What: "documents"})
+			if err != nil || len(rows) != 100 {
+				b.Fatal(len(rows), err)
+			}
+		}
+	})
 }
