@@ -215,6 +215,34 @@ func TestSupportReadRefusals(t *testing.T) {
 			}
 		})
 	}
+	// A snapshot older than the revoke: a REPEATABLE READ transaction opened
+	// while the grant was active, used after the revoke committed, reads
+	// nothing. Two locks refuse it, each alone enough: the function's FOR
+	// SHARE on the grant's current row, and the audit head's FOR UPDATE (the
+	// revoke appended to the same chain).
+	stale := grant(tenant)
+	support := tenantdbtest.Conn(t, db.SupportURL)
+	tx, err := support.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var one int
+	if err := tx.QueryRow(ctx, "SELECT 1").Scan(&one); err != nil { // takes the snapshot
+		t.Fatal(err)
+	}
+	if ok, err := admin.Revoke(ctx, tenant, stale, "lead"); !ok || err != nil {
+		t.Fatalf("revoke %v %v", ok, err)
+	}
+	var raw string
+	err = tx.QueryRow(ctx, "SELECT public.tenantry_support_read($1, $2, 'bob', 'chunks', 'doc-1')::text", tenant, stale).Scan(&raw)
+	_ = tx.Rollback(ctx)
+	if err == nil && !strings.Contains(raw, `"ok": false`) {
+		t.Fatalf("a snapshot from before the revoke still read: %.80s", raw)
+	}
+	if err != nil && tenantdb.SQLState(err) != "40001" {
+		t.Fatalf("stale snapshot: %v, want a refusal or a serialization failure", err)
+	}
+
 	// Revoking twice is a no-op; revoking through the wrong tenant finds nothing.
 	id := grant(tenant)
 	if ok, err := admin.Revoke(ctx, other, id, "lead"); ok || err != nil {

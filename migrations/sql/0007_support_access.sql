@@ -109,7 +109,9 @@ BEGIN
 			refused := 'support_wrong_operator';
 		WHEN g.revoked_at IS NOT NULL THEN
 			refused := 'support_grant_revoked';
-		WHEN g.expires_at <= pg_catalog.now() THEN
+		WHEN g.expires_at <= pg_catalog.clock_timestamp() THEN
+			-- the wall clock, not now(): a transaction opened before
+			-- expiry must not keep reading after it
 			refused := 'support_grant_expired';
 		ELSE
 			refused := NULL;
@@ -125,6 +127,10 @@ BEGIN
 	PERFORM pg_catalog.set_config('tenantry.tenant_id', p_tenant::text, true);
 	PERFORM pg_catalog.set_config('tenantry.actor', 'support:' || p_operator, true);
 	PERFORM pg_catalog.set_config('tenantry.job_id', 'support-grant:' || p_grant::text, true);
+	-- Hold the grant for the rest of the transaction: a revoke waits for it,
+	-- and a snapshot older than a committed revoke (REPEATABLE READ opened
+	-- before it) fails here with a serialization error instead of reading.
+	PERFORM 1 FROM public.support_grants sg WHERE sg.grant_id = p_grant FOR SHARE;
 
 	IF p_what = 'documents' THEN
 		SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
