@@ -416,6 +416,40 @@ func TestBundleVerifiesOffline(t *testing.T) {
 	}
 }
 
+// The periodic mode anchors new heads on every round and stops with its
+// context.
+func TestRunEvery(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	tenant := uuid.New()
+	f.src.append(tenant, 2)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var rounds [][]anchor.Result
+	err := f.anch.RunEvery(ctx, nil, time.Millisecond, func(r []anchor.Result) error {
+		rounds = append(rounds, r)
+		switch len(rounds) {
+		case 1:
+			f.src.append(tenant, 1) // a new event before the next round
+		case 3:
+			cancel()
+		}
+		return nil
+	})
+	if err != nil || len(rounds) != 3 {
+		t.Fatalf("%d rounds, %v", len(rounds), err)
+	}
+	got := fmt.Sprint(rounds[0][0].Status, rounds[0][0].Seq, " ", rounds[1][0].Status, rounds[1][0].Seq, " ", rounds[2][0].Status)
+	if got != "anchored2 anchored3 unchanged" {
+		t.Fatalf("rounds: %s", got)
+	}
+	// Once, without an interval; a reporting error ends the loop.
+	stop := errors.New("stop")
+	if err := f.anch.RunEvery(context.Background(), nil, 0, func([]anchor.Result) error { return stop }); !errors.Is(err, stop) {
+		t.Fatal(err)
+	}
+}
+
 func TestParseURI(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct{ in, bucket, prefix string }{

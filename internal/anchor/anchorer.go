@@ -133,3 +133,31 @@ func (a *Anchorer) anchorTenant(ctx context.Context, tenant uuid.UUID) (Result, 
 	res.Status, res.Seq, res.Key = "anchored", seq, key
 	return res, nil
 }
+
+// RunEvery runs Run now and then every interval until ctx ends, passing
+// each run's results to report (an error from report or from a run ends
+// it). interval <= 0 runs once.
+func (a *Anchorer) RunEvery(ctx context.Context, tenants []uuid.UUID, interval time.Duration, report func([]Result) error) error {
+	for {
+		res, err := a.Run(ctx, tenants)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		if err := report(res); err != nil {
+			return err
+		}
+		if interval <= 0 {
+			return nil
+		}
+		t := time.NewTimer(interval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}

@@ -98,23 +98,7 @@ func AuditAnchor(ctx context.Context, a AWS, s Anchoring, tenants []uuid.UUID, e
 	if err != nil {
 		return err
 	}
-	for {
-		res, err := anch.Run(ctx, tenants)
-		if err != nil {
-			return err
-		}
-		if err := report(res); err != nil {
-			return err
-		}
-		if every <= 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(every):
-		}
-	}
+	return anch.RunEvery(ctx, tenants, every, report)
 }
 
 // AuditVerifyAnchored checks every chain (or tenants) against its anchors.

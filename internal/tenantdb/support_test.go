@@ -356,6 +356,15 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 		t.Fatalf("forged grant in pg_temp was honoured: %s", raw)
 	}
 
+	// (While the attacker's temporary table, granted to PUBLIC, exists, the
+	// support preflight reports it too.)
+	if _, err := tenantdb.OpenSupportReader(ctx, db.SupportURL); err == nil || !strings.Contains(err.Error(), ".support_grants directly") {
+		t.Fatalf("support preflight with a PUBLIC temporary table: %v", err)
+	}
+	if _, err := support.Exec(ctx, "DROP TABLE pg_temp.support_grants"); err != nil {
+		t.Fatal(err)
+	}
+
 	// Attacker's side of preflight: a table privilege granted to the role
 	// by mistake is reported.
 	if _, err := superuser.Exec(ctx, "REVOKE TEMPORARY ON DATABASE "+db.Name+" FROM tenantry_support"); err != nil {
@@ -367,6 +376,21 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 	if _, err := tenantdb.OpenSupportReader(ctx, db.SupportURL); !errors.Is(err, tenantdb.ErrUnsafeRole) ||
 		!strings.Contains(err.Error(), "public.chunks") {
 		t.Fatalf("support preflight with SELECT on chunks: %v", err)
+	}
+	// And a SECURITY DEFINER function added without a pinned search_path
+	// is reported by the support preflight as by the worker's.
+	if _, err := superuser.Exec(ctx, "REVOKE SELECT ON public.chunks FROM tenantry_support"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenantdb.OpenSupportReader(ctx, db.SupportURL); err != nil {
+		t.Fatalf("support preflight after the fix: %v", err)
+	}
+	if _, err := owner.Exec(ctx, "CREATE FUNCTION public.unpinned() RETURNS int LANGUAGE sql SECURITY DEFINER AS 'SELECT 1'"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tenantdb.OpenSupportReader(ctx, db.SupportURL); !errors.Is(err, tenantdb.ErrUnsafeRole) ||
+		!strings.Contains(err.Error(), "unpinned()") {
+		t.Fatalf("support preflight with an unpinned definer: %v", err)
 	}
 }
 
