@@ -45,6 +45,11 @@ type Options struct {
 	// SupportPassword, if set, makes SupportRole LOGIN with this password
 	// (a deployment would rather create personal logins IN ROLE SupportRole).
 	SupportPassword string
+	// AuditorRole reads every tenant's audit chain and nothing else
+	// (default tenantry_auditor): for audit verify, anchor and export.
+	AuditorRole string
+	// AuditorPassword, if set, makes AuditorRole LOGIN with this password.
+	AuditorPassword string
 	Logger          *zap.Logger
 }
 
@@ -57,6 +62,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SupportRole == "" {
 		o.SupportRole = "tenantry_support"
+	}
+	if o.AuditorRole == "" {
+		o.AuditorRole = "tenantry_auditor"
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -73,6 +81,9 @@ func (o Options) validate() error {
 	}
 	if !roleName.MatchString(o.SupportRole) || o.SupportRole == o.WorkerRole {
 		return fmt.Errorf("migrations: support role %q is not a plain lower-case identifier distinct from the worker role", o.SupportRole)
+	}
+	if !roleName.MatchString(o.AuditorRole) || o.AuditorRole == o.WorkerRole || o.AuditorRole == o.SupportRole {
+		return fmt.Errorf("migrations: auditor role %q is not a plain lower-case identifier distinct from the other roles", o.AuditorRole)
 	}
 	return nil
 }
@@ -184,6 +195,7 @@ func Up(ctx context.Context, url string, opts Options) error {
 	for _, l := range []struct{ what, role, password string }{
 		{"worker", opts.WorkerRole, opts.WorkerPassword},
 		{"support", opts.SupportRole, opts.SupportPassword},
+		{"auditor", opts.AuditorRole, opts.AuditorPassword},
 	} {
 		if l.password == "" {
 			continue

@@ -19,7 +19,7 @@ type AuditCmd struct {
 
 // AuditDB is the owner-role connection used by the audit commands.
 type AuditDB struct {
-	OwnerURL string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" help:"Owner role connection string (its policy may read every tenant's chain)."`
+	OwnerURL string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" help:"Connection string of a role that reads every tenant's chain: the read-only auditor role (tenantry_auditor) or the owner."`
 }
 
 // AnchorFlags locate the anchors and name the anchoring and trusted keys.

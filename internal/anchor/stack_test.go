@@ -66,7 +66,9 @@ func TestOwnerRewriteCaughtByS3Anchors(t *testing.T) {
 	write(victim, 4)
 	write(bystander, 2)
 
-	reader, err := tenantdb.OpenAuditReader(ctx, db.OwnerURL)
+	// The anchoring side logs in as the auditor: it reads every chain and
+	// can rewrite none.
+	reader, err := tenantdb.OpenAuditReader(ctx, db.AuditorURL)
 	if err != nil {
 		t.Fatal(err)
 	}

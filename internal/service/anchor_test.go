@@ -74,7 +74,8 @@ func TestAnchoringAndSupportThroughService(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := service.AWS{Region: "us-east-1", S3Endpoint: endpoint}
-	settings := service.Anchoring{OwnerURL: db.OwnerURL, Location: "s3://" + bucket + "/anchors/", Retention: 2 * time.Minute,
+	// The read-only auditor role is enough to anchor, verify and export.
+	settings := service.Anchoring{OwnerURL: db.AuditorURL, Location: "s3://" + bucket + "/anchors/", Retention: 2 * time.Minute,
 		Signing: service.Signing{KeyFile: keyFile}, Keys: service.Trust{JWKSFile: jwksFile}}
 
 	// Support: grant (audited), read (audited).
@@ -98,7 +99,7 @@ func TestAnchoringAndSupportThroughService(t *testing.T) {
 		t.Fatalf("verify --anchors: %+v %v", reps, err)
 	}
 	// The support read is in the anchored chain.
-	plain, err := service.AuditVerify(ctx, db.OwnerURL, []uuid.UUID{tenant})
+	plain, err := service.AuditVerify(ctx, db.AuditorURL, []uuid.UUID{tenant})
 	if err != nil || audit.Broken(plain) || plain[0].Events != 5 {
 		t.Fatalf("plain verify: %+v %v", plain, err)
 	}

@@ -181,3 +181,23 @@ REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{{.SupportRole}}";
 REVOKE CREATE ON SCHEMA public FROM "{{.SupportRole}}";
 GRANT USAGE ON SCHEMA public TO "{{.SupportRole}}";
 GRANT EXECUTE ON FUNCTION public.tenantry_support_read(uuid, uuid, text, text, text) TO "{{.SupportRole}}";
+
+-- The auditor role: reads every tenant's audit chain and nothing else (no
+-- documents, chunks, grants or security events; no writes; no functions).
+-- `tenantry audit verify|anchor|export` and the scheduled anchoring task can
+-- log in with it instead of the owner, so the credential they hold cannot
+-- rewrite the chain it anchors.
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{{.AuditorRole}}') THEN
+		CREATE ROLE "{{.AuditorRole}}" NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+	END IF;
+	EXECUTE pg_catalog.format('REVOKE TEMPORARY, CREATE ON DATABASE %I FROM %I', pg_catalog.current_database(), '{{.AuditorRole}}');
+	EXECUTE pg_catalog.format('GRANT CONNECT ON DATABASE %I TO %I', pg_catalog.current_database(), '{{.AuditorRole}}');
+END $$;
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{{.AuditorRole}}";
+REVOKE CREATE ON SCHEMA public FROM "{{.AuditorRole}}";
+GRANT USAGE ON SCHEMA public TO "{{.AuditorRole}}";
+GRANT SELECT ON public.audit_events, public.audit_heads TO "{{.AuditorRole}}";
+CREATE POLICY auditor_read ON public.audit_events FOR SELECT TO "{{.AuditorRole}}" USING (true);
+CREATE POLICY auditor_read ON public.audit_heads FOR SELECT TO "{{.AuditorRole}}" USING (true);

@@ -32,6 +32,7 @@ const (
 	ownerRole   = "tenantry_owner"
 	workerRole  = "tenantry_worker"
 	supportRole = "tenantry_support"
+	auditorRole = "tenantry_auditor"
 	lockKey     = 0x7465737464627300
 )
 
@@ -41,6 +42,7 @@ type Database struct {
 	OwnerURL   string // the owner role (migrations, tamper tests)
 	WorkerURL  string // the worker role (what the product runs as)
 	SupportURL string // the support role (audited support reads only)
+	AuditorURL string // the auditor role (reads every audit chain, nothing else)
 	AdminURL   string // superuser, database-level
 }
 
@@ -94,6 +96,7 @@ func NewDatabase(t testing.TB) *Database {
 		OwnerURL:   withDB(roleURL(admin, ownerRole, ownerPassword()), name),
 		WorkerURL:  withDB(roleURL(admin, workerRole, workerPassword()), name),
 		SupportURL: withDB(roleURL(admin, supportRole, supportPassword()), name),
+		AuditorURL: withDB(roleURL(admin, auditorRole, auditorPassword()), name),
 		AdminURL:   withDB(admin, name),
 	}
 }
@@ -187,7 +190,8 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	}
 	if err := migrations.Up(ctx, withDB(roleURL(admin, ownerRole, ownerPassword()), building),
 		migrations.Options{Dims: Dims, WorkerRole: workerRole, WorkerPassword: workerPassword(),
-			SupportRole: supportRole, SupportPassword: supportPassword()}); err != nil {
+			SupportRole: supportRole, SupportPassword: supportPassword(),
+			AuditorRole: auditorRole, AuditorPassword: auditorPassword()}); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
@@ -221,6 +225,7 @@ func createFromTemplate(ctx context.Context, conn *pgx.Conn, name, tmpl string) 
 func ownerPassword() string   { return envOr("TENANTRY_PG_OWNER_PASSWORD", "tenantry-owner-local") }
 func workerPassword() string  { return envOr("TENANTRY_WORKER_DB_PASSWORD", "tenantry-worker-local") }
 func supportPassword() string { return envOr("TENANTRY_SUPPORT_DB_PASSWORD", "tenantry-support-local") }
+func auditorPassword() string { return envOr("TENANTRY_AUDITOR_DB_PASSWORD", "tenantry-auditor-local") }
 
 func envOr(k, d string) string {
 	if v := os.Getenv(k); v != "" {
@@ -292,6 +297,7 @@ func NewEmptyDatabase(t testing.TB) *Database {
 		OwnerURL:   withDB(roleURL(admin, ownerRole, ownerPassword()), name),
 		WorkerURL:  withDB(roleURL(admin, workerRole, workerPassword()), name),
 		SupportURL: withDB(roleURL(admin, supportRole, supportPassword()), name),
+		AuditorURL: withDB(roleURL(admin, auditorRole, auditorPassword()), name),
 		AdminURL:   withDB(admin, name),
 	}
 }
