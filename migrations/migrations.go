@@ -39,7 +39,18 @@ type Options struct {
 	WorkerRole string
 	// WorkerPassword, if set, makes WorkerRole LOGIN with this password.
 	WorkerPassword string
-	Logger         *zap.Logger
+	// SupportRole is the support staff's role (default tenantry_support):
+	// no table privileges, only the audited support read function.
+	SupportRole string
+	// SupportPassword, if set, makes SupportRole LOGIN with this password
+	// (a deployment would rather create personal logins IN ROLE SupportRole).
+	SupportPassword string
+	// AuditorRole reads every tenant's audit chain and nothing else
+	// (default tenantry_auditor): for audit verify, anchor and export.
+	AuditorRole string
+	// AuditorPassword, if set, makes AuditorRole LOGIN with this password.
+	AuditorPassword string
+	Logger          *zap.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -48,6 +59,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.WorkerRole == "" {
 		o.WorkerRole = "tenantry_worker"
+	}
+	if o.SupportRole == "" {
+		o.SupportRole = "tenantry_support"
+	}
+	if o.AuditorRole == "" {
+		o.AuditorRole = "tenantry_auditor"
 	}
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -61,6 +78,12 @@ func (o Options) validate() error {
 	}
 	if !roleName.MatchString(o.WorkerRole) {
 		return fmt.Errorf("migrations: worker role %q is not a plain lower-case identifier", o.WorkerRole)
+	}
+	if !roleName.MatchString(o.SupportRole) || o.SupportRole == o.WorkerRole {
+		return fmt.Errorf("migrations: support role %q is not a plain lower-case identifier distinct from the worker role", o.SupportRole)
+	}
+	if !roleName.MatchString(o.AuditorRole) || o.AuditorRole == o.WorkerRole || o.AuditorRole == o.SupportRole {
+		return fmt.Errorf("migrations: auditor role %q is not a plain lower-case identifier distinct from the other roles", o.AuditorRole)
 	}
 	return nil
 }
@@ -169,15 +192,30 @@ func Up(ctx context.Context, url string, opts Options) error {
 		}
 		opts.Logger.Info("migration applied", zap.Int("version", m.Version), zap.String("name", m.Name))
 	}
-	if opts.WorkerPassword != "" {
-		var stmt string
-		if err := conn.QueryRow(ctx, "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
-			opts.WorkerRole, opts.WorkerPassword).Scan(&stmt); err != nil {
-			return fmt.Errorf("migrations: worker role: %w", err)
+	for _, l := range []struct{ what, role, password string }{
+		{"worker", opts.WorkerRole, opts.WorkerPassword},
+		{"support", opts.SupportRole, opts.SupportPassword},
+		{"auditor", opts.AuditorRole, opts.AuditorPassword},
+	} {
+		if l.password == "" {
+			continue
 		}
-		if _, err := conn.Exec(ctx, stmt); err != nil {
-			return fmt.Errorf("migrations: set worker role login (needs CREATEROLE): %w", errors.New(pgErrorCode(err)))
+		if err := setLogin(ctx, conn, l.role, l.password); err != nil {
+			return fmt.Errorf("migrations: set %s role login (needs CREATEROLE): %w", l.what, err)
 		}
+	}
+	return nil
+}
+
+// setLogin makes role LOGIN with password; errors never carry the statement.
+func setLogin(ctx context.Context, conn *pgx.Conn, role, password string) error {
+	var stmt string
+	if err := conn.QueryRow(ctx, "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', $1::text, $2::text)",
+		role, password).Scan(&stmt); err != nil {
+		return errors.New(pgErrorCode(err))
+	}
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return errors.New(pgErrorCode(err))
 	}
 	return nil
 }

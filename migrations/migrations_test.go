@@ -21,6 +21,10 @@ func TestRenderRejectsBadOptions(t *testing.T) {
 		{"huge dims", migrations.Options{Dims: 20000}},
 		{"role with quote", migrations.Options{WorkerRole: `x"; DROP TABLE chunks; --`}},
 		{"role upper case", migrations.Options{WorkerRole: "Worker"}},
+		{"support role is the worker", migrations.Options{SupportRole: "tenantry_worker"}},
+		{"support role with quote", migrations.Options{SupportRole: `s"; DROP ROLE x; --`}},
+		{"auditor role is the support role", migrations.Options{AuditorRole: "tenantry_support"}},
+		{"auditor role upper case", migrations.Options{AuditorRole: "Auditor"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -100,7 +104,8 @@ func TestSchemaTrustsNoCallersSchema(t *testing.T) {
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if functions < 3 || definers < 1 {
+	// Definers: tenantry_audit and tenantry_support_read (0007) at least.
+	if functions < 6 || definers < 2 {
 		t.Fatalf("found %d functions, %d definers: the query missed the schema", functions, definers)
 	}
 	worker := tenantdbtest.Conn(t, db.WorkerURL)

@@ -39,7 +39,8 @@ type CLI struct {
 
 	Version  VersionCmd  `cmd:"" help:"Print the version."`
 	Migrate  MigrateCmd  `cmd:"" help:"Apply the database schema (as the owner role)."`
-	Audit    AuditCmd    `cmd:"" help:"Verify and export the per-tenant audit hash chains."`
+	Audit    AuditCmd    `cmd:"" help:"Verify, anchor and export the per-tenant audit hash chains."`
+	Support  SupportCmd  `cmd:"" help:"Audited support access to one tenant's data (grant, revoke, list, read)."`
 	Worker   WorkerCmd   `cmd:"" help:"Run the document worker (SQS → verify envelope → pipeline → pgvector)."`
 	Lambda   LambdaCmd   `cmd:"" help:"Serve the Express state machine's tasks as an AWS Lambda function (Runtime API at $AWS_LAMBDA_RUNTIME_API)."`
 	Search   SearchCmd   `cmd:"" help:"Tenant-scoped semantic search; the tenant comes from a signed envelope (act=search)."`

@@ -725,6 +725,8 @@ var sampleParameters = map[string]any{
 	"OperatorTrustedPrincipalArn": "arn:aws:iam::111122223333:role/oncall",
 	"DatabaseHost":                "tenantry.cluster-abc123.us-east-1.rds.amazonaws.com",
 	"EnvelopeIssuers":             "https://api.example.com,backend",
+	"AuditDatabaseSecretArn":      "arn:aws:secretsmanager:us-east-1:111122223333:secret:tenantry/database/owner-AbCdEf",
+	"SupportTrustedPrincipalArn":  "arn:aws:iam::111122223333:role/support",
 }
 
 // conditionSamples give values to parameters that conditions read but that

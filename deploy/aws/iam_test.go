@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tenantry/tenantry/internal/anchor"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/embed/bedrock"
 	"github.com/tenantry/tenantry/internal/envelope"
@@ -86,6 +87,15 @@ var codeRoles = map[string][]codeGrant{
 		// tenantry sfn start HEADs the object to build the execution name.
 		{pkg: "internal/objects", actions: objects.IAMActions},
 	},
+	// The scheduled tenantry audit anchor task.
+	"AnchorTaskRole": {
+		// Lists the anchors/ prefix, writes anchors with Object Lock retention.
+		{pkg: "internal/anchor", actions: anchor.IAMActions},
+		// Reads existing anchors back (through the one S3 reader).
+		{pkg: "internal/objects", actions: objects.IAMActions},
+		// Signs anchors with AnchorKey and reads its public key to check them.
+		{pkg: "internal/envelope", actions: envelope.IAMActions, use: []string{"kms:Sign", "kms:GetPublicKey"}},
+	},
 }
 
 // outsideCodeGrants are actions a role needs for calls made outside
@@ -94,6 +104,8 @@ var codeRoles = map[string][]codeGrant{
 var outsideCodeGrants = map[string][]struct{ action, why string }{
 	"OperatorRole": {{"secretsmanager:GetSecretValue",
 		"tenantry dlq replay writes audit rows as the worker role (--database-url): the operator reads that login from DatabaseSecret (docs/operations.md)"}},
+	"SupportRole": {{"secretsmanager:GetSecretValue",
+		"tenantry support read connects as the support database role: support staff read its login from SupportDatabaseSecret (docs/operations.md)"}},
 	"ApiRole": {{"sqs:SendMessage",
 		"the backend sends {envelope, job} messages to the job queue with its own SQS client (design: any producer may send jobs)"}},
 }
@@ -112,6 +124,10 @@ var platformRoles = map[string]struct {
 	"EventsRole": {
 		[]string{"states:StartExecution"},
 		"the upload rule starts pipeline executions",
+	},
+	"AnchorScheduleRole": {
+		[]string{"ecs:RunTask", "iam:PassRole"},
+		"the anchoring schedule (EventBridge) runs the anchor task definition, passing its task and execution roles to ECS",
 	},
 	// StateMachineRole: derived from the ASL definition (see stateMachineActions).
 }
@@ -200,6 +216,9 @@ func expectedRoleActions(t reporter, root string) map[string]map[string]bool {
 		}
 	}
 	for role, grants := range outsideCodeGrants {
+		if out[role] == nil {
+			out[role] = map[string]bool{}
+		}
 		for _, g := range grants {
 			out[role][g.action] = true
 		}
@@ -532,14 +551,26 @@ func TestEnvelopeKeyPolicy(t *testing.T) {
 
 func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 	want := expectedRoleActions(t, tpl.Root)
+	// The anchoring task reads only the anchor key's public key; every other
+	// role whose code calls kms:GetPublicKey verifies envelopes.
 	var readers []string
 	for role, actions := range want {
-		if actions["kms:GetPublicKey"] {
+		if actions["kms:GetPublicKey"] && role != "AnchorTaskRole" {
 			readers = append(readers, role)
 		}
 	}
 	sort.Strings(readers)
-	keys := map[string]string{"EnvelopeKeyA": "A", "EnvelopeKeyB": "B"}
+	type keyRule struct {
+		slot    string // envelope key slot ("" for the anchor key)
+		signer  string
+		readers []string
+	}
+	keys := map[string]keyRule{
+		"EnvelopeKeyA": {"A", "ApiRole", readers},
+		"EnvelopeKeyB": {"B", "ApiRole", readers},
+		// Anchors are signed by the anchoring task only; operators verify them.
+		"AnchorKey": {"", "AnchorTaskRole", []string{"AnchorTaskRole", "OperatorRole"}},
+	}
 	for id := range keys {
 		p := tpl.props(id)
 		if p == nil {
@@ -550,7 +581,7 @@ func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 			t.Errorf("%s: KeySpec %v KeyUsage %v, want ECC_NIST_P256 SIGN_VERIFY", id, p["KeySpec"], p["KeyUsage"])
 		}
 		if tpl.Resources[id]["DeletionPolicy"] != "Retain" {
-			t.Errorf("%s: a removed signing key must be retained (envelopes in flight and in the DLQ need it)", id)
+			t.Errorf("%s: a removed signing key must be retained (envelopes in flight and in the DLQ, anchors in S3, need it)", id)
 		}
 	}
 	scs, err := tpl.scenarios(conditionSamples)
@@ -567,10 +598,10 @@ func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 		for _, st := range allStatements(r) {
 			if st.Effect == "Allow" && slices.Contains(st.Actions, "kms:Sign") {
 				roles, other := principalRoles(st.Principal)
-				if st.Kind == resourcePolicy && (fmt.Sprint(roles) != "[ApiRole]" || len(other) > 0) {
+				if st.Kind == resourcePolicy && (fmt.Sprint(roles) != "["+keys[st.Owner].signer+"]" || len(other) > 0) {
 					t.Errorf("%s: %s grants kms:Sign to %v %v", sc, st.Where, roles, other)
 				}
-				if st.Kind == identityPolicy && fmt.Sprint(st.Roles) != "[ApiRole]" {
+				if st.Kind == identityPolicy && fmt.Sprint(st.Roles) != "[ApiRole]" && fmt.Sprint(st.Roles) != "[AnchorTaskRole]" {
 					t.Errorf("%s: %s gives kms:Sign to %v", sc, st.Where, st.Roles)
 				}
 			}
@@ -582,11 +613,11 @@ func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 				}
 			}
 		}
-		for id, slot := range keys {
+		for id, rule := range keys {
 			if r.Resources[id] == nil {
 				continue
 			}
-			signs := strings.Contains(sc.Params["SigningKeys"], slot)
+			signs := rule.slot == "" || strings.Contains(sc.Params["SigningKeys"], rule.slot)
 			var signers, pubReaders []string
 			var denyOthers, grantGuard bool
 			for _, st := range allStatements(r) {
@@ -608,7 +639,7 @@ func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 				case st.Effect == "Deny" && slices.Contains(st.Actions, "kms:Sign"):
 					if a, _, _ := intrinsic(get(st.Condition, "ArnNotEquals", "aws:PrincipalArn")); a == "Fn::GetAtt" && isWildcardPrincipal(st.Principal) {
 						roles, _ := principalRoles(get(st.Condition, "ArnNotEquals", "aws:PrincipalArn"))
-						denyOthers = fmt.Sprint(roles) == "[ApiRole]"
+						denyOthers = fmt.Sprint(roles) == "["+rule.signer+"]"
 					}
 				case st.Effect == "Deny" && slices.Contains(st.Actions, "kms:CreateGrant"):
 					grantGuard = true
@@ -622,17 +653,17 @@ func checkEnvelopeKeyPolicy(t reporter, tpl *cfnTemplate) {
 			}
 			wantSigners := "[]"
 			if signs {
-				wantSigners = "[ApiRole]"
+				wantSigners = "[" + rule.signer + "]"
 			}
 			if fmt.Sprint(signers) != wantSigners {
 				t.Errorf("%s: %s: kms:Sign allowed to %v, want %s", sc, id, signers, wantSigners)
 			}
 			sort.Strings(pubReaders)
-			if fmt.Sprint(pubReaders) != fmt.Sprint(readers) {
-				t.Errorf("%s: %s: public key readers %v, want the roles whose code calls kms:GetPublicKey %v", sc, id, pubReaders, readers)
+			if fmt.Sprint(pubReaders) != fmt.Sprint(rule.readers) {
+				t.Errorf("%s: %s: public key readers %v, want the roles whose code calls kms:GetPublicKey %v", sc, id, pubReaders, rule.readers)
 			}
 			if !denyOthers {
-				t.Errorf("%s: %s: no explicit Deny of kms:Sign to every principal but ApiRole", sc, id)
+				t.Errorf("%s: %s: no explicit Deny of kms:Sign to every principal but %s", sc, id, rule.signer)
 			}
 			if !grantGuard {
 				t.Errorf("%s: %s: no Deny of kms:CreateGrant for non-AWS-service use", sc, id)

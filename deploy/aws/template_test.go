@@ -551,10 +551,12 @@ func TestBucket(t *testing.T) {
 
 func checkBucket(t reporter, tpl *cfnTemplate) {
 	buckets := tpl.resourcesOfType("AWS::S3::Bucket")
-	if len(buckets) != 1 {
-		t.Errorf("buckets %v, want exactly the upload bucket", buckets)
+	if fmt.Sprint(buckets) != "[AnchorBucket UploadBucket]" {
+		t.Errorf("buckets %v, want exactly the upload and anchor buckets", buckets)
 		return
 	}
+	checkAnchorBucket(t, tpl)
+	buckets = []string{"UploadBucket"}
 	p := tpl.props(buckets[0])
 	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
 		if get(p, "PublicAccessBlockConfiguration", k) != true {
@@ -619,6 +621,38 @@ func checkBucket(t reporter, tpl *cfnTemplate) {
 		}
 	}
 	assertDeniesInsecureTransport(t, tpl, "AWS::S3::BucketPolicy", "PolicyDocument")
+}
+
+// checkAnchorBucket: the audit anchors live under Object Lock in COMPLIANCE
+// mode with versioning, are retained with the stack, and the bucket is as
+// closed as the upload bucket.
+func checkAnchorBucket(t reporter, tpl *cfnTemplate) {
+	p := tpl.props("AnchorBucket")
+	if p["ObjectLockEnabled"] != true || get(p, "ObjectLockConfiguration", "ObjectLockEnabled") != "Enabled" {
+		t.Error("AnchorBucket: Object Lock must be enabled")
+	}
+	if get(p, "ObjectLockConfiguration", "Rule", "DefaultRetention", "Mode") != "COMPLIANCE" {
+		t.Error("AnchorBucket: default retention must be COMPLIANCE")
+	}
+	if get(p, "VersioningConfiguration", "Status") != "Enabled" {
+		t.Error("AnchorBucket: versioning must be enabled")
+	}
+	if tpl.Resources["AnchorBucket"]["DeletionPolicy"] != "Retain" {
+		t.Error("AnchorBucket must be retained when the stack is deleted")
+	}
+	for _, k := range []string{"BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"} {
+		if get(p, "PublicAccessBlockConfiguration", k) != true {
+			t.Errorf("AnchorBucket: PublicAccessBlockConfiguration.%s must be true", k)
+		}
+	}
+	td := tpl.props("AnchorTaskDefinition")
+	c := asList(get(td, "ContainerDefinitions"))
+	if len(c) != 1 || fmt.Sprint(get(c[0], "Command")) != "[audit anchor]" || get(c[0], "ReadonlyRootFilesystem") != true {
+		t.Errorf("AnchorTaskDefinition must run `audit anchor` read-only: %v", c)
+	}
+	if get(tpl.props("AnchorScheduleRule"), "ScheduleExpression") == nil {
+		t.Error("AnchorScheduleRule has no schedule")
+	}
 }
 
 func assertDeniesInsecureTransport(t reporter, tpl *cfnTemplate, typ, doc string) {

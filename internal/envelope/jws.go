@@ -46,7 +46,12 @@ func splitCompact(token string) (h, p, s string, err error) {
 // parseHeader decodes and checks the protected header: strict JSON, only
 // alg/kid/typ, alg in the allowlist, kid present. It runs before any key
 // lookup, so nothing in a refused header reaches a key source.
-func parseHeader(seg string) (header, error) {
+func parseHeader(seg string) (header, error) { return parseHeaderTyp(seg, "") }
+
+// parseHeaderTyp is parseHeader with the typ rule: with payloadTyp "" (an
+// envelope) typ may be absent, "JWT" or the envelope type; otherwise (a
+// signed payload) typ must be exactly payloadTyp.
+func parseHeaderTyp(seg, payloadTyp string) (header, error) {
 	raw, err := b64.DecodeString(seg)
 	if err != nil {
 		return header{}, reject(ReasonMalformed, "header is not base64url")
@@ -71,9 +76,15 @@ func parseHeader(seg string) (header, error) {
 	if h.Alg != AlgES256 && h.Alg != AlgEdDSA {
 		return header{}, reject(ReasonAlgNotAllowed, "alg is not ES256 or EdDSA")
 	}
-	if typRaw, ok := obj["typ"]; ok {
+	typRaw, hasTyp := obj["typ"]
+	switch {
+	case payloadTyp == "" && hasTyp:
 		if !isJSONString(typRaw) || json.Unmarshal(typRaw, &h.Typ) != nil || !typeAllowed(h.Typ) {
 			return header{}, reject(ReasonMalformed, "typ is not an envelope type")
+		}
+	case payloadTyp != "":
+		if !hasTyp || !isJSONString(typRaw) || json.Unmarshal(typRaw, &h.Typ) != nil || h.Typ != payloadTyp {
+			return header{}, reject(ReasonMalformed, "typ is not the expected payload type")
 		}
 	}
 	kidRaw, ok := obj["kid"]

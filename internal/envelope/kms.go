@@ -159,6 +159,16 @@ func (s *KMSSigner) Sign(ctx context.Context, c Claims) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	sig, err := s.signBytes(ctx, k, input)
+	if err != nil {
+		return "", err
+	}
+	return finish(input, sig)
+}
+
+// signBytes has KMS sign input with k and checks the signature with k's
+// public key before returning it in JWS form.
+func (s *KMSSigner) signBytes(ctx context.Context, k kmsKey, input []byte) ([]byte, error) {
 	// Sign with the concrete key ARN, never the alias: the kid in the header
 	// must name the key that really signs.
 	in := &kms.SignInput{KeyId: &k.arn}
@@ -171,7 +181,7 @@ func (s *KMSSigner) Sign(ctx context.Context, c Claims) (string, error) {
 	}
 	out, err := s.api.Sign(ctx, in)
 	if err != nil {
-		return "", fmt.Errorf("envelope: kms Sign: %w", err)
+		return nil, fmt.Errorf("envelope: kms Sign: %w", err)
 	}
 	var sig []byte
 	switch k.pub.Algorithm {
@@ -187,9 +197,9 @@ func (s *KMSSigner) Sign(ctx context.Context, c Claims) (string, error) {
 		}
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return finish(input, sig)
+	return sig, nil
 }
 
 // derToRaw converts an ASN.1 DER ECDSA signature (SEQUENCE { r INTEGER, s

@@ -237,11 +237,13 @@ func signingInput(alg, kid string, c Claims) ([]byte, error) {
 	return out, nil
 }
 
-func finish(input, sig []byte) (string, error) {
+func finish(input, sig []byte) (string, error) { return finishLimit(input, sig, DefaultMaxTokenBytes) }
+
+func finishLimit(input, sig []byte, limit int) (string, error) {
 	enc := base64.RawURLEncoding
 	n := len(input) + 1 + enc.EncodedLen(len(sig))
-	if n > DefaultMaxTokenBytes {
-		return "", fmt.Errorf("%w: %d > %d bytes", ErrTokenTooLarge, n, DefaultMaxTokenBytes)
+	if n > limit {
+		return "", fmt.Errorf("%w: %d > %d bytes", ErrTokenTooLarge, n, limit)
 	}
 	out := make([]byte, 0, n)
 	out = append(out, input...)

@@ -86,6 +86,13 @@ func Codes() []Code {
 		{"output_too_large", "permanent", "sfntask", "a task's output over Step Functions' 256 KB"},
 		{"not_recorded", "transient", "sfntask", "a security event could not be recorded: the invocation is retried"},
 		{"mixed_tenants", "rejected", "dlq", "one message holds events of several tenants"},
+		// Support access (migration 0007, internal/tenantdb): a security event each, nothing read.
+		{"support_no_grant", "rejected", "tenantdb", "a support read named no existing grant"},
+		{"support_wrong_tenant", "rejected", "tenantdb", "a support read of one tenant under another tenant's grant"},
+		{"support_wrong_operator", "rejected", "tenantdb", "a support read by another operator than the grant names"},
+		{"support_grant_revoked", "rejected", "tenantdb", "a support read under a revoked grant"},
+		{"support_grant_expired", "rejected", "tenantdb", "a support read after the grant expired"},
+		{"support_bad_request", "rejected", "tenantdb", "a support read of an unknown kind, or chunks without a document"},
 		// The runner (worker).
 		{"permanent", "permanent", "worker", "a permanent failure with no reason of its own"},
 		{"transient", "transient", "worker", "a failure worth retrying"},

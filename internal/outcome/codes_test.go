@@ -16,6 +16,7 @@ import (
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/searchapi"
 	"github.com/tenantry/tenantry/internal/sfntask"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 )
@@ -57,6 +58,8 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		searchapi.ReasonDatabaseUnavailable, retrieval.ReasonBadMetadata,
 		worker.ReasonPermanent, worker.ReasonTransient, worker.ReasonRetryAfter, worker.ReasonPanic,
 		worker.ReasonTimeout, worker.ReasonCanceled, worker.ReasonMaxReceives,
+		tenantdb.ReasonSupportNoGrant, tenantdb.ReasonSupportWrongTenant, tenantdb.ReasonSupportWrongOperator,
+		tenantdb.ReasonSupportRevoked, tenantdb.ReasonSupportExpired, tenantdb.ReasonSupportBadRequest,
 	)
 	for _, err := range []error{pipeline.ErrUnsupported, pipeline.ErrMalformed, pipeline.ErrTooLarge, pipeline.ErrEmpty, pipeline.ErrRejected, pipeline.ErrSourceChanged} {
 		defined = append(defined, pipeline.Reason(err))

@@ -29,6 +29,20 @@ type Trust struct {
 // Only the gate (internal/binding) calls its verification methods; the
 // `tenantry envelope verify` tool asks its Check for a verdict.
 func (t Trust) Verifier(ctx context.Context, a AWS, logger *zap.Logger) (*envelope.Verifier, error) {
+	keys, err := t.Keys(ctx, a, logger)
+	if err != nil {
+		return nil, err
+	}
+	aud := t.Audience
+	if aud == "" {
+		aud = "tenantry"
+	}
+	return envelope.NewVerifier(envelope.Config{Audience: aud, Issuers: t.Issuers, Leeway: t.Leeway, Keys: keys}, logger)
+}
+
+// Keys combines every configured source of trusted public keys (JWKS URL,
+// JWKS file, KMS keys), loaded once.
+func (t Trust) Keys(ctx context.Context, a AWS, logger *zap.Logger) (envelope.KeySource, error) {
 	var sources []envelope.KeySource
 	for _, jc := range []envelope.JWKSConfig{{URL: t.JWKSURL}, {Path: t.JWKSFile}} {
 		if jc.URL == "" && jc.Path == "" {
@@ -60,15 +74,10 @@ func (t Trust) Verifier(ctx context.Context, a AWS, logger *zap.Logger) (*envelo
 	if len(sources) == 0 {
 		return nil, errors.New("no trusted keys: set a JWKS URL, a JWKS file or KMS key ids")
 	}
-	keys := sources[0]
 	if len(sources) > 1 {
-		keys = envelope.Combine(sources...)
+		return envelope.Combine(sources...), nil
 	}
-	aud := t.Audience
-	if aud == "" {
-		aud = "tenantry"
-	}
-	return envelope.NewVerifier(envelope.Config{Audience: aud, Issuers: t.Issuers, Leeway: t.Leeway, Keys: keys}, logger)
+	return sources[0], nil
 }
 
 // Signing chooses a signing key: a local key file or a KMS key.
@@ -93,6 +102,20 @@ func (s Signing) Signer(ctx context.Context, a AWS) (envelope.Signer, error) {
 		return envelope.NewKMSSigner(client, envelope.KMSSignerConfig{KeyID: s.KMSKeyID})
 	}
 	return nil, errors.New("a signing key is required: a key file or a KMS key id")
+}
+
+// PayloadSigner builds the chosen signer for signed payloads (audit
+// anchors): the same key machinery as envelopes.
+func (s Signing) PayloadSigner(ctx context.Context, a AWS) (envelope.PayloadSigner, error) {
+	signer, err := s.Signer(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	ps, ok := signer.(envelope.PayloadSigner)
+	if !ok {
+		return nil, errors.New("the signing key cannot sign payloads")
+	}
+	return ps, nil
 }
 
 // Issuer builds an envelope.Issuer signing with the chosen key.

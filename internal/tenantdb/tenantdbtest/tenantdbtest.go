@@ -29,17 +29,21 @@ import (
 )
 
 const (
-	ownerRole  = "tenantry_owner"
-	workerRole = "tenantry_worker"
-	lockKey    = 0x7465737464627300
+	ownerRole   = "tenantry_owner"
+	workerRole  = "tenantry_worker"
+	supportRole = "tenantry_support"
+	auditorRole = "tenantry_auditor"
+	lockKey     = 0x7465737464627300
 )
 
 // Database is one isolated test database.
 type Database struct {
-	Name      string
-	OwnerURL  string // the owner role (migrations, tamper tests)
-	WorkerURL string // the worker role (what the product runs as)
-	AdminURL  string // superuser, database-level
+	Name       string
+	OwnerURL   string // the owner role (migrations, tamper tests)
+	WorkerURL  string // the worker role (what the product runs as)
+	SupportURL string // the support role (audited support reads only)
+	AuditorURL string // the auditor role (reads every audit chain, nothing else)
+	AdminURL   string // superuser, database-level
 }
 
 // AdminURL returns the superuser URL or skips the test.
@@ -88,10 +92,12 @@ func NewDatabase(t testing.TB) *Database {
 		}
 	})
 	return &Database{
-		Name:      name,
-		OwnerURL:  withDB(roleURL(admin, ownerRole, ownerPassword()), name),
-		WorkerURL: withDB(roleURL(admin, workerRole, workerPassword()), name),
-		AdminURL:  withDB(admin, name),
+		Name:       name,
+		OwnerURL:   withDB(roleURL(admin, ownerRole, ownerPassword()), name),
+		WorkerURL:  withDB(roleURL(admin, workerRole, workerPassword()), name),
+		SupportURL: withDB(roleURL(admin, supportRole, supportPassword()), name),
+		AuditorURL: withDB(roleURL(admin, auditorRole, auditorPassword()), name),
+		AdminURL:   withDB(admin, name),
 	}
 }
 
@@ -183,7 +189,9 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 		return "", err
 	}
 	if err := migrations.Up(ctx, withDB(roleURL(admin, ownerRole, ownerPassword()), building),
-		migrations.Options{Dims: Dims, WorkerRole: workerRole, WorkerPassword: workerPassword()}); err != nil {
+		migrations.Options{Dims: Dims, WorkerRole: workerRole, WorkerPassword: workerPassword(),
+			SupportRole: supportRole, SupportPassword: supportPassword(),
+			AuditorRole: auditorRole, AuditorPassword: auditorPassword()}); err != nil {
 		return "", err
 	}
 	if _, err := conn.Exec(ctx, fmt.Sprintf("ALTER DATABASE %s RENAME TO %s", building, name)); err != nil {
@@ -214,8 +222,10 @@ func createFromTemplate(ctx context.Context, conn *pgx.Conn, name, tmpl string) 
 	return nil
 }
 
-func ownerPassword() string  { return envOr("TENANTRY_PG_OWNER_PASSWORD", "tenantry-owner-local") }
-func workerPassword() string { return envOr("TENANTRY_WORKER_DB_PASSWORD", "tenantry-worker-local") }
+func ownerPassword() string   { return envOr("TENANTRY_PG_OWNER_PASSWORD", "tenantry-owner-local") }
+func workerPassword() string  { return envOr("TENANTRY_WORKER_DB_PASSWORD", "tenantry-worker-local") }
+func supportPassword() string { return envOr("TENANTRY_SUPPORT_DB_PASSWORD", "tenantry-support-local") }
+func auditorPassword() string { return envOr("TENANTRY_AUDITOR_DB_PASSWORD", "tenantry-auditor-local") }
 
 func envOr(k, d string) string {
 	if v := os.Getenv(k); v != "" {
@@ -283,9 +293,11 @@ func NewEmptyDatabase(t testing.TB) *Database {
 		t.Fatalf("tenantdbtest: vector: %v", err)
 	}
 	return &Database{
-		Name:      name,
-		OwnerURL:  withDB(roleURL(admin, ownerRole, ownerPassword()), name),
-		WorkerURL: withDB(roleURL(admin, workerRole, workerPassword()), name),
-		AdminURL:  withDB(admin, name),
+		Name:       name,
+		OwnerURL:   withDB(roleURL(admin, ownerRole, ownerPassword()), name),
+		WorkerURL:  withDB(roleURL(admin, workerRole, workerPassword()), name),
+		SupportURL: withDB(roleURL(admin, supportRole, supportPassword()), name),
+		AuditorURL: withDB(roleURL(admin, auditorRole, auditorPassword()), name),
+		AdminURL:   withDB(admin, name),
 	}
 }
