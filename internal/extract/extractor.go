@@ -143,6 +143,11 @@ type Extractor struct {
 	log *zap.Logger
 	pdf *pdfEngine
 
+	// reference, when set (tests only), extracts as the extractor did
+	// before page furniture and PDF running headers were removed: the
+	// baseline of the fidelity measurements.
+	reference bool
+
 	// wrapPart, when set (tests only), wraps the decompressed reader of a
 	// DOCX's document.xml, so a test can count what was inflated.
 	wrapPart func(io.Reader) io.Reader

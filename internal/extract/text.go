@@ -12,17 +12,17 @@ import (
 
 // Text encodings the decoder knows. Anything else declared falls back to
 // encAuto.
-type encoding int
+type textEncoding int
 
 const (
-	encAuto    encoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
-	encUTF8                    // UTF-8, invalid bytes replaced by U+FFFD
+	encAuto    textEncoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
+	encUTF8                        // declared UTF-8: the same fallbacks (see charset.go)
 	encUTF16LE                 // from a BOM or a declared charset
 	encUTF16BE
 	encLatin1 // declared ISO-8859-1 or Windows-1252 (decoded as Windows-1252, its superset)
 )
 
-func charsetEncoding(charset string) encoding {
+func charsetEncoding(charset string) textEncoding {
 	switch strings.ToLower(strings.TrimSpace(charset)) {
 	case "utf-8", "utf8", "us-ascii", "ascii":
 		return encUTF8
@@ -37,9 +37,11 @@ func charsetEncoding(charset string) encoding {
 }
 
 // win1252 maps bytes 0x80-0x9F; the rest of Windows-1252 is Latin-1.
+// The five bytes Windows-1252 leaves undefined are control characters
+// (dropped), never U+FFFD.
 var win1252 = [32]rune{
-	'€', 0xFFFD, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0xFFFD, 'Ž', 0xFFFD,
-	0xFFFD, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0xFFFD, 'ž', 'Ÿ',
+	'€', 0, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0, 'Ž', 0,
+	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ',
 }
 
 // errBinary marks 8-bit input with NUL bytes: not text.
@@ -51,7 +53,7 @@ var errBinary = errors.New("binary content")
 // stops it. It writes into a strings.Builder and fails once the output
 // exceeds limit bytes.
 type textDecoder struct {
-	enc        encoding
+	enc        textEncoding
 	out        *strings.Builder
 	limit      int64
 	sawMulti   bool // a valid multi-byte UTF-8 sequence was seen (encAuto)
@@ -75,7 +77,10 @@ var errSectionLimit = errors.New("too many sections")
 // decodeText reads r to its end. charset is the declared charset parameter
 // ("" when none). A byte-order mark overrides it.
 func decodeText(ctx context.Context, r io.Reader, charset string, sizeHint, limit int64) (string, error) {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := bufio.NewReaderSize(transformed(r, foreignDecoder(charset)), 64<<10)
+	if foreignDecoder(charset) != nil {
+		charset = "utf-8" // what the transform produces
+	}
 	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
 	if head, _ := br.Peek(3); len(head) >= 2 {
 		switch {
@@ -152,13 +157,16 @@ func (d *textDecoder) write(p []byte, final bool) (int, error) {
 		}
 		r, size := utf8.DecodeRune(p[i:])
 		if r == utf8.RuneError && size <= 1 {
-			if d.enc == encAuto && !d.sawMulti {
+			if !d.sawMulti {
 				// Everything so far was ASCII, which Windows-1252 shares:
-				// decode the rest as Windows-1252.
+				// the declaration (if any) was wrong; decode the rest as
+				// Windows-1252.
 				d.enc = encLatin1
 				continue
 			}
-			d.rune(utf8.RuneError)
+			// Valid multi-byte text before: a stray byte of another
+			// encoding, taken as Windows-1252 on its own.
+			d.rune(latin1(b))
 			i++
 			continue
 		}
