@@ -17,7 +17,7 @@ type textEncoding int
 const (
 	encAuto    textEncoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
 	encUTF8                        // declared UTF-8: the same fallbacks (see charset.go)
-	encUTF16LE                 // from a BOM or a declared charset
+	encUTF16LE                     // from a BOM or a declared charset
 	encUTF16BE
 	encLatin1 // declared ISO-8859-1 or Windows-1252 (decoded as Windows-1252, its superset)
 )
