@@ -220,8 +220,13 @@ func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, 
 		parse = e.docx
 	case TypePDF:
 		parse = e.pdfDoc
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		parse = e.lightMarkup(base)
 	default:
-		return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
+		if !textual(base) {
+			return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
+		}
+		parse = e.plain // any other text/*: read as plain text
 	}
 	format := formatName(base)
 
@@ -292,6 +297,8 @@ func formatName(mediaType string) string {
 	switch mediaType {
 	case TypeText:
 		return "text"
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		return "markup"
 	case TypeMarkdown:
 		return "markdown"
 	case TypeHTML:
@@ -302,6 +309,9 @@ func formatName(mediaType string) string {
 		return "docx"
 	case TypePDF:
 		return "pdf"
+	}
+	if textual(mediaType) {
+		return "text"
 	}
 	return "unknown"
 }

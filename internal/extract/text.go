@@ -59,6 +59,7 @@ type textDecoder struct {
 	sawMulti   bool // a valid multi-byte UTF-8 sequence was seen (encAuto)
 	prevCR     bool
 	checkedNUL int64 // 8-bit bytes examined for NUL so far
+	controls   int64 // C0 control bytes among them (not tab, line or form feed, escape)
 }
 
 // binaryProbe is how many leading bytes of 8-bit text are checked for NUL.
@@ -227,19 +228,28 @@ func latin1(b byte) rune {
 	return rune(b)
 }
 
-// probeNUL fails 8-bit input with a NUL byte among its first binaryProbe
-// bytes: that is a binary file, not text.
+// probeNUL fails 8-bit input with a NUL byte, or more than one control
+// byte in sixteen, among its first binaryProbe bytes: that is a binary
+// file, not text.
 func (d *textDecoder) probeNUL(p []byte) error {
 	if d.checkedNUL >= binaryProbe {
 		return nil
 	}
 	n := min(int64(len(p)), binaryProbe-d.checkedNUL)
 	for _, b := range p[:n] {
-		if b == 0 {
+		switch {
+		case b == 0:
 			return errBinary
+		case b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' && b != 0x1b:
+			d.controls++
 		}
 	}
 	d.checkedNUL += n
+	// Text has few control characters (escape sequences of coloured logs
+	// aside); random bytes have one in eight.
+	if d.checkedNUL >= 64 && d.controls*16 > d.checkedNUL {
+		return errBinary
+	}
 	return nil
 }
 
