@@ -22,7 +22,8 @@ import (
 //  3. Bytes that are valid UTF-8 are UTF-8.
 //  4. Otherwise the document's own declaration: an XML declaration's
 //     encoding, or HTML's <meta charset> / http-equiv (prescan of the first
-//     1024 bytes, as browsers do), unless it too claims UTF-8.
+//     1024 bytes, as browsers do), unless it too claims UTF-8 or does not
+//     decode the document either.
 //  5. Otherwise Windows-1252 (the superset of Latin-1 that browsers assume),
 //     which decodes every byte: 8-bit input never becomes U+FFFD.
 //
@@ -148,7 +149,14 @@ func decodeSource(ctx context.Context, r io.Reader, declared string, sizeHint, l
 	if int64(len(raw)) > limit {
 		return "", errOutputLimit
 	}
-	return decodeText(ctx, bytes.NewReader(raw), sourceCharset(raw, declared), sizeHint, limit)
+	cs := sourceCharset(raw, declared)
+	text, err := decodeText(ctx, bytes.NewReader(raw), cs, sizeHint, limit)
+	if err == nil && cs != declared && cs != "" && strings.ContainsRune(text, utf8.RuneError) &&
+		!bytes.Contains(raw, []byte("\xef\xbf\xbd")) {
+		// The document's own declaration does not decode it either.
+		return decodeText(ctx, bytes.NewReader(raw), "windows-1252", sizeHint, limit)
+	}
+	return text, err
 }
 
 // transformed wraps r in dec, when there is one.

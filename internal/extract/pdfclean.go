@@ -217,7 +217,7 @@ func edgeKey(line string) string {
 	return b.String()
 }
 
-var pageNumberRE = regexp.MustCompile(`^(?i)(?:page\s+)?[-–—(\[]?\s*(\d{1,5}|[ivxlcdm]{1,7})\s*[-–—)\]]?(?:\s*(?:/|of)\s*\d{1,5})?$`)
+var pageNumberRE = regexp.MustCompile(`^(?i)(?:page\s+)?[-–—(\[]?\s*(\d{1,5}|[ivxlc]{1,7})\s*[-–—)\]]?(?:\s*(?:/|of)\s*\d{1,5})?$`)
 
 // pageNumberLine reports a line that is only a page number ("7", "iv",
 // "- 7 -", "Page 7 of 30").
@@ -232,9 +232,10 @@ func pageNumberLine(t string) bool {
 	return unicode.IsDigit(rune(m[1][0])) || romanNumeral(strings.ToLower(m[1]))
 }
 
-var romanRE = regexp.MustCompile(`^m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$`)
+var romanRE = regexp.MustCompile(`^c{0,3}(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3})$`)
 
-// romanNumeral reports a lower-case roman numeral (not empty).
+// romanNumeral reports a lower-case roman numeral up to 399 (front matter
+// is numbered so; "mix" and "dim" are words).
 func romanNumeral(w string) bool {
 	return w != "" && len(w) <= 7 && romanRE.MatchString(w)
 }
