@@ -41,12 +41,12 @@ func TestSourceCharset(t *testing.T) {
 func TestXMLDeclEncoding(t *testing.T) {
 	t.Parallel()
 	for in, want := range map[string]string{
-		`<?xml version="1.0" encoding="ISO-8859-1"?>`: "ISO-8859-1",
+		`<?xml version="1.0" encoding="ISO-8859-1"?>`:    "ISO-8859-1",
 		"  \n<?xml version='1.0' encoding = 'koi8-r' ?>": "koi8-r",
-		`<?xml version="1.0"?>`:                        "",
-		`<?xml encoding="unterminated`:                 "",
-		`<p><?xml encoding="late"?>`:                   "",
-		`<?xml encoding=noquotes?>`:                    "",
+		`<?xml version="1.0"?>`:                          "",
+		`<?xml encoding="unterminated`:                   "",
+		`<p><?xml encoding="late"?>`:                     "",
+		`<?xml encoding=noquotes?>`:                      "",
 	} {
 		if got := xmlDeclEncoding([]byte(in)); got != want {
 			t.Errorf("xmlDeclEncoding(%q) = %q, want %q", in, got, want)

@@ -424,17 +424,21 @@ func codeAfterCode(n *html.Node) bool {
 }
 
 // layoutRow reports a table row used for page layout rather than data: a
-// cell holds block content (paragraphs, headings, lists, listings, tables).
+// cell holds block content (headings, lists, listings, tables, quotes, or
+// more than one paragraph).
 func layoutRow(tr *html.Node) bool {
 	for c := tr.FirstChild; c != nil; c = c.NextSibling {
-		if c.Type == html.ElementNode && (c.DataAtom == atom.Td || c.DataAtom == atom.Th) && hasBlock(c, 0) {
-			return true
+		if c.Type == html.ElementNode && (c.DataAtom == atom.Td || c.DataAtom == atom.Th) {
+			paras := 0
+			if hasBlock(c, 0, &paras) || paras > 1 {
+				return true
+			}
 		}
 	}
 	return false
 }
 
-func hasBlock(n *html.Node, depth int) bool {
+func hasBlock(n *html.Node, depth int, paras *int) bool {
 	if depth > 64 {
 		return true
 	}
@@ -443,11 +447,13 @@ func hasBlock(n *html.Node, depth int) bool {
 			continue
 		}
 		switch c.DataAtom {
-		case atom.P, atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Ul, atom.Ol, atom.Dl,
+		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Ul, atom.Ol, atom.Dl,
 			atom.Pre, atom.Table, atom.Blockquote:
 			return true
+		case atom.P:
+			*paras++
 		}
-		if hasBlock(c, depth+1) {
+		if hasBlock(c, depth+1, paras) {
 			return true
 		}
 	}
