@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/html/charset"
-	"golang.org/x/text/encoding"
+	xencoding "golang.org/x/text/encoding"
 	"golang.org/x/text/transform"
 )
 
@@ -74,7 +74,7 @@ func utf8Label(label string) bool {
 
 // bomEncoding names the encoding a byte-order mark at the start of p
 // declares (encAuto: none).
-func bomEncoding(p []byte) textEncoding {
+func bomEncoding(p []byte) encoding {
 	switch {
 	case len(p) >= 3 && p[0] == 0xEF && p[1] == 0xBB && p[2] == 0xBF:
 		return encUTF8
@@ -123,7 +123,7 @@ func xmlDeclEncoding(p []byte) string {
 // foreignDecoder returns a decoder for a declared charset that the text
 // decoder does not handle itself (Shift_JIS, KOI8-R, ISO-8859-2, GBK …),
 // from the WHATWG encoding index; nil when there is none.
-func foreignDecoder(label string) *encoding.Decoder {
+func foreignDecoder(label string) *xencoding.Decoder {
 	if label == "" || charsetEncoding(label) != encAuto {
 		return nil
 	}
@@ -159,10 +159,13 @@ func decodeSource(ctx context.Context, r io.Reader, declared string, sizeHint, l
 	return text, err
 }
 
-// transformed wraps r in dec, when there is one.
-func transformed(r io.Reader, dec *encoding.Decoder) io.Reader {
+// foreignCharset wraps r in the decoder of a declared charset the text
+// decoder does not handle itself, and then names what it produces (UTF-8);
+// otherwise it returns both unchanged.
+func foreignCharset(r io.Reader, charset string) (io.Reader, string) {
+	dec := foreignDecoder(charset)
 	if dec == nil {
-		return r
+		return r, charset
 	}
-	return transform.NewReader(r, dec)
+	return transform.NewReader(r, dec), "utf-8"
 }

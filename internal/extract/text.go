@@ -12,17 +12,17 @@ import (
 
 // Text encodings the decoder knows. Anything else declared falls back to
 // encAuto.
-type textEncoding int
+type encoding int
 
 const (
-	encAuto    textEncoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
-	encUTF8                        // declared UTF-8: the same fallbacks (see charset.go)
-	encUTF16LE                     // from a BOM or a declared charset
+	encAuto    encoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
+	encUTF8                    // declared UTF-8: the same fallbacks (see charset.go)
+	encUTF16LE                 // from a BOM or a declared charset
 	encUTF16BE
 	encLatin1 // declared ISO-8859-1 or Windows-1252 (decoded as Windows-1252, its superset)
 )
 
-func charsetEncoding(charset string) textEncoding {
+func charsetEncoding(charset string) encoding {
 	switch strings.ToLower(strings.TrimSpace(charset)) {
 	case "utf-8", "utf8", "us-ascii", "ascii":
 		return encUTF8
@@ -53,7 +53,7 @@ var errBinary = errors.New("binary content")
 // stops it. It writes into a strings.Builder and fails once the output
 // exceeds limit bytes.
 type textDecoder struct {
-	enc        textEncoding
+	enc        encoding
 	out        *strings.Builder
 	limit      int64
 	sawMulti   bool // a valid multi-byte UTF-8 sequence was seen (encAuto)
@@ -78,10 +78,8 @@ var errSectionLimit = errors.New("too many sections")
 // decodeText reads r to its end. charset is the declared charset parameter
 // ("" when none). A byte-order mark overrides it.
 func decodeText(ctx context.Context, r io.Reader, charset string, sizeHint, limit int64) (string, error) {
-	br := bufio.NewReaderSize(transformed(r, foreignDecoder(charset)), 64<<10)
-	if foreignDecoder(charset) != nil {
-		charset = "utf-8" // what the transform produces
-	}
+	r, charset = foreignCharset(r, charset)
+	br := bufio.NewReaderSize(r, 64<<10)
 	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
 	if head, _ := br.Peek(3); len(head) >= 2 {
 		switch {
