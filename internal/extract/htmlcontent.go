@@ -21,7 +21,9 @@ import (
 //     not content (navigation, complementary, banner, contentinfo, search,
 //     menu, menubar, toolbar); elements whose class or id names furniture
 //     (nav, menu, sidebar, breadcrumb, toc, footer, header, skip, pager,
-//     picker, …) unless they hold most of the page's text; skip links
+//     picker, …) when their text is mostly links (at least 30 %), or short
+//     (at most 300 characters, no heading), and not most of the page's
+//     text (unless more than half of it is links); skip links
 //     ("Skip to content") and headings' permalink markers; tables of
 //     contents (lists of at least two links, all into pages, at least 70 %
 //     link text); and link farms: lists, tables, cells, divisions and
@@ -40,7 +42,7 @@ type contentFilter struct {
 
 // linkStats measure an element's text: all of it, the part inside links,
 // the number of links and how many of them point into a page (#fragment).
-type linkStats struct{ text, link, links, frag int }
+type linkStats struct{ text, link, links, frag, heads int }
 
 // newContentFilter measures every element under root.
 func newContentFilter(root *html.Node) *contentFilter {
@@ -75,6 +77,9 @@ func (f *contentFilter) measure(n *html.Node, inLink bool) linkStats {
 				s.frag++
 			}
 		}
+		if headingLevel(n.DataAtom) {
+			s.heads++
+		}
 		if n.DataAtom == atom.Img {
 			l := visibleLen(htmlAttr(n, "alt"))
 			s.text = l
@@ -89,6 +94,7 @@ func (f *contentFilter) measure(n *html.Node, inLink bool) linkStats {
 		s.link += cs.link
 		s.links += cs.links
 		s.frag += cs.frag
+		s.heads += cs.heads
 	}
 	if n.Type == html.ElementNode {
 		f.stats[n] = s
@@ -176,9 +182,18 @@ func (f *contentFilter) drop(n *html.Node) bool {
 	}
 	s := f.stats[n]
 	if furnitureName(htmlAttr(n, "class")) || furnitureName(htmlAttr(n, "id")) {
-		// A wrapper named "page-header" that holds most of the page is
-		// the page, not its header.
-		if s.text*2 <= f.total || s.link*2 >= s.text {
+		// The name is a hint, the text decides. Furniture is links (menus,
+		// tables of contents, breadcrumbs, pickers) or a short line of
+		// text (a site header, a copyright footer). A wrapper named
+		// "page-header" that holds most of the page is the page, and a
+		// "toctree-wrapper" holding whole sections (Sphinx's single-page
+		// builds) is content.
+		big := s.text*2 > f.total
+		linky := s.link*10 >= s.text*3
+		switch {
+		case linky && (!big || s.link*2 >= s.text):
+			return true
+		case !linky && !big && s.text <= 300 && s.heads == 0:
 			return true
 		}
 	}
