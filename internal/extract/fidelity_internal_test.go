@@ -279,9 +279,13 @@ func fidelityWords(s string) []string {
 // boilerplate (words beyond the reviewed expected text) and the share of
 // the expected text kept, for each corpus document, before (the reference
 // mode: the extractor without furniture removal and PDF page cleaning) and
-// after, in the same run. With TENANTRY_FIDELITY_DOC set it writes the table
-// there as Markdown (make bench does).
+// after, in the same run. It runs when TENANTRY_FIDELITY_DOC (a path: the
+// table is written there as Markdown, as make bench does) or TENANTRY_BENCH
+// is set; TestFidelity guards the same texts in every run.
 func TestFidelityReport(t *testing.T) {
+	if os.Getenv("TENANTRY_FIDELITY_DOC") == "" && os.Getenv("TENANTRY_BENCH") == "" {
+		t.Skip("a measurement: set TENANTRY_FIDELITY_DOC=path (make bench does) or TENANTRY_BENCH")
+	}
 	t.Parallel()
 	before, after := fidelityExtractor(t, true), fidelityExtractor(t, false)
 	var b strings.Builder
