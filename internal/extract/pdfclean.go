@@ -257,7 +257,11 @@ func cleanPageText(text string) string {
 			// "manip-" + "ulation of data": the word is rejoined on this line.
 			next := strings.TrimLeft(lines[i+1], " \t")
 			word, rest, _ := strings.Cut(next, " ")
-			lines[i] = lines[i][:j] + word
+			head := lines[i][:j]
+			if k := strings.LastIndexAny(head, " \t"); strings.Contains(head[k+1:], "-") {
+				head += "-" // "state-of-the-" + "art": a compound keeps its hyphen
+			}
+			lines[i] = head + word
 			lines[i+1] = rest
 		}
 	}

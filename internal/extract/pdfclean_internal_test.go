@@ -18,6 +18,7 @@ func TestCleanPageText(t *testing.T) {
 		{"soft hyphen at a line end", "manip\u00ad\nulation of data", "manipulation of data"},
 		{"pdfium soft hyphen at a line end", "decla\ufffe\nrations.", "declarations."},
 		{"line-end hyphen joined", "the DER en-\ncoding of X", "the DER encoding\nof X"},
+		{"compound keeps its hyphen", "a state-of-the-\nart design", "a state-of-the-art\ndesign"},
 		{"hyphen before a capital kept", "see RFC-\n2119 and Foo-\nBar", "see RFC-\n2119 and Foo-\nBar"},
 		{"hyphen after a digit kept", "ISO 8859-\nlatin", "ISO 8859-\nlatin"},
 		{"dot leader", "2.1 ASN.1 syntax. . . . . . . . 2\nNaming.......... 3", "2.1 ASN.1 syntax … 2\nNaming … 3"},
