@@ -42,7 +42,7 @@ var textExtensions = map[string]string{
 // plainExtensions are extensions of files read as plain text.
 var plainExtensions = []string{
 	".log", ".out", ".yaml", ".yml", ".toml", ".json", ".jsonl", ".ndjson", ".ini", ".cfg", ".conf",
-	".env", ".properties", ".xml", ".svg", ".tex", ".bib", ".srt", ".vtt", ".diff", ".patch",
+	".env", ".properties", ".xml", ".tex", ".bib", ".srt", ".vtt", ".diff", ".patch",
 	".go", ".py", ".js", ".mjs", ".cjs", ".ts", ".tsx", ".jsx", ".c", ".h", ".cc", ".cpp", ".hpp",
 	".cs", ".java", ".kt", ".scala", ".rs", ".rb", ".php", ".pl", ".pm", ".sh", ".bash", ".zsh",
 	".ps1", ".sql", ".css", ".scss", ".less", ".lua", ".r", ".swift", ".m", ".hs", ".ml", ".ex",
