@@ -81,7 +81,14 @@ TENANTRY_BENCH=full TENANTRY_SEARCH_BENCH_DOC="$out/search-benchmarks.md" \
 		"$search_cmd" "$(uname -sr)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$out/search-benchmarks.full.md"
 
+# Extraction fidelity: share of extracted characters that are boilerplate on
+# real documents, before (the extractor's reference mode) and after, in one run.
+fidelity_cmd="go test -count=1 -run '^TestFidelityReport\$' -v ./internal/extract"
+echo "==> extraction fidelity: $fidelity_cmd"
+TENANTRY_FIDELITY_DOC="$out/extraction-fidelity.md" go test -count=1 -run '^TestFidelityReport$' -v ./internal/extract
+
 mkdir -p docs .stack
+cp "$out/extraction-fidelity.md" docs/extraction-fidelity.md
 cp "$out/search-benchmarks.full.md" docs/search-benchmarks.md
 cp "$out/benchmarks.md" docs/benchmarks.md
 # The raw results, to re-render the report without measuring again:

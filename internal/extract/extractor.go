@@ -143,6 +143,11 @@ type Extractor struct {
 	log *zap.Logger
 	pdf *pdfEngine
 
+	// reference, when set (tests only), extracts as the extractor did
+	// before page furniture and PDF running headers were removed: the
+	// baseline of the fidelity measurements.
+	reference bool
+
 	// wrapPart, when set (tests only), wraps the decompressed reader of a
 	// DOCX's document.xml, so a test can count what was inflated.
 	wrapPart func(io.Reader) io.Reader
@@ -215,8 +220,13 @@ func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, 
 		parse = e.docx
 	case TypePDF:
 		parse = e.pdfDoc
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		parse = e.lightMarkup(base)
 	default:
-		return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
+		if !textual(base) {
+			return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
+		}
+		parse = e.plain // any other text/*: read as plain text
 	}
 	format := formatName(base)
 
@@ -287,6 +297,8 @@ func formatName(mediaType string) string {
 	switch mediaType {
 	case TypeText:
 		return "text"
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		return "markup"
 	case TypeMarkdown:
 		return "markdown"
 	case TypeHTML:
@@ -297,6 +309,9 @@ func formatName(mediaType string) string {
 		return "docx"
 	case TypePDF:
 		return "pdf"
+	}
+	if textual(mediaType) {
+		return "text"
 	}
 	return "unknown"
 }

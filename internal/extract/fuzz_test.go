@@ -85,6 +85,46 @@ func FuzzHTML(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { fuzzExtract(t, "text/html", data) })
 }
 
+// FuzzHTMLContent: pages with furniture (landmarks, link farms, layout
+// tables, declared charsets) through the main-content filter and the
+// charset fallback.
+func FuzzHTMLContent(f *testing.F) {
+	for _, s := range []string{
+		`<nav><a href=/>Home</a></nav><main><h1>T</h1><p>x</p><div class=toc><ul><li><a href="#a">a</a><li><a href="#b">b</a></ul></div></main>`,
+		`<table><tr><td><ul><li><a href=a>1</a><li><a href=b>2</a><li><a href=c>3</a><li><a href=d>4</a></ul></td><td><h2>H</h2><p>body</p></td></tr></table>`,
+		`<meta charset=iso-8859-1><a href="#main">Skip to content</a><article><pre><code>a</code><code>b</code></pre></article>`,
+		"<?xml version='1.0' encoding='koi8-r'?><p>\xf0\xd2</p>",
+		`<div role=main><div role=main>x</div></div><main>y</main>`,
+	} {
+		f.Add([]byte(s), "")
+		f.Add([]byte(s), "utf-8")
+	}
+	f.Fuzz(func(t *testing.T, data []byte, charset string) {
+		mt := "text/html"
+		if charset != "" {
+			mt += "; charset=" + charset
+		}
+		fuzzExtract(t, mt, data)
+	})
+}
+
+// FuzzMarkup: reStructuredText, AsciiDoc and Org headings.
+func FuzzMarkup(f *testing.F) {
+	for _, s := range []string{"Title\n=====\n\ntext\n", "=====\nT\n=====\n", ".. image:: x\n   :target: y\n", "= A\n== B\n", "* H\n** I\n#+TITLE: t\n", "---\n---\n---"} {
+		for _, mt := range []string{extract.TypeRST, extract.TypeAsciiDoc, extract.TypeOrg} {
+			f.Add([]byte(s), mt)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte, mt string) {
+		switch mt {
+		case extract.TypeRST, extract.TypeAsciiDoc, extract.TypeOrg:
+		default:
+			mt = extract.TypeRST
+		}
+		fuzzExtract(t, mt, data)
+	})
+}
+
 func FuzzCSV(f *testing.F) {
 	for _, s := range []string{"a,b\n1,2\n", "a;b\n\"x;y\";2\n", "a\tb\n1\t2", "\"unterminated,1\n", "a\n\"\"\"\n", ",,,\n,,,"} {
 		f.Add([]byte(s))

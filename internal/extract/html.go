@@ -19,7 +19,7 @@ import (
 func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
 	// The source is bounded by MaxDecompressedBytes (markup is not text);
 	// the text taken out of it by MaxTextBytes, counted as it is written.
-	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+	src, err := decodeSource(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
 	if errors.Is(err, errOutputLimit) {
 		err = errSourceLimit
 	}
@@ -36,7 +36,13 @@ func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, param
 	}
 	w := &htmlWalker{ctx: ctx, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections},
 		written: &textBudget{left: e.cfg.MaxTextBytes}}
-	if err := w.node(doc, 0); err != nil {
+	root := doc
+	if !e.reference {
+		if root, err = w.mainContent(doc); err != nil {
+			return pipeline.Extracted{}, err
+		}
+	}
+	if err := w.node(root, 0); err != nil {
 		if errors.Is(err, errTooDeep) {
 			return pipeline.Extracted{}, malformed("html", "nesting deeper than MaxNesting")
 		}
@@ -84,6 +90,8 @@ type htmlWalker struct {
 	// of text written anywhere counts, so a huge text node or a table of
 	// many cells stops the walk when it passes MaxTextBytes.
 	written *textBudget
+	// filter, when set, drops page furniture (htmlcontent.go).
+	filter *contentFilter
 }
 
 // skipped elements never show text.
@@ -118,7 +126,8 @@ func blockElement(a atom.Atom) bool {
 		atom.Dialog, atom.Div, atom.Dl, atom.Dt, atom.Fieldset, atom.Figcaption, atom.Figure,
 		atom.Footer, atom.Form, atom.Header, atom.Hgroup, atom.Hr, atom.Li, atom.Main, atom.Nav,
 		atom.Ol, atom.P, atom.Pre, atom.Section, atom.Summary, atom.Table, atom.Ul, atom.Caption,
-		atom.Thead, atom.Tbody, atom.Tfoot, atom.Html, atom.Textarea, atom.Option:
+		atom.Thead, atom.Tbody, atom.Tfoot, atom.Html, atom.Textarea, atom.Option, atom.Center,
+		atom.Menu, atom.Legend, atom.Tr, atom.Td, atom.Th:
 		return true
 	}
 	return false
@@ -168,6 +177,12 @@ func (w *htmlWalker) node(n *html.Node, depth int) error {
 		}
 		return nil
 	}
+	if w.filter != nil && w.filter.drop(n) {
+		return nil
+	}
+	if w.pre > 0 && codeAfterCode(n) {
+		w.newline() // <pre><code>a</code><code>b</code></pre>: two listings
+	}
 	switch {
 	case headingLevel(n.DataAtom):
 		return w.heading(n, depth)
@@ -175,6 +190,9 @@ func (w *htmlWalker) node(n *html.Node, depth int) error {
 		w.newline()
 		return nil
 	case n.DataAtom == atom.Img:
+		if w.filter != nil && linkedImage(n) {
+			return nil // a logo or a badge
+		}
 		for _, a := range n.Attr {
 			if a.Key == "alt" && strings.TrimSpace(a.Val) != "" {
 				if err := w.text(" " + a.Val + " "); err != nil {
@@ -184,6 +202,9 @@ func (w *htmlWalker) node(n *html.Node, depth int) error {
 		}
 		return nil
 	case n.DataAtom == atom.Tr:
+		if layoutRow(n) {
+			break // a page laid out with a table: its cells are blocks
+		}
 		return w.row(n, depth)
 	case n.DataAtom == atom.Td || n.DataAtom == atom.Th:
 		if w.inRow > 0 {
@@ -298,13 +319,18 @@ func (w *htmlWalker) heading(n *html.Node, depth int) error {
 	if err := w.endBlock(); err != nil {
 		return err
 	}
-	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written}
+	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written, filter: w.filter}
 	sub.b.limit = w.b.limit
 	if err := sub.children(n, depth); err != nil {
 		return err
 	}
 	sub.newline()
-	return w.b.heading(sub.block.String())
+	text := sub.block.String()
+	if last := len(w.b.out) - 1; last >= 0 && w.b.body.Len() == 0 && w.b.out[last].Heading &&
+		w.b.out[last].Text == collapseSpace(text) {
+		return nil // the page's title repeated as its first heading
+	}
+	return w.b.heading(text)
 }
 
 // row writes a table row as one line: its cells' text joined by " | ".
@@ -328,7 +354,7 @@ func (w *htmlWalker) row(n *html.Node, depth int) error {
 }
 
 func (w *htmlWalker) cell(n *html.Node, depth int) error {
-	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written}
+	sub := &htmlWalker{ctx: w.ctx, max: w.max, written: w.written, filter: w.filter}
 	sub.b.limit = w.b.limit
 	if err := sub.children(n, depth); err != nil {
 		return err
@@ -340,4 +366,96 @@ func (w *htmlWalker) cell(n *html.Node, depth int) error {
 	}
 	w.cells = append(w.cells, collapseSpace(strings.Join(parts, " ")))
 	return nil
+}
+
+// mainContent sets up the content filter, writes the page's title when the
+// walk will not reach it, and returns the node to walk: the page's main
+// content element, or the whole document when it has none.
+func (w *htmlWalker) mainContent(doc *html.Node) (*html.Node, error) {
+	root := contentRoot(doc)
+	if root == nil {
+		w.filter = newContentFilter(doc)
+		return doc, nil
+	}
+	w.filter = newContentFilter(root)
+	w.filter.root = root
+	if t := findElement(doc, atom.Title, 0); t != nil {
+		if err := w.heading(t, 0); err != nil {
+			return nil, err
+		}
+	}
+	return root, nil
+}
+
+// findElement returns the first element of the kind under n.
+func findElement(n *html.Node, a atom.Atom, depth int) *html.Node {
+	if depth > 512 {
+		return nil
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && c.DataAtom == a {
+			return c
+		}
+		if f := findElement(c, a, depth+1); f != nil {
+			return f
+		}
+	}
+	return nil
+}
+
+// codeAfterCode reports a code element right after another one (white
+// space between them aside), as when a listing comes in two flavours.
+func codeAfterCode(n *html.Node) bool {
+	if n.Type != html.ElementNode || n.DataAtom != atom.Code {
+		return false
+	}
+	for p := n.PrevSibling; p != nil; p = p.PrevSibling {
+		switch {
+		case p.Type == html.TextNode && strings.TrimSpace(p.Data) == "":
+			continue
+		case p.Type == html.ElementNode && p.DataAtom == atom.Code:
+			return true
+		case p.Type == html.ElementNode && skipped(p):
+			continue
+		}
+		return false
+	}
+	return false
+}
+
+// layoutRow reports a table row used for page layout rather than data: a
+// cell holds block content (headings, lists, listings, tables, quotes, or
+// more than one paragraph).
+func layoutRow(tr *html.Node) bool {
+	for c := tr.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type == html.ElementNode && (c.DataAtom == atom.Td || c.DataAtom == atom.Th) {
+			paras := 0
+			if hasBlock(c, 0, &paras) || paras > 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func hasBlock(n *html.Node, depth int, paras *int) bool {
+	if depth > 64 {
+		return true
+	}
+	for c := n.FirstChild; c != nil; c = c.NextSibling {
+		if c.Type != html.ElementNode {
+			continue
+		}
+		switch c.DataAtom {
+		case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Ul, atom.Ol, atom.Dl,
+			atom.Pre, atom.Table, atom.Blockquote:
+			return true
+		case atom.P:
+			*paras++
+		}
+		if hasBlock(c, depth+1, paras) {
+			return true
+		}
+	}
+	return false
 }

@@ -273,6 +273,7 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 		return out, tooLarge("pdf", "more pages than MaxPages")
 	}
 	var total int64
+	clean := e.pageCleaner()
 	for i := 0; i < pc.PageCount; i++ {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -290,8 +291,9 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 		if total > e.cfg.MaxTextBytes {
 			return out, tooLarge("pdf", "extracted text exceeds MaxTextBytes")
 		}
-		out.Sections = append(out.Sections, pipeline.Section{Text: text, Page: i + 1})
+		out.Sections = append(out.Sections, clean.Push(i+1, text)...)
 	}
+	out.Sections = append(out.Sections, clean.Flush()...)
 	return out, nil
 }
 

@@ -16,7 +16,7 @@ type encoding int
 
 const (
 	encAuto    encoding = iota // UTF-8; Windows-1252 if invalid before any multi-byte UTF-8 sequence
-	encUTF8                    // UTF-8, invalid bytes replaced by U+FFFD
+	encUTF8                    // declared UTF-8: the same fallbacks (see charset.go)
 	encUTF16LE                 // from a BOM or a declared charset
 	encUTF16BE
 	encLatin1 // declared ISO-8859-1 or Windows-1252 (decoded as Windows-1252, its superset)
@@ -37,9 +37,11 @@ func charsetEncoding(charset string) encoding {
 }
 
 // win1252 maps bytes 0x80-0x9F; the rest of Windows-1252 is Latin-1.
+// The five bytes Windows-1252 leaves undefined are control characters
+// (dropped), never U+FFFD.
 var win1252 = [32]rune{
-	'€', 0xFFFD, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0xFFFD, 'Ž', 0xFFFD,
-	0xFFFD, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0xFFFD, 'ž', 'Ÿ',
+	'€', 0, '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', 0, 'Ž', 0,
+	0, '‘', '’', '“', '”', '•', '–', '—', '˜', '™', 'š', '›', 'œ', 0, 'ž', 'Ÿ',
 }
 
 // errBinary marks 8-bit input with NUL bytes: not text.
@@ -57,6 +59,7 @@ type textDecoder struct {
 	sawMulti   bool // a valid multi-byte UTF-8 sequence was seen (encAuto)
 	prevCR     bool
 	checkedNUL int64 // 8-bit bytes examined for NUL so far
+	controls   int64 // C0 control bytes among them (not tab, line or form feed, escape)
 }
 
 // binaryProbe is how many leading bytes of 8-bit text are checked for NUL.
@@ -75,6 +78,7 @@ var errSectionLimit = errors.New("too many sections")
 // decodeText reads r to its end. charset is the declared charset parameter
 // ("" when none). A byte-order mark overrides it.
 func decodeText(ctx context.Context, r io.Reader, charset string, sizeHint, limit int64) (string, error) {
+	r, charset = foreignCharset(r, charset)
 	br := bufio.NewReaderSize(r, 64<<10)
 	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
 	if head, _ := br.Peek(3); len(head) >= 2 {
@@ -152,13 +156,16 @@ func (d *textDecoder) write(p []byte, final bool) (int, error) {
 		}
 		r, size := utf8.DecodeRune(p[i:])
 		if r == utf8.RuneError && size <= 1 {
-			if d.enc == encAuto && !d.sawMulti {
+			if !d.sawMulti {
 				// Everything so far was ASCII, which Windows-1252 shares:
-				// decode the rest as Windows-1252.
+				// the declaration (if any) was wrong; decode the rest as
+				// Windows-1252.
 				d.enc = encLatin1
 				continue
 			}
-			d.rune(utf8.RuneError)
+			// Valid multi-byte text before: a stray byte of another
+			// encoding, taken as Windows-1252 on its own.
+			d.rune(latin1(b))
 			i++
 			continue
 		}
@@ -219,19 +226,28 @@ func latin1(b byte) rune {
 	return rune(b)
 }
 
-// probeNUL fails 8-bit input with a NUL byte among its first binaryProbe
-// bytes: that is a binary file, not text.
+// probeNUL fails 8-bit input with a NUL byte, or more than one control
+// byte in sixteen, among its first binaryProbe bytes: that is a binary
+// file, not text.
 func (d *textDecoder) probeNUL(p []byte) error {
 	if d.checkedNUL >= binaryProbe {
 		return nil
 	}
 	n := min(int64(len(p)), binaryProbe-d.checkedNUL)
 	for _, b := range p[:n] {
-		if b == 0 {
+		switch {
+		case b == 0:
 			return errBinary
+		case b < 0x20 && b != '\t' && b != '\n' && b != '\r' && b != '\f' && b != 0x1b:
+			d.controls++
 		}
 	}
 	d.checkedNUL += n
+	// Text has few control characters (escape sequences of coloured logs
+	// aside); random bytes have one in eight.
+	if d.checkedNUL >= 64 && d.controls*16 > d.checkedNUL {
+		return errBinary
+	}
 	return nil
 }
 

@@ -12,7 +12,8 @@ import (
 
 // UploadFile presigns req for a local regular file and uploads it.
 // req.Filename defaults to the file's base name, req.ContentType to the
-// type of its extension; ContentLength is the file's size, returned with
+// type of its extension (without a charset: see fileContentType);
+// ContentLength is the file's size, returned with
 // the upload.
 func (p *Presigner) UploadFile(ctx context.Context, req Request, path string) (Presigned, int64, error) {
 	f, err := os.Open(path)
@@ -31,7 +32,7 @@ func (p *Presigner) UploadFile(ctx context.Context, req Request, path string) (P
 		req.Filename = filepath.Base(path)
 	}
 	if req.ContentType == "" {
-		req.ContentType = mime.TypeByExtension(filepath.Ext(path))
+		req.ContentType = fileContentType(path)
 	}
 	req.ContentLength = st.Size()
 	up, err := p.Presign(ctx, req)
@@ -39,4 +40,22 @@ func (p *Presigner) UploadFile(ctx context.Context, req Request, path string) (P
 		return Presigned{}, 0, err
 	}
 	return up, st.Size(), Upload(ctx, &http.Client{Timeout: 10 * time.Minute}, up, f, st.Size())
+}
+
+// fileContentType is the media type of a file's extension, without the
+// charset parameter Go's table adds ("text/html; charset=utf-8"): the
+// extension says nothing about a file's encoding, and a wrong declaration
+// is worse than none (the extractor then reads the document's own, or
+// sniffs).
+func fileContentType(path string) string {
+	t := mime.TypeByExtension(filepath.Ext(path))
+	if t == "" {
+		return ""
+	}
+	base, params, err := mime.ParseMediaType(t)
+	if err != nil {
+		return ""
+	}
+	delete(params, "charset")
+	return mime.FormatMediaType(base, params)
 }
