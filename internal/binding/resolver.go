@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -151,6 +152,34 @@ func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string
 		return objects.Head{}, &Error{Kind: KindRejected, Code: ReasonMissingEnvelope, Err: errors.New("object has no tenantry envelope")}
 	}
 	return h, nil
+}
+
+// Sidecar establishes the tenant of an S3 event (created or removed) about
+// a document's metadata sidecar: docKey is the document's object, the
+// sidecar's key less its suffix. The sidecar's key must be canonical (judged
+// first, before S3 is asked, like every key) and docKey a canonical key of
+// the same tenant and document that the sidecar's key extends; then the
+// document's object is bound by the rules of an ObjectCreated event
+// (Object): the tenant is its envelope's, never the sidecar's.
+func (r *Resolver) Sidecar(ctx context.Context, ev event.Event, docKey string) (Bound, error) {
+	if r == nil || r.Verifier == nil {
+		return Bound{}, errors.New("binding: Resolver without a Verifier")
+	}
+	if (ev.Kind != event.KindObjectCreated && ev.Kind != event.KindObjectRemoved) || ev.Object == nil {
+		return Bound{}, &Error{Kind: KindIgnored, Code: event.ReasonUnsupported}
+	}
+	if err := canonicalKey(ev); err != nil {
+		return Bound{}, err
+	}
+	sk, _ := envelope.ParseObjectKey(ev.Object.Key)
+	dk, err := envelope.ParseObjectKey(docKey)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if dk.Tenant != sk.Tenant || dk.Document != sk.Document || len(docKey) >= len(ev.Object.Key) || !strings.HasPrefix(ev.Object.Key, docKey) {
+		return Bound{}, verifyError(&envelope.Error{Code: envelope.ReasonNonCanonicalKey, Detail: "sidecar and document keys differ"})
+	}
+	return r.Object(ctx, ObjectRequest{Bucket: ev.Object.Bucket, Key: docKey})
 }
 
 func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
