@@ -49,6 +49,9 @@ type Bound struct {
 	// Key is the object's canonical key, parsed ({tenant}/{document}/
 	// {filename}), for an ObjectCreated event or Object; zero otherwise.
 	Key envelope.ObjectKey
+	// Sidecar: the event was about the metadata sidecar of the document
+	// whose object Head and Key describe (and whose envelope verified).
+	Sidecar bool
 }
 
 // Resolve establishes ev's tenant. messageID is the SQS message id (the
@@ -68,6 +71,12 @@ func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string
 	case event.KindJob:
 		v, err := r.job(ctx, ev.Job)
 		return Bound{Verified: v}, err
+	case event.KindObjectCreated, event.KindObjectRemoved:
+		if objects.IsSidecar(ev.Object.Key) {
+			return r.sidecar(ctx, ev)
+		}
+	}
+	switch ev.Kind {
 	case event.KindObjectCreated:
 		return r.created(ctx, ev.Object)
 	case event.KindObjectRemoved:
@@ -154,32 +163,29 @@ func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string
 	return h, nil
 }
 
-// Sidecar establishes the tenant of an S3 event (created or removed) about
-// a document's metadata sidecar: docKey is the document's object, the
-// sidecar's key less its suffix. The sidecar's key must be canonical (judged
-// first, before S3 is asked, like every key) and docKey a canonical key of
-// the same tenant and document that the sidecar's key extends; then the
-// document's object is bound by the rules of an ObjectCreated event
-// (Object): the tenant is its envelope's, never the sidecar's.
-func (r *Resolver) Sidecar(ctx context.Context, ev event.Event, docKey string) (Bound, error) {
-	if r == nil || r.Verifier == nil {
-		return Bound{}, errors.New("binding: Resolver without a Verifier")
-	}
-	if (ev.Kind != event.KindObjectCreated && ev.Kind != event.KindObjectRemoved) || ev.Object == nil {
+// sidecar establishes the tenant of an S3 event (created or removed) about
+// a document's metadata sidecar (objects.SidecarSuffix), whose key Resolve
+// found canonical: the document is the sidecar's key less the suffix, a
+// canonical key of the same tenant and document, and its object is bound by
+// the rules of an ObjectCreated event (Object): the tenant is its
+// envelope's, never the sidecar's. Bound.Sidecar is set. The sidecar of a
+// sidecar is ignored.
+func (r *Resolver) sidecar(ctx context.Context, ev event.Event) (Bound, error) {
+	docKey := strings.TrimSuffix(ev.Object.Key, objects.SidecarSuffix)
+	if objects.IsSidecar(docKey) {
 		return Bound{}, &Error{Kind: KindIgnored, Code: event.ReasonUnsupported}
-	}
-	if err := canonicalKey(ev); err != nil {
-		return Bound{}, err
 	}
 	sk, _ := envelope.ParseObjectKey(ev.Object.Key)
 	dk, err := envelope.ParseObjectKey(docKey)
 	if err != nil {
 		return Bound{}, verifyError(err)
 	}
-	if dk.Tenant != sk.Tenant || dk.Document != sk.Document || len(docKey) >= len(ev.Object.Key) || !strings.HasPrefix(ev.Object.Key, docKey) {
+	if dk.Tenant != sk.Tenant || dk.Document != sk.Document {
 		return Bound{}, verifyError(&envelope.Error{Code: envelope.ReasonNonCanonicalKey, Detail: "sidecar and document keys differ"})
 	}
-	return r.Object(ctx, ObjectRequest{Bucket: ev.Object.Bucket, Key: docKey})
+	b, err := r.Object(ctx, ObjectRequest{Bucket: ev.Object.Bucket, Key: docKey})
+	b.Sidecar = true
+	return b, err
 }
 
 func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {

@@ -148,9 +148,43 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "removed, S3 unreachable", ev: removed(bucket, keyB), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, no S3 client", ev: removed(bucket, keyB), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 
+		// Metadata sidecars: bound as their document's object, never by
+		// themselves (they carry no envelope).
+		{name: "sidecar of a document signed for another tenant", ev: created(bucket, keyB+objects.SidecarSuffix),
+			objs: at(bucket, keyB, kit.Object(t, a, bucket, keyB)), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "sidecar removed, document without envelope", ev: removed(bucket, keyB+objects.SidecarSuffix), objs: at(bucket, keyB, ""),
+			heads: 1, kind: binding.KindRejected, reason: "missing_envelope"},
+		{name: "sidecar, document gone", ev: created(bucket, keyB+objects.SidecarSuffix), heads: 1, kind: binding.KindStale, reason: "object_unavailable"},
+		{name: "sidecar, ../ into another tenant", ev: created(bucket, travKey+objects.SidecarSuffix), objs: at(bucket, keyB, objB),
+			kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "sidecar removed, four segments", ev: removed(bucket, a.String()+"/doc-1/sub/x"+objects.SidecarSuffix), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "sidecar of a sidecar", ev: created(bucket, keyB+objects.SidecarSuffix+objects.SidecarSuffix), objs: at(bucket, keyB+objects.SidecarSuffix, objB),
+			kind: binding.KindIgnored, reason: event.ReasonUnsupported},
+		{name: "bare sidecar name", ev: created(bucket, b.String()+"/doc-3"+"/"+objects.SidecarSuffix), kind: binding.KindRejected, reason: "noncanonical_key"},
+
 		// Events that need no tenant.
 		{name: "S3 test event", ev: event.Event{Kind: event.KindIgnore, Ignore: event.IgnoreTestEvent}, kind: binding.KindIgnored, reason: event.IgnoreTestEvent},
 		{name: "unknown kind", ev: event.Event{}, kind: binding.KindIgnored, reason: event.ReasonUnsupported},
+	}
+}
+
+// A sidecar's created or removed event binds its document's object: the
+// document's envelope, tenant and key, one HEAD of the document.
+func TestResolveSidecar(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	a := uuid.New()
+	doc := a.String() + "/doc-1/report.pdf"
+	for _, ev := range []event.Event{created(bucket, doc+objects.SidecarSuffix), removed(bucket, doc+objects.SidecarSuffix)} {
+		objs := bindingtest.NewObjects(map[string]string{bucket + "/" + doc: kit.Object(t, a, bucket, doc)}, nil)
+		r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+		got, err := r.Resolve(context.Background(), ev, "m-1")
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Kind, err)
+		}
+		if !got.Sidecar || got.Key.String() != doc || got.Head.Key != doc || got.Verified.Scope.TenantID() != a || objs.Calls() != 1 {
+			t.Fatalf("%s: sidecar %v key %q head %q tenant %s, %d HEADs", ev.Kind, got.Sidecar, got.Key, got.Head.Key, got.Verified.Scope.TenantID(), objs.Calls())
+		}
 	}
 }
 

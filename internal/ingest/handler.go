@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
@@ -99,17 +98,18 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
-	if (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && retrieval.IsSidecar(ev.Object.Key) {
-		// A <file>.metadata.json sidecar is never ingested or deleted as a
-		// document: it changes the attributes of <file>.
-		return h.sidecarChanged(ctx, m, ev)
-	}
 	b, err := h.Gate.Resolve(ctx, ev, m.ID)
 	if err != nil {
 		return h.unbound(ctx, m, ev, err)
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
+	if b.Sidecar {
+		// A <file>.metadata.json sidecar is never ingested or deleted as a
+		// document: it changes the attributes of <file>, whose object the
+		// gate bound.
+		return h.sidecarChanged(ctx, v, ev.Object.Bucket, b)
+	}
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object
@@ -221,34 +221,16 @@ func (h *Handler) attributes(ctx context.Context, bucket, key string, head objec
 }
 
 // sidecarChanged applies a created or removed <file>.metadata.json to the
-// document it belongs to, <file>: the sidecar's event goes through the
-// gate as an event for the document's object (its canonical key, its
-// envelope: the tenant is the document's, never the sidecar's), then the
-// document's attributes are read again from S3 as they are now, so
-// redelivered and out-of-order sidecar events converge on the current
-// sidecar. A ready document gets its new attributes (with an audit row,
-// without being embedded again); one being ingested is retried after it;
-// one not stored (its own event failed on a bad sidecar, or is still
-// queued) or failed is ingested, as its own event would. A document whose
-// object is gone is left to its removal event.
-func (h *Handler) sidecarChanged(ctx context.Context, m *worker.Message, ev event.Event) error {
-	docKey := strings.TrimSuffix(ev.Object.Key, retrieval.SidecarSuffix)
-	if retrieval.IsSidecar(docKey) {
-		worker.Logger(ctx).Debug("sidecar of a sidecar ignored")
-		return nil
-	}
-	b, err := h.Gate.Sidecar(ctx, ev, docKey)
-	if err != nil {
-		if ev.Kind == event.KindObjectRemoved {
-			// Judged as the document's ObjectCreated: a gone document is
-			// not "an object that exists again".
-			ev.Kind = event.KindObjectCreated
-		}
-		return h.unbound(ctx, m, ev, err)
-	}
-	v := b.Verified
-	ctx = h.verified(ctx, v)
-	bucket := ev.Object.Bucket
+// document it belongs to, <file>, whose object the gate bound (b.Head,
+// b.Key: its canonical key, its envelope, its tenant; never the
+// sidecar's). The document's attributes are read again from S3 as they are
+// now, so redelivered and out-of-order sidecar events converge on the
+// current sidecar. A ready document gets its new attributes (with an audit
+// row, without being embedded again); one being ingested is retried after
+// it; one not stored (its own event failed on a bad sidecar, or is still
+// queued) or failed is ingested, as its own event would.
+func (h *Handler) sidecarChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound) error {
+	docKey := b.Key.String()
 	doc := docFor(bucket, docKey, b.Head, "")
 	store := h.Store.For(v.Scope)
 	stored, status, err := store.Document(ctx, doc.DocumentID)

@@ -26,6 +26,15 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
+// SidecarSuffix names a document's metadata sidecar: the object "a.pdf" has
+// its attributes in "a.pdf.metadata.json" (Bedrock Knowledge Bases' layout).
+// A sidecar is never a document: the gate binds its events as its
+// document's (binding.Resolver).
+const SidecarSuffix = ".metadata.json"
+
+// IsSidecar reports whether key names a metadata sidecar (not a document).
+func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
+
 // TagAPI is the tagging read of *s3.Client. An API that does not implement
 // it has no tags to offer (Tags returns none).
 type TagAPI interface {

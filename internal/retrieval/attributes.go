@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -28,11 +29,11 @@ const (
 )
 
 // SidecarSuffix names a document's metadata file: the object "a.pdf" has
-// its attributes in "a.pdf.metadata.json" (Bedrock Knowledge Bases' layout).
-const SidecarSuffix = ".metadata.json"
+// its attributes in "a.pdf.metadata.json" (objects.SidecarSuffix).
+const SidecarSuffix = objects.SidecarSuffix
 
 // IsSidecar reports whether key names a metadata sidecar (not a document).
-func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
+func IsSidecar(key string) bool { return objects.IsSidecar(key) }
 
 // AttributePrefix marks the S3 user metadata keys and object tag keys that
 // are document attributes: x-amz-meta-tenantry-attr-team: finance, or the
