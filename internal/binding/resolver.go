@@ -49,9 +49,10 @@ type Bound struct {
 	// Key is the object's canonical key, parsed ({tenant}/{document}/
 	// {filename}), for an ObjectCreated event or Object; zero otherwise.
 	Key envelope.ObjectKey
-	// Sidecar: the event was about the metadata sidecar of the document
-	// whose object Head and Key describe (and whose envelope verified).
-	Sidecar bool
+	// AttributesOnly: the event changes only the attributes of the
+	// document whose object Head and Key describe (and whose envelope
+	// verified): an event about its metadata sidecar, or about its tags.
+	AttributesOnly bool
 }
 
 // Resolve establishes ev's tenant. messageID is the SQS message id (the
@@ -71,9 +72,18 @@ func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string
 	case event.KindJob:
 		v, err := r.job(ctx, ev.Job)
 		return Bound{Verified: v}, err
-	case event.KindObjectCreated, event.KindObjectRemoved:
-		if objects.IsSidecar(ev.Object.Key) {
+	case event.KindObjectCreated, event.KindObjectRemoved, event.KindObjectTagged:
+		switch {
+		case objects.IsSidecar(ev.Object.Key) && ev.Kind == event.KindObjectTagged:
+			return Bound{}, &Error{Kind: KindIgnored, Code: event.IgnoreUnhandledType} // a sidecar's tags are not attributes
+		case objects.IsSidecar(ev.Object.Key):
 			return r.sidecar(ctx, ev)
+		case ev.Kind == event.KindObjectTagged:
+			// The document's own object, bound as for ObjectCreated; only
+			// its attributes change.
+			b, err := r.created(ctx, ev.Object)
+			b.AttributesOnly = true
+			return b, err
 		}
 	}
 	switch ev.Kind {
@@ -168,8 +178,8 @@ func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string
 // found canonical: the document is the sidecar's key less the suffix, a
 // canonical key of the same tenant and document, and its object is bound by
 // the rules of an ObjectCreated event (Object): the tenant is its
-// envelope's, never the sidecar's. Bound.Sidecar is set. The sidecar of a
-// sidecar is ignored.
+// envelope's, never the sidecar's. Bound.AttributesOnly is set. The
+// sidecar of a sidecar is ignored.
 func (r *Resolver) sidecar(ctx context.Context, ev event.Event) (Bound, error) {
 	docKey := strings.TrimSuffix(ev.Object.Key, objects.SidecarSuffix)
 	if objects.IsSidecar(docKey) {
@@ -184,7 +194,7 @@ func (r *Resolver) sidecar(ctx context.Context, ev event.Event) (Bound, error) {
 		return Bound{}, verifyError(&envelope.Error{Code: envelope.ReasonNonCanonicalKey, Detail: "sidecar and document keys differ"})
 	}
 	b, err := r.Object(ctx, ObjectRequest{Bucket: ev.Object.Bucket, Key: docKey})
-	b.Sidecar = true
+	b.AttributesOnly = true
 	return b, err
 }
 
@@ -265,7 +275,7 @@ func verifyError(err error) error {
 func canonicalKey(ev event.Event) error {
 	key := ""
 	switch {
-	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && ev.Object != nil:
+	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved || ev.Kind == event.KindObjectTagged) && ev.Object != nil:
 		key = ev.Object.Key
 	case ev.Kind == event.KindJob && ev.Job != nil && envelope.Action(ev.Job.Action()) == envelope.ActionIngest:
 		key = ev.Job.Key

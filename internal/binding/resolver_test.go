@@ -27,6 +27,10 @@ func created(b, key string) event.Event {
 	return event.Event{Kind: event.KindObjectCreated, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectCreated:Put"}}
 }
 
+func tagged(b, key string) event.Event {
+	return event.Event{Kind: event.KindObjectTagged, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectTagging:Put"}}
+}
+
 func removed(b, key string) event.Event {
 	return event.Event{Kind: event.KindObjectRemoved, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectRemoved:Delete"}}
 }
@@ -162,28 +166,35 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 			kind: binding.KindIgnored, reason: event.ReasonUnsupported},
 		{name: "bare sidecar name", ev: created(bucket, b.String()+"/doc-3"+"/"+objects.SidecarSuffix), kind: binding.KindRejected, reason: "noncanonical_key"},
 
+		// Tag changes: bound as the object's ObjectCreated.
+		{name: "tagged, another tenant's envelope", ev: tagged(bucket, keyA), objs: at(bucket, keyA, objB), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "tagged, no envelope", ev: tagged(bucket, keyA), objs: at(bucket, keyA, ""), heads: 1, kind: binding.KindRejected, reason: "missing_envelope"},
+		{name: "tagged, ../ into another tenant", ev: tagged(bucket, travKey), objs: at(bucket, travKey, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "tagged sidecar", ev: tagged(bucket, keyB+objects.SidecarSuffix), kind: binding.KindIgnored, reason: event.IgnoreUnhandledType},
+
 		// Events that need no tenant.
 		{name: "S3 test event", ev: event.Event{Kind: event.KindIgnore, Ignore: event.IgnoreTestEvent}, kind: binding.KindIgnored, reason: event.IgnoreTestEvent},
 		{name: "unknown kind", ev: event.Event{}, kind: binding.KindIgnored, reason: event.ReasonUnsupported},
 	}
 }
 
-// A sidecar's created or removed event binds its document's object: the
-// document's envelope, tenant and key, one HEAD of the document.
-func TestResolveSidecar(t *testing.T) {
+// A sidecar's created or removed event, and a tag change of the document,
+// bind the document's object: its envelope, tenant and key, one HEAD of the
+// document; only its attributes are to change.
+func TestResolveAttributesOnly(t *testing.T) {
 	t.Parallel()
 	kit := envelopetest.New(t)
 	a := uuid.New()
 	doc := a.String() + "/doc-1/report.pdf"
-	for _, ev := range []event.Event{created(bucket, doc+objects.SidecarSuffix), removed(bucket, doc+objects.SidecarSuffix)} {
+	for _, ev := range []event.Event{created(bucket, doc+objects.SidecarSuffix), removed(bucket, doc+objects.SidecarSuffix), tagged(bucket, doc)} {
 		objs := bindingtest.NewObjects(map[string]string{bucket + "/" + doc: kit.Object(t, a, bucket, doc)}, nil)
 		r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
 		got, err := r.Resolve(context.Background(), ev, "m-1")
 		if err != nil {
 			t.Fatalf("%s: %v", ev.Kind, err)
 		}
-		if !got.Sidecar || got.Key.String() != doc || got.Head.Key != doc || got.Verified.Scope.TenantID() != a || objs.Calls() != 1 {
-			t.Fatalf("%s: sidecar %v key %q head %q tenant %s, %d HEADs", ev.Kind, got.Sidecar, got.Key, got.Head.Key, got.Verified.Scope.TenantID(), objs.Calls())
+		if !got.AttributesOnly || got.Key.String() != doc || got.Head.Key != doc || got.Verified.Scope.TenantID() != a || objs.Calls() != 1 {
+			t.Fatalf("%s: sidecar %v key %q head %q tenant %s, %d HEADs", ev.Kind, got.AttributesOnly, got.Key, got.Head.Key, got.Verified.Scope.TenantID(), objs.Calls())
 		}
 	}
 }

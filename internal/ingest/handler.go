@@ -104,11 +104,11 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
-	if b.Sidecar {
+	if b.AttributesOnly {
 		// A <file>.metadata.json sidecar is never ingested or deleted as a
-		// document: it changes the attributes of <file>, whose object the
-		// gate bound.
-		return h.sidecarChanged(ctx, v, ev.Object.Bucket, b)
+		// document, and new tags are not a new version: both change the
+		// attributes of the document whose object the gate bound.
+		return h.attributesChanged(ctx, v, ev.Object.Bucket, b)
 	}
 	switch ev.Kind {
 	case event.KindObjectCreated:
@@ -220,16 +220,16 @@ func (h *Handler) attributes(ctx context.Context, bucket, key string, head objec
 	return attrs, nil
 }
 
-// sidecarChanged applies a created or removed <file>.metadata.json to the
-// document it belongs to, <file>, whose object the gate bound (b.Head,
-// b.Key: its canonical key, its envelope, its tenant; never the
-// sidecar's). The document's attributes are read again from S3 as they are
-// now, so redelivered and out-of-order sidecar events converge on the
-// current sidecar. A ready document gets its new attributes (with an audit
+// attributesChanged applies a created or removed <file>.metadata.json, or
+// changed tags of <file>, to the document <file>, whose object the gate
+// bound (b.Head, b.Key: its canonical key, its envelope, its tenant; never
+// the sidecar's). The document's attributes are read again from S3 as they
+// are now, so redelivered and out-of-order events converge on the current
+// sidecar and tags. A ready document gets its new attributes (with an audit
 // row, without being embedded again); one being ingested is retried after
 // it; one not stored (its own event failed on a bad sidecar, or is still
 // queued) or failed is ingested, as its own event would.
-func (h *Handler) sidecarChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound) error {
+func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound) error {
 	docKey := b.Key.String()
 	doc := docFor(bucket, docKey, b.Head, "")
 	store := h.Store.For(v.Scope)

@@ -170,11 +170,11 @@ func (e *sidecarEnv) n(sql string, args ...any) int {
 	return n
 }
 
-// A sidecar written, changed or removed after its document was ingested
-// changes the document's attributes (with an audit row), without embedding
-// it again; a redelivered sidecar event changes nothing more; and a
+// A sidecar written, changed or removed after its document was ingested,
+// and a change of the document's tags, change the document's attributes
+// (with an audit row), without embedding it again; a redelivered sidecar event changes nothing more; and a
 // redelivered document event is recognised before its sidecar is read.
-func TestSidecarChangesTheDocumentsAttributes(t *testing.T) {
+func TestSidecarAndTagsChangeTheDocumentsAttributes(t *testing.T) {
 	t.Parallel()
 	e := newSidecarEnv(t)
 	updates := func() int {
@@ -201,6 +201,7 @@ func TestSidecarChangesTheDocumentsAttributes(t *testing.T) {
 
 	steps := []struct {
 		name    string
+		key     string // default: the sidecar's
 		change  func()
 		event   string
 		want    string
@@ -213,10 +214,20 @@ func TestSidecarChangesTheDocumentsAttributes(t *testing.T) {
 			event: "ObjectCreated:Put", want: `{"team": "legal", "year": 2025}`, updates: 2},
 		{name: "sidecar removed", change: func() { e.s3.del(e.sideKey) }, event: "ObjectRemoved:Delete", want: `{"team": "finance"}`, updates: 3},
 		{name: "removal delivered again", change: func() {}, event: "ObjectRemoved:Delete", want: `{"team": "finance"}`, updates: 3},
+		{name: "document tagged", key: e.docKey, change: func() {
+			e.s3.put(e.docKey, "hello world", e.s3.objs[e.docKey].meta, map[string]string{"tenantry-attr-region": "eu", "backup": "daily"})
+		}, event: "ObjectTagging:Put", want: `{"team": "finance", "region": "eu"}`, updates: 4},
+		{name: "document untagged", key: e.docKey, change: func() { e.s3.put(e.docKey, "hello world", e.s3.objs[e.docKey].meta, nil) },
+			event: "ObjectTagging:Delete", want: `{"team": "finance"}`, updates: 5},
+		{name: "sidecar tagged: not an attribute change", change: func() {}, event: "ObjectTagging:Put", want: `{"team": "finance"}`, updates: 5},
 	}
 	for i, st := range steps {
 		st.change()
-		e.must(e.event(st.event, e.sideKey, fmt.Sprintf("%04d", i+2)))
+		key := e.sideKey
+		if st.key != "" {
+			key = st.key
+		}
+		e.must(e.event(st.event, key, fmt.Sprintf("%04d", i+2)))
 		if got := e.attributes(); got != st.want {
 			t.Fatalf("%s: attributes %s, want %s", st.name, got, st.want)
 		}
