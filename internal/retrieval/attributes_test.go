@@ -81,12 +81,15 @@ func TestDocumentAttributes(t *testing.T) {
 // FuzzDocumentAttributes: a sidecar from a tenant's bucket never panics the
 // parser, and what it accepts encodes to a JSON object within the limits.
 func FuzzDocumentAttributes(f *testing.F) {
-	f.Add([]byte(`{"metadataAttributes": {"year": 2024, "tags": ["a"]}}`))
-	f.Add([]byte(`{"metadataAttributes": {"y": {"value": {"type": "BOOLEAN", "booleanValue": true}}}}`))
-	f.Add([]byte(`{"metadataAttributes": {"a": 1e999}}`))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		got, err := retrieval.DocumentAttributes(nil, nil, data)
+	f.Add([]byte(`{"metadataAttributes": {"year": 2024, "tags": ["a"]}}`), "tenantry-attr-team", "finance", "tenantry-attr-region", "eu")
+	f.Add([]byte(`{"metadataAttributes": {"y": {"value": {"type": "BOOLEAN", "booleanValue": true}}}}`), "lifecycle", "x", "TENANTRY-ATTR-Y", "")
+	f.Add([]byte(`{"metadataAttributes": {"a": 1e999}}`), "tenantry-attr-", "\xff", "tenantry-attr-a\x00", "v")
+	f.Fuzz(func(t *testing.T, data []byte, metaKey, metaVal, tagKey, tagVal string) {
+		got, err := retrieval.DocumentAttributes(map[string]string{metaKey: metaVal}, map[string]string{tagKey: tagVal}, data)
 		if err != nil {
+			if !errors.Is(err, retrieval.ErrInvalidAttributes) {
+				t.Fatalf("error %v does not wrap ErrInvalidAttributes", err)
+			}
 			return
 		}
 		if len(got) > retrieval.MaxAttributes {
