@@ -92,3 +92,28 @@ func TestClientAddress(t *testing.T) {
 		}
 	}
 }
+
+// FuzzRefusals: any peer address and reason code keep the limiter within
+// its bounds (the address is outside input).
+func FuzzRefusals(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:80", "[2001:db8::1]:443", "", ":", "[::1", "a:b:c"} {
+		f.Add(s, "bad_signature")
+	}
+	f.Fuzz(func(t *testing.T, remote, reason string) {
+		addr := clientAddress(remote)
+		if len(addr) > len(remote) {
+			t.Fatalf("address %q longer than %q", addr, remote)
+		}
+		now := time.Unix(0, 0)
+		r := newRefusals(RefusalLimit{Total: 2, MaxSources: 2, Now: func() time.Time { return now }}.withDefaults())
+		written := 0
+		for range 5 {
+			if rec, _ := r.admit(addr, reason); rec {
+				written++
+			}
+		}
+		if written != 1 {
+			t.Fatalf("%d events for one address and reason, want 1", written)
+		}
+	})
+}
