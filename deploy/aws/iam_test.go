@@ -55,8 +55,10 @@ var codeRoles = map[string][]codeGrant{
 		// Consumes the job and task queues; sends permanent failures, with
 		// their reason, to the dead-letter queues. Never creates queues.
 		{pkg: "internal/sqssource", actions: sqssource.IAMActions, use: sqssource.RuntimeIAMActions},
-		// HEADs and reads uploads.
-		{pkg: "internal/objects", actions: objects.IAMActions},
+		// HEADs and reads uploads, and their tags (document attributes; by
+		// VersionId in Step Functions tasks).
+		{pkg: "internal/objects", actions: objects.IAMActions, implied: []string{"s3:GetObjectVersionTagging"},
+			why: "GetObjectTagging with a VersionId (a Step Functions task's pinned version) is authorised by s3:GetObjectVersionTagging"},
 		// Verifies envelopes with public keys fetched from KMS; never signs.
 		{pkg: "internal/envelope", actions: envelope.IAMActions, use: []string{"kms:GetPublicKey"}},
 		// Answers Step Functions tasks delivered through the task queue;
@@ -84,8 +86,9 @@ var codeRoles = map[string][]codeGrant{
 		// SQS calls read the Express failure queue, which this Standard stack
 		// does not create (the same actions are granted on the DLQs).
 		{pkg: "internal/sfnctl", actions: sfnctl.IAMActions, implied: []string{"s3:GetObjectVersion"}, why: versionedRead},
-		// tenantry sfn start HEADs the object to build the execution name.
-		{pkg: "internal/objects", actions: objects.IAMActions},
+		// tenantry sfn start HEADs the object to build the execution name;
+		// it reads no tags.
+		{pkg: "internal/objects", actions: objects.IAMActions, use: []string{"s3:GetObject"}},
 	},
 	// The scheduled tenantry audit anchor task.
 	"AnchorTaskRole": {

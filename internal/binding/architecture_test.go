@@ -24,7 +24,7 @@ var verifyAPI = []string{"Verify", "VerifyObject", "VerifyJob", "VerifyRemoval",
 
 // s3ReadAPI are the S3 reads. Only internal/objects makes them (the
 // presign tool uploads and never reads).
-var s3ReadAPI = []string{"HeadObject", "GetObject"}
+var s3ReadAPI = []string{"HeadObject", "GetObject", "GetObjectTagging"}
 
 // rule is one architecture rule: files outside allowed (or, with only, the
 // files under only) may not use api or import a path with a forbidden prefix.

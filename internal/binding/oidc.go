@@ -1,11 +1,13 @@
 package binding
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -114,9 +116,6 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	// The key set keeps using this context to refresh keys: detach it from
-	// the caller's deadline, keep the HTTP client.
-	kctx := oidc.ClientContext(context.WithoutCancel(ctx), cfg.HTTPClient)
 	dctx, cancel := context.WithTimeout(oidc.ClientContext(ctx, cfg.HTTPClient), 30*time.Second)
 	defer cancel()
 	p, err := oidc.NewProvider(dctx, cfg.Issuer)
@@ -129,7 +128,13 @@ func NewOIDC(ctx context.Context, cfg OIDCConfig) (*OIDC, error) {
 	if err := p.Claims(&meta); err != nil || meta.JWKSURI == "" {
 		return nil, fmt.Errorf("binding: oidc: discovery of %s: no jwks_uri", cfg.Issuer)
 	}
-	keys := oidc.NewRemoteKeySet(kctx, meta.JWKSURI)
+	// The key set keeps using this context to refresh keys: detach it from
+	// the caller's deadline, keep the HTTP client (its transport marks a
+	// failed fetch by type).
+	kc := *cfg.HTTPClient
+	kc.Transport = keysTransport{base: transportOr(cfg.HTTPClient.Transport)}
+	kctx := oidc.ClientContext(context.WithoutCancel(ctx), &kc)
+	keys := keySet{remote: oidc.NewRemoteKeySet(kctx, meta.JWKSURI)}
 	v := oidc.NewVerifier(cfg.Issuer, keys, &oidc.Config{
 		SkipClientIDCheck:    true, // checked below: aud or Cognito's client_id
 		SupportedSigningAlgs: cfg.Algorithms,
@@ -153,7 +158,8 @@ func (v *OIDC) Verify(ctx context.Context, raw, requestID string) (tenantdb.Scop
 	} else if iss != v.cfg.Issuer {
 		return tenantdb.Scope{}, refused(ReasonForeignIssuer, errors.New("token of another issuer"))
 	}
-	tok, err := v.v.Verify(ctx, raw)
+	fetch := &keysFetch{}
+	tok, err := v.v.Verify(context.WithValue(ctx, keysFetchKey{}, fetch), raw)
 	if err != nil {
 		var exp *oidc.TokenExpiredError
 		switch {
@@ -161,8 +167,8 @@ func (v *OIDC) Verify(ctx context.Context, raw, requestID string) (tenantdb.Scop
 			return tenantdb.Scope{}, refused(string(envelope.ReasonExpired), errors.New("token expired"))
 		case ctx.Err() != nil:
 			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: ctx.Err()}
-		case strings.Contains(err.Error(), "fetching keys"):
-			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: errors.New("issuer keys unavailable")}
+		case fetch.err != nil:
+			return tenantdb.Scope{}, &Error{Kind: KindUnavailable, Code: ReasonKeysUnavailable, Err: fetch.err}
 		}
 		v.cfg.Logger.Debug("binding: oidc: token did not verify", zap.Error(err))
 		return tenantdb.Scope{}, refused(string(envelope.ReasonBadSignature), errors.New("signature, key or algorithm not accepted"))
@@ -209,4 +215,69 @@ func unverifiedIssuer(raw string) (string, bool) {
 		return "", false
 	}
 	return c.Iss, true
+}
+
+// errKeysUnavailable marks a failed fetch of the issuer's key set: the
+// request failed, the answer was not 200, or its body is not a JSON key set.
+// go-oidc's verifier flattens its key set's errors into text, so the type is
+// caught one level below it, in keySet.
+var errKeysUnavailable = errors.New("issuer keys unavailable")
+
+// maxKeySetBytes bounds a JWKS answer.
+const maxKeySetBytes = 1 << 20
+
+func transportOr(t http.RoundTripper) http.RoundTripper {
+	if t == nil {
+		return http.DefaultTransport
+	}
+	return t
+}
+
+// keysTransport is the key set's HTTP transport: every failure to get a key
+// set is an error wrapping errKeysUnavailable (go-oidc wraps transport
+// errors with %w up to its key set).
+type keysTransport struct{ base http.RoundTripper }
+
+func (t keysTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errKeysUnavailable, err)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxKeySetBytes+1))
+	resp.Body.Close()
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	switch {
+	case resp.StatusCode != http.StatusOK:
+		return nil, fmt.Errorf("%w: status %d", errKeysUnavailable, resp.StatusCode)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", errKeysUnavailable, err)
+	case len(body) > maxKeySetBytes:
+		return nil, fmt.Errorf("%w: key set larger than %d bytes", errKeysUnavailable, maxKeySetBytes)
+	case json.Unmarshal(body, &set) != nil:
+		return nil, fmt.Errorf("%w: not a JSON key set", errKeysUnavailable)
+	}
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	return resp, nil
+}
+
+// keysFetch receives, for one Verify call, the key set's fetch failure.
+type keysFetch struct{ err error }
+
+type keysFetchKey struct{}
+
+// keySet is go-oidc's remote key set, noting a fetch failure (by type) in
+// the Verify call's keysFetch before the verifier turns it into text.
+type keySet struct{ remote oidc.KeySet }
+
+func (k keySet) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	payload, err := k.remote.VerifySignature(ctx, jwt)
+	if err != nil && errors.Is(err, errKeysUnavailable) {
+		if f, ok := ctx.Value(keysFetchKey{}).(*keysFetch); ok {
+			f.err = errKeysUnavailable
+		}
+	}
+	return payload, err
 }

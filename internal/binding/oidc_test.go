@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -152,26 +153,68 @@ func tamper(tok, tenant string) string {
 }
 
 // Keys that cannot be fetched are "try later" (503 in the API), not a
-// verdict on the token.
+// verdict on the token; told apart by type, not by error text. A key set
+// that is served but does not hold the token's key is a verdict.
 func TestKeysUnavailable(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewUnstartedServer(nil)
-	srv.Start()
-	iss, err := devissuer.New(srv.URL)
-	if err != nil {
-		t.Fatal(err)
+	cases := []struct {
+		name  string
+		jwks  func(w http.ResponseWriter) // nil: the issuer's own key set
+		down  bool                        // the issuer stops after discovery
+		forge bool                        // the token is signed by another key
+		want  string
+	}{
+		{name: "issuer down", down: true, want: binding.ReasonKeysUnavailable},
+		{name: "key set answers 500", jwks: func(w http.ResponseWriter) { http.Error(w, "boom", 500) }, want: binding.ReasonKeysUnavailable},
+		{name: "key set answers 404", jwks: func(w http.ResponseWriter) { http.NotFound(w, nil) }, want: binding.ReasonKeysUnavailable},
+		{name: "key set is not JSON", jwks: func(w http.ResponseWriter) { _, _ = w.Write([]byte("<html>maintenance</html>")) }, want: binding.ReasonKeysUnavailable},
+		{name: "key set too large", jwks: func(w http.ResponseWriter) {
+			_, _ = w.Write([]byte(`{"keys":[],"x":"` + strings.Repeat("a", 1<<20) + `"}`))
+		}, want: binding.ReasonKeysUnavailable},
+		{name: "served key set without the token's key", forge: true, want: "bad_signature"},
+		{name: "served key set that is empty", jwks: func(w http.ResponseWriter) { _, _ = w.Write([]byte(`{"keys":[]}`)) }, want: "bad_signature"},
 	}
-	srv.Config.Handler = iss.Handler()
-	v, err := binding.NewOIDC(context.Background(), binding.OIDCConfig{Issuer: iss.URL, Audience: "app"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := sign(t, iss, devissuer.Token{Subject: "a", Audience: "app", TokenUse: "id", Tenant: uuid.NewString()})
-	srv.Close() // discovery done, JWKS not fetched yet
-	_, err = v.Verify(context.Background(), tok, "r")
-	var be *binding.Error
-	if !errors.As(err, &be) || be.Code != binding.ReasonKeysUnavailable || be.Kind != binding.KindUnavailable {
-		t.Fatalf("got %v, want unavailable (keys_unavailable): retry, not a refusal", err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewUnstartedServer(nil)
+			srv.Start()
+			defer srv.Close()
+			iss, err := devissuer.New(srv.URL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := iss.Handler()
+			srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/jwks.json" && tc.jwks != nil {
+					tc.jwks(w)
+					return
+				}
+				own.ServeHTTP(w, r)
+			})
+			v, err := binding.NewOIDC(context.Background(), binding.OIDCConfig{Issuer: iss.URL, Audience: "app"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			signer := iss
+			if tc.forge {
+				if signer, err = devissuer.New(iss.URL); err != nil {
+					t.Fatal(err)
+				}
+			}
+			tok := sign(t, signer, devissuer.Token{Subject: "a", Audience: "app", TokenUse: "id", Tenant: uuid.NewString()})
+			if tc.down {
+				srv.Close() // discovery done, JWKS not fetched yet
+			}
+			_, err = v.Verify(context.Background(), tok, "r")
+			var be *binding.Error
+			if !errors.As(err, &be) || be.Code != tc.want {
+				t.Fatalf("got %v, want %s", err, tc.want)
+			}
+			if unavailable := be.Kind == binding.KindUnavailable; unavailable != (tc.want == binding.ReasonKeysUnavailable) {
+				t.Fatalf("kind %v for reason %s", be.Kind, be.Code)
+			}
+		})
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strings"
 
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -48,6 +49,10 @@ type Bound struct {
 	// Key is the object's canonical key, parsed ({tenant}/{document}/
 	// {filename}), for an ObjectCreated event or Object; zero otherwise.
 	Key envelope.ObjectKey
+	// AttributesOnly: the event changes only the attributes of the
+	// document whose object Head and Key describe (and whose envelope
+	// verified): an event about its metadata sidecar, or about its tags.
+	AttributesOnly bool
 }
 
 // Resolve establishes ev's tenant. messageID is the SQS message id (the
@@ -67,6 +72,21 @@ func (r *Resolver) Resolve(ctx context.Context, ev event.Event, messageID string
 	case event.KindJob:
 		v, err := r.job(ctx, ev.Job)
 		return Bound{Verified: v}, err
+	case event.KindObjectCreated, event.KindObjectRemoved, event.KindObjectTagged:
+		switch {
+		case objects.IsSidecar(ev.Object.Key) && ev.Kind == event.KindObjectTagged:
+			return Bound{}, &Error{Kind: KindIgnored, Code: event.IgnoreUnhandledType} // a sidecar's tags are not attributes
+		case objects.IsSidecar(ev.Object.Key):
+			return r.sidecar(ctx, ev)
+		case ev.Kind == event.KindObjectTagged:
+			// The document's own object, bound as for ObjectCreated; only
+			// its attributes change.
+			b, err := r.created(ctx, ev.Object)
+			b.AttributesOnly = true
+			return b, err
+		}
+	}
+	switch ev.Kind {
 	case event.KindObjectCreated:
 		return r.created(ctx, ev.Object)
 	case event.KindObjectRemoved:
@@ -153,6 +173,31 @@ func (r *Resolver) signedHead(ctx context.Context, bucket, key, versionID string
 	return h, nil
 }
 
+// sidecar establishes the tenant of an S3 event (created or removed) about
+// a document's metadata sidecar (objects.SidecarSuffix), whose key Resolve
+// found canonical: the document is the sidecar's key less the suffix, a
+// canonical key of the same tenant and document, and its object is bound by
+// the rules of an ObjectCreated event (Object): the tenant is its
+// envelope's, never the sidecar's. Bound.AttributesOnly is set. The
+// sidecar of a sidecar is ignored.
+func (r *Resolver) sidecar(ctx context.Context, ev event.Event) (Bound, error) {
+	docKey := strings.TrimSuffix(ev.Object.Key, objects.SidecarSuffix)
+	if objects.IsSidecar(docKey) {
+		return Bound{}, &Error{Kind: KindIgnored, Code: event.ReasonUnsupported}
+	}
+	sk, _ := envelope.ParseObjectKey(ev.Object.Key)
+	dk, err := envelope.ParseObjectKey(docKey)
+	if err != nil {
+		return Bound{}, verifyError(err)
+	}
+	if dk.Tenant != sk.Tenant || dk.Document != sk.Document {
+		return Bound{}, verifyError(&envelope.Error{Code: envelope.ReasonNonCanonicalKey, Detail: "sidecar and document keys differ"})
+	}
+	b, err := r.Object(ctx, ObjectRequest{Bucket: ev.Object.Bucket, Key: docKey})
+	b.AttributesOnly = true
+	return b, err
+}
+
 func (r *Resolver) created(ctx context.Context, o *event.Object) (Bound, error) {
 	return r.Object(ctx, ObjectRequest{Bucket: o.Bucket, Key: o.Key})
 }
@@ -230,7 +275,7 @@ func verifyError(err error) error {
 func canonicalKey(ev event.Event) error {
 	key := ""
 	switch {
-	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && ev.Object != nil:
+	case (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved || ev.Kind == event.KindObjectTagged) && ev.Object != nil:
 		key = ev.Object.Key
 	case ev.Kind == event.KindJob && ev.Job != nil && envelope.Action(ev.Job.Action()) == envelope.ActionIngest:
 		key = ev.Job.Key

@@ -27,6 +27,10 @@ func created(b, key string) event.Event {
 	return event.Event{Kind: event.KindObjectCreated, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectCreated:Put"}}
 }
 
+func tagged(b, key string) event.Event {
+	return event.Event{Kind: event.KindObjectTagged, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectTagging:Put"}}
+}
+
 func removed(b, key string) event.Event {
 	return event.Event{Kind: event.KindObjectRemoved, Shape: event.ShapeS3, Object: &event.Object{Bucket: b, Key: key, EventName: "ObjectRemoved:Delete"}}
 }
@@ -148,9 +152,50 @@ func resolveCases(t testing.TB, kit *envelopetest.Kit) []resolveCase {
 		{name: "removed, S3 unreachable", ev: removed(bucket, keyB), s3err: errors.New("connection refused"), heads: 1, kind: binding.KindUnavailable, reason: "object_unavailable"},
 		{name: "removed, no S3 client", ev: removed(bucket, keyB), noS3: true, kind: binding.KindUnavailable, reason: "object_unavailable"},
 
+		// Metadata sidecars: bound as their document's object, never by
+		// themselves (they carry no envelope).
+		{name: "sidecar of a document signed for another tenant", ev: created(bucket, keyB+objects.SidecarSuffix),
+			objs: at(bucket, keyB, kit.Object(t, a, bucket, keyB)), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "sidecar removed, document without envelope", ev: removed(bucket, keyB+objects.SidecarSuffix), objs: at(bucket, keyB, ""),
+			heads: 1, kind: binding.KindRejected, reason: "missing_envelope"},
+		{name: "sidecar, document gone", ev: created(bucket, keyB+objects.SidecarSuffix), heads: 1, kind: binding.KindStale, reason: "object_unavailable"},
+		{name: "sidecar, ../ into another tenant", ev: created(bucket, travKey+objects.SidecarSuffix), objs: at(bucket, keyB, objB),
+			kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "sidecar removed, four segments", ev: removed(bucket, a.String()+"/doc-1/sub/x"+objects.SidecarSuffix), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "sidecar of a sidecar", ev: created(bucket, keyB+objects.SidecarSuffix+objects.SidecarSuffix), objs: at(bucket, keyB+objects.SidecarSuffix, objB),
+			kind: binding.KindIgnored, reason: event.ReasonUnsupported},
+		{name: "bare sidecar name", ev: created(bucket, b.String()+"/doc-3"+"/"+objects.SidecarSuffix), kind: binding.KindRejected, reason: "noncanonical_key"},
+
+		// Tag changes: bound as the object's ObjectCreated.
+		{name: "tagged, another tenant's envelope", ev: tagged(bucket, keyA), objs: at(bucket, keyA, objB), heads: 1, kind: binding.KindRejected, reason: "binding_mismatch"},
+		{name: "tagged, no envelope", ev: tagged(bucket, keyA), objs: at(bucket, keyA, ""), heads: 1, kind: binding.KindRejected, reason: "missing_envelope"},
+		{name: "tagged, ../ into another tenant", ev: tagged(bucket, travKey), objs: at(bucket, travKey, objB), kind: binding.KindRejected, reason: "noncanonical_key"},
+		{name: "tagged sidecar", ev: tagged(bucket, keyB+objects.SidecarSuffix), kind: binding.KindIgnored, reason: event.IgnoreUnhandledType},
+
 		// Events that need no tenant.
 		{name: "S3 test event", ev: event.Event{Kind: event.KindIgnore, Ignore: event.IgnoreTestEvent}, kind: binding.KindIgnored, reason: event.IgnoreTestEvent},
 		{name: "unknown kind", ev: event.Event{}, kind: binding.KindIgnored, reason: event.ReasonUnsupported},
+	}
+}
+
+// A sidecar's created or removed event, and a tag change of the document,
+// bind the document's object: its envelope, tenant and key, one HEAD of the
+// document; only its attributes are to change.
+func TestResolveAttributesOnly(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	a := uuid.New()
+	doc := a.String() + "/doc-1/report.pdf"
+	for _, ev := range []event.Event{created(bucket, doc+objects.SidecarSuffix), removed(bucket, doc+objects.SidecarSuffix), tagged(bucket, doc)} {
+		objs := bindingtest.NewObjects(map[string]string{bucket + "/" + doc: kit.Object(t, a, bucket, doc)}, nil)
+		r := &binding.Resolver{Verifier: kit.Verifier(t), Objects: objs, Buckets: []string{bucket}}
+		got, err := r.Resolve(context.Background(), ev, "m-1")
+		if err != nil {
+			t.Fatalf("%s: %v", ev.Kind, err)
+		}
+		if !got.AttributesOnly || got.Key.String() != doc || got.Head.Key != doc || got.Verified.Scope.TenantID() != a || objs.Calls() != 1 {
+			t.Fatalf("%s: sidecar %v key %q head %q tenant %s, %d HEADs", ev.Kind, got.AttributesOnly, got.Key, got.Head.Key, got.Verified.Scope.TenantID(), objs.Calls())
+		}
 	}
 }
 

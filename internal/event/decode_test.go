@@ -110,8 +110,12 @@ func decodeCases() []decodeCase {
 			want: []event.Event{{Kind: event.KindObjectCreated, Shape: event.ShapeS3, Object: s3Object("ObjectCreated:Put", key)}}},
 		{name: "s3 lifecycle expiration", body: records(record("LifecycleExpiration:Delete", encKey, "")),
 			want: []event.Event{{Kind: event.KindObjectRemoved, Shape: event.ShapeS3, Object: s3Object("LifecycleExpiration:Delete", key)}}},
-		{name: "s3 tagging is ignored", body: records(record("ObjectTagging:Put", encKey, "")),
-			want: []event.Event{{Kind: event.KindIgnore, Shape: event.ShapeS3, Ignore: event.IgnoreUnhandledType, Object: s3Object("ObjectTagging:Put", key)}}},
+		{name: "s3 tagging put", body: records(record("ObjectTagging:Put", encKey, "")),
+			want: []event.Event{{Kind: event.KindObjectTagged, Shape: event.ShapeS3, Object: s3Object("ObjectTagging:Put", key)}}},
+		{name: "s3 tagging delete", body: records(record("ObjectTagging:Delete", encKey, "")),
+			want: []event.Event{{Kind: event.KindObjectTagged, Shape: event.ShapeS3, Object: s3Object("ObjectTagging:Delete", key)}}},
+		{name: "s3 restore is ignored", body: records(record("ObjectRestore:Completed", encKey, "")),
+			want: []event.Event{{Kind: event.KindIgnore, Shape: event.ShapeS3, Ignore: event.IgnoreUnhandledType, Object: s3Object("ObjectRestore:Completed", key)}}},
 		{name: "s3 test event", body: testEvent,
 			want: []event.Event{{Kind: event.KindIgnore, Shape: event.ShapeS3, Ignore: event.IgnoreTestEvent}}},
 
@@ -124,6 +128,8 @@ func decodeCases() []decodeCase {
 		// EventBridge.
 		{name: "eventbridge created", body: eventBridge("Object Created", encKey, ""),
 			want: []event.Event{{Kind: event.KindObjectCreated, Shape: event.ShapeEventBridge, Object: ebObject("Object Created", key)}}},
+		{name: "eventbridge tags added", body: eventBridge("Object Tags Added", encKey, ""),
+			want: []event.Event{{Kind: event.KindObjectTagged, Shape: event.ShapeEventBridge, Object: ebObject("Object Tags Added", key)}}},
 		{name: "eventbridge delete marker", body: strings.Replace(eventBridge("Object Deleted", encKey, `,"deletion-type":"Delete Marker Created"`), `"PutObject"`, `"DeleteObject"`, 1),
 			want: []event.Event{{Kind: event.KindObjectRemoved, Shape: event.ShapeEventBridge, Object: ebDeleted}}},
 		{name: "eventbridge permanently deleted", body: strings.Replace(eventBridge("Object Deleted", encKey, `,"deletion-type":"Permanently Deleted"`), `"PutObject"`, `"DeleteObject"`, 1),

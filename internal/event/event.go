@@ -14,6 +14,7 @@ const (
 	KindObjectRemoved                 // an object was deleted: delete the document
 	KindJob                           // a job message (Event.Job)
 	KindIgnore                        // nothing to do (Event.Ignore says why); ack the message
+	KindObjectTagged                  // an object's tags changed: refresh its document's attributes
 )
 
 func (k Kind) String() string {
@@ -26,6 +27,8 @@ func (k Kind) String() string {
 		return "job"
 	case KindIgnore:
 		return "ignore"
+	case KindObjectTagged:
+		return "object_tagged"
 	}
 	return "unknown"
 }

@@ -38,7 +38,7 @@ func FuzzDecode(f *testing.F) {
 		}
 		for _, ev := range evs {
 			switch ev.Kind {
-			case event.KindObjectCreated, event.KindObjectRemoved:
+			case event.KindObjectCreated, event.KindObjectRemoved, event.KindObjectTagged:
 				if ev.Object == nil || ev.Object.Key == "" || ev.Object.Bucket == "" {
 					t.Fatalf("object event without bucket or key: %+v", ev)
 				}

@@ -106,6 +106,8 @@ func decodeRecord(raw json.RawMessage, shape Shape) (Event, error) {
 	case name == "ObjectRemoved:DeleteMarkerCreated", name == "LifecycleExpiration:DeleteMarkerCreated":
 		ev.Kind = KindObjectRemoved
 		o.DeleteMarker = true
+	case name == "ObjectTagging:Put", name == "ObjectTagging:Delete":
+		ev.Kind = KindObjectTagged
 	default:
 		ev.Kind, ev.Ignore = KindIgnore, IgnoreUnhandledType
 	}
@@ -229,6 +231,8 @@ func (d *Decoder) decodeEventBridge(top map[string]json.RawMessage) ([]Event, er
 			return nil, err
 		}
 		o.DeleteMarker = deletion == "Delete Marker Created"
+	case "Object Tags Added", "Object Tags Deleted":
+		ev.Kind = KindObjectTagged
 	default:
 		ev.Kind, ev.Ignore = KindIgnore, IgnoreUnhandledType
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/embed/fair"
@@ -97,18 +98,18 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
-	if (ev.Kind == event.KindObjectCreated || ev.Kind == event.KindObjectRemoved) && retrieval.IsSidecar(ev.Object.Key) {
-		// A <file>.metadata.json sidecar is read with its document, never
-		// ingested or deleted as one (its key names the same document).
-		worker.Logger(ctx).Debug("metadata sidecar event ignored")
-		return nil
-	}
 	b, err := h.Gate.Resolve(ctx, ev, m.ID)
 	if err != nil {
 		return h.unbound(ctx, m, ev, err)
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
+	if b.AttributesOnly {
+		// A <file>.metadata.json sidecar is never ingested or deleted as a
+		// document, and new tags are not a new version: both change the
+		// attributes of the document whose object the gate bound.
+		return h.attributesChanged(ctx, v, ev.Object.Bucket, b)
+	}
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object
@@ -182,9 +183,21 @@ func docFor(bucket, key string, head objects.Head, sequencer string) pipeline.Do
 }
 
 // ingestObject ingests the object an event or an ingest job names, with
-// its search attributes.
+// its search attributes. An S3 event already applied (a redelivery) or
+// superseded is recognised from the stored document first, before its
+// attributes (tags, sidecar) are read from S3.
 func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket, key string, head objects.Head, sequencer string) error {
 	doc := docFor(bucket, key, head, sequencer)
+	if doc.DocumentID != "" && doc.Sequencer != "" {
+		claim, err := h.Store.For(v.Scope).Precheck(ctx, doc)
+		if err != nil {
+			return classify(err)
+		}
+		if claim != pipeline.ClaimProceed {
+			h.counted(ctx, doc, pipeline.Result{Claim: claim})
+			return nil
+		}
+	}
 	var err error
 	if doc.Attributes, err = h.attributes(ctx, bucket, key, head); err != nil {
 		return err
@@ -192,22 +205,81 @@ func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket,
 	return h.ingest(ctx, v.Scope, doc)
 }
 
-// attributes reads a document's search attributes: its S3 user metadata and
-// its optional <key>.metadata.json sidecar (retrieval.DocumentAttributes).
-// Invalid attributes fail the document permanently.
+// attributes reads a document's search attributes (retrieval.ReadAttributes:
+// its S3 tags and user metadata under retrieval.AttributePrefix, and its
+// optional <key>.metadata.json sidecar). Invalid attributes fail the
+// document permanently.
 func (h *Handler) attributes(ctx context.Context, bucket, key string, head objects.Head) (map[string]any, error) {
-	side, err := h.Objects.ReadSmall(ctx, bucket, key+retrieval.SidecarSuffix, retrieval.MaxSidecarBytes)
-	if errors.Is(err, pipeline.ErrTooLarge) {
+	attrs, err := retrieval.ReadAttributes(ctx, h.Objects, bucket, key, head.VersionID, head.Metadata)
+	if errors.Is(err, retrieval.ErrInvalidAttributes) {
 		return nil, worker.WithStage(worker.Permanent(err, retrieval.ReasonBadMetadata), "fetch")
 	}
 	if err != nil {
 		return nil, classify(err)
 	}
-	attrs, err := retrieval.DocumentAttributes(head.Metadata, side)
-	if err != nil {
-		return nil, worker.WithStage(worker.Permanent(err, retrieval.ReasonBadMetadata), "fetch")
-	}
 	return attrs, nil
+}
+
+// attributesChanged applies a created or removed <file>.metadata.json, or
+// changed tags of <file>, to the document <file>, whose object the gate
+// bound (b.Head, b.Key: its canonical key, its envelope, its tenant; never
+// the sidecar's). The document's attributes are read again from S3 as they
+// are now, so redelivered and out-of-order events converge on the current
+// sidecar and tags. A ready document gets its new attributes (with an audit
+// row, without being embedded again); one being ingested is retried after
+// it; one not stored (its own event failed on a bad sidecar, or is still
+// queued) or failed is ingested, as its own event would.
+func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound) error {
+	docKey := b.Key.String()
+	doc := docFor(bucket, docKey, b.Head, "")
+	store := h.Store.For(v.Scope)
+	stored, status, err := store.Document(ctx, doc.DocumentID)
+	switch {
+	case err == nil && stored.SourceURI != doc.SourceURI:
+		worker.Logger(ctx).Debug("sidecar of another file of a stored document; ignored")
+		return nil
+	case errors.Is(err, pgstore.ErrNotFound), err == nil && status == "failed":
+		// Not stored (its own event failed, e.g. on this sidecar, or is
+		// still queued) or failed: ingest it, as its own event would.
+		return h.ingestObject(ctx, v, bucket, docKey, b.Head, "")
+	case err != nil:
+		return classify(err)
+	case status != "ready":
+		return worker.RetryAfter(sidecarRetry, errors.New("ingest: document is being ingested; its new sidecar is applied after"))
+	}
+	attrs, err := h.attributes(ctx, bucket, docKey, b.Head)
+	if err != nil {
+		return err
+	}
+	out, err := store.SetAttributes(ctx, doc.DocumentID, doc.SourceURI, attrs)
+	if err != nil {
+		return classify(err)
+	}
+	switch out {
+	case pgstore.AttributesBusy:
+		return worker.RetryAfter(sidecarRetry, errors.New("ingest: document is being ingested; its new sidecar is applied after"))
+	case pgstore.AttributesSet:
+		h.Metrics.Documents.WithLabelValues("attributes_updated").Inc()
+	}
+	return nil
+}
+
+// sidecarRetry is how long a sidecar change waits for its document's ingest.
+const sidecarRetry = 5 * time.Second
+
+// counted records a handled document in the metrics.
+func (h *Handler) counted(ctx context.Context, doc pipeline.Document, res pipeline.Result) {
+	switch res.Claim {
+	case pipeline.ClaimDone:
+		h.Metrics.Documents.WithLabelValues("duplicate").Inc()
+	case pipeline.ClaimStale:
+		h.Metrics.Documents.WithLabelValues("stale").Inc()
+	default:
+		h.Metrics.Documents.WithLabelValues("ingested").Inc()
+		h.Metrics.Chunks.Add(float64(res.Chunks))
+	}
+	worker.Logger(ctx).Debug("document handled", zap.String("document_id", doc.DocumentID),
+		zap.Int("chunks", res.Chunks), zap.Int("claim", int(res.Claim)))
 }
 
 func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document) error {
@@ -228,17 +300,7 @@ func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline
 		}
 		return classify(err)
 	}
-	switch res.Claim {
-	case pipeline.ClaimDone:
-		h.Metrics.Documents.WithLabelValues("duplicate").Inc()
-	case pipeline.ClaimStale:
-		h.Metrics.Documents.WithLabelValues("stale").Inc()
-	default:
-		h.Metrics.Documents.WithLabelValues("ingested").Inc()
-		h.Metrics.Chunks.Add(float64(res.Chunks))
-	}
-	worker.Logger(ctx).Debug("document handled", zap.String("document_id", doc.DocumentID),
-		zap.Int("chunks", res.Chunks), zap.Int("claim", int(res.Claim)))
+	h.counted(ctx, doc, res)
 	return nil
 }
 

@@ -26,6 +26,24 @@ type API interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 }
 
+// SidecarSuffix names a document's metadata sidecar: the object "a.pdf" has
+// its attributes in "a.pdf.metadata.json" (Bedrock Knowledge Bases' layout).
+// A sidecar is never a document: the gate binds its events as its
+// document's (binding.Resolver).
+const SidecarSuffix = ".metadata.json"
+
+// IsSidecar reports whether key names a metadata sidecar (not a document).
+func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
+
+// TagAPI is the tagging read of *s3.Client. An API that does not implement
+// it has no tags to offer (Tags returns none).
+type TagAPI interface {
+	GetObjectTagging(ctx context.Context, in *s3.GetObjectTaggingInput, opts ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error)
+}
+
+// MaxTags is the most tags S3 allows on an object; more are refused.
+const MaxTags = 10
+
 // ErrNotFound: the object (or that version of it) does not exist. Permanent
 // for an ingest (the object was deleted after the event was sent).
 var ErrNotFound = errors.New("object not found")
@@ -80,6 +98,36 @@ func (r *Reader) HeadVersion(ctx context.Context, bucket, key, versionID string)
 		h.Metadata[strings.ToLower(k)] = v
 	}
 	return h, nil
+}
+
+// Tags reads the tags of one version of an object (versionID "": the
+// current one), keys as S3 gives them. A missing object or version wraps
+// ErrNotFound; an API without tagging, or a server that does not implement
+// it (501 NotImplemented), gives no tags.
+func (r *Reader) Tags(ctx context.Context, bucket, key, versionID string) (map[string]string, error) {
+	api, ok := r.api.(TagAPI)
+	if !ok {
+		return nil, nil
+	}
+	out, err := api.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(bucket), Key: aws.String(key), VersionId: optional(versionID)})
+	if err != nil {
+		var ae smithy.APIError
+		if errors.As(err, &ae) && ae.ErrorCode() == "NotImplemented" {
+			return nil, nil
+		}
+		return nil, Classify("get tagging", err)
+	}
+	if len(out.TagSet) > MaxTags {
+		return nil, fmt.Errorf("%w: object has %d tags, S3 allows %d", pipeline.ErrMalformed, len(out.TagSet), MaxTags)
+	}
+	var tags map[string]string
+	for _, t := range out.TagSet {
+		if tags == nil {
+			tags = make(map[string]string, len(out.TagSet))
+		}
+		tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return tags, nil
 }
 
 // Fetch implements pipeline.Fetcher for s3:// source URIs.

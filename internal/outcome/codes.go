@@ -53,7 +53,7 @@ func Codes() []Code {
 		{"embed_failed", "transient", "searchapi", "the query could not be embedded (502)"},
 		{"internal", "transient", "searchapi", "the search failed (500)"},
 		{"database_unavailable", "transient", "searchapi", "/healthz: the database does not answer (503)"},
-		{"bad_metadata", "permanent", "ingest", "the document's attributes (S3 metadata or metadata sidecar) are not valid"},
+		{"bad_metadata", "permanent", "ingest", "the document's attributes (S3 tags, S3 metadata or metadata sidecar) are not valid"},
 		{"object_unavailable", "stale, transient", "binding", "the object is gone (stale: nothing to do), or S3 could not be asked (retry)"},
 		{"object_exists", "stale", "binding", "a removal event for an object that exists again"},
 		{"keys_unavailable", "transient", "binding", "the verification keys could not be loaded: the envelope was not judged"},

@@ -58,3 +58,42 @@ func TestAttributesAreStoredWithTheDocument(t *testing.T) {
 		}
 	}
 }
+
+// SetAttributes changes only the ready document of the given source, in the
+// caller's tenant: another tenant's scope, another source, a failed or a
+// missing document are left as they are; a repeat is Unchanged.
+func TestSetAttributes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	g := tenantdbtest.TestTx(t)
+	f := memFetcher{"d1": "alpha beta"}
+	st := pgstore.New(g, nil)
+	p := &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}
+	a, b := uuid.New(), uuid.New()
+	d := doc(a, "d1", "A")
+	if _, err := p.Ingest(ctx, st.For(tenantdbtest.Scope(t, a)), d); err != nil {
+		t.Fatal(err)
+	}
+	team := map[string]any{"team": "finance"}
+	for _, tc := range []struct {
+		name   string
+		tenant uuid.UUID
+		source string
+		attrs  map[string]any
+		want   pgstore.AttributesOutcome
+	}{
+		{"set", a, d.SourceURI, team, pgstore.AttributesSet},
+		{"again", a, d.SourceURI, team, pgstore.AttributesUnchanged},
+		{"other tenant's scope", b, d.SourceURI, map[string]any{"team": "attacker"}, pgstore.AttributesNoDocument},
+		{"other source", a, d.SourceURI + "x", map[string]any{"team": "other"}, pgstore.AttributesNoDocument},
+		{"cleared", a, d.SourceURI, nil, pgstore.AttributesSet},
+	} {
+		got, err := st.For(tenantdbtest.Scope(t, tc.tenant)).SetAttributes(ctx, "d1", tc.source, tc.attrs)
+		if err != nil || got != tc.want {
+			t.Fatalf("%s: %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+	if _, err := st.For(tenantdbtest.Scope(t, a)).SetAttributes(ctx, "missing", d.SourceURI, team); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -2,6 +2,7 @@ package retrieval
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"math"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/pipeline"
 )
 
 // ReasonBadMetadata: a document's attributes (S3 user metadata or its
@@ -25,16 +29,23 @@ const (
 )
 
 // SidecarSuffix names a document's metadata file: the object "a.pdf" has
-// its attributes in "a.pdf.metadata.json" (Bedrock Knowledge Bases' layout).
-const SidecarSuffix = ".metadata.json"
+// its attributes in "a.pdf.metadata.json" (objects.SidecarSuffix).
+const SidecarSuffix = objects.SidecarSuffix
 
 // IsSidecar reports whether key names a metadata sidecar (not a document).
-func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
+func IsSidecar(key string) bool { return objects.IsSidecar(key) }
 
-// DocumentAttributes builds a document's attributes from its S3 user
-// metadata (x-amz-meta-*, always strings; keys that start with "tenantry-"
-// are the product's own and skipped) and its optional sidecar in Bedrock's
-// shape; the sidecar wins where both name a key:
+// AttributePrefix marks the S3 user metadata keys and object tag keys that
+// are document attributes: x-amz-meta-tenantry-attr-team: finance, or the
+// tag tenantry-attr-team=finance, is the attribute "team". Other metadata
+// and tags are not attributes (they belong to other tools).
+const AttributePrefix = "tenantry-attr-"
+
+// DocumentAttributes builds a document's attributes from its S3 object tags
+// and user metadata whose keys start with AttributePrefix (the rest of the
+// key, lower case, names the attribute; values are strings) and from its
+// optional sidecar in Bedrock's shape. Where several name a key the sidecar
+// wins over the metadata, the metadata over the tags:
 //
 //	{"metadataAttributes": {"year": 2024, "team": "finance", "tags": ["a", "b"]}}
 //
@@ -44,20 +55,25 @@ func IsSidecar(key string) bool { return strings.HasSuffix(key, SidecarSuffix) }
 //
 // Values are strings, finite numbers, booleans or lists of strings. The
 // result is nil when there are no attributes.
-func DocumentAttributes(meta map[string]string, sidecar []byte) (map[string]any, error) {
+func DocumentAttributes(meta, tags map[string]string, sidecar []byte) (map[string]any, error) {
 	out := map[string]any{}
-	for k, v := range meta {
-		k = strings.ToLower(k)
-		if strings.HasPrefix(k, "tenantry-") {
-			continue
+	for _, src := range []struct {
+		what string
+		kv   map[string]string
+	}{{"S3 tag", tags}, {"S3 metadata", meta}} {
+		for k, v := range src.kv {
+			if len(k) < len(AttributePrefix) || !strings.EqualFold(k[:len(AttributePrefix)], AttributePrefix) {
+				continue
+			}
+			k = strings.ToLower(k[len(AttributePrefix):])
+			if err := ValidateKey(k); err != nil {
+				return nil, fmt.Errorf("%w: %s key %w", ErrInvalidAttributes, src.what, err)
+			}
+			if len(v) > MaxAttributeValue || !utf8.ValidString(v) {
+				return nil, fmt.Errorf("%w: %s %q: value too long or not UTF-8", ErrInvalidAttributes, src.what, truncate(k, 40))
+			}
+			out[k] = v
 		}
-		if err := ValidateKey(k); err != nil {
-			return nil, fmt.Errorf("%w: S3 metadata key %w", ErrInvalidAttributes, err)
-		}
-		if len(v) > MaxAttributeValue || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("%w: S3 metadata %q: value too long or not UTF-8", ErrInvalidAttributes, k)
-		}
-		out[k] = v
 	}
 	if len(bytes.TrimSpace(sidecar)) > 0 {
 		side, err := parseSidecar(sidecar)
@@ -75,6 +91,42 @@ func DocumentAttributes(meta map[string]string, sidecar []byte) (map[string]any,
 		return nil, nil
 	}
 	return out, nil
+}
+
+// AttributeSource reads what a document's attributes are made of besides
+// its user metadata (*objects.Reader, the one S3 reader).
+type AttributeSource interface {
+	// Tags reads an object version's tags.
+	Tags(ctx context.Context, bucket, key, versionID string) (map[string]string, error)
+	// ReadSmall reads a small object whole: nil, nil when it does not exist;
+	// an error wrapping pipeline.ErrTooLarge above limit bytes.
+	ReadSmall(ctx context.Context, bucket, key string, limit int64) ([]byte, error)
+}
+
+// ReadAttributes reads the attributes of the document stored as bucket/key
+// (version versionID, "" for the current one) whose user metadata is meta
+// (objects.Head.Metadata): its tags and its sidecar key+SidecarSuffix (at
+// most MaxSidecarBytes) through src, then DocumentAttributes. The one way
+// every transport (the SQS worker, the Step Functions tasks) reads them.
+// Invalid attributes, a sidecar too large and an object with more tags than
+// S3 allows wrap ErrInvalidAttributes (permanent: ReasonBadMetadata); other
+// errors are src's, as it classified them.
+func ReadAttributes(ctx context.Context, src AttributeSource, bucket, key, versionID string, meta map[string]string) (map[string]any, error) {
+	tags, err := src.Tags(ctx, bucket, key, versionID)
+	if errors.Is(err, pipeline.ErrMalformed) {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidAttributes, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	side, err := src.ReadSmall(ctx, bucket, key+SidecarSuffix, MaxSidecarBytes)
+	if errors.Is(err, pipeline.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: sidecar larger than %d bytes", ErrInvalidAttributes, MaxSidecarBytes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return DocumentAttributes(meta, tags, side)
 }
 
 func parseSidecar(data []byte) (map[string]any, error) {

@@ -2,6 +2,7 @@ package retrieval_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/tenantry/tenantry/internal/retrieval"
@@ -31,4 +32,20 @@ func ExampleSearcher_Search() {
 	for _, h := range res.Hits {
 		fmt.Println(h.DocumentID, h.Ordinal, h.Score, h.Attributes["team"])
 	}
+}
+
+// Attributes from S3 tags and user metadata named tenantry-attr-<key>, and
+// the Bedrock-shaped sidecar, which wins; other tags and metadata belong to
+// other tools.
+func ExampleDocumentAttributes() {
+	meta := map[string]string{"tenantry-attr-team": "finance", "mtime": "1700000000"}
+	tags := map[string]string{"tenantry-attr-region": "eu", "tenantry-attr-team": "legal", "backup": "daily"}
+	sidecar := []byte(`{"metadataAttributes": {"year": 2024}}`)
+	attrs, err := retrieval.DocumentAttributes(meta, tags, sidecar)
+	if err != nil {
+		panic(err)
+	}
+	b, _ := json.Marshal(attrs)
+	fmt.Println(string(b))
+	// Output: {"region":"eu","team":"finance","year":2024}
 }

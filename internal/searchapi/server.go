@@ -58,6 +58,9 @@ type Config struct {
 	Searcher Searcher
 	Embedder QueryEmbedder
 	Security SecurityRecorder // nil: refusals are only logged
+	// Refusals bounds the security events written for refused credentials
+	// (per client address and reason, and in total, per window).
+	Refusals RefusalLimit
 	// Ready answers /healthz (e.g. the gateway's Ping); nil: always ready.
 	Ready func(ctx context.Context) error
 	// DefaultK is k when a request names none (default 5).
@@ -82,6 +85,7 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
 	}
+	c.Refusals = c.Refusals.withDefaults()
 	return c
 }
 
@@ -91,14 +95,20 @@ func New(cfg Config) (http.Handler, error) {
 	if cfg.Gate == nil || cfg.Searcher == nil || cfg.Embedder == nil {
 		return nil, errors.New("searchapi: Gate, Searcher and Embedder are required")
 	}
-	s := &server{cfg: cfg}
+	if err := cfg.Refusals.validate(); err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, refusals: newRefusals(cfg.Refusals)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/search", s.search)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	return mux, nil
 }
 
-type server struct{ cfg Config }
+type server struct {
+	cfg      Config
+	refusals *refusals
+}
 
 // Request is the body of POST /v1/search.
 type Request struct {
@@ -161,14 +171,14 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, tok, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			s.refuse(r.Context(), w, log, id, &binding.Error{Kind: binding.KindRejected, Code: "malformed", Err: errors.New("Authorization must be Bearer")})
+			s.refuse(r, w, log, id, &binding.Error{Kind: binding.KindRejected, Code: "malformed", Err: errors.New("Authorization must be Bearer")})
 			return
 		}
 		bearer = strings.TrimSpace(tok)
 	}
 	scope, err := s.cfg.Gate.Resolve(r.Context(), r.Header.Get(EnvelopeHeader), bearer, id)
 	if err != nil {
-		s.refuse(r.Context(), w, log, id, err)
+		s.refuse(r, w, log, id, err)
 		return
 	}
 	log = log.With(zap.String("tenant_id", scope.TenantID().String()))
@@ -215,8 +225,10 @@ func (s *server) search(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, Response{Hits: res.Hits, Plan: res.Plan, Matching: res.Matching, MatchingAtLeast: res.MatchingAtLeast})
 }
 
-// refuse answers a refused credential and records a security event.
-func (s *server) refuse(ctx context.Context, w http.ResponseWriter, log *zap.Logger, id string, err error) {
+// refuse answers a refused credential and records a security event, within
+// Config.Refusals.
+func (s *server) refuse(r *http.Request, w http.ResponseWriter, log *zap.Logger, id string, err error) {
+	ctx := r.Context()
 	var be *binding.Error
 	if !errors.As(err, &be) {
 		log.Error("search: binding misconfigured", zap.Error(err))
@@ -236,10 +248,17 @@ func (s *server) refuse(ctx context.Context, w http.ResponseWriter, log *zap.Log
 	}
 	log.Warn("search: credentials refused", zap.String("reason", be.Code), zap.Int("status", status))
 	if s.cfg.Security != nil {
-		if err := s.cfg.Security.RecordSecurityEvent(context.WithoutCancel(ctx), tenantdb.SecurityEvent{
-			Reason: be.Code, Source: "search-api", MessageID: id, Detail: "search credentials refused",
-		}); err != nil {
-			log.Error("search: recording the security event failed", zap.Error(err))
+		client := clientAddress(r.RemoteAddr)
+		record, summaries := s.refusals.admit(client, be.Code)
+		if record {
+			summaries = append(summaries, tenantdb.SecurityEvent{
+				Reason: be.Code, Source: "search-api", MessageID: id, Detail: "search credentials refused (client " + client + ")",
+			})
+		}
+		for _, ev := range summaries {
+			if err := s.cfg.Security.RecordSecurityEvent(context.WithoutCancel(ctx), ev); err != nil {
+				log.Error("search: recording the security event failed", zap.Error(err))
+			}
 		}
 	}
 	writeJSON(w, status, ErrorBody{Error: "credentials refused", Reason: be.Code})

@@ -189,33 +189,50 @@ func TestSearchAPIFromTheAttackersSide(t *testing.T) {
 	})
 }
 
-// Refusals are recorded as security events.
+// Refusals are recorded as security events: one per client address and
+// reason per window, the rest summarised once the window has ended.
 func TestRefusalsAreSecurityEvents(t *testing.T) {
 	t.Parallel()
 	db := tenantdbtest.NewDatabase(t)
 	gw := db.Open(t)
 	searcher, _ := retrieval.New(gw, retrieval.Config{})
 	emb, _ := offline.New(offline.Config{})
-	h, err := searchapi.New(searchapi.Config{Gate: &binding.Search{}, Searcher: searcher, Embedder: emb, Security: gw})
+	now := time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
+	h, err := searchapi.New(searchapi.Config{Gate: &binding.Search{}, Searcher: searcher, Embedder: emb, Security: gw,
+		Refusals: searchapi.RefusalLimit{Now: func() time.Time { return now }}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
+	refuse := func(addr string) {
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest(http.MethodPost, "/v1/search", strings.NewReader(`{"query":"x"}`))
+		req.RemoteAddr = addr
 		req.Header.Set("Authorization", "Bearer abc.def.ghi")
 		h.ServeHTTP(rec, req)
 		if rec.Code != 401 {
 			t.Fatalf("status %d", rec.Code)
 		}
 	}
-	var n int
 	c := tenantdbtest.Conn(t, db.AdminURL)
-	if err := c.QueryRow(context.Background(), `SELECT count(*) FROM security_events WHERE source = 'search-api' AND reason = $1`,
-		binding.ReasonNoTokenVerifier).Scan(&n); err != nil {
-		t.Fatal(err)
+	count := func(want int, detail string) {
+		t.Helper()
+		var n int
+		if err := c.QueryRow(context.Background(), `SELECT count(*) FROM security_events WHERE source = 'search-api' AND reason = $1 AND detail LIKE $2`,
+			binding.ReasonNoTokenVerifier, detail).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != want {
+			t.Fatalf("%d security events like %q, want %d", n, detail, want)
+		}
 	}
-	if n != 3 {
-		t.Fatalf("%d security events, want 3", n)
+	for range 3 {
+		refuse("192.0.2.1:4000")
 	}
+	refuse("192.0.2.2:4000")
+	count(2, "%")
+	count(1, "%(client 192.0.2.2)")
+	now = now.Add(time.Minute)
+	refuse("192.0.2.1:4001")
+	count(4, "%")
+	count(1, "%2 more refusals from 1 client addresses%")
 }

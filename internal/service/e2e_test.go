@@ -604,17 +604,22 @@ func TestReindexRefusesAnObjectWrittenOverSince(t *testing.T) {
 
 // A document's Bedrock-shaped <file>.metadata.json sidecar, uploaded beside
 // it, is read with the document through the real worker and S3 server and
-// stored as its attributes; the sidecar's own events (created, removed)
-// neither ingest nor delete anything.
+// stored as its attributes; a sidecar changed or removed later changes the
+// document's attributes, with an audit row each (never ingesting or
+// deleting anything itself).
 func TestSidecarAttributesThroughTheWorker(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, options{})
 	a := uuid.New()
 	sidecar := a.String() + "/report/q3.txt" + retrieval.SidecarSuffix
-	if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(sidecar),
-		Body: bytes.NewReader([]byte(`{"metadataAttributes":{"team":"finance","year":2024}}`)), ContentType: aws.String("application/json")}); err != nil {
-		t.Fatal(err)
+	putSidecar := func(body string) {
+		t.Helper()
+		if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(sidecar),
+			Body: bytes.NewReader([]byte(body)), ContentType: aws.String("application/json")}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	putSidecar(`{"metadataAttributes":{"team":"finance","year":2024}}`)
 	e.notify("ObjectCreated:Put", sidecar)
 	e.upload(a, "report", "q3.txt", "text/plain", "third quarter revenue grew")
 	e.waitStatus(a, "report", "ready")
@@ -622,13 +627,25 @@ func TestSidecarAttributesThroughTheWorker(t *testing.T) {
 		AND attributes->>'team' = 'finance' AND (attributes->>'year')::int = 2024`, a); n != 1 {
 		t.Fatalf("%d documents carry the sidecar's attributes, want 1", n)
 	}
+	putSidecar(`{"metadataAttributes":{"team":"legal","year":2025}}`)
+	e.notify("ObjectCreated:Put", sidecar)
+	e.eventually("the changed sidecar's attributes", func() bool {
+		return e.adminCount(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id = 'report' AND status = 'ready'
+			AND attributes = '{"team":"legal","year":2025}'::jsonb`, a) == 1
+	})
 	if _, err := e.s3.DeleteObject(e.ctx, &s3.DeleteObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(sidecar)}); err != nil {
 		t.Fatal(err)
 	}
 	e.notify("ObjectRemoved:Delete", sidecar)
+	e.eventually("the removed sidecar's attributes gone", func() bool {
+		return e.adminCount(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id = 'report' AND attributes = '{}'::jsonb`, a) == 1
+	})
 	e.eventually("the sidecar's events handled", e.queueEmpty)
 	if d := e.docs(a); len(d) != 1 || d[0].Status != "ready" {
-		t.Fatalf("after the sidecar's removal: %+v (a sidecar event must not touch its document)", d)
+		t.Fatalf("after the sidecar's removal: %+v (a sidecar event must not delete its document)", d)
+	}
+	if n := e.adminCount(`SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'document.attributes_updated'`, a); n != 2 {
+		t.Fatalf("%d attribute audit rows, want 2", n)
 	}
 	if n := len(e.dlqMessages(0)); n != 0 {
 		t.Fatalf("%d messages dead-lettered", n)

@@ -23,6 +23,7 @@ import (
 type memS3 struct {
 	mu      sync.Mutex
 	objects map[string]memObject // bucket/key
+	tags    map[string]map[string]string
 	puts    []string
 }
 
@@ -76,6 +77,29 @@ func (m *memS3) GetObject(_ context.Context, in *s3.GetObjectInput, _ ...func(*s
 		return nil, &types.NoSuchKey{}
 	}
 	return &s3.GetObjectOutput{Body: io.NopCloser(bytes.NewReader(o.body)), ContentLength: aws.Int64(int64(len(o.body)))}, nil
+}
+
+func (m *memS3) GetObjectTagging(_ context.Context, in *s3.GetObjectTaggingInput, _ ...func(*s3.Options)) (*s3.GetObjectTaggingOutput, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := aws.ToString(in.Bucket) + "/" + aws.ToString(in.Key)
+	if _, ok := m.objects[k]; !ok {
+		return nil, &types.NoSuchKey{}
+	}
+	out := &s3.GetObjectTaggingOutput{}
+	for tk, tv := range m.tags[k] {
+		out.TagSet = append(out.TagSet, types.Tag{Key: aws.String(tk), Value: aws.String(tv)})
+	}
+	return out, nil
+}
+
+func (m *memS3) tag(bucket, key string, tags map[string]string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.tags == nil {
+		m.tags = map[string]map[string]string{}
+	}
+	m.tags[bucket+"/"+key] = tags
 }
 
 func (m *memS3) PutObject(_ context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
@@ -165,6 +166,37 @@ func TestStagesEndToEnd(t *testing.T) {
 	}
 	if n := e.count(`SELECT count(*) FROM chunks WHERE tenant_id = $1`, tenant); n != 4 {
 		t.Errorf("chunks %d", n)
+	}
+}
+
+// A document ingested through Step Functions carries the attributes the SQS
+// worker would give it (tags, metadata, sidecar: retrieval.ReadAttributes);
+// a bad sidecar fails the extract stage with bad_metadata.
+func TestStagesCarryAttributes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tenant := uuid.New()
+	key := tenant.String() + "/doc-a/file.txt"
+	e.s3.put(bucket, key, "text/plain", []byte(text), map[string]string{objects.EnvelopeMetaKey: e.kit.Object(e.t, tenant, bucket, key),
+		"tenantry-attr-team": "finance", "other-tool": "x"})
+	e.s3.tag(bucket, key, map[string]string{"tenantry-attr-region": "eu", "lifecycle": "keep"})
+	e.s3.put(bucket, key+retrieval.SidecarSuffix, "application/json", []byte(`{"metadataAttributes":{"year":2024}}`), nil)
+	doc := e.verify(key)
+	e.run(map[string]any{"stage": "extract", "doc": doc}, nil)
+	if n := e.count(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id = 'doc-a'
+		AND attributes = '{"team":"finance","region":"eu","year":2024}'::jsonb`, tenant); n != 1 {
+		t.Fatalf("%d documents carry the attributes, want 1", n)
+	}
+
+	bad := tenant.String() + "/doc-b/file.txt"
+	e.s3.put(bucket, bad, "text/plain", []byte(text), map[string]string{objects.EnvelopeMetaKey: e.kit.Object(e.t, tenant, bucket, bad)})
+	e.s3.put(bucket, bad+retrieval.SidecarSuffix, "application/json", []byte(`{"metadataAttributes":{"a":{"b":1}}}`), nil)
+	doc = e.verify(bad)
+	if err := e.handle(map[string]any{"stage": "extract", "doc": doc}); err != nil {
+		t.Fatalf("outcome %v (answered tasks are acknowledged)", err)
+	}
+	if a := e.last(); a.op != "SendTaskFailure" || !strings.Contains(a.errName+a.cause, retrieval.ReasonBadMetadata) {
+		t.Fatalf("got %s %s %s, want a failure with %s", a.op, a.errName, a.cause, retrieval.ReasonBadMetadata)
 	}
 }
 

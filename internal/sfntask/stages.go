@@ -18,6 +18,7 @@ import (
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/statemachine"
@@ -74,6 +75,7 @@ type verified struct {
 	v    binding.Verified
 	ref  DocRef
 	doc  pipeline.Document // Version unset
+	meta map[string]string // the object's user metadata (attributes)
 	area area
 }
 
@@ -107,6 +109,7 @@ func (h *Handler) bind(ctx context.Context, t *Task, b binding.Bound, ref DocRef
 			DocumentID: docID, SourceURI: objects.URI(ref.Bucket, ref.Key),
 			MediaType: ref.MediaType, Filename: b.Key.Filename, SizeBytes: ref.Size, Sequencer: ref.Sequencer,
 		},
+		meta: b.Head.Metadata,
 		area: area{bucket: bucket, prefix: h.cfg.IntermediatePrefix + tid + "/" + docID + "/" + t.Execution + "/"},
 	}
 	ctx = worker.WithLogFields(ctx, zap.String("tenant_id", tid), zap.String("document_id", docID))
@@ -196,6 +199,15 @@ func (h *Handler) extract(ctx context.Context, t *Task) (any, error) {
 	doc.Version = "sha256:" + hex.EncodeToString(sum[:])
 	doc.SizeBytes = int64(len(raw))
 	if err := h.putJSON(ctx, vr.area, "source.json", sourceFile{Version: doc.Version, Size: doc.SizeBytes}); err != nil {
+		return nil, err
+	}
+	// The document's search attributes, read as the SQS worker reads them
+	// (retrieval.ReadAttributes) and stored with the claim.
+	doc.Attributes, err = retrieval.ReadAttributes(ctx, h.objects, vr.ref.Bucket, vr.ref.Key, vr.ref.VersionID, vr.meta)
+	if errors.Is(err, retrieval.ErrInvalidAttributes) {
+		return nil, permanent(retrieval.ReasonBadMetadata, err)
+	}
+	if err != nil {
 		return nil, err
 	}
 	claim, err := h.store.For(vr.v.Scope).Claim(ctx, doc)
