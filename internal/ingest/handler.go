@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -35,6 +37,10 @@ type Deps struct {
 	Processor *pipeline.Processor
 	Metrics   *Metrics
 	Logger    *zap.Logger
+	// Breaker, if set, is consulted after the gate verified a message's
+	// tenant: a tenant whose breaker is open has its messages parked, and
+	// every verified outcome is recorded.
+	Breaker *breaker.Breaker
 }
 
 // Handler implements worker.Handler.
@@ -76,7 +82,7 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 	}
 	var permanent, transient error
 	for _, ev := range evs {
-		err := h.handleEvent(ctx, m, ev)
+		err := h.handleEvent(ctx, m, ev, len(evs) == 1)
 		switch {
 		case err == nil:
 		case worker.IsPermanent(err):
@@ -93,7 +99,9 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 
 // handleEvent establishes ev's tenant with the binding rules (shared with
 // the DLQ replay tool) and, only under the verified scope, does what ev asks.
-func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event) error {
+// A message of one event passes the tenant's breaker (several events, of
+// possibly several tenants, in one S3 notification are not parked).
+func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool) error {
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
@@ -109,6 +117,35 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
+	if h.Breaker == nil || !guarded {
+		return h.do(ctx, ev, b)
+	}
+	d, err := h.Breaker.Admit(ctx, v.Scope, m)
+	if err != nil {
+		return worker.WithStage(err, "breaker") // the database: retry
+	}
+	if d.Park {
+		if err := h.Breaker.Park(ctx, v.Scope, m, d.Reason); err != nil {
+			return worker.WithStage(err, "breaker") // not kept yet: retry, never delete
+		}
+		return nil // kept: the message may be deleted
+	}
+	err = h.do(ctx, ev, b)
+	o := breaker.Outcome{JobID: m.ID, Trial: d.Trial, Failed: worker.IsPermanent(err), Transient: err != nil && !worker.IsPermanent(err)}
+	if err != nil {
+		o.Reason = worker.ReasonOf(err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, rerr := h.Breaker.Record(rctx, v.Scope, o); rerr != nil {
+		worker.Logger(ctx).Warn("breaker outcome not recorded", zap.Error(rerr))
+	}
+	return err
+}
+
+// do does what a verified event asks.
+func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound) error {
+	v := b.Verified
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object

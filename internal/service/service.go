@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
@@ -68,6 +69,12 @@ type Config struct {
 
 	// OpsAddr serves /metrics, /healthz, /readyz ("" disables).
 	OpsAddr string
+
+	// Breaker tunes every tenant's circuit breaker (internal/breaker).
+	Breaker breaker.Config
+	// NoBreaker turns the per-tenant breakers off (nothing is parked or
+	// released; parked messages wait).
+	NoBreaker bool
 }
 
 // Deps are dependencies Run would otherwise build from the Config: tests
@@ -260,10 +267,23 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	deps.Embedder = sched.Embedder(deps.Embedder)
 	obj := objects.New(deps.S3)
+	var (
+		brk      *breaker.Breaker
+		releaser *breaker.Releaser
+	)
+	if !cfg.NoBreaker {
+		if brk, err = breaker.New(cfg.Breaker, st.db, breaker.NewMetrics(reg), logger); err != nil {
+			return err
+		}
+		sender := breaker.SQSSender{API: deps.SQS, QueueURL: cfg.QueueURL}
+		if releaser, err = breaker.NewReleaser(brk, st.db, gate(cfg, deps), sender); err != nil {
+			return err
+		}
+	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
-		Metrics:   ingest.NewMetrics(reg), Logger: logger,
+		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk,
 	})
 	if err != nil {
 		return err
@@ -300,6 +320,9 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
+	if releaser != nil {
+		g.Go(func() error { return releaser.Run(gctx) })
+	}
 	if cfg.TaskQueueURL != "" {
 		tasks, err := taskRunner(cfg, deps, st, metrics, logger)
 		if err != nil {

@@ -1,0 +1,36 @@
+package breaker
+
+import (
+	"context"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+)
+
+// SQSAPI is the part of the SQS client a SQSSender needs.
+type SQSAPI interface {
+	SendMessage(ctx context.Context, in *sqs.SendMessageInput, opts ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
+}
+
+// SQSSender sends released messages to a (standard) SQS queue.
+type SQSSender struct {
+	API      SQSAPI
+	QueueURL string
+}
+
+// Send sends body with attrs as String attributes.
+func (s SQSSender) Send(ctx context.Context, body string, attrs map[string]string) error {
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(s.QueueURL), MessageBody: aws.String(body)}
+	if len(attrs) > 0 {
+		in.MessageAttributes = make(map[string]types.MessageAttributeValue, len(attrs))
+		for k, v := range attrs {
+			if v == "" {
+				continue
+			}
+			in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
+		}
+	}
+	_, err := s.API.SendMessage(ctx, in)
+	return err
+}
