@@ -65,6 +65,8 @@ type WorkerCmd struct {
 	BackoffMax        time.Duration `name:"backoff-max" env:"TENANTRY_BACKOFF_MAX" default:"5m" help:"Longest retry delay."`
 
 	OpsAddr string `name:"ops-addr" env:"TENANTRY_OPS_ADDR" default:"127.0.0.1:9090" help:"Address of /metrics, /healthz, /readyz (\"\" disables)."`
+
+	Breaker BreakerFlags `embed:"" prefix:"breaker-"`
 }
 
 // Run runs the worker.
@@ -75,6 +77,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
+	cfg.Breaker, cfg.NoBreaker = c.Breaker.settings(), c.Breaker.Disable
 	return service.Run(g.Context(), cfg, service.Deps{}, g.Logger())
 }
 
