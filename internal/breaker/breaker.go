@@ -232,13 +232,16 @@ func audit(ctx context.Context, tx tenantdb.Tx, tr Transition, reason string) er
 	return err
 }
 
+// Every statement names the session tenant explicitly: row-level security
+// scopes the worker, and the owner (operators, whose read policy sees every
+// tenant) acts on the one tenant it named too.
 const rowColumns = `state, manual, reason, retry_at, trial_job, trial_until, window_start, window_total,
 	window_failures, consecutive_failures, last_failures`
 
 // load reads the session tenant's breaker row (ok false: none) and the
 // database's clock, which every worker shares.
 func load(ctx context.Context, tx tenantdb.Tx, forUpdate bool) (r row, ok bool, now time.Time, err error) {
-	q := `SELECT ` + rowColumns + `, now() FROM tenant_breakers`
+	q := `SELECT ` + rowColumns + `, now() FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
@@ -266,7 +269,8 @@ func save(ctx context.Context, tx tenantdb.Tx, r row, changed bool, actor string
 	_, err = tx.Exec(ctx, `UPDATE tenant_breakers SET state = $1, manual = $2, reason = $3, retry_at = $4, trial_job = $5,
 		trial_until = $6, window_start = $7, window_total = $8, window_failures = $9, consecutive_failures = $10,
 		last_failures = $11, changed_at = CASE WHEN $12 THEN now() ELSE changed_at END,
-		actor = CASE WHEN $12 AND $13 <> '' THEN $13 ELSE actor END`,
+		actor = CASE WHEN $12 AND $13 <> '' THEN $13 ELSE actor END
+		WHERE tenant_id = tenantry_current_tenant()`,
 		string(r.State), r.Manual, clip(r.Reason, 256), r.RetryAt, clip(r.TrialJob, 256), r.TrialUntil, r.WindowStart,
 		r.WindowTotal, r.WindowFailures, r.ConsecutiveFailures, last, changed, clip(actor, 256))
 	return err
@@ -276,7 +280,7 @@ func status(ctx context.Context, tx tenantdb.Tx) (Status, error) {
 	st := Status{Tenant: tx.Scope().TenantID().String(), State: Closed, LastFailures: []Failure{}}
 	var state string
 	err := tx.QueryRow(ctx, `SELECT state, manual, reason, actor, changed_at, retry_at, window_total, window_failures,
-		consecutive_failures, last_failures FROM tenant_breakers`).Scan(&state, &st.Manual, &st.Reason, &st.Actor,
+		consecutive_failures, last_failures FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`).Scan(&state, &st.Manual, &st.Reason, &st.Actor,
 		&st.ChangedAt, &st.RetryAt, &st.WindowTotal, &st.WindowFailures, &st.ConsecutiveFailures, &st.LastFailures)
 	switch {
 	case errors.Is(err, tenantdb.ErrNoRows):
@@ -289,7 +293,7 @@ func status(ctx context.Context, tx tenantdb.Tx) (Status, error) {
 		st.LastFailures = []Failure{}
 	}
 	err = tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE refused = ''), count(*) FILTER (WHERE refused <> '')
-		FROM parked_messages`).Scan(&st.Parked, &st.Refused)
+		FROM parked_messages WHERE tenant_id = tenantry_current_tenant()`).Scan(&st.Parked, &st.Refused)
 	return st, err
 }
 

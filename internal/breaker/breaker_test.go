@@ -186,6 +186,17 @@ func TestPauseReachesEveryWorker(t *testing.T) {
 			t.Errorf("worker %d parks another tenant's message: %+v %v", i, d, err)
 		}
 	}
+	// The operator's connection sees every tenant's row: its pause moved
+	// only the tenant it named.
+	if err := e.op.Pause(ctx, bystander, "bob", "second"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.op.Resume(ctx, bystander, "bob", "only this one"); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.status(t, tenant); st.State != breaker.Open || st.Reason != "maintenance" || st.Tenant != tenant.String() {
+		t.Fatalf("resuming another tenant moved this one: %+v", st)
+	}
 	if err := e.op.Resume(ctx, tenant, "bob", "done"); err != nil {
 		t.Fatal(err)
 	}

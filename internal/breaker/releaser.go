@@ -202,7 +202,7 @@ func (r *Releaser) releaseOne(ctx context.Context, d tenantdb.DueTenant, p tenan
 	var deleted int64
 	err = r.b.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
 		var err error
-		if deleted, err = tx.Exec(ctx, `DELETE FROM parked_messages WHERE seq = $1`, p.Seq); err != nil || deleted == 0 {
+		if deleted, err = tx.Exec(ctx, `DELETE FROM parked_messages WHERE tenant_id = tenantry_current_tenant() AND seq = $1`, p.Seq); err != nil || deleted == 0 {
 			return err
 		}
 		_, err = tx.Audit(ctx, "breaker."+string(Release), "parked:"+seq, "", "message "+clip(p.MessageID, 200)+" back into the queue")

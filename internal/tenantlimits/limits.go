@@ -44,7 +44,8 @@ func (l Limits) Validate() error {
 // read reads the session tenant's limits (Default without a row).
 func read(ctx context.Context, tx tenantdb.Tx) (Limits, error) {
 	l := Default
-	err := tx.QueryRow(ctx, `SELECT weight, max_concurrency, requests_per_minute, tokens_per_minute FROM tenant_limits`).
+	err := tx.QueryRow(ctx, `SELECT weight, max_concurrency, requests_per_minute, tokens_per_minute FROM tenant_limits
+		WHERE tenant_id = tenantry_current_tenant()`).
 		Scan(&l.Weight, &l.MaxConcurrency, &l.RequestsPerMinute, &l.TokensPerMinute)
 	if errors.Is(err, tenantdb.ErrNoRows) {
 		return Default, nil

@@ -1,0 +1,115 @@
+package service_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/breaker"
+	"github.com/tenantry/tenantry/internal/service"
+)
+
+func (e *env) admin() *service.TenantAdmin {
+	e.t.Helper()
+	a, err := service.OpenTenantAdmin(e.ctx, e.db.OwnerURL, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(a.Close)
+	return a
+}
+
+func (e *env) breakerStatus(a *service.TenantAdmin, tenant uuid.UUID) breaker.Status {
+	e.t.Helper()
+	st, err := a.Breakers.Status(e.ctx, tenant)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return st
+}
+
+// Through the real worker, S3 server and queue: a tenant whose uploads all
+// fail permanently trips its breaker within its first few documents; its
+// later uploads are parked, not dead-lettered; another tenant's documents
+// become searchable meanwhile.
+func TestFailingTenantTripsWhileOthersRun(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{breaker: breaker.Config{ConsecutiveFailures: 3, MinSamples: 1000, OpenFor: time.Hour, PollInterval: 100 * time.Millisecond}})
+	adm := e.admin()
+	good, bad := uuid.New(), uuid.New()
+	const badDocs = 8
+	for i := range badDocs {
+		e.upload(bad, fmt.Sprintf("bin-%d", i), "blob.exe", "application/x-msdownload", "MZ not a document")
+	}
+	e.upload(good, "warranty", "warranty.md", "text/markdown", "# Warranty\n\nThe robot warranty lasts 36 months.")
+	e.upload(good, "returns", "returns.txt", "text/plain", "Returns are accepted within 14 days.")
+	e.waitStatus(good, "warranty", "ready")
+	e.waitStatus(good, "returns", "ready")
+
+	var st breaker.Status
+	e.eventually("the failing tenant's breaker to trip and its later uploads to be parked", func() bool {
+		st = e.breakerStatus(adm, bad)
+		failed := e.adminCount("SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'failed'", bad)
+		return st.State == breaker.Open && int(st.Parked)+failed == badDocs
+	})
+	if !strings.Contains(st.Reason, "consecutive permanent failures") || st.Parked == 0 {
+		t.Errorf("status: %+v", st)
+	}
+	reasons := e.dlqMessages(badDocs - int(st.Parked))
+	for _, r := range reasons {
+		if r != "unsupported_media_type" {
+			t.Errorf("dead-lettered for %q: parked work must never reach the DLQ", r)
+		}
+	}
+	if n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = 'breaker.trip'", bad); n != 1 {
+		t.Errorf("%d trip audit rows, want 1", n)
+	}
+	if st := e.breakerStatus(adm, good); st.State != breaker.Closed || st.Parked != 0 {
+		t.Errorf("the healthy tenant's breaker: %+v", st)
+	}
+}
+
+// An operator's pause parks a tenant's uploads on the running worker; resume
+// releases every one of them, and they become searchable. Each transition
+// is in the tenant's audit chain.
+func TestPauseParksAndResumeReleasesEverything(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{breaker: breaker.Config{PollInterval: 100 * time.Millisecond}})
+	adm := e.admin()
+	tenant := uuid.New()
+	if err := adm.Breakers.Pause(e.ctx, tenant, "ops", "migrating their integration"); err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{"alpha", "beta", "gamma"}
+	for _, d := range docs {
+		e.upload(tenant, d, d+".txt", "text/plain", "Document "+d+" about warranty terms.")
+	}
+	e.eventually("3 parked uploads", func() bool { return e.breakerStatus(adm, tenant).Parked == 3 })
+	if n := len(e.docs(tenant)); n != 0 {
+		t.Fatalf("%d documents stored while paused", n)
+	}
+	if err := adm.Breakers.Resume(e.ctx, tenant, "ops", "integration fixed"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range docs {
+		e.waitStatus(tenant, d, "ready")
+	}
+	if st := e.breakerStatus(adm, tenant); st.State != breaker.Closed || st.Parked != 0 || st.Refused != 0 {
+		t.Errorf("after resume: %+v", st)
+	}
+	var actions []string
+	for _, a := range []string{"breaker.pause", "breaker.resume", "breaker.release"} {
+		n := e.adminCount("SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action = $2", tenant, a)
+		actions = append(actions, fmt.Sprintf("%s=%d", a, n))
+	}
+	if !slices.Equal(actions, []string{"breaker.pause=1", "breaker.resume=1", "breaker.release=3"}) {
+		t.Errorf("audit: %v", actions)
+	}
+	if n := e.adminCount("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant); n != 3 {
+		t.Errorf("%d documents, want 3 (nothing doubled)", n)
+	}
+}
