@@ -16,6 +16,7 @@ import (
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -41,6 +42,9 @@ type Deps struct {
 	// tenant: a tenant whose breaker is open has its messages parked, and
 	// every verified outcome is recorded.
 	Breaker *breaker.Breaker
+	// Dispatch, if set, gives each verified message its tenant's fair share
+	// of the worker's slots under the tenant's stored limits.
+	Dispatch *tenantlimits.Dispatcher
 }
 
 // Handler implements worker.Handler.
@@ -117,30 +121,44 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
-	if h.Breaker == nil || !guarded {
-		return h.do(ctx, ev, b)
-	}
-	d, err := h.Breaker.Admit(ctx, v.Scope, m)
-	if err != nil {
-		return worker.WithStage(err, "breaker") // the database: retry
-	}
-	if d.Park {
-		if err := h.Breaker.Park(ctx, v.Scope, m, d.Reason); err != nil {
-			return worker.WithStage(err, "breaker") // not kept yet: retry, never delete
+	var d breaker.Decision
+	guarded = guarded && h.Breaker != nil
+	if guarded {
+		if d, err = h.Breaker.Admit(ctx, v.Scope, m); err != nil {
+			return worker.WithStage(err, "breaker") // the database: retry
 		}
-		return nil // kept: the message may be deleted
+		if d.Park {
+			if err := h.Breaker.Park(ctx, v.Scope, m, d.Reason); err != nil {
+				return worker.WithStage(err, "breaker") // not kept yet: retry, never delete
+			}
+			return nil // kept: the message may be deleted
+		}
+	}
+	if h.Dispatch != nil {
+		var release func()
+		if ctx, release, err = h.Dispatch.Acquire(ctx, v.Scope); err != nil {
+			return worker.WithStage(err, "dispatch") // cancelled while waiting: retry
+		}
+		defer release()
 	}
 	err = h.do(ctx, ev, b)
+	if guarded {
+		h.record(ctx, v.Scope, m, d, err)
+	}
+	return err
+}
+
+// record tells the tenant's breaker how its message ended.
+func (h *Handler) record(ctx context.Context, scope tenantdb.Scope, m *worker.Message, d breaker.Decision, err error) {
 	o := breaker.Outcome{JobID: m.ID, Trial: d.Trial, Failed: worker.IsPermanent(err), Transient: err != nil && !worker.IsPermanent(err)}
 	if err != nil {
 		o.Reason = worker.ReasonOf(err)
 	}
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if _, rerr := h.Breaker.Record(rctx, v.Scope, o); rerr != nil {
+	if _, rerr := h.Breaker.Record(rctx, scope, o); rerr != nil {
 		worker.Logger(ctx).Warn("breaker outcome not recorded", zap.Error(rerr))
 	}
-	return err
 }
 
 // do does what a verified event asks.

@@ -14,6 +14,7 @@ import (
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/chunk"
+	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/extract"
@@ -25,6 +26,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -70,6 +72,13 @@ type Config struct {
 	// OpsAddr serves /metrics, /healthz, /readyz ("" disables).
 	OpsAddr string
 
+	// Prefetch is how many messages the worker holds beyond Concurrency,
+	// waiting for their tenant's turn (default Concurrency; negative: 0).
+	Prefetch int
+	// LimitsRefresh is how long a worker trusts the tenant limits it read
+	// (default 5s).
+	LimitsRefresh time.Duration
+
 	// Breaker tunes every tenant's circuit breaker (internal/breaker).
 	Breaker breaker.Config
 	// NoBreaker turns the per-tenant breakers off (nothing is parked or
@@ -101,6 +110,12 @@ type S3API interface {
 }
 
 func (c Config) withDefaults() Config {
+	switch {
+	case c.Prefetch == 0:
+		c.Prefetch = max(c.Concurrency, 1)
+	case c.Prefetch < 0:
+		c.Prefetch = 0
+	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
 	}
@@ -265,7 +280,17 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
-	deps.Embedder = sched.Embedder(deps.Embedder)
+	// Each tenant's provider budget (requests/tokens per minute) is waited
+	// for outside the shared embedding slots: a tenant over budget holds none.
+	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder))
+	// Verified messages share the worker's slots by weighted round-robin
+	// over tenants; the runner receives Prefetch more messages than that, so
+	// a backlogged tenant waits in its own queue while others' run.
+	fairSlots, err := dispatch.New(max(cfg.Concurrency, 1))
+	if err != nil {
+		return err
+	}
+	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh)}
 	obj := objects.New(deps.S3)
 	var (
 		brk      *breaker.Breaker
@@ -283,7 +308,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
-		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk,
+		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 	})
 	if err != nil {
 		return err
@@ -311,7 +336,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	runner, err := worker.New(worker.Config{
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
-		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
 	})

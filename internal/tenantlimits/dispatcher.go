@@ -1,0 +1,45 @@
+package tenantlimits
+
+import (
+	"context"
+
+	"github.com/tenantry/tenantry/internal/dispatch"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+)
+
+// Dispatcher gives verified work its tenant's fair share of the worker's
+// slots (dispatch.Scheduler) under the tenant's stored limits, and carries
+// the limits in the context for the provider budgets (Budget).
+type Dispatcher struct {
+	Scheduler *dispatch.Scheduler
+	Limits    *Cache
+}
+
+// Acquire waits for a slot for scope's tenant. The returned context carries
+// the tenant's limits; call release exactly once when the work is done.
+func (d *Dispatcher) Acquire(ctx context.Context, scope tenantdb.Scope) (context.Context, func(), error) {
+	l, _ := d.Limits.Get(ctx, scope) // Default on a read failure: never stop the work for it
+	rel, err := d.Scheduler.Acquire(ctx, scope.TenantID().String(), dispatch.Share{Weight: l.Weight, Max: l.MaxConcurrency})
+	if err != nil {
+		return ctx, nil, err
+	}
+	return WithLimits(ctx, scope.TenantID().String(), l), rel, nil
+}
+
+type limitsKey struct{}
+
+type tenantLimits struct {
+	tenant string
+	l      Limits
+}
+
+// WithLimits returns ctx carrying tenant's limits (for Budget).
+func WithLimits(ctx context.Context, tenant string, l Limits) context.Context {
+	return context.WithValue(ctx, limitsKey{}, tenantLimits{tenant, l})
+}
+
+// FromContext returns the tenant and limits ctx carries (ok false: none).
+func FromContext(ctx context.Context) (tenant string, l Limits, ok bool) {
+	v, ok := ctx.Value(limitsKey{}).(tenantLimits)
+	return v.tenant, v.l, ok
+}
