@@ -66,11 +66,12 @@ func (b *Breaker) Config() Config { return b.cfg }
 func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (Decision, error) {
 	var d Decision
 	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		r, ok, now, err := load(ctx, tx, false)
+		r, ok, _, err := load(ctx, tx, false)
 		if err != nil || !ok || r.State == Closed {
-			return err
+			return err // the common case: one read, no lock
 		}
-		if r, ok, now, err = load(ctx, tx, true); err != nil || !ok {
+		r, ok, now, err := load(ctx, tx, true)
+		if err != nil || !ok {
 			return err
 		}
 		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
