@@ -123,14 +123,13 @@ func TestChaosParkedWorkSurvivesKills(t *testing.T) {
 	}
 	err = harness.Eventually(ctx, "every document ready, nothing parked, the queue drained", 5*time.Minute, 300*time.Millisecond,
 		func(ctx context.Context) (bool, error) {
+			if sup.kills.Load()-parkKills >= int64(minKills) {
+				sup.killing.Store(false) // the release phase had its share
+			}
 			ready, err := db.count(ctx, "SELECT count(*) FROM documents WHERE status = 'ready'")
-			if err != nil || ready < len(docs) || status().Parked != 0 {
+			if err != nil || ready < len(docs) || status().Parked != 0 || sup.killing.Load() {
 				return false, err
 			}
-			if sup.kills.Load()-parkKills < int64(minKills) {
-				return false, nil // keep killing until the release phase had its share
-			}
-			sup.killing.Store(false)
 			v, f, err := env.QueueDepth(ctx, env.QueueURL)
 			return err == nil && v == 0 && f == 0, nil
 		})
