@@ -94,10 +94,27 @@ func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 	return d, nil
 }
 
+// ReasonDeferred is the reason of a message parked not because its
+// tenant's breaker is open but because the tenant already has a backlog
+// waiting on this worker (Defer): the releaser feeds it back as the
+// tenant's share allows, without an audit event.
+const ReasonDeferred = "deferred"
+
+// Defer parks m like Park, as fair-dispatch overflow: the worker moves a
+// backlogged tenant's messages out of the shared queue so other tenants'
+// messages behind them are reached, and gets them back in order.
+func (b *Breaker) Defer(ctx context.Context, scope tenantdb.Scope, m *worker.Message) error {
+	return b.park(ctx, scope, m, ReasonDeferred, "defer")
+}
+
 // Park keeps m for scope's tenant until its breaker releases it: committed
 // before it returns, so the caller may then delete the message from the
 // queue. A message parked before (a redelivery) is parked once.
 func (b *Breaker) Park(ctx context.Context, scope tenantdb.Scope, m *worker.Message, reason string) error {
+	return b.park(ctx, scope, m, reason, Park)
+}
+
+func (b *Breaker) park(ctx context.Context, scope tenantdb.Scope, m *worker.Message, reason string, event Transition) error {
 	attrs, err := json.Marshal(stringAttributes(m.Attributes))
 	if err != nil {
 		return fmt.Errorf("breaker: park: %w", err)
@@ -114,7 +131,12 @@ func (b *Breaker) Park(ctx context.Context, scope tenantdb.Scope, m *worker.Mess
 		return fmt.Errorf("breaker: park: %w", err)
 	}
 	if n > 0 {
-		b.m.inc(Park)
+		b.m.inc(event)
+	}
+	if event != Park {
+		b.log.Debug("message deferred: its tenant has a backlog waiting", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
+		return nil
 	}
 	b.log.Info("message parked: the tenant's breaker is open", zap.String("tenant_id", scope.TenantID().String()),
 		zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID), zap.String("reason", reason),

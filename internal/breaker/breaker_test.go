@@ -245,11 +245,15 @@ func TestParkedWorkSurvivesAKill(t *testing.T) {
 		t.Fatalf("killed mid-release: %d parked, want 1 (not lost)", st.Parked)
 	}
 	e.sent.fail = nil
-	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 0 {
-		t.Fatalf("released %d under another worker's lease (%v)", n, err)
+	next, err := breaker.NewReleaser(e.b, e.gw, e.gate, e.sent) // the worker that takes over
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := next.ReleaseOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("released %d under the killed worker's lease (%v)", n, err)
 	}
 	e.expireLease(t)
-	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 1 {
+	if n, err := next.ReleaseOnce(ctx); err != nil || n != 1 {
 		t.Fatalf("released %d after the lease lapsed (%v)", n, err)
 	}
 	if st, sent := e.status(t, tenant), e.sent.all(); st.Parked != 0 || len(sent) != 2 || sent[0].Body != sent[1].Body {

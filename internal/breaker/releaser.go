@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,7 +19,7 @@ import (
 // ReleaseDB is what the Releaser needs of the database (*tenantdb.DB).
 type ReleaseDB interface {
 	Gateway
-	BreakersDue(ctx context.Context, lease time.Duration) ([]tenantdb.DueTenant, error)
+	BreakersDue(ctx context.Context, lease time.Duration, owner string) ([]tenantdb.DueTenant, error)
 	ParkedPeek(ctx context.Context, tenant uuid.UUID, limit int) ([]tenantdb.ParkedMessage, error)
 	ParkedRefuse(ctx context.Context, tenant uuid.UUID, seq int64, reason string) (bool, error)
 	RecordSecurityEvent(ctx context.Context, ev tenantdb.SecurityEvent) error
@@ -65,6 +66,8 @@ type Releaser struct {
 	send    Sender
 	limiter *rate.Limiter
 	log     *zap.Logger
+	owner   string // this releaser's lease id
+	ready   func(tenant uuid.UUID) bool
 }
 
 // NewReleaser returns a Releaser for b's breakers.
@@ -72,9 +75,15 @@ func NewReleaser(b *Breaker, db ReleaseDB, gate Gate, send Sender) (*Releaser, e
 	if b == nil || db == nil || gate == nil || send == nil {
 		return nil, errors.New("breaker: releaser needs a breaker, a database, a gate and a sender")
 	}
-	return &Releaser{b: b, db: db, gate: gate, send: send,
+	return &Releaser{b: b, db: db, gate: gate, send: send, owner: strings.ReplaceAll(uuid.NewString(), "-", ""),
 		limiter: rate.NewLimiter(rate.Limit(b.cfg.ReleaseRate), 1), log: b.log}, nil
 }
+
+// SetReady makes the releaser put a tenant's messages back only while
+// ready(tenant) holds (the worker's dispatcher: the tenant has no backlog
+// of its own waiting), so deferred work is fed back at the pace the
+// tenant's share allows. Call it before Run.
+func (r *Releaser) SetReady(ready func(tenant uuid.UUID) bool) { r.ready = ready }
 
 // Run releases every PollInterval until ctx ends. Failures are logged and
 // retried at the next poll.
@@ -96,7 +105,7 @@ func (r *Releaser) Run(ctx context.Context) error {
 // ReleaseOnce makes one pass over the tenants due for release and returns
 // how many messages it put back into the queue.
 func (r *Releaser) ReleaseOnce(ctx context.Context) (int, error) {
-	due, err := r.db.BreakersDue(ctx, r.b.cfg.Lease)
+	due, err := r.db.BreakersDue(ctx, r.b.cfg.Lease, r.owner)
 	if err != nil {
 		return 0, err
 	}
@@ -130,6 +139,9 @@ func (r *Releaser) releaseTenant(ctx context.Context, d tenantdb.DueTenant) (int
 			return n, err
 		}
 		for _, p := range rows {
+			if !r.waitReady(ctx, d.Tenant, deadline) {
+				return n, ctx.Err()
+			}
 			if err := r.limiter.Wait(ctx); err != nil {
 				return n, err
 			}
@@ -144,6 +156,24 @@ func (r *Releaser) releaseTenant(ctx context.Context, d tenantdb.DueTenant) (int
 		}
 	}
 	return n, nil
+}
+
+// waitReady waits until the tenant may take more work (see SetReady), at
+// most until deadline; it reports whether it may.
+func (r *Releaser) waitReady(ctx context.Context, tenant uuid.UUID, deadline time.Time) bool {
+	for r.ready != nil && !r.ready(tenant) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // releaseOne re-verifies p through the gate, then (still allowed by the
@@ -205,13 +235,18 @@ func (r *Releaser) releaseOne(ctx context.Context, d tenantdb.DueTenant, p tenan
 		if deleted, err = tx.Exec(ctx, `DELETE FROM parked_messages WHERE tenant_id = tenantry_current_tenant() AND seq = $1`, p.Seq); err != nil || deleted == 0 {
 			return err
 		}
+		if p.Reason == ReasonDeferred {
+			return nil // fair-dispatch overflow, not a breaker transition
+		}
 		_, err = tx.Audit(ctx, "breaker."+string(Release), "parked:"+seq, "", "message "+clip(p.MessageID, 200)+" back into the queue")
 		return err
 	})
 	if err != nil {
 		return false, fmt.Errorf("breaker: release: %w", err)
 	}
-	if deleted > 0 {
+	if deleted > 0 && p.Reason == ReasonDeferred {
+		r.b.m.inc("undefer")
+	} else if deleted > 0 {
 		r.b.m.inc(Release)
 		r.log.Info("parked message released", zap.String("tenant_id", p.Tenant.String()), zap.String("job_id", scope.JobID()),
 			zap.String("message_id", p.MessageID), zap.Int64("parked_seq", p.Seq), zap.String("breaker", d.State))

@@ -146,6 +146,16 @@ func (s *Scheduler) dispatch() {
 	}
 }
 
+// Waiting returns how many callers of tenant id wait for a slot.
+func (s *Scheduler) Waiting(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[id]; t != nil {
+		return len(t.waiters)
+	}
+	return 0
+}
+
 // Stats is a snapshot of the scheduler.
 type Stats struct {
 	Busy    int

@@ -133,6 +133,12 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 			}
 			return nil // kept: the message may be deleted
 		}
+		if !d.Trial && h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope) {
+			if err := h.Breaker.Defer(ctx, v.Scope, m); err != nil {
+				return worker.WithStage(err, "dispatch") // not kept yet: retry
+			}
+			return nil // kept, fed back as the tenant's share allows
+		}
 	}
 	if h.Dispatch != nil {
 		var release func()

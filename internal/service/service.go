@@ -290,7 +290,11 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
-	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh)}
+	// A tenant with half the prefetch already waiting here is backlogged:
+	// its next messages are deferred (parked, fed back in order as its share
+	// allows), so the poller reaches the messages of others behind them.
+	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh),
+		DeferAfter: max(cfg.Prefetch/2, 1)}
 	obj := objects.New(deps.S3)
 	var (
 		brk      *breaker.Breaker
@@ -304,6 +308,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		if releaser, err = breaker.NewReleaser(brk, st.db, gate(cfg, deps), sender); err != nil {
 			return err
 		}
+		releaser.SetReady(dispatcher.Ready)
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),

@@ -17,12 +17,12 @@ type DueTenant struct {
 }
 
 // BreakersDue lists the tenants whose parked messages may be released now
-// and takes a release lease of the given length on each for the caller
-// (the SECURITY DEFINER function tenantry_breaker_due, migration 0006). It
+// and takes (or renews) a release lease of the given length on each for
+// owner, the caller's releaser id (the SECURITY DEFINER function tenantry_breaker_due, migration 0006). It
 // runs outside any tenant scope and returns tenant ids and breaker states
 // only, never a message.
-func (db *DB) BreakersDue(ctx context.Context, lease time.Duration) ([]DueTenant, error) {
-	rows, err := db.pool.Query(ctx, "SELECT tenant_id, state FROM tenantry_breaker_due(make_interval(secs => $1))", lease.Seconds())
+func (db *DB) BreakersDue(ctx context.Context, lease time.Duration, owner string) ([]DueTenant, error) {
+	rows, err := db.pool.Query(ctx, "SELECT tenant_id, state FROM tenantry_breaker_due(make_interval(secs => $1), $2)", lease.Seconds(), owner)
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: breakers due: %w", err)
 	}
@@ -48,6 +48,8 @@ type ParkedMessage struct {
 	MessageID  string
 	Body       string
 	Attributes map[string]string
+	// Reason is why it was parked (the breaker's reason, or "deferred").
+	Reason string
 }
 
 // ParkedPeek returns the oldest parked messages of tenant (at most limit,
@@ -55,7 +57,7 @@ type ParkedMessage struct {
 // (tenantry_parked_peek, migration 0006). Deleting one needs the tenant's
 // verified scope.
 func (db *DB) ParkedPeek(ctx context.Context, tenant uuid.UUID, limit int) ([]ParkedMessage, error) {
-	rows, err := db.pool.Query(ctx, "SELECT seq, message_id, body, attributes FROM tenantry_parked_peek($1, $2)", tenant, limit)
+	rows, err := db.pool.Query(ctx, "SELECT seq, message_id, body, attributes, reason FROM tenantry_parked_peek($1, $2)", tenant, limit)
 	if err != nil {
 		return nil, fmt.Errorf("tenantdb: parked messages: %w", err)
 	}
@@ -63,7 +65,7 @@ func (db *DB) ParkedPeek(ctx context.Context, tenant uuid.UUID, limit int) ([]Pa
 	var out []ParkedMessage
 	for rows.Next() {
 		p := ParkedMessage{Tenant: tenant}
-		if err := rows.Scan(&p.Seq, &p.MessageID, &p.Body, &p.Attributes); err != nil {
+		if err := rows.Scan(&p.Seq, &p.MessageID, &p.Body, &p.Attributes, &p.Reason); err != nil {
 			return nil, fmt.Errorf("tenantdb: parked messages: %w", err)
 		}
 		out = append(out, p)

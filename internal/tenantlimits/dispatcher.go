@@ -3,6 +3,8 @@ package tenantlimits
 import (
 	"context"
 
+	"github.com/google/uuid"
+
 	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
@@ -13,6 +15,22 @@ import (
 type Dispatcher struct {
 	Scheduler *dispatch.Scheduler
 	Limits    *Cache
+	// DeferAfter: a tenant with this many messages already waiting on
+	// this worker is backlogged (Backlogged); 0 never.
+	DeferAfter int
+}
+
+// Backlogged reports whether scope's tenant already has DeferAfter
+// messages waiting for a slot here: its next messages are better moved out
+// of the shared queue (deferred) than held, so others' messages behind them
+// are reached.
+func (d *Dispatcher) Backlogged(scope tenantdb.Scope) bool {
+	return d.DeferAfter > 0 && d.Scheduler.Waiting(scope.TenantID().String()) >= d.DeferAfter
+}
+
+// Ready reports whether tenant may be fed deferred work (not backlogged).
+func (d *Dispatcher) Ready(tenant uuid.UUID) bool {
+	return d.DeferAfter == 0 || d.Scheduler.Waiting(tenant.String()) < d.DeferAfter
 }
 
 // Acquire waits for a slot for scope's tenant. The returned context carries

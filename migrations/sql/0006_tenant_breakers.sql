@@ -29,8 +29,10 @@ CREATE TABLE public.tenant_breakers (
 	-- half_open: the job id of the one trial in flight, and until when it holds the claim
 	trial_job            text        NOT NULL DEFAULT '',
 	trial_until          timestamptz,
-	-- a worker's lease on releasing this tenant's parked messages
+	-- a worker's lease on releasing this tenant's parked messages (which
+	-- worker: it renews its own lease at every pass)
 	release_until        timestamptz,
+	release_owner        text        NOT NULL DEFAULT '' CHECK (length(release_owner) <= 64),
 	window_start         timestamptz NOT NULL DEFAULT now(),
 	window_total         integer     NOT NULL DEFAULT 0,
 	window_failures      integer     NOT NULL DEFAULT 0,
@@ -91,7 +93,7 @@ CREATE POLICY owner_refuse ON public.parked_messages FOR UPDATE TO CURRENT_USER 
 -- breakers with parked messages, and half-open ones whose trial is not in
 -- flight. Open automatic breakers whose retry time has come turn half-open
 -- here first. Returns ids and states only, never a message.
-CREATE FUNCTION public.tenantry_breaker_due(p_lease interval)
+CREATE FUNCTION public.tenantry_breaker_due(p_lease interval, p_owner text)
 RETURNS TABLE (tenant_id uuid, state text)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
@@ -101,13 +103,16 @@ BEGIN
 	IF p_lease IS NULL OR p_lease <= interval '0' OR p_lease > interval '1 hour' THEN
 		RAISE EXCEPTION 'tenantry_breaker_due: lease out of range' USING ERRCODE = '22023';
 	END IF;
+	IF p_owner IS NULL OR p_owner !~ '^[a-z0-9-]{1,64}$' THEN
+		RAISE EXCEPTION 'tenantry_breaker_due: invalid owner' USING ERRCODE = '22023';
+	END IF;
 	FOR t IN SELECT DISTINCT pm.tenant_id FROM public.parked_messages pm ORDER BY 1 LOOP
 		UPDATE public.tenant_breakers b SET state = 'half_open', trial_job = '', trial_until = NULL,
 			changed_at = pg_catalog.now()
 			WHERE b.tenant_id = t AND b.state = 'open' AND NOT b.manual AND b.retry_at <= pg_catalog.now();
-		UPDATE public.tenant_breakers b SET release_until = pg_catalog.now() + p_lease
+		UPDATE public.tenant_breakers b SET release_until = pg_catalog.now() + p_lease, release_owner = p_owner
 			WHERE b.tenant_id = t
-			  AND (b.release_until IS NULL OR b.release_until < pg_catalog.now())
+			  AND (b.release_until IS NULL OR b.release_until < pg_catalog.now() OR b.release_owner = p_owner)
 			  AND (b.state = 'closed' OR (b.state = 'half_open' AND (b.trial_job = '' OR b.trial_until < pg_catalog.now())))
 			RETURNING b.state INTO s;
 		IF FOUND THEN
@@ -123,9 +128,9 @@ END $$;
 -- re-verifies them through the gate and deletes a row only under the scope
 -- that verification minted (so only as the tenant the row belongs to).
 CREATE FUNCTION public.tenantry_parked_peek(p_tenant uuid, p_limit integer)
-RETURNS TABLE (seq bigint, message_id text, body text, attributes jsonb)
+RETURNS TABLE (seq bigint, message_id text, body text, attributes jsonb, reason text)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
-	SELECT pm.seq, pm.message_id, pm.body, pm.attributes FROM public.parked_messages pm
+	SELECT pm.seq, pm.message_id, pm.body, pm.attributes, pm.reason FROM public.parked_messages pm
 	WHERE pm.tenant_id = p_tenant AND pm.refused = '' ORDER BY pm.seq LIMIT LEAST(GREATEST(p_limit, 0), 100)
 $$;
 
@@ -143,11 +148,11 @@ BEGIN
 	RETURN FOUND;
 END $$;
 
-REVOKE ALL ON FUNCTION public.tenantry_breaker_due(interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.tenantry_breaker_due(interval, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.tenantry_parked_peek(uuid, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION public.tenantry_parked_refuse(uuid, bigint, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.tenantry_parked_refuse(uuid, bigint, text) TO "{{.WorkerRole}}";
-GRANT EXECUTE ON FUNCTION public.tenantry_breaker_due(interval) TO "{{.WorkerRole}}";
+GRANT EXECUTE ON FUNCTION public.tenantry_breaker_due(interval, text) TO "{{.WorkerRole}}";
 GRANT EXECUTE ON FUNCTION public.tenantry_parked_peek(uuid, integer) TO "{{.WorkerRole}}";
 GRANT SELECT, INSERT, UPDATE ON public.tenant_breakers TO "{{.WorkerRole}}";
 GRANT SELECT, INSERT, DELETE ON public.parked_messages TO "{{.WorkerRole}}";
