@@ -5,7 +5,9 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -280,5 +282,46 @@ func TestScopedStatus(t *testing.T) {
 	}
 	if _, err := e.b.Status(ctx, tenantdb.Scope{}); !errors.Is(err, tenantdb.ErrNoScope) {
 		t.Errorf("status without a scope: %v", err)
+	}
+}
+
+// Deferred messages (fair-dispatch overflow) are kept like parked ones, go
+// back only while the tenant is ready for more, in order, and leave no
+// breaker audit event.
+func TestDeferredWorkIsFedBackWhenReady(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	e := newEnv(t, breaker.Config{ReleaseRate: 1000, Lease: 2 * time.Second})
+	tenant := uuid.New()
+	var bodies []string
+	for _, id := range []string{"d1", "d2", "d3"} {
+		m := e.deleteJob(t, tenant, "doc-"+id, id)
+		if err := e.b.Defer(ctx, e.verify(t, m), m); err != nil {
+			t.Fatal(err)
+		}
+		bodies = append(bodies, string(m.Body))
+	}
+	if _, err := e.b.Record(ctx, tenantdbtest.Scope(t, tenant), breaker.Outcome{JobID: "x"}); err != nil { // a breaker row, closed
+		t.Fatal(err)
+	}
+	var ready atomic.Bool
+	e.rel.SetReady(func(uuid.UUID) bool { return ready.Load() })
+	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 0 {
+		t.Fatalf("fed back %d while the tenant is backlogged (%v)", n, err)
+	}
+	ready.Store(true)
+	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 3 { // its own lease: renewed, not waited out
+		t.Fatalf("fed back %d (%v), want 3", n, err)
+	}
+	for i, s := range e.sent.all() {
+		if s.Body != bodies[i] {
+			t.Errorf("deferred message %d fed back out of order", i)
+		}
+	}
+	if got := e.auditActions(t, tenant); len(got) != 0 {
+		t.Errorf("deferral audited as breaker transitions: %q", got)
+	}
+	if st := e.status(t, tenant); st.Parked != 0 || st.State != breaker.Closed {
+		t.Errorf("status: %+v", st)
 	}
 }
