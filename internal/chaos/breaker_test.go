@@ -73,7 +73,10 @@ func TestChaosParkedWorkSurvivesKills(t *testing.T) {
 	sup.killing.Store(true)
 	supCtx, stopSup := context.WithCancel(ctx)
 	supDone := make(chan struct{})
-	go func() { defer close(supDone); sup.run(supCtx, [2]time.Duration{300 * time.Millisecond, 900 * time.Millisecond}) }()
+	go func() {
+		defer close(supDone)
+		sup.run(supCtx, [2]time.Duration{300 * time.Millisecond, 900 * time.Millisecond})
+	}()
 	stopped := false
 	stop := func() {
 		if !stopped {
