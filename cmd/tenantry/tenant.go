@@ -175,7 +175,7 @@ type BreakerFlags struct {
 	ConsecutiveFailures int           `name:"consecutive-failures" env:"TENANTRY_BREAKER_CONSECUTIVE_FAILURES" default:"10" help:"Trip after this many permanent failures in a row."`
 	OpenFor             time.Duration `name:"open-for" env:"TENANTRY_BREAKER_OPEN_FOR" default:"30s" help:"How long a tripped breaker stays open before one trial runs."`
 	ReleaseRate         float64       `name:"release-rate" env:"TENANTRY_BREAKER_RELEASE_RATE" default:"50" help:"Parked messages per second one worker puts back into the queue."`
-	PollInterval        time.Duration `name:"poll-interval" env:"TENANTRY_BREAKER_POLL_INTERVAL" default:"1s" help:"How often each worker looks for parked work to release."`
+	PollInterval        time.Duration `name:"poll-interval" env:"TENANTRY_BREAKER_POLL_INTERVAL" default:"250ms" help:"How often each worker looks for parked work to release."`
 }
 
 func (f BreakerFlags) settings() breaker.Config {

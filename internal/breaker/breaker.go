@@ -121,6 +121,10 @@ func (b *Breaker) park(ctx context.Context, scope tenantdb.Scope, m *worker.Mess
 	}
 	var n int64
 	err = b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		// The releaser finds parked work through the tenant's breaker row.
+		if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
+			return err
+		}
 		// The tenant comes from the session (the verified scope), never from an argument.
 		n, err = tx.Exec(ctx, `INSERT INTO parked_messages (tenant_id, message_id, body, attributes, reason)
 			VALUES (tenantry_current_tenant(), $1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING`,

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/google/uuid"
 
@@ -291,8 +290,8 @@ func TestScopedStatus(t *testing.T) {
 func TestDeferredWorkIsFedBackWhenReady(t *testing.T) {
 	t.Parallel()
 	ctx := ctxT(t)
-	e := newEnv(t, breaker.Config{ReleaseRate: 1000, Lease: 2 * time.Second})
-	tenant := uuid.New()
+	e := newEnv(t, breaker.Config{ReleaseRate: 1000})
+	tenant := uuid.New() // never ran anything: deferring alone makes its work findable
 	var bodies []string
 	for _, id := range []string{"d1", "d2", "d3"} {
 		m := e.deleteJob(t, tenant, "doc-"+id, id)
@@ -300,9 +299,6 @@ func TestDeferredWorkIsFedBackWhenReady(t *testing.T) {
 			t.Fatal(err)
 		}
 		bodies = append(bodies, string(m.Body))
-	}
-	if _, err := e.b.Record(ctx, tenantdbtest.Scope(t, tenant), breaker.Outcome{JobID: "x"}); err != nil { // a breaker row, closed
-		t.Fatal(err)
 	}
 	var ready atomic.Bool
 	e.rel.SetReady(func(uuid.UUID) bool { return ready.Load() })

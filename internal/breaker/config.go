@@ -15,7 +15,7 @@ const (
 	DefaultOpenFor             = 30 * time.Second
 	DefaultTrialTimeout        = 5 * time.Minute
 	DefaultReleaseRate         = 50 // messages per second, per releasing worker
-	DefaultPollInterval        = time.Second
+	DefaultPollInterval        = 250 * time.Millisecond
 	DefaultLease               = 30 * time.Second
 )
 

@@ -55,6 +55,11 @@ const maxAttributes = 10
 // releaseBatch is how many parked rows one peek reads.
 const releaseBatch = 10
 
+// maxFeedPerPass bounds what one pass puts back of a tenant whose
+// readiness the worker reports (SetReady): the messages it sends count as
+// waiting only once they are received again.
+const maxFeedPerPass = 2 * releaseBatch
+
 // Releaser puts parked messages of tenants whose breakers closed (or are
 // half-open, for their one trial) back into the queue, oldest first, at a
 // bounded rate, re-verifying each through the gate first. Run one per
@@ -139,8 +144,11 @@ func (r *Releaser) releaseTenant(ctx context.Context, d tenantdb.DueTenant) (int
 			return n, err
 		}
 		for _, p := range rows {
-			if !r.waitReady(ctx, d.Tenant, deadline) {
-				return n, ctx.Err()
+			if r.ready != nil && (!r.ready(d.Tenant) || n >= maxFeedPerPass) {
+				// Backlogged here, or fed enough for one pass: the messages
+				// just put back have not arrived yet. The next pass (its own
+				// lease, renewed) goes on.
+				return n, nil
 			}
 			if err := r.limiter.Wait(ctx); err != nil {
 				return n, err
@@ -156,24 +164,6 @@ func (r *Releaser) releaseTenant(ctx context.Context, d tenantdb.DueTenant) (int
 		}
 	}
 	return n, nil
-}
-
-// waitReady waits until the tenant may take more work (see SetReady), at
-// most until deadline; it reports whether it may.
-func (r *Releaser) waitReady(ctx context.Context, tenant uuid.UUID, deadline time.Time) bool {
-	for r.ready != nil && !r.ready(tenant) {
-		if time.Now().After(deadline) {
-			return false
-		}
-		t := time.NewTimer(20 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return false
-		case <-t.C:
-		}
-	}
-	return true
 }
 
 // releaseOne re-verifies p through the gate, then (still allowed by the
