@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/breaker"
@@ -120,4 +122,36 @@ func TestPauseParksAndResumeReleasesEverything(t *testing.T) {
 	if n := e.adminCount("SELECT count(*) FROM documents WHERE tenant_id = $1", tenant); n != 3 {
 		t.Errorf("%d documents, want 3 (nothing doubled)", n)
 	}
+}
+
+// From the attacker's side: failures only count against a tenant the gate
+// verified. Forged uploads claiming the victim (a key nobody trusts) are
+// dead-lettered as forgeries and never trip, or even touch, the victim's
+// breaker; the victim's next real upload runs.
+func TestForgedFailuresNeverTripAnotherTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{breaker: breaker.Config{ConsecutiveFailures: 2, MinSamples: 2}})
+	victim := uuid.New()
+	const forged = 5
+	for i := range forged {
+		key := fmt.Sprintf("%s/forged-%d/plans.exe", victim, i)
+		if _, err := e.s3.PutObject(e.ctx, &s3.PutObjectInput{Bucket: aws.String(e.bucket), Key: aws.String(key),
+			Body: strings.NewReader("MZ"), ContentType: aws.String("application/x-msdownload"),
+			Metadata: map[string]string{"tenantry-envelope": e.kit.SignWith(t, e.kit.Stranger, e.kit.ObjectClaims(victim, e.bucket, key))}}); err != nil {
+			t.Fatal(err)
+		}
+		e.notify("ObjectCreated:Put", key)
+	}
+	for _, r := range e.dlqMessages(forged) {
+		if r != "unknown_key" {
+			t.Errorf("dead-lettered for %q", r)
+		}
+	}
+	for _, table := range []string{"tenant_breakers", "parked_messages"} {
+		if n := e.adminCount("SELECT count(*) FROM "+table+" WHERE tenant_id = $1", victim); n != 0 {
+			t.Errorf("forged input reached the victim's %s (%d rows)", table, n)
+		}
+	}
+	e.upload(victim, "real", "real.txt", "text/plain", "The victim's real document.")
+	e.waitStatus(victim, "real", "ready")
 }
