@@ -21,7 +21,7 @@ echo "==> building bin/tenantry"
 mkdir -p bin
 CGO_ENABLED=0 go build -trimpath -o bin/tenantry ./cmd/tenantry
 
-micro_cmd="go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./internal/tenantdb ./internal/envelope ./internal/chunk ./internal/dispatch"
+micro_cmd="go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./internal/tenantdb ./internal/envelope ./internal/chunk ./internal/dispatch ./internal/breaker"
 echo "==> micro-benchmarks: $micro_cmd"
 eval "$micro_cmd" | tee "$out/micro.txt"
 
