@@ -157,6 +157,19 @@ func (b *Breaker) Record(ctx context.Context, scope tenantdb.Scope, o Outcome) (
 		reason string
 	)
 	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		if !o.Failed && !o.Transient && !o.Trial {
+			// The common case: a success on a closed breaker can change
+			// nothing but the counts. One statement.
+			n, err := tx.Exec(ctx, `UPDATE tenant_breakers SET
+				window_total = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 1 ELSE window_total + 1 END,
+				window_failures = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 0 ELSE window_failures END,
+				window_start = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN now() ELSE window_start END,
+				consecutive_failures = 0
+				WHERE tenant_id = tenantry_current_tenant() AND state = 'closed'`, b.cfg.Window.Seconds())
+			if err != nil || n == 1 {
+				return err
+			}
+		}
 		if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
 			return err
 		}

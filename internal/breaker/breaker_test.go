@@ -321,3 +321,40 @@ func TestDeferredWorkIsFedBackWhenReady(t *testing.T) {
 		t.Errorf("status: %+v", st)
 	}
 }
+
+// Successes count toward the failure ratio's window (their one-statement
+// path included): 2 failures of 8 do not trip at 0.5, 6 of 12 do; a
+// success between failures resets the consecutive run.
+func TestFailureRatioCountsSuccesses(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	e := newEnv(t, breaker.Config{MinSamples: 4, FailureRatio: 0.5, ConsecutiveFailures: 100})
+	tenant := uuid.New()
+	sc := tenantdbtest.Scope(t, tenant)
+	var last breaker.Transition
+	for i, failed := range []bool{false, true, false, true} {
+		if _, err := e.b.Record(ctx, sc, breaker.Outcome{JobID: "ok"}); i == 0 && err != nil { // a first success creates the row
+			t.Fatal(err)
+		}
+		tr, err := e.b.Record(ctx, sc, breaker.Outcome{JobID: "m", Failed: failed, Reason: "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		last = tr
+		if st := e.status(t, tenant); st.ConsecutiveFailures > 1 {
+			t.Fatalf("a success did not reset the run: %+v", st)
+		}
+	}
+	// 8 outcomes, 2 failed: below 0.5.
+	if st := e.status(t, tenant); last != breaker.NoChange || st.State != breaker.Closed || st.WindowTotal != 8 || st.WindowFailures != 2 {
+		t.Fatalf("after 8 outcomes (2 failed): %q %+v", last, st)
+	}
+	for range 6 {
+		if last, _ = e.b.Record(ctx, sc, breaker.Outcome{JobID: "f", Failed: true, Reason: "x"}); last == breaker.Trip {
+			break
+		}
+	}
+	if st := e.status(t, tenant); last != breaker.Trip || st.State != breaker.Open || st.WindowTotal != 12 || st.WindowFailures != 6 {
+		t.Errorf("the ratio did not trip at 6 of 12: %q %+v", last, st)
+	}
+}
