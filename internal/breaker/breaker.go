@@ -115,37 +115,103 @@ func (b *Breaker) Park(ctx context.Context, scope tenantdb.Scope, m *worker.Mess
 }
 
 func (b *Breaker) park(ctx context.Context, scope tenantdb.Scope, m *worker.Message, reason string, event Transition) error {
-	attrs, err := json.Marshal(stringAttributes(m.Attributes))
-	if err != nil {
-		return fmt.Errorf("breaker: park: %w", err)
-	}
 	var n int64
-	err = b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		// The releaser finds parked work through the tenant's breaker row.
-		if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
-			return err
-		}
-		// The tenant comes from the session (the verified scope), never from an argument.
-		n, err = tx.Exec(ctx, `INSERT INTO parked_messages (tenant_id, message_id, body, attributes, reason)
-			VALUES (tenantry_current_tenant(), $1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING`,
-			clip(m.ID, 256), string(m.Body), attrs, clip(reason, 256))
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		n, err = keep(ctx, tx, m, reason)
 		return err
 	})
 	if err != nil {
 		return fmt.Errorf("breaker: park: %w", err)
 	}
+	b.kept(scope, m, reason, event, n)
+	return nil
+}
+
+// keep inserts m into the session tenant's parked messages (once per
+// message id) and reports whether it was new.
+func keep(ctx context.Context, tx tenantdb.Tx, m *worker.Message, reason string) (int64, error) {
+	attrs, err := json.Marshal(stringAttributes(m.Attributes))
+	if err != nil {
+		return 0, err
+	}
+	// The releaser finds parked work through the tenant's breaker row.
+	if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
+		return 0, err
+	}
+	// The tenant comes from the session (the verified scope), never from an argument.
+	return tx.Exec(ctx, `INSERT INTO parked_messages (tenant_id, message_id, body, attributes, reason)
+		VALUES (tenantry_current_tenant(), $1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING`,
+		clip(m.ID, 256), string(m.Body), attrs, clip(reason, 256))
+}
+
+// kept counts and logs a message parked (event Park) or deferred.
+func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, event Transition, n int64) {
 	if n > 0 {
 		b.m.inc(event)
 	}
 	if event != Park {
 		b.log.Debug("message deferred: its tenant has a backlog waiting", zap.String("tenant_id", scope.TenantID().String()),
 			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
-		return nil
+		return
 	}
 	b.log.Info("message parked: the tenant's breaker is open", zap.String("tenant_id", scope.TenantID().String()),
 		zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID), zap.String("reason", reason),
 		zap.Bool("already_parked", n == 0))
-	return nil
+}
+
+// Guard is Admit, then Park or (backlogged: the worker already holds a
+// backlog of this tenant) Defer, in one transaction: the message is kept
+// (Decision.Kept) and may be deleted from the queue, or it runs (as the
+// trial if Decision.Trial), and its outcome goes to Record. A trial is
+// never deferred.
+func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
+	var (
+		d Decision
+		n int64
+	)
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		d, n = Decision{}, 0
+		r, ok, _, err := load(ctx, tx, false)
+		if err != nil {
+			return err
+		}
+		if !ok || r.State == Closed {
+			if backlogged {
+				d.Kept = ReasonDeferred
+				n, err = keep(ctx, tx, m, ReasonDeferred)
+			}
+			return err
+		}
+		r, ok, now, err := load(ctx, tx, true)
+		if err != nil || !ok {
+			return err
+		}
+		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
+		d = dec
+		if dec.Park {
+			d.Kept = "parked"
+			n, err = keep(ctx, tx, m, dec.Reason)
+			return err
+		}
+		if dec.HalfOpened {
+			b.m.inc("half_open")
+		}
+		return save(ctx, tx, next, dec.HalfOpened, "")
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
+	}
+	switch {
+	case d.Kept == ReasonDeferred:
+		b.kept(scope, m, ReasonDeferred, "defer", n)
+	case d.Kept != "":
+		b.kept(scope, m, d.Reason, Park, n)
+	case d.Trial:
+		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
+	}
+	return d, nil
 }
 
 // Record counts the outcome of a message that ran for scope's tenant and

@@ -358,3 +358,48 @@ func TestFailureRatioCountsSuccesses(t *testing.T) {
 		t.Errorf("the ratio did not trip at 6 of 12: %q %+v", last, st)
 	}
 }
+
+// Guard decides and keeps in one transaction: a closed breaker runs the
+// message, or defers it when the worker holds a backlog of the tenant; an
+// open one parks it (with the breaker's reason, backlog or not); a
+// half-open trial runs even when the tenant is backlogged.
+func TestGuard(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	e := newEnv(t, breaker.Config{})
+	closed, paused, trial := uuid.New(), uuid.New(), uuid.New()
+	if err := e.op.Pause(ctx, paused, "ops", "held"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.op.Pause(ctx, trial, "ops", "held"); err != nil {
+		t.Fatal(err)
+	}
+	c := tenantdbtest.Conn(t, e.db.OwnerURL)
+	if _, err := c.Exec(ctx, "UPDATE tenant_breakers SET manual = false, retry_at = now() - interval '1 second' WHERE tenant_id = $1", trial); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		tenant     uuid.UUID
+		backlogged bool
+		kept       string
+		trial      bool
+	}{
+		{"closed runs", closed, false, "", false},
+		{"closed, backlogged: deferred", closed, true, breaker.ReasonDeferred, false},
+		{"open: parked", paused, false, "parked", false},
+		{"open, backlogged: parked, not deferred", paused, true, "parked", false},
+		{"half-open: the trial runs, backlog or not", trial, true, "", true},
+	} {
+		m := e.deleteJob(t, tc.tenant, "d", "m-"+strings.ReplaceAll(tc.name, " ", "-"))
+		d, err := e.b.Guard(ctx, e.verify(t, m), m, tc.backlogged)
+		if err != nil || d.Kept != tc.kept || d.Trial != tc.trial {
+			t.Errorf("%s: %+v %v", tc.name, d, err)
+		}
+	}
+	for tenant, want := range map[uuid.UUID]int64{closed: 1, paused: 2, trial: 0} {
+		if st := e.status(t, tenant); st.Parked != want {
+			t.Errorf("tenant %s: %d kept, want %d", tenant, st.Parked, want)
+		}
+	}
+}

@@ -162,6 +162,9 @@ type Decision struct {
 	Trial bool
 	// HalfOpened is true if this admission turned an open breaker half-open.
 	HalfOpened bool
+	// Kept is set by Guard when it kept the message instead of letting it
+	// run: "parked" (the breaker is open) or ReasonDeferred.
+	Kept string
 }
 
 // admit decides about a message (jobID; releasedSeq is the seq of the

@@ -124,20 +124,14 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	var d breaker.Decision
 	guarded = guarded && h.Breaker != nil
 	if guarded {
-		if d, err = h.Breaker.Admit(ctx, v.Scope, m); err != nil {
-			return worker.WithStage(err, "breaker") // the database: retry
+		// Parked (the tenant's breaker is open) or deferred (this worker
+		// already holds a backlog of the tenant) in one transaction.
+		backlogged := h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope)
+		if d, err = h.Breaker.Guard(ctx, v.Scope, m, backlogged); err != nil {
+			return worker.WithStage(err, "breaker") // not decided or not kept: retry, never delete
 		}
-		if d.Park {
-			if err := h.Breaker.Park(ctx, v.Scope, m, d.Reason); err != nil {
-				return worker.WithStage(err, "breaker") // not kept yet: retry, never delete
-			}
-			return nil // kept: the message may be deleted
-		}
-		if !d.Trial && h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope) {
-			if err := h.Breaker.Defer(ctx, v.Scope, m); err != nil {
-				return worker.WithStage(err, "dispatch") // not kept yet: retry
-			}
-			return nil // kept, fed back as the tenant's share allows
+		if d.Kept != "" {
+			return nil // kept durably: the message may be deleted
 		}
 	}
 	if h.Dispatch != nil {
