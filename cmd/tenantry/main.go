@@ -53,6 +53,7 @@ type CLI struct {
 	Upload   UploadCmd   `cmd:"" help:"Upload a file through a presigned URL with a signed envelope."`
 	DLQ      DLQCmd      `cmd:"" name:"dlq" help:"Inspect and replay dead-letter queues (inspect, replay, redrive)."`
 	Sfn      SfnCmd      `cmd:"" help:"Step Functions pipeline: start executions, redrive failed ones, replay Express failures."`
+	Tenant   TenantCmd   `cmd:"" help:"Per-tenant circuit breakers and dispatch limits: pause, resume, status, limits (owner role)."`
 }
 
 // VersionCmd prints the build version.

@@ -54,7 +54,8 @@ type WorkerCmd struct {
 	TaskQueueURL string `name:"sfn-task-queue-url" env:"TENANTRY_SFN_TASK_QUEUE_URL" help:"Also run Step Functions tasks (SQS waitForTaskToken) from this queue."`
 	TaskDLQURL   string `name:"sfn-task-dlq-url" env:"TENANTRY_SFN_TASK_DLQ_URL" help:"Dead-letter queue of the task queue."`
 
-	Concurrency       int           `name:"concurrency" env:"TENANTRY_CONCURRENCY" default:"8" help:"Messages handled at once."`
+	Concurrency       int           `name:"concurrency" env:"TENANTRY_CONCURRENCY" default:"8" help:"Messages handled at once (slots shared by weighted round-robin over tenants)."`
+	Prefetch          int           `name:"prefetch" env:"TENANTRY_PREFETCH" default:"0" help:"Messages held beyond --concurrency, waiting for their tenant's turn (0: as many as --concurrency; -1: none)."`
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
@@ -65,6 +66,8 @@ type WorkerCmd struct {
 	BackoffMax        time.Duration `name:"backoff-max" env:"TENANTRY_BACKOFF_MAX" default:"5m" help:"Longest retry delay."`
 
 	OpsAddr string `name:"ops-addr" env:"TENANTRY_OPS_ADDR" default:"127.0.0.1:9090" help:"Address of /metrics, /healthz, /readyz (\"\" disables)."`
+
+	Breaker BreakerFlags `embed:"" prefix:"breaker-"`
 }
 
 // Run runs the worker.
@@ -75,6 +78,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
+	cfg.Breaker, cfg.NoBreaker, cfg.Prefetch = c.Breaker.settings(), c.Breaker.Disable, c.Prefetch
 	return service.Run(g.Context(), cfg, service.Deps{}, g.Logger())
 }
 

@@ -21,7 +21,7 @@ echo "==> building bin/tenantry"
 mkdir -p bin
 CGO_ENABLED=0 go build -trimpath -o bin/tenantry ./cmd/tenantry
 
-micro_cmd="go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./internal/tenantdb ./internal/envelope ./internal/chunk"
+micro_cmd="go test -run '^\$' -bench . -benchmem -count $count -benchtime $benchtime ./internal/tenantdb ./internal/envelope ./internal/chunk ./internal/dispatch ./internal/breaker"
 echo "==> micro-benchmarks: $micro_cmd"
 eval "$micro_cmd" | tee "$out/micro.txt"
 
@@ -87,8 +87,16 @@ fidelity_cmd="go test -count=1 -run '^TestFidelityReport\$' -v ./internal/extrac
 echo "==> extraction fidelity: $fidelity_cmd"
 TENANTRY_FIDELITY_DOC="$out/extraction-fidelity.md" go test -count=1 -run '^TestFidelityReport$' -v ./internal/extract
 
+# Fair dispatch: the starvation scenario through the real worker (short form;
+# TENANTRY_FAIRNESS_MODE=full queues 2,000 of tenant A's documents).
+fair_cmd="TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} go test -count=1 -timeout 60m -run '^TestFairDispatch\$' -v ./internal/bench"
+echo "==> fair dispatch: $fair_cmd"
+TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} TENANTRY_FAIRNESS_BENCH_DOC="$out/fairness-benchmarks.md" \
+	go test -count=1 -timeout 60m -run '^TestFairDispatch$' -v ./internal/bench
+
 mkdir -p docs .stack
 cp "$out/extraction-fidelity.md" docs/extraction-fidelity.md
+cp "$out/fairness-benchmarks.md" docs/fairness-benchmarks.md
 cp "$out/search-benchmarks.full.md" docs/search-benchmarks.md
 cp "$out/benchmarks.md" docs/benchmarks.md
 # The raw results, to re-render the report without measuring again:

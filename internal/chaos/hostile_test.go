@@ -43,10 +43,14 @@ type hostileCase struct {
 }
 
 // hostileSettings: fast retries, few receives (anything retried is
-// dead-lettered quickly with max_receives), a 4 MiB document limit.
+// dead-lettered quickly with max_receives), a 4 MiB document limit, and no
+// per-tenant breaker: every hostile input is judged on its own here (a run
+// of them from one tenant would trip its breaker and park the rest, which
+// internal/breaker and TestChaosParkedWorkSurvivesKills cover).
 var hostileSettings = []string{
 	"TENANTRY_VISIBILITY_TIMEOUT=10s", "TENANTRY_WAIT_TIME=1s", "TENANTRY_BACKOFF_BASE=100ms",
 	"TENANTRY_BACKOFF_MAX=500ms", "TENANTRY_MAX_RECEIVES=3", "TENANTRY_MAX_DOCUMENT_BYTES=4194304",
+	"TENANTRY_BREAKER_DISABLE=true",
 }
 
 // TestHostileInputs sends forged and tampered envelopes, malformed events

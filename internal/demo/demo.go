@@ -44,7 +44,10 @@ type Config struct {
 	Bucket    string
 	QueueName string // must be the queue the local S3 event relay feeds
 	Tenants   []Tenant
-	Query     string
+	// Failing, if set, is a tenant whose uploads all fail: its breaker
+	// trips while the others are served, then an operator resumes it.
+	Failing *Tenant
+	Query   string
 
 	S3       *s3.Client
 	SQS      *sqs.Client
@@ -155,6 +158,9 @@ func Run(ctx context.Context, cfg Config) (err error) {
 			want[t.ID]++
 		}
 	}
+	if err := uploadFailing(ctx, cfg, pre); err != nil {
+		return err
+	}
 	scopes := map[uuid.UUID]tenantdb.Scope{}
 	for _, t := range cfg.Tenants {
 		s, err := searchScope(ctx, issuer, cfg.Gate, t.ID)
@@ -176,6 +182,17 @@ func Run(ctx context.Context, cfg Config) (err error) {
 	}
 	fmt.Fprintf(out, "    %d documents, %d chunks in %.2fs (%.1f documents/s, %.1f chunks/s)\n",
 		total, chunks, took.Seconds(), float64(total)/took.Seconds(), float64(chunks)/took.Seconds())
+
+	if cfg.Failing != nil {
+		step("%s: every upload fails (a broken integration): its breaker trips, the others were served meanwhile", cfg.Failing.Name)
+		fs, err := searchScope(ctx, issuer, cfg.Gate, cfg.Failing.ID)
+		if err != nil {
+			return err
+		}
+		if err := breakerStep(ctx, cfg, pre, store, fs); err != nil {
+			return err
+		}
+	}
 
 	step("the same question for each tenant: %q", cfg.Query)
 	qv, err := cfg.Embedder.Embed(ctx, []string{cfg.Query})
@@ -227,9 +244,13 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		return err
 	}
 	defer owner.Close()
-	ids := make([]uuid.UUID, 0, len(cfg.Tenants))
+	ids := make([]uuid.UUID, 0, len(cfg.Tenants)+1)
+	names := make([]string, 0, len(cfg.Tenants)+1)
 	for _, t := range cfg.Tenants {
-		ids = append(ids, t.ID)
+		ids, names = append(ids, t.ID), append(names, t.Name)
+	}
+	if cfg.Failing != nil {
+		ids, names = append(ids, cfg.Failing.ID), append(names, cfg.Failing.Name)
 	}
 	reports, err := audit.VerifyAll(ctx, owner, ids)
 	if err != nil {
@@ -240,7 +261,7 @@ func Run(ctx context.Context, cfg Config) (err error) {
 		if !r.OK {
 			status = "BROKEN: " + r.Problem
 		}
-		fmt.Fprintf(out, "    %-8s %3d audit events  %s\n", cfg.Tenants[i].Name, r.Events, status)
+		fmt.Fprintf(out, "    %-8s %3d audit events  %s\n", names[i], r.Events, status)
 	}
 	if audit.Broken(reports) {
 		return errors.New("an audit chain is broken")
@@ -451,6 +472,9 @@ func forged(ctx context.Context, cfg Config, dlqURL string, t Tenant) error {
 			return err
 		}
 		for _, m := range outp.Messages {
+			if !strings.Contains(aws.ToString(m.Body), "forged.txt") {
+				continue // another dead letter (the failing tenant's broken uploads)
+			}
 			if a, ok := m.MessageAttributes[worker.AttrReason]; ok {
 				fmt.Fprintf(cfg.Out, "    worker refused it: reason=%s, stage=%s; message moved to the DLQ, security event recorded\n",
 					aws.ToString(a.StringValue), aws.ToString(m.MessageAttributes[worker.AttrStage].StringValue))

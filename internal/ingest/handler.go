@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -15,6 +16,7 @@ import (
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -36,6 +38,13 @@ type Deps struct {
 	Processor *pipeline.Processor
 	Metrics   *Metrics
 	Logger    *zap.Logger
+	// Breaker, if set, is consulted after the gate verified a message's
+	// tenant: a tenant whose breaker is open has its messages parked, and
+	// every verified outcome is recorded.
+	Breaker *breaker.Breaker
+	// Dispatch, if set, gives each verified message its tenant's fair share
+	// of the worker's slots under the tenant's stored limits.
+	Dispatch *tenantlimits.Dispatcher
 }
 
 // Handler implements worker.Handler.
@@ -77,7 +86,7 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 	}
 	var permanent, transient error
 	for _, ev := range evs {
-		err := h.handleEvent(ctx, m, ev)
+		err := h.handleEvent(ctx, m, ev, len(evs) == 1)
 		switch {
 		case err == nil:
 		case worker.IsPermanent(err):
@@ -94,7 +103,9 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 
 // handleEvent establishes ev's tenant with the binding rules (shared with
 // the DLQ replay tool) and, only under the verified scope, does what ev asks.
-func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event) error {
+// A message of one event passes the tenant's breaker (several events, of
+// possibly several tenants, in one S3 notification are not parked).
+func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool) error {
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
@@ -104,6 +115,49 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
+	var d breaker.Decision
+	guarded = guarded && h.Breaker != nil
+	if guarded {
+		// Parked (the tenant's breaker is open) or deferred (this worker
+		// already holds a backlog of the tenant) in one transaction.
+		backlogged := h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope)
+		if d, err = h.Breaker.Guard(ctx, v.Scope, m, backlogged); err != nil {
+			return worker.WithStage(err, "breaker") // not decided or not kept: retry, never delete
+		}
+		if d.Kept != "" {
+			return nil // kept durably: the message may be deleted
+		}
+	}
+	if h.Dispatch != nil {
+		var release func()
+		if ctx, release, err = h.Dispatch.Acquire(ctx, v.Scope); err != nil {
+			return worker.WithStage(err, "dispatch") // cancelled while waiting: retry
+		}
+		defer release()
+	}
+	err = h.do(ctx, ev, b)
+	if guarded {
+		h.record(ctx, v.Scope, m, d, err)
+	}
+	return err
+}
+
+// record tells the tenant's breaker how its message ended.
+func (h *Handler) record(ctx context.Context, scope tenantdb.Scope, m *worker.Message, d breaker.Decision, err error) {
+	o := breaker.Outcome{JobID: m.ID, Trial: d.Trial, Failed: worker.IsPermanent(err), Transient: err != nil && !worker.IsPermanent(err)}
+	if err != nil {
+		o.Reason = worker.ReasonOf(err)
+	}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, rerr := h.Breaker.Record(rctx, scope, o); rerr != nil {
+		worker.Logger(ctx).Warn("breaker outcome not recorded", zap.Error(rerr))
+	}
+}
+
+// do does what a verified event asks.
+func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound) error {
+	v := b.Verified
 	if b.AttributesOnly {
 		// A <file>.metadata.json sidecar is never ingested or deleted as a
 		// document, and new tags are not a new version: both change the

@@ -57,6 +57,10 @@ func Codes() []Code {
 		{"object_unavailable", "stale, transient", "binding", "the object is gone (stale: nothing to do), or S3 could not be asked (retry)"},
 		{"object_exists", "stale", "binding", "a removal event for an object that exists again"},
 		{"keys_unavailable", "transient", "binding", "the verification keys could not be loaded: the envelope was not judged"},
+		// Parked messages (internal/breaker): refused at release, kept for operators, never released.
+		{"parked_tenant_mismatch", "rejected", "breaker", "a parked message verifies as another tenant than the one it is filed under (a security event)"},
+		{"parked_unreadable", "rejected", "breaker", "a parked message no longer decodes to an event whose tenant can be established"},
+		{"parked_object_gone", "stale", "breaker", "the object a parked upload names is gone (its removal event cleans up)"},
 		// Messages (internal/event).
 		{"malformed_event", "permanent", "event", "the message is not an S3 notification or a job"},
 		{"unsupported_event", "ignored", "event", "an event kind tenantry does not act on"},

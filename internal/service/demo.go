@@ -68,7 +68,7 @@ func Demo(ctx context.Context, cfg DemoConfig, logger *zap.Logger) error {
 		tenants = append(tenants, demo.Tenant{Name: t.name, ID: uuid.MustParse(t.id), Dir: filepath.Join(cfg.Corpus, t.name)})
 	}
 	return demo.Run(ctx, demo.Config{
-		Bucket: cfg.Bucket, QueueName: cfg.Queue, Tenants: tenants, Query: cfg.Query,
+		Bucket: cfg.Bucket, QueueName: cfg.Queue, Tenants: tenants, Failing: demo.NewFailingTenant("initech"), Query: cfg.Query,
 		S3: s3c, SQS: sqsc, Embedder: emb, DatabaseURL: cfg.DatabaseURL, OwnerURL: cfg.OwnerURL,
 		Signer: signer, Issuer: demoIssuer, Audience: demoAudience, Gate: gate, Worker: cfg.Worker,
 		WorkerEnv: []string{
@@ -76,6 +76,7 @@ func Demo(ctx context.Context, cfg DemoConfig, logger *zap.Logger) error {
 			"TENANTRY_ENVELOPE_AUDIENCE=" + demoAudience, "TENANTRY_BUCKETS=" + cfg.Bucket,
 			"TENANTRY_OPS_ADDR=" + cfg.OpsAddr, "TENANTRY_WAIT_TIME=1s", "TENANTRY_VISIBILITY_TIMEOUT=30s",
 			"TENANTRY_BACKOFF_BASE=200ms", "TENANTRY_CHUNK_TOKENS=96", "TENANTRY_CHUNK_OVERLAP=16", "TENANTRY_EMBED_PROVIDER=" + cfg.Embed.Provider,
+			"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=3", "TENANTRY_BREAKER_POLL_INTERVAL=200ms", "TENANTRY_BREAKER_OPEN_FOR=10m",
 		},
 		ReadyURL: fmt.Sprintf("http://%s/readyz", cfg.OpsAddr), Timeout: cfg.Timeout, Out: cfg.Out, Logger: logger,
 		API: demoAPI(cfg, jwksPath),

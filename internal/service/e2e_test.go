@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/event"
@@ -60,6 +61,7 @@ type env struct {
 type options struct {
 	embedFailures int
 	wrapSource    func(worker.Source) worker.Source
+	breaker       breaker.Config
 }
 
 func randName(prefix string) string {
@@ -112,7 +114,7 @@ func newEnv(t *testing.T, opt options) *env {
 		DatabaseURL: e.db.WorkerURL, DBMaxConns: 4, QueueURL: e.queueURL, DLQURL: e.dlqURL, Buckets: []string{e.bucket},
 		Concurrency: 4, Pollers: 1, VisibilityTimeout: 2 * time.Second, WaitTime: time.Second, MaxReceiveCount: 8,
 		DrainTimeout: 5 * time.Second, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-		OpsAddr: "127.0.0.1:0",
+		OpsAddr: "127.0.0.1:0", Breaker: opt.breaker,
 	}
 	deps := service.Deps{Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
 		OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource}

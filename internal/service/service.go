@@ -12,7 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/chunk"
+	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/embed/fair"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/extract"
@@ -24,6 +26,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -68,6 +71,19 @@ type Config struct {
 
 	// OpsAddr serves /metrics, /healthz, /readyz ("" disables).
 	OpsAddr string
+
+	// Prefetch is how many messages the worker holds beyond Concurrency,
+	// waiting for their tenant's turn (default Concurrency; negative: 0).
+	Prefetch int
+	// LimitsRefresh is how long a worker trusts the tenant limits it read
+	// (default 5s).
+	LimitsRefresh time.Duration
+
+	// Breaker tunes every tenant's circuit breaker (internal/breaker).
+	Breaker breaker.Config
+	// NoBreaker turns the per-tenant breakers off (nothing is parked or
+	// released; parked messages wait).
+	NoBreaker bool
 }
 
 // Deps are dependencies Run would otherwise build from the Config: tests
@@ -94,6 +110,12 @@ type S3API interface {
 }
 
 func (c Config) withDefaults() Config {
+	switch {
+	case c.Prefetch == 0:
+		c.Prefetch = max(c.Concurrency, 1)
+	case c.Prefetch < 0:
+		c.Prefetch = 0
+	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
 	}
@@ -258,12 +280,40 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
-	deps.Embedder = sched.Embedder(deps.Embedder)
+	// Each tenant's provider budget (requests/tokens per minute) is waited
+	// for outside the shared embedding slots: a tenant over budget holds none.
+	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder))
+	// Verified messages share the worker's slots by weighted round-robin
+	// over tenants; the runner receives Prefetch more messages than that, so
+	// a backlogged tenant waits in its own queue while others' run.
+	fairSlots, err := dispatch.New(max(cfg.Concurrency, 1))
+	if err != nil {
+		return err
+	}
+	// A tenant with half the prefetch already waiting here is backlogged:
+	// its next messages are deferred (parked, fed back in order as its share
+	// allows), so the poller reaches the messages of others behind them.
+	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh),
+		DeferAfter: max(cfg.Prefetch/2, 1)}
 	obj := objects.New(deps.S3)
+	var (
+		brk      *breaker.Breaker
+		releaser *breaker.Releaser
+	)
+	if !cfg.NoBreaker {
+		if brk, err = breaker.New(cfg.Breaker, st.db, breaker.NewMetrics(reg), logger); err != nil {
+			return err
+		}
+		sender := breaker.SQSSender{API: deps.SQS, QueueURL: cfg.QueueURL}
+		if releaser, err = breaker.NewReleaser(brk, st.db, gate(cfg, deps), sender); err != nil {
+			return err
+		}
+		releaser.SetReady(dispatcher.Ready)
+	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
-		Metrics:   ingest.NewMetrics(reg), Logger: logger,
+		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 	})
 	if err != nil {
 		return err
@@ -291,7 +341,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	runner, err := worker.New(worker.Config{
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
-		Concurrency: cfg.Concurrency, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
 	})
@@ -300,6 +350,9 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
+	if releaser != nil {
+		g.Go(func() error { return releaser.Run(gctx) })
+	}
 	if cfg.TaskQueueURL != "" {
 		tasks, err := taskRunner(cfg, deps, st, metrics, logger)
 		if err != nil {

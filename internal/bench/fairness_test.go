@@ -1,0 +1,173 @@
+package bench_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/chaos/harness"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+)
+
+// TestFairDispatch measures the issue's starvation scenario through the real
+// worker process: tenant A's backlog is queued first, tenant B's documents
+// all fail permanently, then tenant C sends 20 documents. It reports C's
+// p99 notification→ready latency as a ratio to C alone (same run, same
+// worker settings), how fast B's breaker tripped, and how many of B's
+// messages were parked instead of run. Nothing here asserts a speed.
+// TENANTRY_BENCH=full: A 2,000 documents; otherwise (any other
+// TENANTRY_BENCH value) A 300; unset: skipped. Markdown goes to
+// $TENANTRY_FAIRNESS_BENCH_DOC when set.
+func TestFairDispatch(t *testing.T) {
+	mode := os.Getenv("TENANTRY_BENCH")
+	if mode == "" {
+		t.Skip("TENANTRY_BENCH not set: the fairness measurement runs in make bench")
+	}
+	aDocs, bDocs := 300, 30
+	if mode == "full" {
+		aDocs, bDocs = 2000, 100
+	}
+	harness.LoadStack(t)
+	bin := harness.Binary(t)
+	alone := starvationRun(t, bin, 0, 0)
+	mixed := starvationRun(t, bin, aDocs, bDocs)
+	ratio := float64(mixed.cP99) / float64(alone.cP99)
+	lines := []string{
+		"| scenario | C p50 | C p99 | C p99 / alone | B tripped after | B run / parked | A ready when C done |",
+		"|---|---|---|---|---|---|---|",
+		fmt.Sprintf("| C alone (20 docs) | %s | %s | 1.00 | – | – | – |", alone.cP50.Round(time.Millisecond), alone.cP99.Round(time.Millisecond)),
+		fmt.Sprintf("| A %d queued first, B %d all failing, C 20 | %s | %s | %.2f | %s | %d / %d | %d of %d |", aDocs, bDocs,
+			mixed.cP50.Round(time.Millisecond), mixed.cP99.Round(time.Millisecond), ratio, mixed.bTrip.Round(time.Millisecond),
+			mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs),
+	}
+	t.Log("\n" + strings.Join(lines, "\n"))
+	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
+		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
+			"\n\nOne worker process (concurrency 8, prefetch 8, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
+			"Latency: SQS notification sent → document ready. Command: `TENANTRY_BENCH=" + mode +
+			" go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
+		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type starvation struct {
+	cP50, cP99 time.Duration
+	bTrip      time.Duration
+	bRun       int
+	bParked    int
+	aReadyAtC  int
+}
+
+func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	env := harness.NewEnv(t, harness.EnvConfig{Prefix: "fair-", MaxReceive: 40})
+	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	rng := rand.New(rand.NewPCG(11, 11))
+	type doc struct {
+		tenant uuid.UUID
+		id     string
+		key    string
+		ctype  string
+		body   []byte
+	}
+	var docs []doc
+	add := func(tn uuid.UUID, prefix string, n int, ctype string) {
+		for i := range n {
+			id := fmt.Sprintf("%s-%05d", prefix, i)
+			body := harness.Text(rng, 2<<10)
+			if ctype != "text/plain" {
+				body = []byte("MZ a broken export")
+			}
+			docs = append(docs, doc{tn, id, harness.Key(tn, id, id+".txt"), ctype, body})
+		}
+	}
+	add(a, "a", aDocs, "text/plain")
+	add(b, "b", bDocs, "application/x-msdownload")
+	add(c, "c", 20, "text/plain")
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 8)
+	for _, d := range docs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			if err := env.Put(ctx, d.key, d.ctype, d.body, env.Kit.Object(t, d.tenant, env.Bucket, d.key)); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: []string{"TENANTRY_CONCURRENCY=8", "TENANTRY_WAIT_TIME=1s",
+		"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=5", "TENANTRY_BACKOFF_BASE=100ms"}}, logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = w.Stop(30 * time.Second) }()
+
+	var bSent, cSent time.Time
+	for _, d := range docs {
+		switch {
+		case d.tenant == b && bSent.IsZero():
+			bSent = time.Now()
+		case d.tenant == c && cSent.IsZero():
+			cSent = time.Now()
+		}
+		if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
+	var ready []time.Time
+	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
+		rows, err := conn.Query(ctx, "SELECT updated_at FROM documents WHERE tenant_id = $1 AND status = 'ready'", c)
+		if err != nil {
+			return false, err
+		}
+		defer rows.Close()
+		ready = ready[:0]
+		for rows.Next() {
+			var at time.Time
+			if err := rows.Scan(&at); err != nil {
+				return false, err
+			}
+			ready = append(ready, at)
+		}
+		return len(ready) == 20, rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out starvation
+	lats := make([]time.Duration, 0, 20)
+	for _, at := range ready {
+		lats = append(lats, at.Sub(cSent))
+	}
+	slices.Sort(lats)
+	out.cP50, out.cP99 = lats[len(lats)/2], lats[len(lats)-1]
+	_ = conn.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", a).Scan(&out.aReadyAtC)
+	if bDocs > 0 {
+		var changed time.Time
+		if err := conn.QueryRow(ctx, "SELECT changed_at FROM tenant_breakers WHERE tenant_id = $1 AND state <> 'closed'", b).Scan(&changed); err == nil {
+			out.bTrip = changed.Sub(bSent)
+		}
+		_ = conn.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1", b).Scan(&out.bRun)
+		_ = conn.QueryRow(ctx, "SELECT count(*) FROM parked_messages WHERE tenant_id = $1", b).Scan(&out.bParked)
+	}
+	return out
+}

@@ -1,0 +1,418 @@
+package breaker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/worker"
+)
+
+// Gateway runs tenant-scoped transactions (*tenantdb.DB, or a test
+// transaction's gateway).
+type Gateway interface {
+	WithTenant(ctx context.Context, scope tenantdb.Scope, fn func(ctx context.Context, tx tenantdb.Tx) error) error
+}
+
+// Actor is the audit actor of automatic transitions.
+const Actor = "tenantry:breaker"
+
+// AttrReleasedSeq is the message attribute the Releaser adds to a message it
+// puts back into the queue: the seq of the parked row. It grants nothing (a
+// released message is verified like any other); it only lets the releaser's
+// trial message claim a half-open breaker's trial.
+const AttrReleasedSeq = "tenantry-released-seq"
+
+// Breaker is the tenants' circuit breakers, on the database every worker
+// shares. It is safe for concurrent use.
+type Breaker struct {
+	cfg Config
+	db  Gateway
+	m   *Metrics
+	log *zap.Logger
+}
+
+// New validates cfg (after defaults) and returns a Breaker on db. m and
+// logger may be nil.
+func New(cfg Config, db Gateway, m *Metrics, logger *zap.Logger) (*Breaker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if db == nil {
+		return nil, errors.New("breaker: a database gateway is required")
+	}
+	if logger == nil {
+		logger = zap.NewNop()
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	return &Breaker{cfg: cfg, db: db, m: m, log: logger}, nil
+}
+
+// Config is the breaker's effective configuration.
+func (b *Breaker) Config() Config { return b.cfg }
+
+// Admit decides, for one message the gate verified (scope), whether it runs
+// now, runs as the half-open trial, or must be parked. m's id is the trial's
+// job id.
+func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (Decision, error) {
+	var d Decision
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		r, ok, _, err := load(ctx, tx, false)
+		if err != nil || !ok || r.State == Closed {
+			return err // the common case: one read, no lock
+		}
+		r, ok, now, err := load(ctx, tx, true)
+		if err != nil || !ok {
+			return err
+		}
+		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
+		d = dec
+		if !dec.Trial && !dec.HalfOpened {
+			return nil
+		}
+		if dec.HalfOpened {
+			b.m.inc("half_open")
+		}
+		return save(ctx, tx, next, dec.HalfOpened, "")
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("breaker: admit: %w", err)
+	}
+	if d.HalfOpened || d.Trial {
+		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
+	}
+	return d, nil
+}
+
+// ReasonDeferred is the reason of a message parked not because its
+// tenant's breaker is open but because the tenant already has a backlog
+// waiting on this worker (Defer): the releaser feeds it back as the
+// tenant's share allows, without an audit event.
+const ReasonDeferred = "deferred"
+
+// Defer parks m like Park, as fair-dispatch overflow: the worker moves a
+// backlogged tenant's messages out of the shared queue so other tenants'
+// messages behind them are reached, and gets them back in order.
+func (b *Breaker) Defer(ctx context.Context, scope tenantdb.Scope, m *worker.Message) error {
+	return b.park(ctx, scope, m, ReasonDeferred, "defer")
+}
+
+// Park keeps m for scope's tenant until its breaker releases it: committed
+// before it returns, so the caller may then delete the message from the
+// queue. A message parked before (a redelivery) is parked once.
+func (b *Breaker) Park(ctx context.Context, scope tenantdb.Scope, m *worker.Message, reason string) error {
+	return b.park(ctx, scope, m, reason, Park)
+}
+
+func (b *Breaker) park(ctx context.Context, scope tenantdb.Scope, m *worker.Message, reason string, event Transition) error {
+	var n int64
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		n, err = keep(ctx, tx, m, reason)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("breaker: park: %w", err)
+	}
+	b.kept(scope, m, reason, event, n)
+	return nil
+}
+
+// keep inserts m into the session tenant's parked messages (once per
+// message id) and reports whether it was new.
+func keep(ctx context.Context, tx tenantdb.Tx, m *worker.Message, reason string) (int64, error) {
+	attrs, err := json.Marshal(stringAttributes(m.Attributes))
+	if err != nil {
+		return 0, err
+	}
+	// The releaser finds parked work through the tenant's breaker row.
+	if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
+		return 0, err
+	}
+	// The tenant comes from the session (the verified scope), never from an argument.
+	return tx.Exec(ctx, `INSERT INTO parked_messages (tenant_id, message_id, body, attributes, reason)
+		VALUES (tenantry_current_tenant(), $1, $2, $3, $4) ON CONFLICT (tenant_id, message_id) DO NOTHING`,
+		clip(m.ID, 256), string(m.Body), attrs, clip(reason, 256))
+}
+
+// kept counts and logs a message parked (event Park) or deferred.
+func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, event Transition, n int64) {
+	if n > 0 {
+		b.m.inc(event)
+	}
+	if event != Park {
+		b.log.Debug("message deferred: its tenant has a backlog waiting", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
+		return
+	}
+	b.log.Info("message parked: the tenant's breaker is open", zap.String("tenant_id", scope.TenantID().String()),
+		zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID), zap.String("reason", reason),
+		zap.Bool("already_parked", n == 0))
+}
+
+// Guard is Admit, then Park or (backlogged: the worker already holds a
+// backlog of this tenant) Defer, in one transaction: the message is kept
+// (Decision.Kept) and may be deleted from the queue, or it runs (as the
+// trial if Decision.Trial), and its outcome goes to Record. A trial is
+// never deferred.
+func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
+	var (
+		d Decision
+		n int64
+	)
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		d, n = Decision{}, 0
+		r, ok, _, err := load(ctx, tx, false)
+		if err != nil {
+			return err
+		}
+		if !ok || r.State == Closed {
+			if backlogged {
+				d.Kept = ReasonDeferred
+				n, err = keep(ctx, tx, m, ReasonDeferred)
+			}
+			return err
+		}
+		r, ok, now, err := load(ctx, tx, true)
+		if err != nil || !ok {
+			return err
+		}
+		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
+		d = dec
+		if dec.Park {
+			d.Kept = "parked"
+			n, err = keep(ctx, tx, m, dec.Reason)
+			return err
+		}
+		if dec.HalfOpened {
+			b.m.inc("half_open")
+		}
+		return save(ctx, tx, next, dec.HalfOpened, "")
+	})
+	if err != nil {
+		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
+	}
+	switch {
+	case d.Kept == ReasonDeferred:
+		b.kept(scope, m, ReasonDeferred, "defer", n)
+	case d.Kept != "":
+		b.kept(scope, m, d.Reason, Park, n)
+	case d.Trial:
+		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
+	}
+	return d, nil
+}
+
+// Record counts the outcome of a message that ran for scope's tenant and
+// trips, closes or re-opens the breaker as the rules say. It returns the
+// transition made.
+func (b *Breaker) Record(ctx context.Context, scope tenantdb.Scope, o Outcome) (Transition, error) {
+	var (
+		tr     Transition
+		reason string
+	)
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		if !o.Failed && !o.Transient && !o.Trial {
+			// The common case: a success on a closed breaker can change
+			// nothing but the counts. One statement.
+			n, err := tx.Exec(ctx, `UPDATE tenant_breakers SET
+				window_total = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 1 ELSE window_total + 1 END,
+				window_failures = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 0 ELSE window_failures END,
+				window_start = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN now() ELSE window_start END,
+				consecutive_failures = 0
+				WHERE tenant_id = tenantry_current_tenant() AND state = 'closed'`, b.cfg.Window.Seconds())
+			if err != nil || n == 1 {
+				return err
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
+			return err
+		}
+		r, _, now, err := load(ctx, tx, true)
+		if err != nil {
+			return err
+		}
+		o.Reason = worker.SanitizeReason(o.Reason)
+		var next row
+		next, tr, reason = record(r, o, b.cfg, now)
+		if err := save(ctx, tx, next, tr != NoChange, Actor); err != nil {
+			return err
+		}
+		if tr != NoChange {
+			return audit(ctx, tx, tr, reason)
+		}
+		return nil
+	})
+	if err != nil {
+		return NoChange, fmt.Errorf("breaker: record: %w", err)
+	}
+	if tr != NoChange {
+		b.m.inc(tr)
+		b.log.Warn("breaker "+string(tr), zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", scope.JobID()), zap.String("reason", reason), zap.String("actor", Actor))
+	}
+	return tr, nil
+}
+
+// Pause opens scope's tenant's breaker until Resume (an operator's or the
+// tenant's own administrator's pause; the scope's actor is audited).
+func (b *Breaker) Pause(ctx context.Context, scope tenantdb.Scope, reason string) error {
+	return b.transition(ctx, scope, Pause, reason)
+}
+
+// Resume closes scope's tenant's breaker; its parked work is then released
+// in order.
+func (b *Breaker) Resume(ctx context.Context, scope tenantdb.Scope, reason string) error {
+	return b.transition(ctx, scope, Resume, reason)
+}
+
+func (b *Breaker) transition(ctx context.Context, scope tenantdb.Scope, tr Transition, reason string) error {
+	err := b.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		return operate(ctx, tx, tr, reason)
+	})
+	if err != nil {
+		return fmt.Errorf("breaker: %s: %w", tr, err)
+	}
+	b.m.inc(tr)
+	b.log.Warn("breaker "+string(tr), zap.String("tenant_id", scope.TenantID().String()),
+		zap.String("job_id", scope.JobID()), zap.String("reason", reason), zap.String("actor", scope.Actor()))
+	return nil
+}
+
+// Status reads scope's tenant's breaker.
+func (b *Breaker) Status(ctx context.Context, scope tenantdb.Scope) (Status, error) {
+	var st Status
+	err := b.db.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		st, err = status(ctx, tx)
+		return err
+	})
+	return st, err
+}
+
+// ErrReasonRequired is returned by a pause or resume without a reason.
+var ErrReasonRequired = errors.New("breaker: a reason is required")
+
+// operate applies an operator's pause or resume in tx (the session tenant
+// and actor are the tx's scope).
+func operate(ctx context.Context, tx tenantdb.Tx, tr Transition, reason string) error {
+	if reason == "" {
+		return ErrReasonRequired
+	}
+	reason = clip(worker.TruncateText(reason, 256), 256)
+	if _, err := tx.Exec(ctx, `INSERT INTO tenant_breakers (tenant_id) VALUES (tenantry_current_tenant()) ON CONFLICT DO NOTHING`); err != nil {
+		return err
+	}
+	r, _, _, err := load(ctx, tx, true)
+	if err != nil {
+		return err
+	}
+	switch tr {
+	case Pause:
+		r.State, r.Manual, r.Reason, r.RetryAt, r.TrialJob, r.TrialUntil = Open, true, reason, nil, "", nil
+	case Resume:
+		r = closed(r)
+		r.Reason = reason
+	default:
+		return fmt.Errorf("breaker: not an operator transition: %q", tr)
+	}
+	if err := save(ctx, tx, r, true, tx.Scope().Actor()); err != nil {
+		return err
+	}
+	return audit(ctx, tx, tr, reason)
+}
+
+func audit(ctx context.Context, tx tenantdb.Tx, tr Transition, reason string) error {
+	_, err := tx.Audit(ctx, "breaker."+string(tr), "breaker", "", reason)
+	return err
+}
+
+// Every statement names the session tenant explicitly: row-level security
+// scopes the worker, and the owner (operators, whose read policy sees every
+// tenant) acts on the one tenant it named too.
+const rowColumns = `state, manual, reason, retry_at, trial_job, trial_until, window_start, window_total,
+	window_failures, consecutive_failures, last_failures`
+
+// load reads the session tenant's breaker row (ok false: none) and the
+// database's clock, which every worker shares.
+func load(ctx context.Context, tx tenantdb.Tx, forUpdate bool) (r row, ok bool, now time.Time, err error) {
+	q := `SELECT ` + rowColumns + `, now() FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
+	if forUpdate {
+		q += ` FOR UPDATE`
+	}
+	var state string
+	err = tx.QueryRow(ctx, q).Scan(&state, &r.Manual, &r.Reason, &r.RetryAt, &r.TrialJob, &r.TrialUntil, &r.WindowStart,
+		&r.WindowTotal, &r.WindowFailures, &r.ConsecutiveFailures, &r.LastFailures, &now)
+	if errors.Is(err, tenantdb.ErrNoRows) {
+		err = tx.QueryRow(ctx, `SELECT now()`).Scan(&now)
+		return row{State: Closed, WindowStart: now}, false, now, err
+	}
+	r.State = State(state)
+	return r, err == nil, now, err
+}
+
+// save writes the session tenant's breaker row; changed stamps changed_at
+// (and the actor, if not "").
+func save(ctx context.Context, tx tenantdb.Tx, r row, changed bool, actor string) error {
+	last, err := json.Marshal(r.LastFailures)
+	if err != nil {
+		return err
+	}
+	if r.LastFailures == nil {
+		last = []byte("[]")
+	}
+	_, err = tx.Exec(ctx, `UPDATE tenant_breakers SET state = $1, manual = $2, reason = $3, retry_at = $4, trial_job = $5,
+		trial_until = $6, window_start = $7, window_total = $8, window_failures = $9, consecutive_failures = $10,
+		last_failures = $11, changed_at = CASE WHEN $12 THEN now() ELSE changed_at END,
+		actor = CASE WHEN $12 AND $13 <> '' THEN $13 ELSE actor END
+		WHERE tenant_id = tenantry_current_tenant()`,
+		string(r.State), r.Manual, clip(r.Reason, 256), r.RetryAt, clip(r.TrialJob, 256), r.TrialUntil, r.WindowStart,
+		r.WindowTotal, r.WindowFailures, r.ConsecutiveFailures, last, changed, clip(actor, 256))
+	return err
+}
+
+func status(ctx context.Context, tx tenantdb.Tx) (Status, error) {
+	st := Status{Tenant: tx.Scope().TenantID().String(), State: Closed, LastFailures: []Failure{}}
+	var state string
+	err := tx.QueryRow(ctx, `SELECT state, manual, reason, actor, changed_at, retry_at, window_total, window_failures,
+		consecutive_failures, last_failures FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`).Scan(&state, &st.Manual, &st.Reason, &st.Actor,
+		&st.ChangedAt, &st.RetryAt, &st.WindowTotal, &st.WindowFailures, &st.ConsecutiveFailures, &st.LastFailures)
+	switch {
+	case errors.Is(err, tenantdb.ErrNoRows):
+	case err != nil:
+		return st, err
+	default:
+		st.State = State(state)
+	}
+	if st.LastFailures == nil {
+		st.LastFailures = []Failure{}
+	}
+	err = tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE refused = ''), count(*) FILTER (WHERE refused <> '')
+		FROM parked_messages WHERE tenant_id = tenantry_current_tenant()`).Scan(&st.Parked, &st.Refused)
+	return st, err
+}
+
+// stringAttributes keeps a message's string attributes except the
+// releaser's own marker (a message is released under its current seq).
+func stringAttributes(attrs map[string]string) map[string]string {
+	out := make(map[string]string, len(attrs))
+	for k, v := range attrs {
+		if k != AttrReleasedSeq {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+func seqString(seq int64) string { return strconv.FormatInt(seq, 10) }

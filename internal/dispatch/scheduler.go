@@ -1,0 +1,180 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// stride1 is the stride of weight 1; a tenant of weight w advances its
+// pass by stride1/w per slot granted.
+const stride1 = 1 << 20
+
+// Share is one tenant's share of the slots: its weight (at least 1) and its
+// concurrency cap (0: only the global limit).
+type Share struct {
+	Weight int
+	Max    int
+}
+
+// Scheduler hands out slots across tenants. It is safe for concurrent use.
+type Scheduler struct {
+	slots int
+
+	mu      sync.Mutex
+	busy    int
+	vtime   uint64 // pass of the last tenant served: where a newly active tenant starts
+	tenants map[string]*tenant
+}
+
+type tenant struct {
+	share   Share
+	pass    uint64
+	running int
+	waiters []*waiter
+}
+
+type waiter struct {
+	ready   chan struct{}
+	granted bool
+}
+
+// New returns a Scheduler with slots concurrent runs (at least 1).
+func New(slots int) (*Scheduler, error) {
+	if slots < 1 {
+		return nil, errors.New("dispatch: slots must be positive")
+	}
+	return &Scheduler{slots: slots, tenants: map[string]*tenant{}}, nil
+}
+
+// Slots is the global number of slots.
+func (s *Scheduler) Slots() int { return s.slots }
+
+// Acquire waits for a slot for tenant under share and returns the function
+// that gives it back (call it exactly once). It returns ctx's error if ctx
+// ends while waiting.
+func (s *Scheduler) Acquire(ctx context.Context, id string, share Share) (release func(), err error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if share.Weight < 1 {
+		share.Weight = 1
+	}
+	s.mu.Lock()
+	t := s.tenants[id]
+	if t == nil {
+		// Newly active: starts at the current virtual time (no banked credit).
+		t = &tenant{pass: s.vtime}
+		s.tenants[id] = t
+	}
+	t.share = share
+	w := &waiter{ready: make(chan struct{})}
+	t.waiters = append(t.waiters, w)
+	s.dispatch()
+	s.mu.Unlock()
+
+	rel := func() { s.release(id) }
+	select {
+	case <-w.ready:
+		return sync.OnceFunc(rel), nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		if w.granted {
+			s.mu.Unlock()
+			rel() // granted as we gave up: pass the slot on
+			return nil, ctx.Err()
+		}
+		for i, x := range t.waiters {
+			if x == w {
+				t.waiters = append(t.waiters[:i], t.waiters[i+1:]...)
+				break
+			}
+		}
+		s.forget(id, t)
+		s.mu.Unlock()
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Scheduler) release(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.busy--
+	if t := s.tenants[id]; t != nil {
+		t.running--
+		s.forget(id, t)
+	}
+	s.dispatch()
+}
+
+// forget drops an idle tenant (nothing running or waiting).
+func (s *Scheduler) forget(id string, t *tenant) {
+	if t.running == 0 && len(t.waiters) == 0 {
+		delete(s.tenants, id)
+	}
+}
+
+// dispatch grants free slots: each to the eligible waiting tenant (under
+// its cap) with the smallest pass.
+func (s *Scheduler) dispatch() {
+	for s.busy < s.slots {
+		var (
+			best   *tenant
+			bestID string
+		)
+		for id, t := range s.tenants {
+			if len(t.waiters) == 0 || (t.share.Max > 0 && t.running >= t.share.Max) {
+				continue
+			}
+			if best == nil || t.pass < best.pass || (t.pass == best.pass && id < bestID) {
+				best, bestID = t, id
+			}
+		}
+		if best == nil {
+			return
+		}
+		w := best.waiters[0]
+		best.waiters = best.waiters[1:]
+		best.running++
+		s.busy++
+		if best.pass > s.vtime {
+			s.vtime = best.pass
+		}
+		best.pass += uint64(stride1 / best.share.Weight)
+		w.granted = true
+		close(w.ready)
+	}
+}
+
+// Waiting returns how many callers of tenant id wait for a slot.
+func (s *Scheduler) Waiting(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.tenants[id]; t != nil {
+		return len(t.waiters)
+	}
+	return 0
+}
+
+// Stats is a snapshot of the scheduler.
+type Stats struct {
+	Busy    int
+	Running map[string]int
+	Waiting map[string]int
+}
+
+// Stats returns a snapshot (for metrics and tests).
+func (s *Scheduler) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := Stats{Busy: s.busy, Running: map[string]int{}, Waiting: map[string]int{}}
+	for id, t := range s.tenants {
+		if t.running > 0 {
+			st.Running[id] = t.running
+		}
+		if len(t.waiters) > 0 {
+			st.Waiting[id] = len(t.waiters)
+		}
+	}
+	return st
+}

@@ -1,0 +1,56 @@
+package service
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap"
+
+	"github.com/tenantry/tenantry/internal/breaker"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
+)
+
+// TenantAdmin is the operators' view of tenants: breakers (pause, resume,
+// status) and dispatch limits, over the owner role's connection.
+type TenantAdmin struct {
+	op       *tenantdb.Operator
+	Breakers *breaker.Operator
+	Limits   *tenantlimits.Operator
+}
+
+// OpenTenantAdmin connects as the owner role (ownerURL).
+func OpenTenantAdmin(ctx context.Context, ownerURL string, logger *zap.Logger) (*TenantAdmin, error) {
+	if ownerURL == "" {
+		return nil, errors.New("an owner database URL (TENANTRY_OWNER_DATABASE_URL) is required")
+	}
+	op, err := tenantdb.OpenOperator(ctx, ownerURL)
+	if err != nil {
+		return nil, err
+	}
+	return &TenantAdmin{op: op, Breakers: breaker.NewOperator(op, nil, logger), Limits: tenantlimits.NewOperator(op)}, nil
+}
+
+// Close closes the connection.
+func (a *TenantAdmin) Close() { a.op.Close() }
+
+// TenantStatuses reads the breakers of tenants (all with a breaker or
+// parked messages, if none are given).
+func (a *TenantAdmin) TenantStatuses(ctx context.Context, tenants []uuid.UUID) ([]breaker.Status, error) {
+	if len(tenants) == 0 {
+		var err error
+		if tenants, err = a.Breakers.Tenants(ctx); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]breaker.Status, 0, len(tenants))
+	for _, t := range tenants {
+		st, err := a.Breakers.Status(ctx, t)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
