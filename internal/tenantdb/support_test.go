@@ -286,6 +286,20 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 	if err != nil || len(names) < 8 {
 		t.Fatalf("tables %v %v", names, err)
 	}
+	// Views cannot be truncated by anyone (42809): only SELECT and DELETE apply.
+	views := map[string]bool{}
+	vs, err := owner.Query(ctx, `SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relkind IN ('v', 'm')`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vnames, err := pgx.CollectRows(vs, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vnames {
+		views[v] = true
+	}
 	support := tenantdbtest.Conn(t, db.SupportURL)
 	// The session tenant set by the attacker changes nothing.
 	if _, err := support.Exec(ctx, "SELECT set_config('tenantry.tenant_id', $1, false)", tenant.String()); err != nil {
@@ -297,6 +311,9 @@ func TestSupportRoleReachesNoTableDirectly(t *testing.T) {
 			"DELETE FROM public." + name,
 			"TRUNCATE public." + name,
 		} {
+			if views[name] && strings.HasPrefix(stmt, "TRUNCATE") {
+				continue
+			}
 			if _, err := support.Exec(ctx, stmt); tenantdb.SQLState(err) != "42501" {
 				t.Errorf("support role: %q: %v (want 42501)", stmt, err)
 			}
