@@ -189,7 +189,7 @@ func TestActionsRefused(t *testing.T) {
 	if calls := e.control.Calls(); len(calls) != 0 {
 		t.Fatalf("refused requests reached the breaker: %v", calls)
 	}
-	if n := countActions(t, e, "tenant.pause"); n != 0 {
+	if n := countActions(t, e, "breaker.pause"); n != 0 {
 		t.Fatalf("refused requests wrote %d audit rows", n)
 	}
 	// The control: the same request with the token and a reason works.
@@ -198,7 +198,7 @@ func TestActionsRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || countActions(t, e, "tenant.pause") != 1 {
+	if resp.StatusCode != http.StatusOK || countActions(t, e, "breaker.pause") != 1 {
 		t.Fatalf("a valid pause was not done and recorded: %d", resp.StatusCode)
 	}
 }

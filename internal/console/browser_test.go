@@ -170,7 +170,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("verify: %q", got)
 		}
 		timeline := text(t, ctx, "#timeline")
-		for _, want := range []string{"tenant.pause", "tenant.resume", "console.verify_chain", "console:" + operator + "@dev.tenantry.local", "provider incident INC-7", "incident over"} {
+		for _, want := range []string{"breaker.pause", "breaker.resume", "console.verify_chain", "console:" + operator + "@dev.tenantry.local", "provider incident INC-7", "incident over"} {
 			if !strings.Contains(timeline, want) {
 				t.Errorf("timeline lacks %q:\n%s", want, timeline)
 			}
@@ -179,7 +179,7 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("chain status: %q", got)
 		}
 		run(t, ctx, screenshot("tenant-after-actions"))
-		if n := countActions(t, e, "tenant.pause") + countActions(t, e, "tenant.resume"); n != 2 {
+		if n := countActions(t, e, "breaker.pause") + countActions(t, e, "breaker.resume"); n != 2 {
 			t.Errorf("%d pause/resume rows in the chain, want 2", n)
 		}
 

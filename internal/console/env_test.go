@@ -21,6 +21,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/console"
 	"github.com/tenantry/tenantry/internal/devissuer"
 	"github.com/tenantry/tenantry/internal/dlq"
@@ -83,45 +84,34 @@ func sqsClient(tb testing.TB) *sqs.Client {
 		func(o *sqs.Options) { o.BaseEndpoint = aws.String(endpoint) })
 }
 
-// recordingControl is the test's TenantControl: it records the calls and
-// writes each pause and resume into the tenant's chain through the real
-// audit path (console.GateRecorder: operator envelope → gate → WithTenant →
-// tenantry_audit), as the breaker does.
+// recordingControl is the test's TenantControl: the deployment's
+// console.GateControl over the real per-tenant breaker (operator envelope →
+// gate → breaker, which audits each transition in the tenant's chain), with
+// the calls that reached it recorded.
 type recordingControl struct {
-	rec   console.Recorder
+	inner *console.GateControl
 	mu    sync.Mutex
-	state map[uuid.UUID]string
 	calls []string
 }
 
-func (c *recordingControl) Status(_ context.Context, t uuid.UUID) (console.ControlStatus, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s := c.state[t]
-	if s == "" {
-		s = "closed"
-	}
-	return console.ControlStatus{State: s}, nil
+func (c *recordingControl) Status(ctx context.Context, t uuid.UUID) (console.ControlStatus, error) {
+	return c.inner.Status(ctx, t)
 }
 
-func (c *recordingControl) set(ctx context.Context, t uuid.UUID, actor, reason, action, state string) error {
-	d, _ := json.Marshal(map[string]string{"reason": reason})
-	if err := c.rec.Record(ctx, t, actor, action, string(d)); err != nil {
-		return err
-	}
+func (c *recordingControl) record(action string, t uuid.UUID, actor string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.state[t] = state
 	c.calls = append(c.calls, action+" "+t.String()+" "+actor)
-	return nil
 }
 
 func (c *recordingControl) Pause(ctx context.Context, t uuid.UUID, actor, reason string) error {
-	return c.set(ctx, t, actor, reason, "tenant.pause", "paused")
+	c.record("pause", t, actor)
+	return c.inner.Pause(ctx, t, actor, reason)
 }
 
 func (c *recordingControl) Resume(ctx context.Context, t uuid.UUID, actor, reason string) error {
-	return c.set(ctx, t, actor, reason, "tenant.resume", "closed")
+	c.record("resume", t, actor)
+	return c.inner.Resume(ctx, t, actor, reason)
 }
 
 func (c *recordingControl) Calls() []string {
@@ -217,7 +207,11 @@ func newEnv(tb testing.TB) *env {
 	v := e.kit.Verifier(tb)
 	gate := &binding.Resolver{Verifier: v}
 	rec := &console.GateRecorder{Issuer: e.kit.NewIssuer(tb), Gate: gate, Gateway: gw}
-	e.control = &recordingControl{rec: rec, state: map[uuid.UUID]string{}}
+	brk, err := breaker.New(breaker.Config{}, gw, nil, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.control = &recordingControl{inner: &console.GateControl{Issuer: e.kit.NewIssuer(tb), Gate: gate, Breaker: brk}}
 	reader, err := tenantdb.OpenConsoleReader(ctx, db.OwnerURL)
 	if err != nil {
 		tb.Fatal(err)

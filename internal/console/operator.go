@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
@@ -35,24 +36,98 @@ type GateRecorder struct {
 
 // Record implements Recorder.
 func (g *GateRecorder) Record(ctx context.Context, tenant uuid.UUID, actor, action, detail string) error {
-	if g == nil || g.Issuer == nil || g.Gate == nil || g.Gateway == nil {
+	if g == nil || g.Gateway == nil {
 		return ErrUnavailable
 	}
-	tok, err := g.Issuer.Sign(ctx, g.Issuer.Claims(tenant, actor, envelope.ActionOperate, binding.OperatorResource))
+	scope, err := operatorScope(ctx, g.Issuer, g.Gate, tenant, actor)
 	if err != nil {
-		return fmt.Errorf("console: sign operator envelope: %w", err)
+		return err
 	}
-	v, err := g.Gate.Operator(ctx, tok)
-	if err != nil {
-		return fmt.Errorf("console: operator envelope refused by the gate: %w", err)
-	}
-	if v.Scope.TenantID() != tenant {
-		return errors.New("console: the gate scoped another tenant")
-	}
-	return g.Gateway.WithTenant(ctx, v.Scope, func(ctx context.Context, tx tenantdb.Tx) error {
+	return g.Gateway.WithTenant(ctx, scope, func(ctx context.Context, tx tenantdb.Tx) error {
 		_, err := tx.Audit(ctx, action, "tenant:"+tenant.String(), "", detail)
 		return err
 	})
+}
+
+// operatorScope signs a short-lived operator envelope for tenant as actor
+// with the console's key and has the gate verify it: the only way the
+// console reaches a tenant scope.
+func operatorScope(ctx context.Context, iss *envelope.Issuer, gate *binding.Resolver, tenant uuid.UUID, actor string) (tenantdb.Scope, error) {
+	if iss == nil || gate == nil {
+		return tenantdb.Scope{}, ErrUnavailable
+	}
+	tok, err := iss.Sign(ctx, iss.Claims(tenant, actor, envelope.ActionOperate, binding.OperatorResource))
+	if err != nil {
+		return tenantdb.Scope{}, fmt.Errorf("console: sign operator envelope: %w", err)
+	}
+	v, err := gate.Operator(ctx, tok)
+	if err != nil {
+		return tenantdb.Scope{}, fmt.Errorf("console: operator envelope refused by the gate: %w", err)
+	}
+	if v.Scope.TenantID() != tenant {
+		return tenantdb.Scope{}, errors.New("console: the gate scoped another tenant")
+	}
+	return v.Scope, nil
+}
+
+// Breaker is the per-tenant circuit breaker as a tenant's own verified
+// scope drives it (*breaker.Breaker): each transition writes its audit
+// event (the scope's actor, the reason) in the same transaction.
+type Breaker interface {
+	Pause(ctx context.Context, scope tenantdb.Scope, reason string) error
+	Resume(ctx context.Context, scope tenantdb.Scope, reason string) error
+	Status(ctx context.Context, scope tenantdb.Scope) (breaker.Status, error)
+}
+
+// GateControl is the TenantControl of a deployment: every call reaches the
+// tenant's breaker through an operator envelope the gate verified, as the
+// signed-in operator.
+type GateControl struct {
+	Issuer  *envelope.Issuer
+	Gate    *binding.Resolver
+	Breaker Breaker
+}
+
+// Status implements TenantControl.
+func (g *GateControl) Status(ctx context.Context, tenant uuid.UUID) (ControlStatus, error) {
+	if g == nil || g.Breaker == nil {
+		return ControlStatus{}, ErrUnavailable
+	}
+	scope, err := operatorScope(ctx, g.Issuer, g.Gate, tenant, "console")
+	if err != nil {
+		return ControlStatus{}, err
+	}
+	st, err := g.Breaker.Status(ctx, scope)
+	if err != nil {
+		return ControlStatus{}, err
+	}
+	state := string(st.State)
+	if st.Manual && st.State == breaker.Open {
+		state = "paused" // an operator's pause: no automatic trial
+	}
+	return ControlStatus{State: state, Reason: st.Reason, Parked: st.Parked, Since: st.ChangedAt}, nil
+}
+
+// Pause implements TenantControl.
+func (g *GateControl) Pause(ctx context.Context, tenant uuid.UUID, actor, reason string) error {
+	return g.transition(ctx, tenant, actor, reason, Breaker.Pause)
+}
+
+// Resume implements TenantControl.
+func (g *GateControl) Resume(ctx context.Context, tenant uuid.UUID, actor, reason string) error {
+	return g.transition(ctx, tenant, actor, reason, Breaker.Resume)
+}
+
+func (g *GateControl) transition(ctx context.Context, tenant uuid.UUID, actor, reason string,
+	fn func(Breaker, context.Context, tenantdb.Scope, string) error) error {
+	if g == nil || g.Breaker == nil {
+		return ErrUnavailable
+	}
+	scope, err := operatorScope(ctx, g.Issuer, g.Gate, tenant, actor)
+	if err != nil {
+		return err
+	}
+	return fn(g.Breaker, ctx, scope, reason)
 }
 
 // SendAPI is the part of *sqs.Client a JobReindexer uses.

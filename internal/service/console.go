@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/console"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/tenantdb"
@@ -17,6 +18,9 @@ import (
 type ConsoleConfig struct {
 	Console console.Config
 	Listen  string // default 127.0.0.1:8090
+	// Breaker tunes the per-tenant breakers the console pauses and resumes
+	// (the worker's own settings; defaults when zero).
+	Breaker breaker.Config
 	// OwnerURL is the owner role: the read-only view of every tenant
 	// (tenantdb.ConsoleReader). Required.
 	OwnerURL string
@@ -40,9 +44,10 @@ type ConsoleConfig struct {
 	Audience string // default "tenantry"
 }
 
-// Console serves the operator console until ctx ends. The per-tenant
-// breaker is not wired in this build: pause and resume answer "not
-// available" (console.NoControl), never a fake.
+// Console serves the operator console until ctx ends. Pause, resume and
+// breaker status reach a tenant's breaker through an operator envelope the
+// gate verifies; without a signing key, the gate's trust and the worker
+// database they answer "not available" (console.NoControl), never a fake.
 func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -95,6 +100,11 @@ func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 		}
 		if gate != nil && db != nil {
 			deps.Recorder = &console.GateRecorder{Issuer: op, Gate: gate, Gateway: db}
+			brk, err := breaker.New(cfg.Breaker, db, nil, logger)
+			if err != nil {
+				return err
+			}
+			deps.Control = &console.GateControl{Issuer: op, Gate: gate, Breaker: brk}
 		}
 		if cfg.JobQueueURL != "" {
 			jobs, err := cfg.Signing.Issuer(ctx, cfg.DLQ.AWS, envelope.IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience})
@@ -116,7 +126,7 @@ func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 		deps.Executions = &console.Executions{API: client, StateMachineARN: cfg.StateMachineARN}
 	}
 	logger.Info("console: dependencies", zap.Bool("dlq", deps.DLQ != nil), zap.Bool("recorder", deps.Recorder != nil),
-		zap.Bool("reindex", deps.Reindexer != nil), zap.Bool("breaker", false))
+		zap.Bool("reindex", deps.Reindexer != nil), zap.Bool("breaker", deps.Control != nil))
 	srv, err := console.New(ctx, cfg.Console, deps, logger)
 	if err != nil {
 		return err
