@@ -95,7 +95,7 @@ var codeRoles = map[string][]codeGrant{
 		// Lists the anchors/ prefix, writes anchors with Object Lock retention.
 		{pkg: "internal/anchor", actions: anchor.IAMActions},
 		// Reads existing anchors back (through the one S3 reader).
-		{pkg: "internal/objects", actions: objects.IAMActions},
+		{pkg: "internal/objects", actions: objects.IAMActions, use: []string{"s3:GetObject"}},
 		// Signs anchors with AnchorKey and reads its public key to check them.
 		{pkg: "internal/envelope", actions: envelope.IAMActions, use: []string{"kms:Sign", "kms:GetPublicKey"}},
 	},
