@@ -183,31 +183,44 @@ func (p *pdfEngine) close() error {
 
 // pdfDoc extracts the text of each page as one section with its page
 // number, in a fresh PDFium instance that is stopped at the deadline.
-func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
-	data, err := readAll(ctx, r, size)
+func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	var out pipeline.Extracted
+	err := e.pdfTo(ctx, r, size, params, func(s pipeline.Section) error {
+		out.Sections = append(out.Sections, s)
+		return nil
+	})
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
+	return out, nil
+}
+
+// pdfTo hands each page's text to emit as soon as PDFium produced it; the
+// time emit takes does not count against the extraction deadline (it is the
+// rest of the pipeline working on the pages so far).
+func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string, emit func(pipeline.Section) error) error {
+	data, err := readAll(ctx, r, size)
+	if err != nil {
+		return err
+	}
 	if i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-")); i < 0 {
-		return pipeline.Extracted{}, malformed("pdf", "no PDF header")
+		return malformed("pdf", "no PDF header")
 	}
 	slot, err := e.pdf.acquire(ctx)
 	if err != nil {
-		return pipeline.Extracted{}, err
+		return err
 	}
 	inst, err := slot.pool.GetInstanceWithContext(ctx)
 	if err != nil {
 		e.pdf.release(slot, true)
 		if ctx.Err() != nil {
-			return pipeline.Extracted{}, ctx.Err()
+			return ctx.Err()
 		}
-		return pipeline.Extracted{}, fmt.Errorf("extract: PDF instance: %w", err)
+		return fmt.Errorf("extract: PDF instance: %w", err)
 	}
-	if e.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.Timeout, errTimeLimit)
-		defer cancel()
-	}
+	ctx, budget := withBudget(ctx, e.cfg.Timeout)
+	defer budget.stop()
+	emit = budget.exclude(emit)
 	// The watchdog cancels the slot's runtime when ctx ends.
 	var stopped atomic.Bool
 	done := make(chan struct{})
@@ -222,7 +235,7 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ m
 		case <-done:
 		}
 	}()
-	out, err := e.pdfPages(ctx, inst, data)
+	err = e.pdfPages(ctx, inst, data, emit)
 	close(done)
 	wg.Wait()
 	_ = inst.Close()
@@ -231,34 +244,41 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ m
 		err = ctx.Err()
 	}
 	if err != nil && errors.Is(context.Cause(ctx), errTimeLimit) {
-		return pipeline.Extracted{}, tooLarge("pdf", "extraction exceeded the time limit")
+		return tooLarge("pdf", "extraction exceeded the time limit")
 	}
-	return out, err
+	return err
 }
 
-func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byte) (out pipeline.Extracted, err error) {
+// emitPanic marks a panic of emit (the rest of the pipeline), which is
+// re-raised rather than blamed on the PDF.
+type emitPanic struct{ v any }
+
+func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byte, emit func(pipeline.Section) error) (err error) {
 	defer func() {
 		// A killed instance can fail in ways go-pdfium does not expect.
 		if p := recover(); p != nil {
+			if ep, ok := p.(emitPanic); ok {
+				panic(ep.v)
+			}
 			if ctx.Err() != nil {
-				out, err = pipeline.Extracted{}, ctx.Err()
+				err = ctx.Err()
 				return
 			}
-			out, err = pipeline.Extracted{}, malformed("pdf", "PDF engine failed")
+			err = malformed("pdf", "PDF engine failed")
 		}
 	}()
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
 	if err != nil {
 		if ctx.Err() != nil {
-			return out, ctx.Err()
+			return ctx.Err()
 		}
 		switch {
 		case errors.Is(err, pdferrors.ErrPassword):
-			return out, unsupported("pdf", "encrypted (password required)")
+			return unsupported("pdf", "encrypted (password required)")
 		case errors.Is(err, pdferrors.ErrSecurity):
-			return out, unsupported("pdf", "unsupported security handler")
+			return unsupported("pdf", "unsupported security handler")
 		}
-		return out, malformed("pdf", "not a readable PDF")
+		return malformed("pdf", "not a readable PDF")
 	}
 	defer func() {
 		if ctx.Err() == nil {
@@ -267,20 +287,20 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 	}()
 	pc, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
 	if err != nil {
-		return out, e.pdfErr(ctx, "page count unreadable")
+		return e.pdfErr(ctx, "page count unreadable")
 	}
 	if pc.PageCount > e.cfg.MaxPages {
-		return out, tooLarge("pdf", "more pages than MaxPages")
+		return tooLarge("pdf", "more pages than MaxPages")
 	}
 	var total int64
 	for i := 0; i < pc.PageCount; i++ {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return err
 		}
 		text, err := pdfPageText(inst, doc.Document, i)
 		if err != nil {
 			if ctx.Err() != nil {
-				return out, ctx.Err()
+				return ctx.Err()
 			}
 			// One broken page does not lose the others.
 			e.log.Debug("pdf: page unreadable", zap.Int("page", i+1))
@@ -288,11 +308,23 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 		}
 		total += int64(len(text))
 		if total > e.cfg.MaxTextBytes {
-			return out, tooLarge("pdf", "extracted text exceeds MaxTextBytes")
+			return tooLarge("pdf", "extracted text exceeds MaxTextBytes")
 		}
-		out.Sections = append(out.Sections, pipeline.Section{Text: text, Page: i + 1})
+		if err := emitGuarded(emit, pipeline.Section{Text: text, Page: i + 1}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
+}
+
+// emitGuarded calls emit, marking a panic in it as emit's own.
+func emitGuarded(emit func(pipeline.Section) error, s pipeline.Section) error {
+	defer func() {
+		if p := recover(); p != nil {
+			panic(emitPanic{p})
+		}
+	}()
+	return emit(s)
 }
 
 func (e *Extractor) pdfErr(ctx context.Context, reason string) error {
