@@ -232,3 +232,9 @@ func (c *Chunker) Start(ctx context.Context, max int, yield func(pipeline.Chunk)
 }
 
 var _ pipeline.StreamChunker = (*Chunker)(nil)
+
+// Fingerprint names the chunking (pipeline.Fingerprinter): a pending
+// version cut under another configuration is not resumed.
+func (c *Chunker) Fingerprint() string {
+	return fmt.Sprintf("v1:max=%d:overlap=%d", c.cfg.MaxTokens, c.cfg.OverlapTokens)
+}
