@@ -225,7 +225,6 @@ func (s *Stream) Close() error {
 
 var errClosed = errors.New("chunk: stream closed")
 
-
 // Start implements pipeline.StreamChunker (Stream as an interface value).
 func (c *Chunker) Start(ctx context.Context, max int, yield func(pipeline.Chunk) error) pipeline.ChunkStream {
 	return c.Stream(ctx, max, yield)
