@@ -118,15 +118,15 @@ func (p *pendingOf) Finish(_ context.Context, cs []pipeline.Chunk, es []pipeline
 // flight, and fails calls after failAfter with err.
 type barrierEmbedder struct {
 	embedder
-	n                int
+	n                 int
 	arrived, inFlight atomic.Int64
-	maxInFlight      atomic.Int64
-	calls            atomic.Int64
-	all              chan struct{}
-	once             sync.Once
-	failAfter        int64
-	err              error
-	texts            sync.Map
+	maxInFlight       atomic.Int64
+	calls             atomic.Int64
+	all               chan struct{}
+	once              sync.Once
+	failAfter         int64
+	err               error
+	texts             sync.Map
 }
 
 func newBarrier(n int) *barrierEmbedder { return &barrierEmbedder{n: n, all: make(chan struct{})} }
