@@ -103,6 +103,9 @@ func TestBenchmarks(t *testing.T) {
 	if want("memory") {
 		t.Run("memory", func(t *testing.T) { res.Memory = measureMemory(t, bin, sz) })
 	}
+	if want("skew") {
+		t.Run("skew", func(t *testing.T) { res.Skew = measureSkew(t, bin, sz) })
+	}
 	if f := os.Getenv("TENANTRY_BENCH_MICRO"); f != "" {
 		b, err := os.ReadFile(f)
 		if err != nil {
