@@ -34,7 +34,7 @@ func measureSkew(t *testing.T, bin string, sz sizes) *bench.Skew {
 		small[i] = harness.Text(rng, docBytes)
 	}
 	big := harness.Text(rng, 100*docBytes)
-	uniform := small                                            // smallDocs+100 documents of the median size
+	uniform := small                                                   // smallDocs+100 documents of the median size
 	skewed := append(append([][]byte(nil), small[:smallDocs]...), big) // smallDocs of the median, one 100× it
 	for _, run := range []struct {
 		name     string
