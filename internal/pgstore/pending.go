@@ -88,9 +88,10 @@ func (p *pending) Stored(ordinal int) bool { return p.stored[ordinal] }
 
 func (p *pending) Resumed() int { return len(p.stored) }
 
-// hold locks the document row against a concurrent claim (FOR SHARE: this
-// attempt's batches run side by side) and checks this attempt still holds
-// the pending version.
+// hold locks the document row against a concurrent claim, flip or delete
+// (all FOR UPDATE) and checks this attempt still holds the pending version.
+// A batch takes FOR KEY SHARE — the lock its rows' foreign key takes anyway
+// — so this attempt's batches run side by side.
 func (p *pending) hold(ctx context.Context, tx tenantdb.Tx, lock string) (docRow, error) {
 	row, err := readDoc(ctx, tx, p.doc.DocumentID, lock)
 	switch {
@@ -113,7 +114,7 @@ func (p *pending) Write(ctx context.Context, chunks []pipeline.Chunk, embs []pip
 		return nil
 	}
 	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		if _, err := p.hold(ctx, tx, " FOR SHARE"); err != nil {
+		if _, err := p.hold(ctx, tx, " FOR KEY SHARE"); err != nil {
 			return err
 		}
 		return p.copy(ctx, tx, chunks, embs)
