@@ -25,7 +25,7 @@ type streamExtractor struct {
 }
 
 func (e streamExtractor) ExtractTo(ctx context.Context, mt string, r io.Reader, size int64, sink pipeline.SectionSink) error {
-	out, err := e.extractor.Extract(ctx, mt, r, size)
+	out, err := e.Extract(ctx, mt, r, size)
 	if err != nil {
 		return err
 	}

@@ -119,7 +119,7 @@ func TestExtractToRejects(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("ExtractTo = %v, want %v", err, tt.want)
 			}
-			if errors.Is(tt.want, sinkErr) && err != sinkErr {
+			if errors.Is(tt.want, sinkErr) && err != sinkErr { //nolint:errorlint // the very value, unwrapped
 				t.Fatalf("sink error came back wrapped: %v", err)
 			}
 		})

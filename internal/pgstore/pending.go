@@ -61,8 +61,10 @@ func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (p
 			if err := rows.Err(); err != nil {
 				return fmt.Errorf("pgstore: pending chunks: %w", err)
 			}
-		} else if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, doc.DocumentID, doc.Version); err != nil {
-			return fmt.Errorf("pgstore: discard pending chunks: %w", err)
+		} else if row.found { // a new document has no chunks to discard
+			if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, doc.DocumentID, doc.Version); err != nil {
+				return fmt.Errorf("pgstore: discard pending chunks: %w", err)
+			}
 		}
 		if _, err := tx.Exec(ctx, `UPDATE documents SET pending_version = $2, pending_key = $3, pending_token = $4 WHERE document_id = $1`,
 			doc.DocumentID, doc.Version, key, p.token); err != nil {
