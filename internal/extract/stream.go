@@ -69,7 +69,15 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
 			return e.pdfTo(ctx, br, size, params, emit)
 		}
-	case TypeMarkdown, TypeHTML, TypeCSV, TypeTSV, TypeDOCX:
+	case TypeCSV, TypeTSV:
+		comma := rune(0)
+		if base == TypeTSV {
+			comma = '\t'
+		}
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.csvTo(ctx, br, params, comma, emit)
+		}
+	case TypeMarkdown, TypeHTML, TypeDOCX:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
 			out, err := e.Extract(ctx, mediaType, br, size)
 			if err != nil {
@@ -87,7 +95,7 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 	default:
 		return unsupported("unknown", "unsupported media type")
 	}
-	if base == TypeText {
+	if base != TypePDF && base != TypeMarkdown && base != TypeHTML && base != TypeDOCX { // those keep their own clocks
 		var b *budget
 		ctx, b = withBudget(ctx, e.cfg.Timeout)
 		defer b.stop()

@@ -57,6 +57,10 @@ func TestExtractToMatchesExtract(t *testing.T) {
 		{"plain latin-1", "text/plain", bytes.Repeat([]byte("caf\xe9 \x80 na\xefve\n"), 20000), 3},
 		{"markdown", "text/markdown", []byte("# T\n\nbody\n\n## U\n\nmore\n"), 4},
 		{"csv", "text/csv", []byte("a,b\n1,2\n3,4\n"), 1},
+		{"csv large", "text/csv", []byte("name;city;note\n" + strings.Repeat("Ada;\"London, UK\";said \"\"hi\"\"\n\"B\nob\";Paris;\n", 8000)), 3},
+		{"csv header only", "text/csv", []byte("a,b\n"), 1},
+		{"tsv", "text/tab-separated-values", []byte("a\tb\n1\t2\n"), 1},
+		{"csv utf-16", "text/csv", append([]byte{0xff, 0xfe}, utf16le("k,v\nx,1\n")...), 1},
 		{"html", "text/html", []byte("<h1>H</h1><p>p</p>"), 2},
 		{"docx", extract.TypeDOCX, makeDOCX(t, headingPara("Report")+para("First para.")), 2},
 		{"pdf", "application/pdf", makePDF("one", "", "three"), 3},
@@ -87,7 +91,7 @@ func TestExtractToMatchesExtract(t *testing.T) {
 // the sink's own error comes back unchanged.
 func TestExtractToRejects(t *testing.T) {
 	t.Parallel()
-	small, err := extract.New(extract.Config{MaxTextBytes: 100 << 10, MaxBytes: 1 << 20}, nil)
+	small, err := extract.New(extract.Config{MaxTextBytes: 100 << 10, MaxBytes: 2 << 20, MaxDecompressedBytes: 800 << 10}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +104,13 @@ func TestExtractToRejects(t *testing.T) {
 		want            error
 	}{
 		{"text past MaxTextBytes mid-stream", "text/plain", bytes.Repeat([]byte("a"), 300<<10), &collect{}, pipeline.ErrTooLarge},
-		{"object past MaxBytes", "text/plain", bytes.Repeat([]byte("b "), 1<<20), &collect{}, pipeline.ErrTooLarge},
+		{"object past MaxBytes", "text/plain", bytes.Repeat([]byte("b "), 3<<19), &collect{}, pipeline.ErrTooLarge},
 		{"only whitespace", "text/plain", []byte(" \n\t "), &collect{}, pipeline.ErrEmpty},
 		{"binary", "text/plain", []byte("ab\x00cd"), &collect{}, pipeline.ErrMalformed},
 		{"unsupported", "image/png", []byte("\x89PNG"), &collect{}, pipeline.ErrUnsupported},
 		{"not a pdf", "application/pdf", []byte("hello"), &collect{}, pipeline.ErrMalformed},
+		{"csv source past MaxDecompressedBytes", "text/csv", append([]byte("a,b\n"), bytes.Repeat([]byte(",\n"), 1<<19)...), &collect{}, pipeline.ErrTooLarge},
+		{"csv text past MaxTextBytes", "text/csv", append([]byte("h\n"), bytes.Repeat([]byte("x\n"), 60<<10)...), &collect{}, pipeline.ErrTooLarge},
 		{"sink error from text", "text/plain", bytes.Repeat([]byte("word "), 18000), &collect{fail: sinkErr, fails: 2}, sinkErr},
 		{"sink error from pdf", "application/pdf", makePDF("one", "two"), &collect{fail: sinkErr, fails: 2}, sinkErr},
 	}
@@ -124,4 +130,36 @@ func TestExtractToRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzExtractTo: for any input of the streamed formats, ExtractTo hands
+// over exactly what Extract returns (or refuses it the same way), without
+// panicking.
+func FuzzExtractTo(f *testing.F) {
+	for _, s := range []string{"a,b\n1,2\n", "name;city\n\"x\ny\";z\n", "a\tb\n1\t2", "\xff\xfek\x00,\x00v\x00", "plain text\r\nmore",
+		"a,\"b\n", "", " \n", "h\n" + strings.Repeat("x,y\n", 3000)} {
+		f.Add(s, uint8(0))
+		f.Add(s, uint8(1))
+		f.Add(s, uint8(2))
+	}
+	e, err := extract.New(extract.Config{MaxTextBytes: 64 << 10, MaxDecompressedBytes: 256 << 10}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = e.Close() })
+	types := []string{"text/csv", "text/tab-separated-values", "text/plain"}
+	f.Fuzz(func(t *testing.T, in string, kind uint8) {
+		mt := types[int(kind)%len(types)]
+		want, werr := e.Extract(context.Background(), mt, strings.NewReader(in), int64(len(in)))
+		var c collect
+		gerr := e.ExtractTo(context.Background(), mt, strings.NewReader(in), int64(len(in)), &c)
+		if (werr == nil) != (gerr == nil) || werr != nil && werr.Error() != gerr.Error() {
+			t.Fatalf("Extract: %v, ExtractTo: %v", werr, gerr)
+		}
+		if werr == nil {
+			if diff := cmp.Diff(want, c.out); diff != "" {
+				t.Fatalf("(-Extract +ExtractTo):\n%s", diff)
+			}
+		}
+	})
 }

@@ -102,19 +102,7 @@ func decodeTextTo(ctx context.Context, r io.Reader, charset string, limit int64,
 // time it passes streamBlock bytes, and at the end.
 func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	if head, _ := br.Peek(3); len(head) >= 2 {
-		switch {
-		case len(head) == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF:
-			d.enc = encUTF8
-			_, _ = br.Discard(3)
-		case head[0] == 0xFF && head[1] == 0xFE:
-			d.enc = encUTF16LE
-			_, _ = br.Discard(2)
-		case head[0] == 0xFE && head[1] == 0xFF:
-			d.enc = encUTF16BE
-			_, _ = br.Discard(2)
-		}
-	}
+	d.bom(br)
 	buf := make([]byte, 64<<10)
 	carry := 0 // bytes at the start of buf left over from the last read
 	for {
@@ -146,6 +134,23 @@ func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) er
 			return nil
 		}
 		carry = copy(buf, buf[used:n])
+	}
+}
+
+// bom reads a byte-order mark, which overrides the declared charset.
+func (d *textDecoder) bom(br *bufio.Reader) {
+	if head, _ := br.Peek(3); len(head) >= 2 {
+		switch {
+		case len(head) == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF:
+			d.enc = encUTF8
+			_, _ = br.Discard(3)
+		case head[0] == 0xFF && head[1] == 0xFE:
+			d.enc = encUTF16LE
+			_, _ = br.Discard(2)
+		case head[0] == 0xFE && head[1] == 0xFF:
+			d.enc = encUTF16BE
+			_, _ = br.Discard(2)
+		}
 	}
 }
 
