@@ -220,7 +220,30 @@ func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ ma
 	}
 	ctx, budget := withBudget(ctx, e.cfg.Timeout)
 	defer budget.stop()
-	emit = budget.exclude(emit)
+	// Pages are handed over in runs of pdfHandOver bytes of text: most
+	// PDFs' whole text is far smaller than a PDFium instance, so it is
+	// handed over after the instance is closed and the two never hold
+	// memory at once; a PDF with more text streams in runs of that size.
+	var held []pipeline.Section
+	var heldBytes int
+	handOver := budget.exclude(func(pipeline.Section) error {
+		for i, s := range held {
+			held[i] = pipeline.Section{}
+			if err := emit(s); err != nil {
+				return err
+			}
+		}
+		held, heldBytes = held[:0], 0
+		return nil
+	})
+	collect := func(s pipeline.Section) error {
+		held = append(held, s)
+		heldBytes += len(s.Text)
+		if heldBytes < pdfHandOver {
+			return nil
+		}
+		return handOver(pipeline.Section{})
+	}
 	// The watchdog cancels the slot's runtime when ctx ends.
 	var stopped atomic.Bool
 	done := make(chan struct{})
@@ -235,7 +258,7 @@ func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ ma
 		case <-done:
 		}
 	}()
-	err = e.pdfPages(ctx, inst, data, emit)
+	err = e.pdfPages(ctx, inst, data, collect)
 	close(done)
 	wg.Wait()
 	_ = inst.Close()
@@ -246,8 +269,15 @@ func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ ma
 	if err != nil && errors.Is(context.Cause(ctx), errTimeLimit) {
 		return tooLarge("pdf", "extraction exceeded the time limit")
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return handOver(pipeline.Section{})
 }
+
+// pdfHandOver is how much page text pdfTo holds before handing it over
+// while the PDFium instance still runs.
+const pdfHandOver = 16 << 20
 
 // emitPanic marks a panic of emit (the rest of the pipeline), which is
 // re-raised rather than blamed on the PDF.
