@@ -65,6 +65,7 @@ func TestChaosStreamingKill(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { _ = w.Kill() }) // a failed test leaves no worker behind
 		return w
 	}
 	// pending counts the chunks of the document's pending version.
