@@ -43,6 +43,11 @@ type Section struct {
 	Text    string
 	Page    int  // 1-based page number, 0 when the format has no pages
 	Heading bool // a heading line (a strong split point for the chunker)
+	// Cont: this section continues the text of the one before it (a long
+	// text handed over in pieces): no separator between them, and the
+	// chunker cuts exactly as if they were one section. Page and Heading of
+	// a continuation are those of the section it continues.
+	Cont bool
 }
 
 // Extracted is the plain text of a document, in reading order.
@@ -104,6 +109,36 @@ func ChunkAtMost(ctx context.Context, c Chunker, doc Extracted, max int) ([]Chun
 		return nil, fmt.Errorf("%w: more than %d chunks", ErrTooLarge, max)
 	}
 	return chunks, nil
+}
+
+// SectionSink receives a document's sections in reading order.
+type SectionSink interface {
+	Add(Section) error
+}
+
+// StreamExtractor is an Extractor that hands over sections as it reads
+// (a page of a PDF, a block of plain text) instead of holding the whole
+// text: memory is bounded by a section, not by the document. It stops at the
+// first error sink.Add returns and returns it.
+type StreamExtractor interface {
+	Extractor
+	ExtractTo(ctx context.Context, mediaType string, r io.Reader, size int64, sink SectionSink) error
+}
+
+// ChunkStream is one document being chunked as its sections arrive: Add each
+// section in order, then Close (which fails with ErrEmpty when no chunk was
+// cut).
+type ChunkStream interface {
+	SectionSink
+	Close() error
+}
+
+// StreamChunker is a Chunker that cuts chunks as sections arrive, exactly
+// as Chunk cuts the whole document; yield gets each chunk as soon as it is
+// cut, and max caps their number as in ChunkAtMost.
+type StreamChunker interface {
+	Chunker
+	Start(ctx context.Context, max int, yield func(Chunk) error) ChunkStream
 }
 
 // Embedder embeds texts; the result has one vector per input, in order.

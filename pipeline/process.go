@@ -61,6 +61,15 @@ type Limits struct {
 	MaxBytes   int64 // raw object size (default 64 MiB)
 	MaxChunks  int   // chunks per document (default 20000)
 	EmbedBatch int   // texts per Embed call (default 64)
+	// Parallel bounds the batches of one document embedded and stored at
+	// once when the stages stream (default 4); the embedder's own limiter
+	// and per-tenant fairness still apply to every batch.
+	Parallel int
+	// SpoolAbove: a streamed object larger than this is kept in an
+	// unlinked temporary file in SpoolDir (default: the system's) while it
+	// is processed, not in memory (default 8 MiB).
+	SpoolAbove int64
+	SpoolDir   string
 }
 
 // WithDefaults returns l with every unset limit at its default: the one
@@ -75,6 +84,12 @@ func (l Limits) WithDefaults() Limits {
 	}
 	if l.EmbedBatch <= 0 {
 		l.EmbedBatch = 64
+	}
+	if l.Parallel <= 0 {
+		l.Parallel = 4
+	}
+	if l.SpoolAbove <= 0 {
+		l.SpoolAbove = 8 << 20
 	}
 	return l
 }
@@ -122,7 +137,10 @@ func StageOf(err error) string {
 }
 
 // Ingest processes doc. doc.Version is set from the content hash of the
-// fetched bytes. A permanent failure (see IsPermanent) is also recorded with
+// fetched bytes. When the extractor, the chunker and the store all stream
+// (StreamExtractor, StreamChunker, PendingStore), the document flows through
+// in bounded batches into a pending version (memory does not grow with the
+// document); otherwise it is processed whole and committed at once. A permanent failure (see IsPermanent) is also recorded with
 // store.Fail before it is returned.
 func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Result, error) {
 	lim := p.Limits.WithDefaults()
@@ -140,6 +158,12 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 			res.Claim = claim
 			return res, nil
 		}
+	}
+
+	sx, okx := p.Extractor.(StreamExtractor)
+	sc, okc := p.Chunker.(StreamChunker)
+	if ps, ok := store.(PendingStore); ok && okx && okc {
+		return p.ingestStream(ctx, ps, sx, sc, doc, lim, res, t)
 	}
 
 	raw, err := p.fetch(ctx, doc, lim.MaxBytes)
@@ -254,4 +278,38 @@ func (p *Processor) fail(ctx context.Context, store Store, doc Document, err err
 		return errors.Join(err, &StageError{"store", ferr})
 	}
 	return err
+}
+
+// PendingStore is a Store that writes a version in batches before making it
+// visible: a large document's chunks are stored as they are embedded, each
+// batch in its own short transaction, and one final short transaction flips
+// the document to them. Until then search sees the previous state.
+type PendingStore interface {
+	Store
+	// Open claims doc as Claim does and, when the answer is ClaimProceed,
+	// takes doc's pending version for this attempt. key names what the
+	// chunks depend on besides the bytes (model, chunking, build): a pending
+	// version left by an earlier attempt with the same bytes and key is
+	// resumed (Pending.Stored), any other is discarded.
+	Open(ctx context.Context, doc Document, key string) (Claim, Pending, error)
+}
+
+// Pending is one attempt's pending version of a document.
+type Pending interface {
+	// Stored reports whether an earlier attempt already stored the chunk
+	// with this ordinal (it is not embedded or written again).
+	Stored(ordinal int) bool
+	// Write stores a batch of chunks with their embeddings (invisible).
+	Write(ctx context.Context, chunks []Chunk, embeddings []Embedding) error
+	// Finish writes a last batch (may be empty), checks that the version
+	// has total chunks, makes it the document's visible version, removes
+	// the previous one and audits it, in one short transaction.
+	Finish(ctx context.Context, chunks []Chunk, embeddings []Embedding, total int, model string) error
+}
+
+// Fingerprinter is implemented by stages whose output depends on their
+// configuration (a chunker's sizes): the fingerprint becomes part of a
+// pending version's key, so a retry under another configuration starts over.
+type Fingerprinter interface {
+	Fingerprint() string
 }

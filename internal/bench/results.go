@@ -17,11 +17,40 @@ type Results struct {
 	Ingest   *Ingest   `json:"ingest,omitempty"`
 	Latency  *Latency  `json:"latency,omitempty"`
 	Memory   *Memory   `json:"memory,omitempty"`
+	Skew     *Skew     `json:"skew,omitempty"`
 	Micro    []Micro   `json:"micro,omitempty"`
 	Embed    string    `json:"embed,omitempty"`     // raw `go test -bench` output of the embedding benchmarks, if any
 	EmbedCmd string    `json:"embed_cmd,omitempty"` // the command that would produce it
 	Commands []string  `json:"commands,omitempty"`  // exact commands of this run
 	Duration float64   `json:"duration_seconds"`
+}
+
+// Skew is one large document among small ones against uniform documents
+// of about the same total chunks, timed through the real worker.
+type Skew struct {
+	DocBytes int       `json:"doc_bytes"` // the median document
+	Factor   int       `json:"factor"`    // the large one is Factor × DocBytes
+	Runs     []SkewRun `json:"runs"`
+}
+
+// SkewRun is one corpus through a fresh worker.
+type SkewRun struct {
+	Name      string  `json:"name"`
+	Documents int     `json:"documents"`
+	Chunks    int     `json:"chunks"`
+	Parallel  int     `json:"parallel"` // --document-parallel
+	Seconds   float64 `json:"seconds"`
+}
+
+// Ratio is the skewed run's time per chunk over the uniform run's (the
+// first two runs), and whether both were measured.
+func (s *Skew) Ratio() (float64, bool) {
+	if s == nil || len(s.Runs) < 2 || s.Runs[0].Chunks == 0 || s.Runs[1].Chunks == 0 || s.Runs[0].Seconds == 0 {
+		return 0, false
+	}
+	u := s.Runs[0].Seconds / float64(s.Runs[0].Chunks)
+	k := s.Runs[1].Seconds / float64(s.Runs[1].Chunks)
+	return k / u, true
 }
 
 // Host describes the machine.

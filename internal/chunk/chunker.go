@@ -2,9 +2,9 @@ package chunk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"go.uber.org/zap"
 
@@ -118,12 +118,16 @@ func (c *Chunker) Counter() *Counter { return c.counter }
 // Text returns the document text that chunk offsets point into: the
 // sections' texts joined with Separator. Chunk.Text equals
 // []rune(Text(doc))[CharStart:CharEnd].
+// A section with Cont set continues the one before it (no Separator).
 func Text(doc pipeline.Extracted) string {
-	parts := make([]string, len(doc.Sections))
+	var b strings.Builder
 	for i, s := range doc.Sections {
-		parts[i] = s.Text
+		if i > 0 && !s.Cont {
+			b.WriteString(Separator)
+		}
+		b.WriteString(s.Text)
 	}
-	return strings.Join(parts, Separator)
+	return b.String()
 }
 
 // Chunk splits doc into ordered chunks. It returns an error wrapping
@@ -158,34 +162,78 @@ func (c *Chunker) Each(ctx context.Context, doc pipeline.Extracted, max int, yie
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	m := newMerger(ctx, c.cfg, c.counter, validSections(doc.Sections))
+	s := c.Stream(ctx, max, yield)
+	for _, sec := range doc.Sections {
+		if err := s.Add(sec); err != nil {
+			return err
+		}
+	}
+	return s.Close()
+}
+
+// Stream chunks a document whose sections arrive one at a time (see
+// pipeline.StreamChunker): Add each section in order, then Close. yield
+// receives each chunk as soon as it is cut, exactly as Each would cut the
+// whole document; max caps the chunks as in Each. The stream holds only the
+// chunk being built and the part of the current section not yet split, so
+// its memory does not grow with the document. A Stream is not safe for
+// concurrent use.
+func (c *Chunker) Stream(ctx context.Context, max int, yield func(pipeline.Chunk) error) *Stream {
+	m := newMerger(ctx, c.cfg, c.counter)
 	m.max, m.yield = max, yield
-	if err := m.run(); err != nil {
+	return &Stream{m: m}
+}
+
+// Stream is one document being chunked section by section.
+type Stream struct {
+	m      *merger
+	closed bool
+}
+
+var _ pipeline.SectionSink = (*Stream)(nil)
+
+// Add hands over the next section. It returns the first error of the
+// stream: yield's, the cap's (ErrTooLarge) or the context's.
+func (s *Stream) Add(sec pipeline.Section) error {
+	if s.closed {
+		return errClosed
+	}
+	if err := s.m.ctx.Err(); err != nil {
 		return err
 	}
-	if m.count == 0 {
+	return s.m.add(sec)
+}
+
+// Close cuts the last chunks. It returns an error wrapping
+// pipeline.ErrEmpty when no chunk was cut.
+func (s *Stream) Close() error {
+	if s.closed {
+		return errClosed
+	}
+	s.closed = true
+	if err := s.m.ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.m.close(); err != nil {
+		return err
+	}
+	if s.m.count == 0 {
 		return fmt.Errorf("chunk: %w", pipeline.ErrEmpty)
 	}
 	return nil
 }
 
-// validSections returns secs with each invalid UTF-8 byte replaced by U+FFFD,
-// as []rune(Text(doc)) replaces it, so chunk offsets hold and every count is
-// of the text a chunk carries. It copies only when some text is invalid
-// (extractors hand over valid UTF-8).
-func validSections(secs []pipeline.Section) []pipeline.Section {
-	var out []pipeline.Section
-	for i, s := range secs {
-		if utf8.ValidString(s.Text) {
-			continue
-		}
-		if out == nil {
-			out = append([]pipeline.Section(nil), secs...)
-		}
-		out[i].Text = string([]rune(s.Text))
-	}
-	if out == nil {
-		return secs
-	}
-	return out
+var errClosed = errors.New("chunk: stream closed")
+
+// Start implements pipeline.StreamChunker (Stream as an interface value).
+func (c *Chunker) Start(ctx context.Context, max int, yield func(pipeline.Chunk) error) pipeline.ChunkStream {
+	return c.Stream(ctx, max, yield)
+}
+
+var _ pipeline.StreamChunker = (*Chunker)(nil)
+
+// Fingerprint names the chunking (pipeline.Fingerprinter): a pending
+// version cut under another configuration is not resumed.
+func (c *Chunker) Fingerprint() string {
+	return fmt.Sprintf("v1:max=%d:overlap=%d", c.cfg.MaxTokens, c.cfg.OverlapTokens)
 }

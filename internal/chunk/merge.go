@@ -24,12 +24,15 @@ const (
 )
 
 // piece is a run of one section's text that fits in MaxTokens. Pieces are
-// contiguous: together they cover every section completely.
+// contiguous: together they cover every section completely. A piece holds
+// its own text (a substring of what the stream handed over), so the merger
+// keeps only the window's text, never a whole section or document.
 type piece struct {
-	sec       int
-	start     int // byte offset in the section's text
-	end       int
-	runeStart int // rune offset in Text(doc)
+	sec       int    // index of the (logical) section: continuations share it
+	text      string // the piece's text
+	mid       bool   // starts after the first byte of its section
+	page      int    // the section's page
+	runeStart int    // rune offset in Text(doc)
 	runeLen   int
 	tokens    int // tokens of the text, plus one for a section separator before it
 	strength  int8
@@ -39,12 +42,27 @@ type piece struct {
 }
 
 // merger turns the stream of pieces into chunks. It holds only the pieces of
-// the chunk being built, so memory does not grow with the document.
+// the chunk being built and the unsplit tail of the current section, so
+// memory does not grow with the document.
 type merger struct {
 	ctx     context.Context
 	cfg     Config
 	counter *Counter
-	secs    []pipeline.Section
+
+	// The current (logical) section: its index, page, the text handed over
+	// but not yet split into pieces (cur, starting at byte curOff of the
+	// section and rune pos of Text(doc)), the strength of the boundary the
+	// next part starts at, the separator tokens owed to the next piece, and
+	// where the sentence scan resumes in cur.
+	sec       int
+	page      int
+	cur       string
+	curOff    int
+	pos       int
+	strength  int8
+	sepTokens int
+	resume    int
+	sentEnd   bool
 
 	buf  []piece // window of pieces not yet dropped; buf[0] starts the current chunk
 	sum  int     // tokens of buf
@@ -62,71 +80,106 @@ type merger struct {
 	lastEnd int // CharEnd of the last chunk cut
 }
 
-func newMerger(ctx context.Context, cfg Config, counter *Counter, secs []pipeline.Section) *merger {
-	return &merger{ctx: ctx, cfg: cfg, counter: counter, secs: secs, lastSec: -1}
+func newMerger(ctx context.Context, cfg Config, counter *Counter) *merger {
+	return &merger{ctx: ctx, cfg: cfg, counter: counter, lastSec: -1, sec: -1}
 }
 
-func (m *merger) run() error {
-	runeBase := 0
-	for i, sec := range m.secs {
-		if i > 0 {
-			runeBase += utf8.RuneCountInString(Separator)
+// add hands the merger the next section. A section with Cont set continues
+// the current one (no Separator between); the first section never does.
+func (m *merger) add(s pipeline.Section) error {
+	if m.err != nil {
+		return m.err
+	}
+	text := s.Text
+	if !utf8.ValidString(text) {
+		// As []rune(Text(doc)) would read it, so offsets hold.
+		text = string([]rune(text))
+	}
+	if s.Cont && m.sec >= 0 {
+		if text != "" {
+			m.cur += text
+			m.scan(false)
 		}
-		strength := bSection
-		if sec.Heading {
-			strength = bHeading
+		return m.err
+	}
+	if m.sec >= 0 {
+		m.scan(true)
+		if m.err != nil {
+			return m.err
 		}
-		n, err := m.splitSection(i, sec.Text, runeBase, strength)
-		if err != nil {
-			return err
-		}
-		runeBase += n
+		m.pos += utf8.RuneCountInString(Separator)
+	}
+	m.sec++
+	m.page = s.Page
+	m.cur, m.curOff, m.resume, m.sentEnd = text, 0, 0, false
+	m.strength = bSection
+	if s.Heading {
+		m.strength = bHeading
+	}
+	// The separators since the last piece pushed: one per section boundary,
+	// so empty sections in between add theirs ("\n\n" is one cl100k token,
+	// a longer run of newlines more).
+	seps := m.sec
+	if m.lastSec >= 0 {
+		seps = m.sec - m.lastSec
+	}
+	m.sepTokens = 0
+	if seps > 0 {
+		m.sepTokens = m.counter.Count(strings.Repeat(Separator, seps))
+	}
+	if text != "" {
+		m.scan(false)
+	}
+	return m.err
+}
+
+// close splits what is left and cuts the last chunks.
+func (m *merger) close() error {
+	if m.err != nil {
+		return m.err
+	}
+	if m.sec >= 0 {
+		m.scan(true)
 	}
 	m.finish()
 	return m.err
 }
 
-// splitSection cuts a section into sentence pieces (each tagged with the
-// strength of the boundary it starts at), words when a sentence does not fit,
-// and runes when a word does not fit. It returns the section's rune count.
-func (m *merger) splitSection(sec int, text string, runeBase int, first int8) (int, error) {
-	pos := runeBase
-	strength := first
-	// The separators since the last piece pushed: one per section boundary,
-	// so empty sections in between add theirs ("\n\n" is one cl100k token,
-	// a longer run of newlines more).
-	seps := sec
-	if m.lastSec >= 0 {
-		seps = sec - m.lastSec
-	}
-	sepTokens := 0
-	if seps > 0 {
-		sepTokens = m.counter.Count(strings.Repeat(Separator, seps))
-	}
+// scan cuts the current section's unsplit text into sentence pieces (each
+// tagged with the strength of the boundary it starts at), words when a
+// sentence does not fit, and runes when a word does not fit. Unless final
+// (the section ends here), it keeps the tail whose cut depends on text not
+// handed over yet, and resumes the scan there when more arrives.
+func (m *merger) scan(final bool) {
+	text := m.cur
 	emit := func(start, end int, s int8) bool {
-		n := m.splitSentence(sec, text, start, end, pos, strength, sepTokens)
-		pos += n
-		strength = s
-		sepTokens = 0
+		m.pos += m.splitSentence(text, start, end, m.pos, m.strength, m.sepTokens)
+		m.strength = s
+		m.sepTokens = 0
 		return m.err == nil
 	}
-	last := scanSentences(text, emit)
+	last, resume, sentEnd := scanSentences(text, m.resume, m.sentEnd, final, emit)
 	if m.err != nil {
-		return 0, m.err
+		return
 	}
-	if last < len(text) {
-		_ = emit(last, len(text), bWord)
+	if final {
+		if last < len(text) {
+			_ = emit(last, len(text), bWord)
+		}
+		m.curOff += len(text)
+		m.cur, m.resume, m.sentEnd = "", 0, false
+		return
 	}
-	if m.err != nil {
-		return 0, m.err
-	}
-	return pos - runeBase, nil
+	m.curOff += last
+	m.cur = text[last:]
+	m.resume, m.sentEnd = resume-last, sentEnd
 }
 
 // splitSentence pushes text[start:end] as one piece when it fits, else as
 // word (and rune) pieces; the first piece gets strength first. It returns the
-// rune count.
-func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, first int8, sepTokens int) int {
+// rune count. text starts at byte curOff of the current section.
+func (m *merger) splitSentence(text string, start, end, runeStart int, first int8, sepTokens int) int {
+	sec, page, off := m.sec, m.page, m.curOff
 	s := text[start:end]
 	runes := utf8.RuneCountInString(s)
 	if start == end {
@@ -136,7 +189,7 @@ func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, 
 	max := m.cfg.MaxTokens
 	if len(s) <= max*8 {
 		if t, forced := m.counter.count(s); t+sepTokens <= max {
-			m.push(piece{sec: sec, start: start, end: end, runeStart: runeStart, runeLen: runes, tokens: t + sepTokens, strength: first, forced: forced})
+			m.push(piece{sec: sec, text: s, mid: off+start > 0, page: page, runeStart: runeStart, runeLen: runes, tokens: t + sepTokens, strength: first, forced: forced})
 			return runes
 		}
 	}
@@ -150,7 +203,7 @@ func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, 
 			budget := max - sepTokens
 			n, t := m.counter.prefixWithin(w, budget)
 			rl := utf8.RuneCountInString(w[:n])
-			m.push(piece{sec: sec, start: wStart, end: wStart + n, runeStart: pos, runeLen: rl, tokens: t + sepTokens, strength: strength,
+			m.push(piece{sec: sec, text: w[:n], mid: off+wStart > 0, page: page, runeStart: pos, runeLen: rl, tokens: t + sepTokens, strength: strength,
 				forced: n > segmentBytes})
 			pos += rl
 			wStart += n
@@ -177,10 +230,16 @@ func (m *merger) splitSentence(sec int, text string, start, end, runeStart int, 
 // line break starts, or right after a CJK full stop. The strength passed is
 // that of the boundary the next part starts at. It returns the offset where
 // the unemitted tail begins (emit is never called for the last part).
-func scanSentences(text string, emit func(start, end int, next int8) bool) int {
+//
+// Unless final (text is the whole rest of its section), it stops before the
+// first decision that depends on text past the end (a whitespace run or a
+// CJK full stop at the end) and also returns where to resume and the state
+// to resume with; from is such a resume point (0 with sentenceEnd false at
+// the start), so scanning in steps cuts exactly where one scan of the whole
+// text does.
+func scanSentences(text string, from int, sentenceEnd, final bool, emit func(start, end int, next int8) bool) (last, resume int, resumeEnd bool) {
 	partStart := 0
-	sentenceEnd := false
-	i := 0
+	i := from
 	for i < len(text) {
 		r, size := utf8.DecodeRuneInString(text[i:])
 		if unicode.IsSpace(r) {
@@ -195,6 +254,9 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 					newlines++
 				}
 				i += size
+			}
+			if i >= len(text) && !final {
+				return partStart, runStart, sentenceEnd
 			}
 			if i >= len(text) || runStart == partStart {
 				sentenceEnd = false
@@ -215,7 +277,7 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 				prev, _ := utf8.DecodeLastRuneInString(text[:runStart])
 				cut := min(runCut(text, runStart, prev), i)
 				if !emit(partStart, cut, s) {
-					return len(text)
+					return len(text), len(text), false
 				}
 				partStart = cut
 			}
@@ -228,11 +290,14 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 		case '"', '\'', '”', '’', ')', ']', '»':
 			// a closing mark keeps a sentence end pending
 		case '。', '！', '？':
+			if i >= len(text) && !final {
+				return partStart, i - size, sentenceEnd
+			}
 			sentenceEnd = false
 			if i < len(text) {
 				if nr, _ := utf8.DecodeRuneInString(text[i:]); !unicode.IsSpace(nr) {
 					if !emit(partStart, i, bSentence) {
-						return len(text)
+						return len(text), len(text), false
 					}
 					partStart = i
 				}
@@ -241,7 +306,7 @@ func scanSentences(text string, emit func(start, end int, next int8) bool) int {
 			sentenceEnd = false
 		}
 	}
-	return partStart
+	return partStart, i, sentenceEnd
 }
 
 // push adds a piece and emits chunks while the window overflows.
@@ -360,7 +425,7 @@ func (m *merger) advance(c int) {
 // MaxTokens and more than the new pieces remain) and returns the c used.
 func (m *merger) emit(c int) int {
 	for {
-		text, runeStart, runeEnd, sec := m.build(c)
+		text, runeStart, runeEnd, page := m.build(c)
 		if text == "" || m.count > 0 && runeEnd <= m.lastEnd {
 			// Only whitespace beyond what the last chunk already holds.
 			return c
@@ -394,7 +459,7 @@ func (m *merger) emit(c int) int {
 			TokenCount: tokens,
 			CharStart:  runeStart,
 			CharEnd:    runeEnd,
-			Page:       m.secs[sec].Page,
+			Page:       page,
 		})
 		return c
 	}
@@ -429,10 +494,11 @@ func (m *merger) splitFirst() bool {
 		return false
 	}
 	a, b := p, p
-	a.end = p.start + lead + n
+	a.text = raw[:lead+n]
 	a.runeLen = utf8.RuneCountInString(raw[:lead+n])
 	a.tokens, a.forced = t, lead+n > segmentBytes
-	b.start = a.end
+	b.text = raw[lead+n:]
+	b.mid = true
 	b.runeStart = p.runeStart + a.runeLen
 	b.runeLen = p.runeLen - a.runeLen
 	b.tokens, b.forced = m.counter.count(raw[lead+n:])
@@ -461,7 +527,7 @@ func (m *merger) boundTokens(c int, text string) int {
 		p := m.buf[k]
 		first, _ := utf8.DecodeRuneInString(m.pieceText(p))
 		prev, _ := utf8.DecodeLastRuneInString(m.pieceText(m.buf[k-1]))
-		if p.forced || !additive(prev, first, p.start > 0, p.sec != m.buf[k-1].sec) {
+		if p.forced || !additive(prev, first, p.mid, p.sec != m.buf[k-1].sec) {
 			return m.counter.Count(text)
 		}
 		tokens += p.tokens
@@ -496,24 +562,30 @@ func additive(prev, first rune, cut, newSection bool) bool {
 	return true
 }
 
-func (m *merger) pieceText(p piece) string { return m.secs[p.sec].Text[p.start:p.end] }
+func (m *merger) pieceText(p piece) string { return p.text }
 
 // build returns the trimmed text of buf[0:c], its rune offsets in Text(doc)
-// and the section its first rune is in ("" when it is all whitespace).
+// and the page of the section its first kept rune is in ("" when it is all
+// whitespace).
 func (m *merger) build(c int) (string, int, int, int) {
 	first, last := m.buf[0], m.buf[c-1]
 	var text string
-	if first.sec == last.sec {
-		text = m.secs[first.sec].Text[first.start:last.end]
+	if c == 1 {
+		text = first.text
 	} else {
-		var b strings.Builder
-		b.WriteString(m.secs[first.sec].Text[first.start:])
-		for s := first.sec + 1; s < last.sec; s++ {
-			b.WriteString(Separator)
-			b.WriteString(m.secs[s].Text)
+		n := 0
+		for _, p := range m.buf[:c] {
+			n += len(p.text)
 		}
-		b.WriteString(Separator)
-		b.WriteString(m.secs[last.sec].Text[:last.end])
+		var b strings.Builder
+		b.Grow(n + (last.sec-first.sec)*len(Separator))
+		prev := first.sec
+		for _, p := range m.buf[:c] {
+			for ; prev < p.sec; prev++ {
+				b.WriteString(Separator)
+			}
+			b.WriteString(p.text)
+		}
 		text = b.String()
 	}
 	runeStart := first.runeStart
@@ -526,21 +598,15 @@ func (m *merger) build(c int) (string, int, int, int) {
 	if out == "" {
 		return "", 0, 0, 0
 	}
-	// The section of the first kept rune: walk the separators skipped.
-	sec := first.sec
-	if first.sec != last.sec {
-		off := len(lead)
-		rest := len(m.secs[first.sec].Text) - first.start
-		for off >= rest && sec < last.sec {
-			off -= rest + len(Separator)
-			sec++
-			rest = len(m.secs[sec].Text)
-			if off < 0 {
-				off = 0
-			}
+	// The page of the first piece with a kept rune.
+	page := first.page
+	for _, p := range m.buf[:c] {
+		if strings.TrimSpace(p.text) != "" {
+			page = p.page
+			break
 		}
 	}
-	return out, runeStart, runeEnd, sec
+	return out, runeStart, runeEnd, page
 }
 
 func max1(a, b int) int {

@@ -44,3 +44,32 @@ func ExampleMediaType() {
 	// application/pdf
 	// text/html; charset=windows-1252
 }
+
+// sinkFunc adapts a function to pipeline.SectionSink.
+type sinkFunc func(pipeline.Section) error
+
+func (f sinkFunc) Add(s pipeline.Section) error { return f(s) }
+
+func ExampleExtractor_ExtractTo() {
+	ex, err := extract.New(extract.Config{}, nil)
+	if err != nil {
+		panic(err)
+	}
+	defer ex.Close()
+
+	// 200 KB of plain text arrives as a few ~64 KiB blocks: the first a
+	// section, the rest continuations of it (no separator in between).
+	src := strings.Repeat("Every row carries its tenant.\n", 7000)
+	var blocks, bytes int
+	err = ex.ExtractTo(context.Background(), "text/plain", strings.NewReader(src), int64(len(src)), sinkFunc(func(s pipeline.Section) error {
+		blocks++
+		bytes += len(s.Text)
+		if (blocks > 1) != s.Cont {
+			return errors.New("only the first block starts a section")
+		}
+		return nil
+	}))
+	fmt.Println(err, blocks, bytes == len(src))
+	// Output:
+	// <nil> 4 true
+}

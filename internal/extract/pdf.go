@@ -183,30 +183,66 @@ func (p *pdfEngine) close() error {
 
 // pdfDoc extracts the text of each page as one section with its page
 // number, in a fresh PDFium instance that is stopped at the deadline.
-func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
-	data, err := readAll(ctx, r, size)
+func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	var out pipeline.Extracted
+	err := e.pdfTo(ctx, r, size, params, func(s pipeline.Section) error {
+		out.Sections = append(out.Sections, s)
+		return nil
+	})
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
+	return out, nil
+}
+
+// pdfTo hands each page's text to emit as soon as PDFium produced it; the
+// time emit takes does not count against the extraction deadline (it is the
+// rest of the pipeline working on the pages so far).
+func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string, emit func(pipeline.Section) error) error {
+	data, err := readAll(ctx, r, size)
+	if err != nil {
+		return err
+	}
 	if i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-")); i < 0 {
-		return pipeline.Extracted{}, malformed("pdf", "no PDF header")
+		return malformed("pdf", "no PDF header")
 	}
 	slot, err := e.pdf.acquire(ctx)
 	if err != nil {
-		return pipeline.Extracted{}, err
+		return err
 	}
 	inst, err := slot.pool.GetInstanceWithContext(ctx)
 	if err != nil {
 		e.pdf.release(slot, true)
 		if ctx.Err() != nil {
-			return pipeline.Extracted{}, ctx.Err()
+			return ctx.Err()
 		}
-		return pipeline.Extracted{}, fmt.Errorf("extract: PDF instance: %w", err)
+		return fmt.Errorf("extract: PDF instance: %w", err)
 	}
-	if e.cfg.Timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.Timeout, errTimeLimit)
-		defer cancel()
+	ctx, budget := withBudget(ctx, e.cfg.Timeout)
+	defer budget.stop()
+	// Pages are handed over in runs of pdfHandOver bytes of text: most
+	// PDFs' whole text is far smaller than a PDFium instance, so it is
+	// handed over after the instance is closed and the two never hold
+	// memory at once; a PDF with more text streams in runs of that size.
+	var held []pipeline.Section
+	var heldBytes int
+	handOver := budget.exclude(func(pipeline.Section) error {
+		for i, s := range held {
+			held[i] = pipeline.Section{}
+			if err := emit(s); err != nil {
+				return err
+			}
+		}
+		held, heldBytes = held[:0], 0
+		return nil
+	})
+	collect := func(s pipeline.Section) error {
+		held = append(held, s)
+		heldBytes += len(s.Text)
+		if heldBytes < pdfHandOver {
+			return nil
+		}
+		return handOver(pipeline.Section{})
 	}
 	// The watchdog cancels the slot's runtime when ctx ends.
 	var stopped atomic.Bool
@@ -222,7 +258,7 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ m
 		case <-done:
 		}
 	}()
-	out, err := e.pdfPages(ctx, inst, data)
+	err = e.pdfPages(ctx, inst, data, collect)
 	close(done)
 	wg.Wait()
 	_ = inst.Close()
@@ -231,34 +267,48 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, _ m
 		err = ctx.Err()
 	}
 	if err != nil && errors.Is(context.Cause(ctx), errTimeLimit) {
-		return pipeline.Extracted{}, tooLarge("pdf", "extraction exceeded the time limit")
+		return tooLarge("pdf", "extraction exceeded the time limit")
 	}
-	return out, err
+	if err != nil {
+		return err
+	}
+	return handOver(pipeline.Section{})
 }
 
-func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byte) (out pipeline.Extracted, err error) {
+// pdfHandOver is how much page text pdfTo holds before handing it over
+// while the PDFium instance still runs.
+const pdfHandOver = 16 << 20
+
+// emitPanic marks a panic of emit (the rest of the pipeline), which is
+// re-raised rather than blamed on the PDF.
+type emitPanic struct{ v any }
+
+func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byte, emit func(pipeline.Section) error) (err error) {
 	defer func() {
 		// A killed instance can fail in ways go-pdfium does not expect.
 		if p := recover(); p != nil {
+			if ep, ok := p.(emitPanic); ok {
+				panic(ep.v)
+			}
 			if ctx.Err() != nil {
-				out, err = pipeline.Extracted{}, ctx.Err()
+				err = ctx.Err()
 				return
 			}
-			out, err = pipeline.Extracted{}, malformed("pdf", "PDF engine failed")
+			err = malformed("pdf", "PDF engine failed")
 		}
 	}()
 	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
 	if err != nil {
 		if ctx.Err() != nil {
-			return out, ctx.Err()
+			return ctx.Err()
 		}
 		switch {
 		case errors.Is(err, pdferrors.ErrPassword):
-			return out, unsupported("pdf", "encrypted (password required)")
+			return unsupported("pdf", "encrypted (password required)")
 		case errors.Is(err, pdferrors.ErrSecurity):
-			return out, unsupported("pdf", "unsupported security handler")
+			return unsupported("pdf", "unsupported security handler")
 		}
-		return out, malformed("pdf", "not a readable PDF")
+		return malformed("pdf", "not a readable PDF")
 	}
 	defer func() {
 		if ctx.Err() == nil {
@@ -267,21 +317,21 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 	}()
 	pc, err := inst.FPDF_GetPageCount(&requests.FPDF_GetPageCount{Document: doc.Document})
 	if err != nil {
-		return out, e.pdfErr(ctx, "page count unreadable")
+		return e.pdfErr(ctx, "page count unreadable")
 	}
 	if pc.PageCount > e.cfg.MaxPages {
-		return out, tooLarge("pdf", "more pages than MaxPages")
+		return tooLarge("pdf", "more pages than MaxPages")
 	}
 	var total int64
 	clean := e.pageCleaner()
 	for i := 0; i < pc.PageCount; i++ {
 		if err := ctx.Err(); err != nil {
-			return out, err
+			return err
 		}
 		text, err := pdfPageText(inst, doc.Document, i)
 		if err != nil {
 			if ctx.Err() != nil {
-				return out, ctx.Err()
+				return ctx.Err()
 			}
 			// One broken page does not lose the others.
 			e.log.Debug("pdf: page unreadable", zap.Int("page", i+1))
@@ -289,12 +339,32 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 		}
 		total += int64(len(text))
 		if total > e.cfg.MaxTextBytes {
-			return out, tooLarge("pdf", "extracted text exceeds MaxTextBytes")
+			return tooLarge("pdf", "extracted text exceeds MaxTextBytes")
 		}
-		out.Sections = append(out.Sections, clean.Push(i+1, text)...)
+		// Pages leave the cleaner up to its lookahead late (running
+		// headers are told by the pages around them).
+		for _, s := range clean.Push(i+1, text) {
+			if err := emitGuarded(emit, s); err != nil {
+				return err
+			}
+		}
 	}
-	out.Sections = append(out.Sections, clean.Flush()...)
-	return out, nil
+	for _, s := range clean.Flush() {
+		if err := emitGuarded(emit, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emitGuarded calls emit, marking a panic in it as emit's own.
+func emitGuarded(emit func(pipeline.Section) error, s pipeline.Section) error {
+	defer func() {
+		if p := recover(); p != nil {
+			panic(emitPanic{p})
+		}
+	}()
+	return emit(s)
 }
 
 func (e *Extractor) pdfErr(ctx context.Context, reason string) error {

@@ -60,6 +60,7 @@ type textDecoder struct {
 	prevCR     bool
 	checkedNUL int64 // 8-bit bytes examined for NUL so far
 	controls   int64 // C0 control bytes among them (not tab, line or form feed, escape)
+	flushed    int64 // output already handed over (decodeTextTo)
 }
 
 // binaryProbe is how many leading bytes of 8-bit text are checked for NUL.
@@ -79,8 +80,70 @@ var errSectionLimit = errors.New("too many sections")
 // ("" when none). A byte-order mark overrides it.
 func decodeText(ctx context.Context, r io.Reader, charset string, sizeHint, limit int64) (string, error) {
 	r, charset = foreignCharset(r, charset)
-	br := bufio.NewReaderSize(r, 64<<10)
 	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
+	if sizeHint > 0 && sizeHint <= limit {
+		d.out.Grow(int(sizeHint))
+	}
+	if err := d.run(ctx, r, nil); err != nil {
+		return "", err
+	}
+	return d.out.String(), nil
+}
+
+// streamBlock is how much decoded text decodeTextTo hands over at a time.
+const streamBlock = 64 << 10
+
+// decodeTextTo is decodeText handing the text over in blocks of about
+// streamBlock bytes (cut between runes) instead of returning it whole:
+// memory holds one block, whatever the document's size.
+func decodeTextTo(ctx context.Context, r io.Reader, charset string, limit int64, emit func(string) error) error {
+	r, charset = foreignCharset(r, charset)
+	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
+	d.out.Grow(streamBlock + 4<<10)
+	return d.run(ctx, r, emit)
+}
+
+// run decodes r; with emit set, it hands over and resets the output each
+// time it passes streamBlock bytes, and at the end.
+func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) error) error {
+	br := bufio.NewReaderSize(r, 64<<10)
+	d.bom(br)
+	buf := make([]byte, 64<<10)
+	carry := 0 // bytes at the start of buf left over from the last read
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		n, err := io.ReadFull(br, buf[carry:])
+		n += carry
+		eof := err == io.EOF || err == io.ErrUnexpectedEOF
+		if err != nil && !eof {
+			return err
+		}
+		used, derr := d.write(buf[:n], eof)
+		if derr != nil {
+			return derr
+		}
+		if emit != nil && (eof || d.out.Len() >= streamBlock) {
+			text := d.out.String()
+			d.flushed += int64(len(text))
+			d.out = &strings.Builder{}
+			if !eof {
+				d.out.Grow(streamBlock + 4<<10)
+			}
+			if err := emit(text); err != nil {
+				return err
+			}
+		}
+		if eof {
+			return nil
+		}
+		carry = copy(buf, buf[used:n])
+	}
+}
+
+// bom reads a byte-order mark, which overrides the declared charset.
+func (d *textDecoder) bom(br *bufio.Reader) {
 	if head, _ := br.Peek(3); len(head) >= 2 {
 		switch {
 		case len(head) == 3 && head[0] == 0xEF && head[1] == 0xBB && head[2] == 0xBF:
@@ -93,30 +156,6 @@ func decodeText(ctx context.Context, r io.Reader, charset string, sizeHint, limi
 			d.enc = encUTF16BE
 			_, _ = br.Discard(2)
 		}
-	}
-	if sizeHint > 0 && sizeHint <= limit {
-		d.out.Grow(int(sizeHint))
-	}
-	buf := make([]byte, 64<<10)
-	carry := 0 // bytes at the start of buf left over from the last read
-	for {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		n, err := io.ReadFull(br, buf[carry:])
-		n += carry
-		eof := err == io.EOF || err == io.ErrUnexpectedEOF
-		if err != nil && !eof {
-			return "", err
-		}
-		used, derr := d.write(buf[:n], eof)
-		if derr != nil {
-			return "", derr
-		}
-		if eof {
-			return d.out.String(), nil
-		}
-		carry = copy(buf, buf[used:n])
 	}
 }
 
@@ -277,7 +316,7 @@ func (d *textDecoder) rune(r rune) {
 }
 
 func (d *textDecoder) checkLimit() error {
-	if int64(d.out.Len()) > d.limit {
+	if d.flushed+int64(d.out.Len()) > d.limit {
 		return errOutputLimit
 	}
 	return nil

@@ -73,7 +73,8 @@ func (c *Scoped) Documents(ctx context.Context) ([]DocumentState, error) {
 	var out []DocumentState
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		rows, err := tx.Query(ctx, `SELECT d.document_id, d.status, d.version,
-			(SELECT count(*) FROM chunks c WHERE c.document_id = d.document_id), d.error
+			(SELECT count(*) FROM chunks c WHERE c.document_id = d.document_id
+				AND c.version <> d.pending_version), d.error
 			FROM documents d ORDER BY d.document_id`)
 		if err != nil {
 			return err

@@ -63,6 +63,8 @@ type docRow struct {
 	version   string
 	status    string
 	sequencer string
+	// The pending version being written in batches (see pending.go).
+	pendingVersion, pendingKey, pendingToken string
 }
 
 func lockDoc(ctx context.Context, tx tenantdb.Tx, id string) (docRow, error) {
@@ -73,8 +75,9 @@ func lockDoc(ctx context.Context, tx tenantdb.Tx, id string) (docRow, error) {
 // none); lock is "" or a locking clause.
 func readDoc(ctx context.Context, tx tenantdb.Tx, id, lock string) (docRow, error) {
 	var r docRow
-	err := tx.QueryRow(ctx, `SELECT version, status, sequencer FROM documents WHERE document_id = $1`+lock, id).
-		Scan(&r.version, &r.status, &r.sequencer)
+	err := tx.QueryRow(ctx, `SELECT version, status, sequencer, pending_version, pending_key, pending_token
+		FROM documents WHERE document_id = $1`+lock, id).
+		Scan(&r.version, &r.status, &r.sequencer, &r.pendingVersion, &r.pendingKey, &r.pendingToken)
 	if errors.Is(err, tenantdb.ErrNoRows) {
 		return r, nil
 	}
@@ -112,17 +115,29 @@ func jobKey(kind string, doc pipeline.Document) string {
 func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		claim = pipeline.ClaimProceed
+		var err error
+		claim, _, err = c.claim(ctx, tx, doc)
+		return err
+	})
+	return claim, err
+}
+
+// claim is Claim's transaction; it also returns the row as it was.
+func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) (pipeline.Claim, docRow, error) {
+	row, claim, err := func() (docRow, pipeline.Claim, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
-			return fmt.Errorf("pgstore: tenant: %w", err)
+			return docRow{}, 0, fmt.Errorf("pgstore: tenant: %w", err)
 		}
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil {
-			return err
+			return row, 0, err
 		}
-		if claim = row.judge(doc); claim != pipeline.ClaimProceed {
-			return nil
-		}
+		return row, row.judge(doc), nil
+	}()
+	if err != nil || claim != pipeline.ClaimProceed {
+		return claim, row, err
+	}
+	return claim, row, func() error {
 		attrs, err := attributesJSON(doc.Attributes)
 		if err != nil {
 			return err
@@ -143,8 +158,7 @@ func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 			return fmt.Errorf("pgstore: ledger: %w", err)
 		}
 		return nil
-	})
-	return claim, err
+	}()
 }
 
 func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
@@ -171,8 +185,11 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 			doc.DocumentID, doc.Version).Scan(&existing); err != nil {
 			return fmt.Errorf("pgstore: count chunks: %w", err)
 		}
-		if doc.Force && existing > 0 {
-			existing = 0 // reindex: replace this version's chunks too
+		if (doc.Force || row.pendingVersion == doc.Version) && existing > 0 {
+			// Reindex: replace this version's chunks too. A pending version
+			// of these bytes (a streamed attempt that did not finish) may be
+			// partial: never take it for a complete duplicate.
+			existing = 0
 			if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, doc.DocumentID); err != nil {
 				return fmt.Errorf("pgstore: drop chunks: %w", err)
 			}
@@ -192,29 +209,36 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 				return fmt.Errorf("pgstore: copy chunks: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
-			size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END, updated_at = now()
-			WHERE document_id = $1`, doc.DocumentID, doc.Version, len(chunks), model, doc.SizeBytes, doc.Sequencer); err != nil {
-			return fmt.Errorf("pgstore: mark ready: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
-			return fmt.Errorf("pgstore: ledger: %w", err)
-		}
 		action := "document.ingested"
-		if row.version != doc.Version && row.status == "ready" {
-			action = "document.replaced"
-		}
 		if existing > 0 {
 			action = "document.ingest_duplicate"
 		}
-		if doc.Force {
-			action = "document.reindexed"
-		}
-		_, err = tx.Audit(ctx, action, doc.SourceURI, doc.Version, detail(map[string]any{
-			"document_id": doc.DocumentID, "chunks": len(chunks), "model": model, "size_bytes": doc.SizeBytes,
-		}))
-		return err
+		return c.markReady(ctx, tx, doc, row, len(chunks), model, action)
 	})
+}
+
+// markReady makes doc's version the one search sees (clearing any pending
+// version), closes its ledger entry and appends the audit row.
+func (c *Scoped) markReady(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, row docRow, chunks int, model, action string) error {
+	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
+		size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END,
+		pending_version = '', pending_key = '', pending_token = '', updated_at = now()
+		WHERE document_id = $1`, doc.DocumentID, doc.Version, chunks, model, doc.SizeBytes, doc.Sequencer); err != nil {
+		return fmt.Errorf("pgstore: mark ready: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
+		return fmt.Errorf("pgstore: ledger: %w", err)
+	}
+	if action == "document.ingested" && row.version != doc.Version && row.status == "ready" {
+		action = "document.replaced"
+	}
+	if doc.Force {
+		action = "document.reindexed"
+	}
+	_, err := tx.Audit(ctx, action, doc.SourceURI, doc.Version, detail(map[string]any{
+		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
+	}))
+	return err
 }
 
 var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",
@@ -223,6 +247,9 @@ var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "t
 func (c *Scoped) Fail(ctx context.Context, doc pipeline.Document, reason string) error {
 	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
+			return err
+		}
+		if err := dropPending(ctx, tx, doc); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, error)

@@ -125,9 +125,11 @@ func (c Config) withDefaults() Config {
 	c.Limits = c.Limits.WithDefaults()
 	if c.Extract.MaxTextBytes == 0 {
 		// The text limit follows the chunk cap: text past what MaxChunks
-		// chunks can hold is refused while it is read, not after chunking
-		// (never above the extractor's own 256 MiB).
-		c.Extract.MaxTextBytes = min(c.Chunk.TextBytesFor(c.Limits.MaxChunks), 256<<20)
+		// chunks can hold is refused while it is read, not after chunking.
+		// Plain text and PDFs stream (memory holds a block or a page, not
+		// the text); the other formats are bounded by the document size
+		// (MaxBytes) and their decompression limit.
+		c.Extract.MaxTextBytes = c.Chunk.TextBytesFor(c.Limits.MaxChunks)
 	}
 	return c
 }

@@ -1,0 +1,203 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/pgvector/pgvector-go"
+
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/pipeline"
+)
+
+// ErrClaimLost: another attempt took the document over while this one was
+// writing its pending version (a second delivery of the message, or a newer
+// upload). Nothing of this attempt becomes visible; retrying is safe (it
+// finds the document done, superseded, or resumes the pending version).
+var ErrClaimLost = errors.New("pgstore: another attempt holds the document")
+
+var _ pipeline.PendingStore = (*Scoped)(nil)
+
+// Open implements pipeline.PendingStore: Claim, and in the same transaction
+// take the document's pending version for this attempt. A pending version
+// of the same bytes written with the same key (model, chunking, build) is
+// resumed: the chunks it stored are kept and reported by Stored. Any other
+// pending chunks of these bytes are discarded, as are, for a reindex, the
+// version's ready chunks (the document is not ready while it is processed,
+// so search never sees the gap).
+func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (pipeline.Claim, pipeline.Pending, error) {
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return 0, nil, fmt.Errorf("pgstore: token: %w", err)
+	}
+	p := &pending{c: c, doc: doc, token: hex.EncodeToString(tok[:]), stored: map[int]bool{}}
+	claim := pipeline.ClaimProceed
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		clear(p.stored)
+		var row docRow
+		var err error
+		claim, row, err = c.claim(ctx, tx, doc)
+		if err != nil || claim != pipeline.ClaimProceed {
+			return err
+		}
+		if row.pendingVersion == doc.Version && row.pendingKey == key && key != "" {
+			rows, err := tx.Query(ctx, `SELECT ordinal FROM chunks WHERE document_id = $1 AND version = $2`, doc.DocumentID, doc.Version)
+			if err != nil {
+				return fmt.Errorf("pgstore: pending chunks: %w", err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var o int
+				if err := rows.Scan(&o); err != nil {
+					return fmt.Errorf("pgstore: pending chunks: %w", err)
+				}
+				p.stored[o] = true
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("pgstore: pending chunks: %w", err)
+			}
+		} else if row.found { // a new document has no chunks to discard
+			if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version = $2`, doc.DocumentID, doc.Version); err != nil {
+				return fmt.Errorf("pgstore: discard pending chunks: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `UPDATE documents SET pending_version = $2, pending_key = $3, pending_token = $4 WHERE document_id = $1`,
+			doc.DocumentID, doc.Version, key, p.token); err != nil {
+			return fmt.Errorf("pgstore: take pending version: %w", err)
+		}
+		return nil
+	})
+	if err != nil || claim != pipeline.ClaimProceed {
+		return claim, nil, err
+	}
+	return claim, p, nil
+}
+
+// pending is one attempt's pending version.
+type pending struct {
+	c      *Scoped
+	doc    pipeline.Document
+	token  string
+	stored map[int]bool // ordinals a resumed attempt already stored (read-only after Open)
+}
+
+func (p *pending) Stored(ordinal int) bool { return p.stored[ordinal] }
+
+func (p *pending) Resumed() int { return len(p.stored) }
+
+// hold locks the document row against a concurrent claim, flip or delete
+// (all FOR UPDATE) and checks this attempt still holds the pending version.
+// A batch takes FOR KEY SHARE — the lock its rows' foreign key takes anyway
+// — so this attempt's batches run side by side.
+func (p *pending) hold(ctx context.Context, tx tenantdb.Tx, lock string) (docRow, error) {
+	row, err := readDoc(ctx, tx, p.doc.DocumentID, lock)
+	switch {
+	case err != nil:
+		return row, err
+	case !row.found:
+		return row, fmt.Errorf("pgstore: document %w (deleted while processing)", errGone)
+	case row.pendingToken != p.token:
+		return row, ErrClaimLost
+	}
+	return row, nil
+}
+
+// Write stores one batch of the pending version in its own transaction.
+func (p *pending) Write(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
+	if len(chunks) != len(embs) {
+		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
+	}
+	if len(chunks) == 0 {
+		return nil
+	}
+	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		if _, err := p.hold(ctx, tx, " FOR KEY SHARE"); err != nil {
+			return err
+		}
+		return p.copy(ctx, tx, chunks, embs)
+	})
+}
+
+func (p *pending) copy(ctx context.Context, tx tenantdb.Tx, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
+	if len(chunks) == 0 {
+		return nil
+	}
+	rows := make([][]any, len(chunks))
+	tid := p.c.scope.TenantID()
+	for i, ch := range chunks {
+		h := sha256.Sum256([]byte(ch.Text))
+		rows[i] = []any{tid, p.doc.DocumentID, p.doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
+			ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
+	}
+	if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+		return fmt.Errorf("pgstore: copy chunks: %w", err)
+	}
+	return nil
+}
+
+// Finish implements pipeline.Pending: in one short transaction it writes the
+// last batch (if any), checks the version is complete (total chunks), makes
+// it the version search sees, removes every other version's chunks, closes
+// the ledger entry and appends the one audit row. A newer event applied in
+// the meantime wins (nothing changes); a document another attempt already
+// made ready with these bytes is a duplicate (nothing changes).
+func (p *pending) Finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
+	if len(chunks) != len(embs) {
+		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
+	}
+	doc := p.doc
+	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		row, err := p.hold(ctx, tx, " FOR UPDATE")
+		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
+			return nil // a newer event won while we worked: drop our result
+		}
+		if errors.Is(err, ErrClaimLost) && row.status == "ready" && row.version == doc.Version && !doc.Force {
+			return nil // another delivery finished these bytes first
+		}
+		if err != nil {
+			return err
+		}
+		if err := p.copy(ctx, tx, chunks, embs); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1 AND version = $2`,
+			doc.DocumentID, doc.Version).Scan(&n); err != nil {
+			return fmt.Errorf("pgstore: count chunks: %w", err)
+		}
+		if n != total {
+			return fmt.Errorf("pgstore: pending version has %d of %d chunks", n, total)
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version <> $2`, doc.DocumentID, doc.Version); err != nil {
+			return fmt.Errorf("pgstore: drop old chunks: %w", err)
+		}
+		return p.c.markReady(ctx, tx, doc, row, total, model, "document.ingested")
+	})
+}
+
+// dropPending discards the partial chunks of doc's version when it is the
+// pending one (a failed document keeps no half-written version).
+func dropPending(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) error {
+	if doc.Version == "" {
+		return nil
+	}
+	n, err := tx.Exec(ctx, `UPDATE documents SET pending_version = '', pending_key = '', pending_token = ''
+		WHERE document_id = $1 AND pending_version = $2`, doc.DocumentID, doc.Version)
+	if err != nil {
+		return fmt.Errorf("pgstore: drop pending version: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM chunks c USING documents d
+		WHERE c.tenant_id = d.tenant_id AND c.document_id = d.document_id AND c.document_id = $1 AND c.version = $2
+		AND (d.status <> 'ready' OR d.version <> $2)`, doc.DocumentID, doc.Version); err != nil {
+		return fmt.Errorf("pgstore: drop pending chunks: %w", err)
+	}
+	return nil
+}
