@@ -8,9 +8,9 @@
 # -trimpath, -s -w, main.version); deploy/aws/dockerfile_test.go parses this
 # file, checks these invariants and builds the binary the same way.
 #
-# No HEALTHCHECK: distroless has no shell or curl, and Docker/ECS health
-# checks run inside the container. ECS relies on the process (the worker exits
-# when it cannot work); probe :8080/readyz from outside (docs/operations.md).
+# HEALTHCHECK: distroless has no shell or curl, so the binary probes its own
+# ops endpoint (`tenantry health`: 0 ready, 1 not ready, 4 not answering).
+# The ECS task definition declares the same check (Docker's is ignored there).
 
 ARG GO_VERSION=1.26.8
 
@@ -32,5 +32,7 @@ COPY --from=build /out/tenantry /usr/local/bin/tenantry
 # 65532 is distroless's nonroot user; the ECS task definition sets it too.
 USER 65532:65532
 EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["/usr/local/bin/tenantry", "health", "--url", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["/usr/local/bin/tenantry"]
 CMD ["worker"]

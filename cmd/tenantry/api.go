@@ -5,14 +5,16 @@ import "github.com/tenantry/tenantry/internal/service"
 // APICmd serves the search API (POST /v1/search, GET /healthz).
 type APICmd struct {
 	AWS       AWSFlags              `embed:""`
-	Envelope  EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
-	Embed     EmbedFlags            `embed:"" prefix:"embed-"`
+	KMS       KMSEndpoint           `embed:""`
+	Envelope  EnvelopeVerifierFlags `embed:""`
+	Embed     EmbedFlags            `embed:""`
 	OIDC      OIDCFlags             `embed:"" prefix:"oidc-"`
 	Retrieval RetrievalFlags        `embed:"" prefix:"search-"`
 
 	DatabaseURL string `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string."`
+	DBIAMAuth   bool   `name:"database-iam-auth" env:"TENANTRY_DATABASE_IAM_AUTH" help:"Log in with an RDS IAM token per connection (the role needs rds-db:connect; the URL has no password)."`
 	Listen      string `name:"listen" env:"TENANTRY_API_LISTEN" default:"127.0.0.1:8088" help:"Address to serve the search API on."`
-	MaxConns    int32  `name:"max-conns" env:"TENANTRY_API_MAX_CONNS" default:"8" help:"Database connections."`
+	MaxConns    int32  `name:"db-max-conns" aliases:"max-conns" env:"TENANTRY_DB_MAX_CONNS,TENANTRY_API_MAX_CONNS" default:"8" help:"Database pool size."`
 }
 
 // OIDCFlags configure bearer-token authentication (optional).
@@ -32,6 +34,6 @@ type RetrievalFlags struct {
 
 // Run serves until the process is signalled.
 func (c *APICmd) Run(g *Globals) error {
-	return service.ServeAPI(g.Context(), service.APIConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
-		OIDC: service.OIDC(c.OIDC), Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, Listen: c.Listen, MaxConns: c.MaxConns}, g.Logger())
+	return service.ServeAPI(g.Context(), service.APIConfig{AWS: c.AWS.settings(c.KMS), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
+		OIDC: service.OIDC(c.OIDC), Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, DatabaseIAMAuth: c.DBIAMAuth, Listen: c.Listen, MaxConns: c.MaxConns}, g.Logger())
 }

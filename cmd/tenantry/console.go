@@ -8,8 +8,12 @@ import (
 // ConsoleCmd serves the operator console.
 type ConsoleCmd struct {
 	AWS      AWSFlags              `embed:""`
-	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
-	Signer   EnvelopeSignerFlags   `embed:"" prefix:"envelope-"`
+	S3       S3Endpoint            `embed:""`
+	SQS      SQSEndpoint           `embed:""`
+	SFN      SFNEndpoint           `embed:""`
+	KMS      KMSEndpoint           `embed:""`
+	Envelope EnvelopeVerifierFlags `embed:""`
+	Signer   EnvelopeSignerFlags   `embed:""`
 
 	Listen          string `name:"listen" env:"TENANTRY_CONSOLE_LISTEN" default:"127.0.0.1:8090" help:"Address to serve the console on."`
 	URL             string `name:"url" env:"TENANTRY_CONSOLE_URL" default:"http://127.0.0.1:8090" help:"The console's external URL (the OIDC redirect URI is URL/callback)."`
@@ -22,7 +26,7 @@ type ConsoleCmd struct {
 	OperatorGroups []string `name:"operator-group" env:"TENANTRY_CONSOLE_OPERATOR_GROUPS" default:"tenantry-operators" help:"Groups with the operator role (may act)."`
 	ViewerGroups   []string `name:"viewer-group" env:"TENANTRY_CONSOLE_VIEWER_GROUPS" default:"tenantry-viewers" help:"Groups with the viewer role (read only)."`
 
-	OwnerURL        string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string: the console's read-only view of every tenant."`
+	OwnerURL        string `name:"owner-database-url" aliases:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string: the console's read-only view of every tenant."`
 	DatabaseURL     string `name:"database-url" env:"TENANTRY_DATABASE_URL" help:"Worker role connection string: operator audit events and replays (empty: no actions that write)."`
 	DLQURL          string `name:"dlq-url" env:"TENANTRY_DLQ_URL" help:"Dead-letter queue URL (empty: no DLQ views)."`
 	QueueURL        string `name:"queue-url" env:"TENANTRY_QUEUE_URL" help:"Job queue for reindex jobs (empty: no reindex)."`
@@ -37,7 +41,7 @@ func (c *ConsoleCmd) Run(g *Globals) error {
 			Issuer: c.OIDCIssuer, ClientID: c.OIDCClientID, ClientSecret: c.OIDCSecret, GroupsClaim: c.GroupsClaim,
 			OperatorGroups: c.OperatorGroups, ViewerGroups: c.ViewerGroups}},
 		Listen: c.Listen, OwnerURL: c.OwnerURL, DatabaseURL: c.DatabaseURL,
-		DLQ: service.DLQSource{AWS: c.AWS.settings(), Trust: c.Envelope.trust()}, DLQURL: c.DLQURL,
+		DLQ: service.DLQSource{AWS: c.AWS.settings(c.S3, c.SQS, c.SFN, c.KMS), Trust: c.Envelope.trust()}, DLQURL: c.DLQURL,
 		JobQueueURL: c.QueueURL, StateMachineARN: c.StateMachineARN, Signing: c.Signer.signing(), Issuer: c.Issuer, Audience: c.Envelope.Audience,
 	}, g.Logger())
 }

@@ -9,11 +9,13 @@ import (
 
 // DemoCmd runs the end-to-end demo on the local stack (make demo).
 type DemoCmd struct {
-	AWS   AWSFlags   `embed:""`
-	Embed EmbedFlags `embed:"" prefix:"embed-"`
+	AWS   AWSFlags    `embed:""`
+	S3    S3Endpoint  `embed:""`
+	SQS   SQSEndpoint `embed:""`
+	Embed EmbedFlags  `embed:""`
 
 	DatabaseURL string        `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string."`
-	OwnerURL    string        `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (audit verify)."`
+	OwnerURL    string        `name:"owner-database-url" aliases:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (audit verify)."`
 	Corpus      string        `name:"corpus" default:"deploy/local/corpus" help:"Folder with one sub-folder of documents per tenant (acme, globex)."`
 	Bucket      string        `name:"bucket" default:"tenantry-demo" help:"Upload bucket."`
 	Queue       string        `name:"queue" env:"TENANTRY_EVENTS_QUEUE" default:"tenantry-jobs" help:"Queue the local S3 event relay feeds."`
@@ -30,7 +32,7 @@ func (c *DemoCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return service.Demo(g.Context(), service.DemoConfig{AWS: c.AWS.settings(), Embed: c.Embed.settings(),
+	return service.Demo(g.Context(), service.DemoConfig{AWS: c.AWS.settings(c.S3, c.SQS), Embed: c.Embed.settings(),
 		DatabaseURL: c.DatabaseURL, OwnerURL: c.OwnerURL, Corpus: c.Corpus, Bucket: c.Bucket, Queue: c.Queue,
 		StateDir: c.StateDir, OpsAddr: c.OpsAddr, APIAddr: c.APIAddr, Query: c.Query, Timeout: c.Timeout,
 		Worker: []string{self, "worker", "--log-level=info"}, Out: os.Stdout}, g.Logger())

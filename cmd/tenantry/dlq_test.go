@@ -30,7 +30,7 @@ func TestDLQFilterFlags(t *testing.T) {
 		{name: "upper-case tenant (normalised)", flags: DLQFilterFlags{Tenant: []string{strings.ToUpper(id.String())}}, ok: true},
 		{name: "braced tenant", flags: DLQFilterFlags{Tenant: []string{"{" + id.String() + "}"}}},
 		{name: "not a uuid", flags: DLQFilterFlags{Tenant: []string{"acme"}}},
-		{name: "ages inverted", flags: DLQFilterFlags{MinAge: time.Hour, MaxAge: time.Minute}},
+		{name: "ages inverted", flags: DLQFilterFlags{Until: time.Hour, Since: time.Minute}},
 	} {
 		if _, err := tc.flags.filter(); (err == nil) != tc.ok {
 			t.Errorf("%s: filter() error %v, want ok=%v", tc.name, err, tc.ok)
@@ -61,14 +61,14 @@ func TestRedriveUnsupportedCLI(t *testing.T) {
 	}
 	t.Cleanup(func() { _, _ = client.DeleteQueue(context.Background(), &sqs.DeleteQueueInput{QueueUrl: out.QueueUrl}) })
 	g := &Globals{ctx: ctx, logger: zap.NewNop()}
-	flags := DLQRedriveFlags{AWS: AWSFlags{Region: "us-east-1", SQSEndpoint: endpoint}, DLQURL: aws.ToString(out.QueueUrl)}
+	flags := DLQRedriveFlags{AWS: AWSFlags{Region: "us-east-1"}, SQS: SQSEndpoint{endpoint}, DLQURL: aws.ToString(out.QueueUrl)}
 	for _, tc := range []struct {
 		name string
 		run  func() error
 	}{
 		{"start", func() error { return (&DLQRedriveStartCmd{DLQRedriveFlags: flags}).Run(g) }},
 		{"list", func() error { return (&DLQRedriveListCmd{DLQRedriveFlags: flags}).Run(g) }},
-		{"cancel", func() error { return (&DLQRedriveCancelCmd{AWS: flags.AWS, Handle: "h"}).Run(g) }},
+		{"cancel", func() error { return (&DLQRedriveCancelCmd{AWS: flags.AWS, SQS: flags.SQS, Handle: "h"}).Run(g) }},
 	} {
 		err := tc.run()
 		if !errors.Is(err, dlq.ErrUnsupported) || !strings.Contains(err.Error(), "tenantry dlq replay") {

@@ -14,14 +14,14 @@ import (
 type EnvelopeCmd struct {
 	Keygen EnvelopeKeygenCmd `cmd:"" help:"Generate a local signing key (private key file; public JWK on stdout)."`
 	Sign   EnvelopeSignCmd   `cmd:"" help:"Sign an envelope with a key file or KMS and print it."`
-	Verify EnvelopeVerifyCmd `cmd:"" help:"Verify an envelope; print its claims, or its reason code and exit 1."`
+	Verify EnvelopeVerifyCmd `cmd:"" help:"Verify an envelope; print its claims, or its reason code and exit 3."`
 	JWKS   EnvelopeJWKSCmd   `cmd:"" name:"jwks" help:"Print the public JWKS of signing keys (key files and/or KMS keys)."`
 }
 
 // EnvelopeKeygenCmd writes a new private key and prints its public JWK.
 type EnvelopeKeygenCmd struct {
 	Alg    string `name:"alg" enum:"ES256,EdDSA" default:"ES256" help:"Algorithm (ES256 or EdDSA)."`
-	KID    string `name:"kid" help:"Key id (default: RFC 7638 thumbprint)."`
+	KID    string `name:"envelope-kid" aliases:"kid" help:"Key id (default: RFC 7638 thumbprint)."`
 	Out    string `name:"out" required:"" help:"Private key file to create (mode 0600; .pem writes PKCS#8 PEM, else a JWK)."`
 	JWKS   string `name:"jwks" help:"Also add the public key to this JWKS file (created if missing): publish it before signing with the key."`
 	Format string `name:"format" enum:"auto,pem,jwk" default:"auto" help:"Private key format."`
@@ -35,6 +35,7 @@ func (c *EnvelopeKeygenCmd) Run(*Globals) error {
 // EnvelopeSignCmd signs one envelope.
 type EnvelopeSignCmd struct {
 	AWS    AWSFlags            `embed:""`
+	KMS    KMSEndpoint         `embed:""`
 	Signer EnvelopeSignerFlags `embed:""`
 	Claims EnvelopeIssuerFlags `embed:""`
 
@@ -45,7 +46,7 @@ type EnvelopeSignCmd struct {
 	Bucket   string `name:"bucket" help:"Bucket of the object (with --key)."`
 	Key      string `name:"key" help:"Object key (with --bucket)."`
 	BodyFile string `name:"body-file" help:"Job body to bind (bh claim); - reads stdin."`
-	JSON     bool   `name:"json" help:"Print {envelope, claims, bytes} instead of the bare token."`
+	Output   string `name:"output" short:"o" enum:"table,json" default:"table" help:"table: the bare token; json: {envelope, claims, bytes}."`
 }
 
 // Run signs and prints.
@@ -55,19 +56,22 @@ func (c *EnvelopeSignCmd) Run(g *Globals) error {
 		return err
 	}
 	req := service.SignRequest{Tenant: tenant, Actor: c.Actor, Action: envelope.Action(c.Action),
-		Resource: c.Resource, Bucket: c.Bucket, Key: c.Key, JSON: c.JSON}
+		Resource: c.Resource, Bucket: c.Bucket, Key: c.Key, JSON: c.Output == "json"}
 	if c.BodyFile != "" {
 		if req.Body, err = readInput(c.BodyFile); err != nil {
 			return err
 		}
 	}
-	return service.EnvelopeSign(g.Context(), c.AWS.settings(), c.Signer.signing(), c.Claims.config(), req, os.Stdout)
+	return service.EnvelopeSign(g.Context(), c.AWS.settings(c.KMS), c.Signer.signing(), c.Claims.config(), req, os.Stdout)
 }
 
 // EnvelopeVerifyCmd verifies one envelope.
 type EnvelopeVerifyCmd struct {
 	AWS   AWSFlags              `embed:""`
+	KMS   KMSEndpoint           `embed:""`
 	Trust EnvelopeVerifierFlags `embed:""`
+
+	JSONOutputFlags `embed:""`
 
 	Token    string `arg:"" default:"-" help:"The envelope, or - for stdin."`
 	Bucket   string `name:"bucket" help:"Check the binding to this object (with --key)."`
@@ -87,19 +91,20 @@ func (c *EnvelopeVerifyCmd) Run(g *Globals) error {
 			return err
 		}
 	}
-	return service.EnvelopeVerify(g.Context(), c.AWS.settings(), c.Trust.trust(), req, os.Stdout, g.Logger())
+	return service.EnvelopeVerify(g.Context(), c.AWS.settings(c.KMS), c.Trust.trust(), req, os.Stdout, c.format(), g.Logger())
 }
 
 // EnvelopeJWKSCmd prints the public keys of signing keys as a JWKS.
 type EnvelopeJWKSCmd struct {
-	AWS       AWSFlags `embed:""`
-	KeyFiles  []string `name:"key-file" help:"Private key files (repeatable)." type:"existingfile"`
-	KMSKeyIDs []string `name:"kms-key-id" help:"KMS keys (repeatable)."`
+	AWS       AWSFlags    `embed:""`
+	KMS       KMSEndpoint `embed:""`
+	KeyFiles  []string    `name:"envelope-key-file" aliases:"key-file" help:"Private key files (repeatable)." type:"existingfile"`
+	KMSKeyIDs []string    `name:"envelope-kms-key-id" aliases:"kms-key-id" help:"KMS keys (repeatable)."`
 }
 
 // Run prints the JWKS.
 func (c *EnvelopeJWKSCmd) Run(g *Globals) error {
-	out, err := service.PublicJWKS(g.Context(), c.AWS.settings(), c.KeyFiles, c.KMSKeyIDs)
+	out, err := service.PublicJWKS(g.Context(), c.AWS.settings(c.KMS), c.KeyFiles, c.KMSKeyIDs)
 	if err != nil {
 		return err
 	}
@@ -123,5 +128,3 @@ func readInput(path string) ([]byte, error) {
 	}
 	return os.ReadFile(path)
 }
-
-func printJSON(v any) error { return service.WriteJSON(os.Stdout, v) }

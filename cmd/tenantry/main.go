@@ -12,6 +12,7 @@ import (
 	"github.com/alecthomas/kong"
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/internal/exitcode"
 	"github.com/tenantry/tenantry/internal/service"
 )
 
@@ -54,6 +55,7 @@ type CLI struct {
 	DLQ      DLQCmd      `cmd:"" name:"dlq" help:"Inspect and replay dead-letter queues (inspect, replay, redrive)."`
 	Sfn      SfnCmd      `cmd:"" help:"Step Functions pipeline: start executions, redrive failed ones, replay Express failures."`
 	Tenant   TenantCmd   `cmd:"" help:"Per-tenant circuit breakers and dispatch limits: pause, resume, status, limits (owner role)."`
+	Health   HealthCmd   `cmd:"" help:"Probe the ops endpoint (the container health check): exit 0 ready, 1 not ready, 4 not answering."`
 }
 
 // VersionCmd prints the build version.
@@ -67,16 +69,29 @@ func (VersionCmd) Run(*Globals) error {
 
 func main() {
 	var cli CLI
-	kctx := kong.Parse(&cli,
+	parser, err := kong.New(&cli,
 		kong.Name("tenantry"),
-		kong.Description("Tenant-scoped document ingestion for multi-tenant RAG on AWS."),
+		kong.Description("Tenant-scoped document ingestion for multi-tenant RAG on AWS. Exit codes: 0 ok, 1 failure, 2 usage, 3 refused (verification failed), 4 unreachable."),
 		kong.UsageOnError(),
 		kong.Vars{"version": version},
+		kong.Exit(func(code int) {
+			if code == kongUsageError {
+				code = exitcode.Usage
+			}
+			os.Exit(code)
+		}),
 	)
+	if err != nil {
+		panic(err) // the command tree itself is wrong: a bug, caught by the tests
+	}
+	args, jsonUsed := rewriteArgs(os.Args[1:])
+	kctx, err := parser.Parse(args)
+	parser.FatalIfErrorf(err)
+	warnDeprecated(os.Stderr, kctx, args, jsonUsed)
 	logger, err := service.NewLogger(cli.LogLevel, cli.LogJSON)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
-		os.Exit(2)
+		os.Exit(exitcode.Usage)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	cli.ctx, cli.logger = ctx, logger
@@ -85,6 +100,9 @@ func main() {
 	_ = logger.Sync()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tenantry:", err)
-		os.Exit(1)
+		os.Exit(exitcode.Of(err))
 	}
 }
+
+// kongUsageError is the status kong exits with on a parse error.
+const kongUsageError = 80

@@ -1,26 +1,32 @@
 package main
 
 import (
+	"os"
 	"time"
 
+	"github.com/tenantry/tenantry/internal/output"
 	"github.com/tenantry/tenantry/internal/presign"
 )
 
 // presignFlags are shared by `presign` and `upload`.
 type presignFlags struct {
 	AWS    AWSFlags            `embed:""`
+	S3     S3Endpoint          `embed:""`
+	KMS    KMSEndpoint         `embed:""`
 	Signer EnvelopeSignerFlags `embed:""`
 	Claims EnvelopeIssuerFlags `embed:""`
 
-	Bucket   string        `name:"bucket" env:"TENANTRY_UPLOAD_BUCKET" required:"" help:"Upload bucket."`
+	Bucket   string        `name:"bucket" env:"TENANTRY_BUCKET,TENANTRY_UPLOAD_BUCKET" required:"" help:"Upload bucket."`
 	Tenant   string        `name:"tenant" required:"" help:"Tenant id (UUID)."`
 	Document string        `name:"document" help:"Document id (default: a new UUID)."`
 	Actor    string        `name:"actor" required:"" help:"Who uploads (envelope sub)."`
 	Expires  time.Duration `name:"expires" default:"15m" help:"URL lifetime."`
+
+	JSONOutputFlags `embed:""`
 }
 
 func (c *presignFlags) presigner(g *Globals) (*presign.Presigner, error) {
-	return c.Signer.signing().Presigner(g.Context(), c.AWS.settings(), c.Claims.config(),
+	return c.Signer.signing().Presigner(g.Context(), c.AWS.settings(c.S3, c.KMS), c.Claims.config(),
 		presign.Config{Bucket: c.Bucket, Expires: c.Expires}, g.Logger())
 }
 
@@ -55,7 +61,7 @@ func (c *PresignCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(up)
+	return output.Write(os.Stdout, c.format(), up)
 }
 
 // UploadCmd presigns and uploads a local file in one step.
@@ -81,5 +87,5 @@ func (c *UploadCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(map[string]any{"bucket": up.Bucket, "key": up.Key, "document_id": up.DocumentID, "bytes": size})
+	return output.Write(os.Stdout, c.format(), map[string]any{"bucket": up.Bucket, "key": up.Key, "document_id": up.DocumentID, "bytes": size})
 }

@@ -12,18 +12,19 @@ import (
 // request), established by the same gate as the worker's.
 type SearchCmd struct {
 	AWS      AWSFlags              `embed:""`
-	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
-	Embed    EmbedFlags            `embed:"" prefix:"embed-"`
+	KMS      KMSEndpoint           `embed:""`
+	Envelope EnvelopeVerifierFlags `embed:""`
+	Embed    EmbedFlags            `embed:""`
 
 	DatabaseURL string         `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string."`
 	Token       string         `name:"token" required:"" help:"Signed envelope (act=search) naming the tenant; - reads stdin."`
-	K           int            `name:"k" default:"5" help:"Number of results."`
+	Limit       int            `name:"limit" aliases:"k" default:"5" help:"Number of results (k)."`
 	Filter      string         `name:"filter" help:"Metadata filter, Bedrock KB RetrievalFilter JSON (e.g. {\"equals\":{\"key\":\"team\",\"value\":\"finance\"}})."`
 	Mode        string         `name:"mode" default:"vector" enum:"vector,hybrid" help:"Ranking: vector, or hybrid (vector + full text, reciprocal rank fusion)."`
 	Language    string         `name:"language" help:"Text search configuration for hybrid (default english)."`
 	Retrieval   RetrievalFlags `embed:"" prefix:"search-"`
-	JSON        bool           `name:"json" help:"JSON lines instead of a table."`
-	Query       string         `arg:"" help:"The query text."`
+	OutputFlags `embed:""`
+	Query       string `arg:"" help:"The query text."`
 }
 
 // Run searches.
@@ -32,11 +33,11 @@ func (c *SearchCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	hits, err := service.Search(g.Context(), service.SearchConfig{AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
-		Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, Token: token, Query: c.Query, K: c.K,
+	hits, err := service.Search(g.Context(), service.SearchConfig{AWS: c.AWS.settings(c.KMS), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
+		Retrieval: service.Retrieval(c.Retrieval), DatabaseURL: c.DatabaseURL, Token: token, Query: c.Query, K: c.Limit,
 		Filter: c.Filter, Mode: c.Mode, Language: c.Language}, g.Logger())
 	if err != nil {
 		return err
 	}
-	return retrieval.WriteHits(os.Stdout, hits, c.JSON)
+	return retrieval.WriteHits(os.Stdout, hits, c.format().IsJSON())
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/tenantry/tenantry/internal/output"
 	"github.com/tenantry/tenantry/internal/service"
 	"github.com/tenantry/tenantry/internal/sfnctl"
 )
@@ -17,9 +18,9 @@ type SfnCmd struct {
 
 // sfnFlags are shared by the sfn subcommands.
 type sfnFlags struct {
-	AWS             AWSFlags `embed:""`
-	StateMachineARN string   `name:"state-machine-arn" env:"TENANTRY_SFN_STATE_MACHINE_ARN" required:"" help:"The pipeline state machine."`
-	Rate            float64  `name:"rate" default:"5" help:"Step Functions calls per second (redrive, replay)."`
+	AWS             AWSFlags    `embed:""`
+	SFN             SFNEndpoint `embed:""`
+	StateMachineARN string      `name:"state-machine-arn" env:"TENANTRY_SFN_STATE_MACHINE_ARN" required:"" help:"The pipeline state machine."`
 }
 
 // sfnFilterFlags select executions or failure records.
@@ -30,6 +31,7 @@ type sfnFilterFlags struct {
 	Errors []string      `name:"error" help:"Only these error names (repeat). Default: every error except the permanent ones (Tenantry.Permanent, Tenantry.EnvelopeRejected, ...)."`
 	Limit  int           `name:"limit" help:"Act on at most this many (0: all)."`
 	DryRun bool          `name:"dry-run" help:"Print what would be done; change nothing."`
+	Rate   float64       `name:"rate" default:"5" help:"Step Functions calls per second."`
 }
 
 func (f sfnFilterFlags) filter() (sfnctl.Filter, error) {
@@ -46,10 +48,13 @@ func (f sfnFilterFlags) filter() (sfnctl.Filter, error) {
 
 // SfnStartCmd starts one execution.
 type SfnStartCmd struct {
-	sfnFlags `embed:""`
-	Trust    EnvelopeVerifierFlags `embed:""`
+	sfnFlags    `embed:""`
+	S3          S3Endpoint            `embed:""`
+	KMS         KMSEndpoint           `embed:""`
+	Trust       EnvelopeVerifierFlags `embed:""`
+	OutputFlags `embed:""`
 
-	Bucket       string `name:"bucket" env:"TENANTRY_BUCKET" required:"" help:"Upload bucket."`
+	Bucket       string `name:"bucket" env:"TENANTRY_BUCKET,TENANTRY_UPLOAD_BUCKET" required:"" help:"Upload bucket."`
 	Key          string `arg:"" help:"Object key ({tenant}/{document}/{filename})."`
 	VersionID    string `name:"version-id" help:"Object version (default: the current one)."`
 	Rerun        string `name:"rerun" help:"Start again an upload whose execution failed for good (any label; each label runs once)."`
@@ -59,7 +64,7 @@ type SfnStartCmd struct {
 // Run starts the execution and prints it.
 func (c *SfnStartCmd) Run(g *Globals) error {
 	ctx := g.Context()
-	ctl, err := service.SFNController(ctx, c.AWS.settings(), c.Trust.trust(), c.config(c.OmitEnvelope), g.Logger())
+	ctl, err := service.SFNController(ctx, c.AWS.settings(c.SFN, c.S3, c.KMS), c.Trust.trust(), c.config(c.OmitEnvelope, 0), g.Logger())
 	if err != nil {
 		return err
 	}
@@ -67,11 +72,11 @@ func (c *SfnStartCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(map[string]any{"executionArn": st.ExecutionARN, "name": st.Name, "tenant": st.Tenant, "duplicate": st.Duplicate})
+	return output.Write(os.Stdout, c.format(), map[string]any{"execution_arn": st.ExecutionARN, "name": st.Name, "tenant": st.Tenant, "duplicate": st.Duplicate})
 }
 
-func (c *sfnFlags) config(omitEnvelope bool) sfnctl.Config {
-	return sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: c.Rate, OmitEnvelope: omitEnvelope}
+func (c *sfnFlags) config(omitEnvelope bool, rate float64) sfnctl.Config {
+	return sfnctl.Config{StateMachineARN: c.StateMachineARN, RatePerSecond: rate, OmitEnvelope: omitEnvelope}
 }
 
 // SfnRedriveCmd redrives failed Standard executions.
@@ -86,16 +91,19 @@ func (c *SfnRedriveCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return service.SFNRecover(g.Context(), c.AWS.settings(), service.Trust{}, c.config(false), "", f, os.Stdout, g.Logger())
+	return service.SFNRecover(g.Context(), c.AWS.settings(c.SFN), service.Trust{}, c.config(false, c.Rate), "", f, os.Stdout, g.Logger())
 }
 
 // SfnReplayCmd replays failed Express executions.
 type SfnReplayCmd struct {
 	sfnFlags       `embed:""`
 	sfnFilterFlags `embed:""`
+	S3             S3Endpoint            `embed:""`
+	SQS            SQSEndpoint           `embed:""`
+	KMS            KMSEndpoint           `embed:""`
 	Trust          EnvelopeVerifierFlags `embed:""`
 
-	QueueURL string `name:"queue-url" env:"TENANTRY_SFN_FAILURE_QUEUE_URL" required:"" help:"The Express failure queue (the definition's FailureQueueUrl)."`
+	QueueURL string `name:"failure-queue-url" aliases:"queue-url" env:"TENANTRY_SFN_FAILURE_QUEUE_URL" required:"" help:"The Express failure queue (the definition's FailureQueueUrl)."`
 }
 
 // Run replays and prints one JSON line per selected record, then a summary.
@@ -104,5 +112,5 @@ func (c *SfnReplayCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return service.SFNRecover(g.Context(), c.AWS.settings(), c.Trust.trust(), c.config(false), c.QueueURL, f, os.Stdout, g.Logger())
+	return service.SFNRecover(g.Context(), c.AWS.settings(c.SFN, c.S3, c.SQS, c.KMS), c.Trust.trust(), c.config(false, c.Rate), c.QueueURL, f, os.Stdout, g.Logger())
 }

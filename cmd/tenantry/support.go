@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/output"
 	"github.com/tenantry/tenantry/internal/service"
 )
 
@@ -24,7 +25,7 @@ type SupportCmd struct {
 
 // SupportOwnerDB is the owner-role connection of grant, revoke and list.
 type SupportOwnerDB struct {
-	OwnerURL string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (only the owner creates or revokes grants)."`
+	OwnerURL string `name:"owner-database-url" aliases:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (only the owner creates or revokes grants)."`
 	By       string `name:"by" env:"USER" required:"" help:"Who grants or revokes (recorded as the audit actor)."`
 }
 
@@ -47,7 +48,7 @@ func (c *SupportGrantCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printJSON(grant)
+	return output.WriteJSON(os.Stdout, grant)
 }
 
 // SupportRevokeCmd revokes a grant.
@@ -80,7 +81,7 @@ func (c *SupportRevokeCmd) Run(g *Globals) error {
 
 // SupportListCmd lists grants.
 type SupportListCmd struct {
-	OwnerURL string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string."`
+	OwnerURL string `name:"owner-database-url" aliases:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string."`
 	Tenant   string `name:"tenant" help:"Only this tenant's grants."`
 }
 

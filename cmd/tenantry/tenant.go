@@ -20,7 +20,7 @@ type TenantCmd struct {
 
 // TenantDB is the owner-role connection of the tenant commands.
 type TenantDB struct {
-	OwnerURL string `name:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (operators act on any tenant; audited in its chain)."`
+	OwnerURL string `name:"owner-database-url" aliases:"owner-url" env:"TENANTRY_OWNER_DATABASE_URL" required:"" help:"Owner role connection string (operators act on any tenant; audited in its chain)."`
 	Actor    string `name:"actor" env:"TENANTRY_ACTOR" help:"Who acts, for the audit chain (default: $USER)."`
 }
 
@@ -94,8 +94,8 @@ func (d TenantDB) transition(g *Globals, tenant, reason string, pause bool) erro
 // TenantStatusCmd shows breakers.
 type TenantStatusCmd struct {
 	TenantDB
-	Tenant []string `name:"tenant" help:"Only these tenants (default: every tenant with a breaker or parked messages)."`
-	JSON   bool     `name:"json" help:"JSON lines instead of a table."`
+	Tenant      []string `name:"tenant" help:"Only these tenants (default: every tenant with a breaker or parked messages)."`
+	OutputFlags `embed:""`
 }
 
 // Run shows.
@@ -113,7 +113,7 @@ func (c *TenantStatusCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return breaker.WriteStatuses(os.Stdout, sts, c.JSON)
+	return breaker.WriteStatuses(os.Stdout, sts, c.format().IsJSON())
 }
 
 // TenantLimitsCmd shows or sets a tenant's limits; flags left at -1 keep

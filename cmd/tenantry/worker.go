@@ -13,12 +13,17 @@ import (
 // gateway, shared by the worker and the Lambda task function.
 type StageFlags struct {
 	AWS      AWSFlags              `embed:""`
-	Envelope EnvelopeVerifierFlags `embed:"" prefix:"envelope-"`
-	Embed    EmbedFlags            `embed:"" prefix:"embed-"`
+	S3       S3Endpoint            `embed:""`
+	SQS      SQSEndpoint           `embed:""`
+	SFN      SFNEndpoint           `embed:""`
+	KMS      KMSEndpoint           `embed:""`
+	Envelope EnvelopeVerifierFlags `embed:""`
+	Embed    EmbedFlags            `embed:""`
 
 	DatabaseURL string   `name:"database-url" env:"TENANTRY_DATABASE_URL" required:"" help:"Worker role connection string (not the owner; preflight refuses roles that could bypass RLS)."`
 	DBMaxConns  int32    `name:"db-max-conns" env:"TENANTRY_DB_MAX_CONNS" default:"8" help:"Database pool size."`
-	Buckets     []string `name:"bucket" env:"TENANTRY_BUCKETS" help:"Accept events only for these buckets (default: any)."`
+	DBIAMAuth   bool     `name:"database-iam-auth" env:"TENANTRY_DATABASE_IAM_AUTH" help:"Log in with an RDS IAM token per connection (the role needs rds-db:connect; the URL has no password)."`
+	Buckets     []string `name:"buckets" aliases:"bucket" env:"TENANTRY_BUCKETS" help:"Accept events only for these buckets (repeat or comma-separate; default: any)."`
 
 	MaxDocumentBytes int64  `name:"max-document-bytes" env:"TENANTRY_MAX_DOCUMENT_BYTES" default:"67108864" help:"Largest object accepted."`
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
@@ -38,8 +43,8 @@ func (c *StageFlags) config() service.Config {
 		overlap = chunk.NoOverlap
 	}
 	return service.Config{
-		AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
-		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
+		AWS: c.AWS.settings(c.S3, c.SQS, c.SFN, c.KMS), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
+		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, DatabaseIAMAuth: c.DBIAMAuth, Buckets: c.Buckets,
 		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir},
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,

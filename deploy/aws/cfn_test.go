@@ -732,7 +732,9 @@ var sampleParameters = map[string]any{
 // conditionSamples give values to parameters that conditions read but that
 // have no AllowedValues.
 var conditionSamples = map[string][]string{
-	"AlarmEmail": {"", "oncall@example.com"},
+	"AlarmEmail":             {"", "oncall@example.com"},
+	"DatabaseOwnerSecretArn": {"", "arn:aws:secretsmanager:us-east-1:111122223333:secret:tenantry/database/owner-AbCdEf"},
+	"DatabaseResourceId":     {"", "cluster-ABCDEFGHIJKLMNOPQRSTUVWXY0"},
 }
 
 // parameterValues is the full parameter assignment of a scenario: its

@@ -160,7 +160,7 @@ func TestWorkerEnvironmentIsRead(t *testing.T) {
 	set := map[string]bool{}
 	for _, c := range containers {
 		for _, key := range []string{"Environment", "Secrets"} {
-			for _, e := range asList(get(c, key)) {
+			for _, e := range branches(asList(get(c, key))) {
 				name, _ := get(e, "Name").(string)
 				set[name] = true
 			}
@@ -260,4 +260,24 @@ func TestGoMemLimitFitsTaskMemory(t *testing.T) {
 			t.Errorf("%s: GoMemLimit %s is %.0f%% of the task's %v MiB, want 75–85%%", name, limit, 100*frac, mem)
 		}
 	}
+}
+
+// branches replaces each Fn::If entry of a list by the entries of both of
+// its branches (an AWS::NoValue branch adds nothing).
+func branches(list []any) []any {
+	var out []any
+	for _, e := range list {
+		k, arg, ok := intrinsic(e)
+		if !ok || k != "Fn::If" {
+			out = append(out, e)
+			continue
+		}
+		for _, b := range asList(arg)[1:] {
+			if bk, barg, ok := intrinsic(b); ok && bk == "Ref" && barg == "AWS::NoValue" {
+				continue
+			}
+			out = append(out, b)
+		}
+	}
+	return out
 }

@@ -410,8 +410,19 @@ func TestDockerfileInvariants(t *testing.T) {
 	if exp := final.find("EXPOSE"); len(exp) != 1 || exp[0].Args != fmt.Sprint(port) {
 		t.Errorf("EXPOSE %v, task definition maps %v", exp, port)
 	}
-	if len(final.find("HEALTHCHECK")) > 0 {
-		t.Error("HEALTHCHECK cannot run in distroless (no shell, no curl); see the comment in the Dockerfile")
+	// distroless has no shell or curl: the health check must be the exec
+	// form of the binary's own probe, on the exposed port.
+	hc := final.find("HEALTHCHECK")
+	if len(hc) != 1 {
+		t.Fatalf("want one HEALTHCHECK, have %d", len(hc))
+	}
+	_, cmd, ok := strings.Cut(hc[0].Args, "CMD ")
+	var hargv []string
+	if !ok || json.Unmarshal([]byte(strings.TrimSpace(cmd)), &hargv) != nil || len(hargv) < 2 || path.Clean(hargv[0]) != path.Clean(dst) || hargv[1] != "health" {
+		t.Errorf("HEALTHCHECK must be CMD [\"%s\", \"health\", ...] (exec form, no shell), is %q", dst, hc[0].Args)
+	}
+	if !strings.Contains(hc[0].Args, fmt.Sprintf(":%v/readyz", port)) {
+		t.Errorf("HEALTHCHECK does not probe /readyz on port %v: %q", port, hc[0].Args)
 	}
 }
 

@@ -237,7 +237,7 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 			checkQueues, "TaskQueue: RedrivePolicy.deadLetterTargetArn"},
 		{"unencrypted queue",
 			func(t *testing.T, r map[string]any) {
-				del(t, r, "Resources/TaskDeadLetterQueue/Properties/SqsManagedSseEnabled")
+				del(t, r, "Resources/TaskDeadLetterQueue/Properties/KmsMasterKeyId")
 			},
 			checkQueues, "TaskDeadLetterQueue is not encrypted at rest"},
 		{"worker runs as root",
@@ -256,6 +256,25 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 				appendTo(t, r, "Resources/WorkerTaskDefinition/Properties/ContainerDefinitions/0/Environment",
 					map[string]any{"Name": "TENANTRY_DATABASE_PASSWORD", "Value": "hunter2"})
 			}, checkNoSecretsInTemplate, "TENANTRY_DATABASE_PASSWORD looks like a secret"},
+		{"bucket back to SSE-S3",
+			func(t *testing.T, r map[string]any) {
+				set(t, r, "Resources/UploadBucket/Properties/BucketEncryption/ServerSideEncryptionConfiguration/0/ServerSideEncryptionByDefault/SSEAlgorithm", "AES256")
+			}, checkDataEncryption, "UploadBucket: want SSE-KMS"},
+		{"alarm topic without the stack key",
+			func(t *testing.T, r map[string]any) { del(t, r, "Resources/AlarmTopic/Properties/KmsMasterKeyId") },
+			checkDataEncryption, "AlarmTopic is not encrypted with DataKey"},
+		{"data key usable outside S3 and SQS",
+			func(t *testing.T, r map[string]any) {
+				del(t, r, "Resources/DataKey/Properties/KeyPolicy/Statement/1/Condition")
+			}, checkDataEncryption, "only through S3 and SQS"},
+		{"data key usable by every principal of the account",
+			func(t *testing.T, r map[string]any) {
+				appendTo(t, r, "Resources/DataKey/Properties/KeyPolicy/Statement/0/Action", "kms:Decrypt")
+			}, checkDataEncryption, "the account root may use the key"},
+		{"services may use the data key for any account",
+			func(t *testing.T, r map[string]any) {
+				del(t, r, "Resources/DataKey/Properties/KeyPolicy/Statement/2/Condition")
+			}, checkDataEncryption, "confused deputy"},
 		{"transform added",
 			func(t *testing.T, r map[string]any) { r["Transform"] = "AWS::Serverless-2016-10-31" },
 			checkTemplateSections, "no Transform"},
@@ -284,7 +303,7 @@ func TestChecksCatchBrokenTemplates(t *testing.T) {
 	for _, c := range []check{checkReferencesResolve, checkEverythingDeclaredIsUsed, checkParametersHaveTypesAndConstraints,
 		checkEveryScenarioRenders, checkRoleActionsMatchCode, checkIAMStatementsAreTight, checkEnvelopeKeyPolicy,
 		checkBucket, checkQueues, checkWorkerService, checkAlarms, checkNoSecretsInTemplate, checkTemplateSections,
-		checkWorkerWritesOnlyIntermediateData, checkConstructedARNsMatchNames} {
+		checkWorkerWritesOnlyIntermediateData, checkConstructedARNsMatchNames, checkDataEncryption} {
 		var f findings
 		c(&f, base)
 		if len(f.msgs) > 0 {
@@ -343,7 +362,7 @@ func TestValidatorsCatchBrokenTemplates(t *testing.T) {
 			}, false, "want an object"},
 		{"queue not encrypted (Control Tower SQS.PR.2)",
 			func(t *testing.T, r map[string]any) {
-				set(t, r, "Resources/TaskQueue/Properties/SqsManagedSseEnabled", false)
+				del(t, r, "Resources/TaskQueue/Properties/KmsMasterKeyId")
 			},
 			true, "TaskQueue fails CT.SQS.PR.2"},
 		{"tracing off (Control Tower STEPFUNCTIONS.PR.2)",

@@ -35,7 +35,14 @@ var taskResourceActions = []struct {
 	{regexp.MustCompile(`^arn:aws:states:::lambda:invoke(\.waitForTaskToken)?$`), []string{"lambda:InvokeFunction"}},
 	{regexp.MustCompile(`^arn:aws:states:::states:startExecution$`), []string{"states:StartExecution"}},
 	{regexp.MustCompile(`^arn:aws:states:::events:putEvents(\.waitForTaskToken)?$`), []string{"events:PutEvents"}},
+	// The Express definition names its task function directly (a Lambda
+	// ARN as the resource: a synchronous invoke).
+	{regexp.MustCompile(`^\$\{TaskFunctionArn\}$`), []string{"lambda:InvokeFunction"}},
 }
+
+// expressDefinitionPath is where ExpressPipelineStateMachine's
+// DefinitionS3Location points, from the repository root.
+const expressDefinitionPath = "statemachine/pipeline.express.asl.json"
 
 // awsSDKService maps aws-sdk integration service names to IAM prefixes
 // where they differ.
@@ -45,7 +52,12 @@ var awsSDKService = map[string]string{"sfn": "states"}
 // definition: one or more actions per Task resource, plus logging/tracing.
 // It returns nil, nil while the definition does not exist.
 func stateMachineActions(root string) (map[string]bool, error) {
-	data, err := readDefinition(root)
+	return stateMachineActionsOf(root, definitionPath)
+}
+
+// stateMachineActionsOf is stateMachineActions for the definition at path.
+func stateMachineActionsOf(root, path string) (map[string]bool, error) {
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(path)))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
@@ -54,7 +66,7 @@ func stateMachineActions(root string) (map[string]bool, error) {
 	}
 	var def map[string]any
 	if err := json.Unmarshal(data, &def); err != nil {
-		return nil, fmt.Errorf("%s: %w", definitionPath, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	out := map[string]bool{}
 	for _, a := range stateMachinePlatformActions {

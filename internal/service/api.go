@@ -32,8 +32,10 @@ type APIConfig struct {
 	OIDC        OIDC
 	Retrieval   Retrieval
 	DatabaseURL string
-	Listen      string // default 127.0.0.1:8088
-	MaxConns    int32  // default 8
+	// DatabaseIAMAuth logs in with an RDS IAM token per connection.
+	DatabaseIAMAuth bool
+	Listen          string // default 127.0.0.1:8088
+	MaxConns        int32  // default 8
 }
 
 // ServeAPI serves the search API until ctx ends, then shuts down gracefully.
@@ -66,7 +68,11 @@ func ServeAPI(ctx context.Context, cfg APIConfig, logger *zap.Logger) error {
 	if err != nil {
 		return err
 	}
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.MaxConns, Logger: logger})
+	pw, err := cfg.AWS.databasePassword(ctx, cfg.DatabaseIAMAuth)
+	if err != nil {
+		return err
+	}
+	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.MaxConns, Password: pw, Logger: logger})
 	if err != nil {
 		return err
 	}

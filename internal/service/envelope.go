@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/output"
 )
 
 // KeyGen is a new local signing key to create.
@@ -95,9 +96,9 @@ func EnvelopeSign(ctx context.Context, a AWS, s Signing, cfg envelope.IssuerConf
 }
 
 // EnvelopeVerify checks req with the verifier of t and writes its verdict
-// to w as JSON; a refused envelope is also an error (envelope.ErrRefused).
+// to w in format f; a refused envelope is also an error (envelope.ErrRefused).
 // It is an operator's tool: the verdict mints no scope for the database.
-func EnvelopeVerify(ctx context.Context, a AWS, t Trust, req envelope.CheckRequest, w io.Writer, logger *zap.Logger) error {
+func EnvelopeVerify(ctx context.Context, a AWS, t Trust, req envelope.CheckRequest, w io.Writer, f output.Format, logger *zap.Logger) error {
 	v, err := t.Verifier(ctx, a, logger)
 	if err != nil {
 		return err
@@ -106,16 +107,11 @@ func EnvelopeVerify(ctx context.Context, a AWS, t Trust, req envelope.CheckReque
 	if err != nil && !errors.Is(err, envelope.ErrRefused) {
 		return err
 	}
-	if werr := WriteJSON(w, verdict); werr != nil {
+	if werr := output.Write(w, f, verdict); werr != nil {
 		return werr
 	}
 	return err
 }
 
 // WriteJSON writes v to w as indented JSON, HTML characters unescaped.
-func WriteJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(v)
-}
+func WriteJSON(w io.Writer, v any) error { return output.WriteJSON(w, v) }

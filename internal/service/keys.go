@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/exitcode"
 	"github.com/tenantry/tenantry/internal/presign"
 )
 
@@ -72,7 +73,7 @@ func (t Trust) Keys(ctx context.Context, a AWS, logger *zap.Logger) (envelope.Ke
 		sources = append(sources, src)
 	}
 	if len(sources) == 0 {
-		return nil, errors.New("no trusted keys: set a JWKS URL, a JWKS file or KMS key ids")
+		return nil, exitcode.Usagef("no trusted keys: set --envelope-jwks-url, --envelope-jwks-file or --envelope-kms-key-ids")
 	}
 	if len(sources) > 1 {
 		return envelope.Combine(sources...), nil
@@ -91,7 +92,7 @@ type Signing struct {
 func (s Signing) Signer(ctx context.Context, a AWS) (envelope.Signer, error) {
 	switch {
 	case s.KeyFile != "" && s.KMSKeyID != "":
-		return nil, errors.New("use one of a key file and a KMS key id")
+		return nil, exitcode.Usagef("use one of --envelope-key-file and --envelope-kms-key-id")
 	case s.KeyFile != "":
 		return envelope.LoadKeySigner(s.KeyFile, s.KID)
 	case s.KMSKeyID != "":
@@ -101,7 +102,7 @@ func (s Signing) Signer(ctx context.Context, a AWS) (envelope.Signer, error) {
 		}
 		return envelope.NewKMSSigner(client, envelope.KMSSignerConfig{KeyID: s.KMSKeyID})
 	}
-	return nil, errors.New("a signing key is required: a key file or a KMS key id")
+	return nil, exitcode.Usagef("a signing key is required: --envelope-key-file or --envelope-kms-key-id")
 }
 
 // PayloadSigner builds the chosen signer for signed payloads (audit
@@ -156,7 +157,7 @@ func PublicJWKS(ctx context.Context, a AWS, keyFiles, kmsKeyIDs []string) ([]byt
 		}
 	}
 	if len(keys) == 0 {
-		return nil, errors.New("give at least one key file or KMS key id")
+		return nil, exitcode.Usagef("give at least one --envelope-key-file or --envelope-kms-key-id")
 	}
 	ring, err := envelope.NewKeyRing(keys...)
 	if err != nil {

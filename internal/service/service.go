@@ -43,6 +43,9 @@ type Config struct {
 
 	DatabaseURL string
 	DBMaxConns  int32
+	// DatabaseIAMAuth logs in with an RDS IAM token per connection (the
+	// URL then carries no password).
+	DatabaseIAMAuth bool
 
 	QueueURL string
 	DLQURL   string
@@ -243,7 +246,11 @@ func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
 // tenant gateway (its preflight refuses roles that could bypass RLS), the
 // extractor and the chunker. closeAll releases them.
 func openStages(ctx context.Context, cfg Config, logger *zap.Logger) (*stages, error) {
-	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Logger: logger})
+	pw, err := cfg.AWS.databasePassword(ctx, cfg.DatabaseIAMAuth)
+	if err != nil {
+		return nil, err
+	}
+	db, err := tenantdb.Open(ctx, tenantdb.Config{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns, Password: pw, Logger: logger})
 	if err != nil {
 		return nil, fmt.Errorf("service: database: %w", err)
 	}

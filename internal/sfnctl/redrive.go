@@ -97,7 +97,7 @@ type Outcome struct {
 
 // Line is the outcome as one JSON-ready line of `tenantry sfn redrive|replay`.
 func (o Outcome) Line() map[string]any {
-	line := map[string]any{"action": o.Action, "name": o.Name, "error": o.Error, "executionArn": o.ExecutionARN}
+	line := map[string]any{"action": o.Action, "name": o.Name, "error": o.Error, "execution_arn": o.ExecutionARN}
 	if o.Tenant != uuid.Nil {
 		line["tenant"] = o.Tenant
 	}
@@ -105,7 +105,7 @@ func (o Outcome) Line() map[string]any {
 		line["at"] = o.At.UTC().Format(time.RFC3339)
 	}
 	if o.NewExecutionARN != "" {
-		line["newExecutionArn"] = o.NewExecutionARN
+		line["new_execution_arn"] = o.NewExecutionARN
 	}
 	if o.Err != nil {
 		line["detail"] = o.Err.Error()
@@ -115,10 +115,10 @@ func (o Outcome) Line() map[string]any {
 
 // Summary counts what a Redrive or Replay did.
 type Summary struct {
-	Scanned  int
-	Selected int
-	Done     int // redriven, replayed or duplicate (would, in a dry run)
-	Failed   int // not redrivable, skipped or failed
+	Scanned  int `json:"scanned"`
+	Selected int `json:"selected"`
+	Done     int `json:"done"`   // redriven, replayed or duplicate (would, in a dry run)
+	Failed   int `json:"failed"` // not redrivable, skipped or failed
 }
 
 func (s *Summary) add(o Outcome) {

@@ -20,8 +20,16 @@ type Config struct {
 	MaxConns int32
 	// ConnectTimeout bounds each new connection (default 10s).
 	ConnectTimeout time.Duration
-	Logger         *zap.Logger
+	// Password, if set, supplies the password of every new connection
+	// (instead of the URL's): RDS IAM authentication tokens live 15
+	// minutes, so one is minted per connection (internal/dbauth).
+	Password PasswordFunc
+	Logger   *zap.Logger
 }
+
+// PasswordFunc returns the password for a new connection to host:port as
+// user. Its error fails that connection attempt only.
+type PasswordFunc func(ctx context.Context, host string, port uint16, user string) (string, error)
 
 func (c Config) withDefaults() Config {
 	if c.MaxConns == 0 {
@@ -67,6 +75,16 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	pcfg.ConnConfig.ConnectTimeout = cfg.ConnectTimeout
 	pcfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		return pgxvec.RegisterTypes(ctx, conn)
+	}
+	if cfg.Password != nil {
+		pcfg.BeforeConnect = func(ctx context.Context, cc *pgx.ConnConfig) error {
+			pw, err := cfg.Password(ctx, cc.Host, cc.Port, cc.User)
+			if err != nil {
+				return fmt.Errorf("tenantdb: connection password: %w", err)
+			}
+			cc.Password = pw
+			return nil
+		}
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
 	if err != nil {
