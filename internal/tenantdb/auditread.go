@@ -27,18 +27,9 @@ func OpenAuditReader(ctx context.Context, ownerURL string) (*AuditReader, error)
 	if ownerURL == "" {
 		return nil, errors.New("tenantdb: empty owner database URL")
 	}
-	pcfg, err := pgxpool.ParseConfig(ownerURL)
+	pool, err := smallPool(ctx, ownerURL, false)
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
-	}
-	pcfg.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("tenantdb: connect: %w", err)
+		return nil, err
 	}
 	return &AuditReader{pool: pool}, nil
 }

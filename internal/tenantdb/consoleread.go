@@ -9,7 +9,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // ConsoleReader is the operator console's read-only view across tenants,
@@ -29,19 +28,9 @@ func OpenConsoleReader(ctx context.Context, ownerURL string) (*ConsoleReader, er
 	if ownerURL == "" {
 		return nil, errors.New("tenantdb: empty owner database URL")
 	}
-	pcfg, err := pgxpool.ParseConfig(ownerURL)
+	pool, err := smallPool(ctx, ownerURL, true)
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
-	}
-	pcfg.MaxConns = 2
-	pcfg.ConnConfig.RuntimeParams["default_transaction_read_only"] = "on"
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("tenantdb: connect: %w", err)
+		return nil, err
 	}
 	return &ConsoleReader{AuditReader: &AuditReader{pool: pool}}, nil
 }

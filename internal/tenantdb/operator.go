@@ -28,14 +28,9 @@ func OpenOperator(ctx context.Context, ownerURL string) (*Operator, error) {
 	if ownerURL == "" {
 		return nil, errors.New("tenantdb: empty owner database URL")
 	}
-	pcfg, err := pgxpool.ParseConfig(ownerURL)
+	pool, err := smallPool(ctx, ownerURL, false)
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
-	}
-	pcfg.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: %w", err)
+		return nil, err
 	}
 	var owner bool
 	if err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c

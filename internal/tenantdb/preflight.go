@@ -39,20 +39,9 @@ func (db *DB) Preflight(ctx context.Context) error {
 		return fmt.Errorf("tenantdb: preflight: %w", err)
 	}
 	defer conn.Release()
-	var (
-		role             string
-		super, bypassRLS bool
-	)
-	if err := conn.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
-		Scan(&role, &super, &bypassRLS); err != nil {
+	pe, err := rolePreflight(ctx, conn.Conn())
+	if err != nil {
 		return fmt.Errorf("tenantdb: preflight: %w", err)
-	}
-	pe := &PreflightError{Role: role}
-	if super {
-		pe.Problems = append(pe.Problems, "role is SUPERUSER")
-	}
-	if bypassRLS {
-		pe.Problems = append(pe.Problems, "role has BYPASSRLS")
 	}
 	rows, err := conn.Query(ctx, `
 		SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
@@ -185,4 +174,26 @@ func queryStrings(ctx context.Context, conn *pgx.Conn, sql string) ([]string, er
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// rolePreflight starts a PreflightError for the connected role with the
+// problems every login must not have: SUPERUSER and BYPASSRLS both ignore
+// row level security.
+func rolePreflight(ctx context.Context, conn *pgx.Conn) (*PreflightError, error) {
+	var (
+		role             string
+		super, bypassRLS bool
+	)
+	if err := conn.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
+		Scan(&role, &super, &bypassRLS); err != nil {
+		return nil, err
+	}
+	pe := &PreflightError{Role: role}
+	if super {
+		pe.Problems = append(pe.Problems, "role is SUPERUSER")
+	}
+	if bypassRLS {
+		pe.Problems = append(pe.Problems, "role has BYPASSRLS")
+	}
+	return pe, nil
 }

@@ -67,7 +67,7 @@ type SupportAdmin struct{ pool *pgxpool.Pool }
 
 // OpenSupportAdmin connects as the owner role.
 func OpenSupportAdmin(ctx context.Context, ownerURL string) (*SupportAdmin, error) {
-	pool, err := smallPool(ctx, ownerURL)
+	pool, err := smallPool(ctx, ownerURL, false)
 	if err != nil {
 		return nil, err
 	}
@@ -170,7 +170,7 @@ type SupportReader struct{ pool *pgxpool.Pool }
 // OpenSupportReader connects as the support role (or a login in it) and
 // runs Preflight: a role that could reach a table directly is refused.
 func OpenSupportReader(ctx context.Context, supportURL string) (*SupportReader, error) {
-	pool, err := smallPool(ctx, supportURL)
+	pool, err := smallPool(ctx, supportURL, false)
 	if err != nil {
 		return nil, err
 	}
@@ -218,27 +218,6 @@ func (r *SupportReader) Read(ctx context.Context, req SupportRequest) ([]json.Ra
 	return res.Rows, nil
 }
 
-// smallPool opens a two-connection pool on url and pings it.
-func smallPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
-	if url == "" {
-		return nil, errors.New("tenantdb: empty database URL")
-	}
-	pcfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: parse URL: %w", errors.New("invalid connection string"))
-	}
-	pcfg.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(ctx, pcfg)
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: %w", err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("tenantdb: connect: %w", err)
-	}
-	return pool, nil
-}
-
 // Preflight checks that the connected (support) role can reach no table,
 // view or sequence directly, can create nothing, is neither superuser nor
 // BYPASSRLS, and that every SECURITY DEFINER function pins search_path with
@@ -249,20 +228,9 @@ func (r *SupportReader) Preflight(ctx context.Context) error {
 		return fmt.Errorf("tenantdb: support preflight: %w", err)
 	}
 	defer conn.Release()
-	var (
-		role             string
-		super, bypassRLS bool
-	)
-	if err := conn.QueryRow(ctx, `SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user`).
-		Scan(&role, &super, &bypassRLS); err != nil {
+	pe, err := rolePreflight(ctx, conn.Conn())
+	if err != nil {
 		return fmt.Errorf("tenantdb: support preflight: %w", err)
-	}
-	pe := &PreflightError{Role: role}
-	if super {
-		pe.Problems = append(pe.Problems, "role is SUPERUSER")
-	}
-	if bypassRLS {
-		pe.Problems = append(pe.Problems, "role has BYPASSRLS")
 	}
 	reachable, err := queryStrings(ctx, conn.Conn(), `SELECT n.nspname || '.' || c.relname FROM pg_class c
 		JOIN pg_namespace n ON n.oid = c.relnamespace
