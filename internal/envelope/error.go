@@ -100,6 +100,10 @@ func (e *Error) Error() string {
 // internal/outcome.Classify and worker.ReasonOf.
 func (e *Error) Reason() string { return string(e.Code) }
 
+// Rejection marks a verdict: the envelope was judged and refused (read by
+// internal/outcome.Classify without importing this package).
+func (e *Error) Rejection() {}
+
 // Is makes errors.Is(err, ErrRejected) true for every *Error.
 func (e *Error) Is(target error) bool { return target == ErrRejected }
 

@@ -86,6 +86,9 @@ func TestClassify(t *testing.T) {
 		{&pipeline.StageError{Stage: "extract", Err: pipeline.ErrUnsupported}, outcome.Permanent, "unsupported_media_type"},
 		{&pipeline.TransientError{Err: errors.New("429"), RetryAfter: 1e9}, outcome.Throttled, "throttled"},
 		{errors.New("connection reset"), outcome.Transient, "transient"},
+		// The envelope package's own verdict, wrapped by a caller.
+		{fmt.Errorf("verify: %w", &envelope.Error{Code: envelope.ReasonBadSignature}), outcome.Rejected, "bad_signature"},
+		{fmt.Errorf("verify: %w", envelope.ErrKeysUnavailable), outcome.Transient, "transient"},
 	} {
 		v := outcome.Classify(tc.err)
 		if v.Class != tc.class || v.Reason != tc.reason {

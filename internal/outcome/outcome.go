@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
-	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -85,6 +84,7 @@ func Classify(err error) Verdict {
 	var (
 		be *binding.Error
 		te *pipeline.TransientError
+		rj rejection
 	)
 	switch {
 	case worker.IsPermanent(err):
@@ -96,9 +96,9 @@ func Classify(err error) Verdict {
 		v.Class, v.Reason = Transient, be.Reason()
 	case errors.As(err, &be):
 		v.Class, v.Reason = Permanent, be.Reason()
-	case errors.Is(err, envelope.ErrRejected):
+	case errors.As(err, &rj):
 		// A verdict of the envelope package itself (the gate wraps it).
-		v.Class, v.Reason = Rejected, envelope.ReasonOf(err)
+		v.Class, v.Reason = Rejected, rj.Reason()
 	case pipeline.IsPermanent(err):
 		v.Class, v.Reason = Permanent, pipeline.Reason(err)
 	case errors.Is(err, objects.ErrNotFound):
@@ -135,4 +135,12 @@ func or(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// rejection is a verifier's verdict on credentials (*envelope.Error): judged
+// and refused, with its reason code. An interface, so that the classifier
+// every transport shares does not depend on the envelope package.
+type rejection interface {
+	Reason() string
+	Rejection()
 }
