@@ -7,7 +7,6 @@ import (
 
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/service"
-	"github.com/tenantry/tenantry/internal/tenantlimits"
 )
 
 // TenantCmd operates tenants' circuit breakers and dispatch limits (owner role).
@@ -138,29 +137,15 @@ func (c *TenantLimitsCmd) Run(g *Globals) error {
 		return err
 	}
 	defer a.Close()
-	l, err := a.Limits.Get(g.Context(), id)
+	next, err := a.SetLimits(g.Context(), id, c.actor(), service.LimitChange{Weight: c.Weight, MaxConcurrency: c.MaxConcurrency,
+		RequestsPerMinute: c.RequestsPerMinute, TokensPerMinute: c.TokensPerMinute})
 	if err != nil {
 		return err
-	}
-	next, changed := l, false
-	for _, f := range []struct {
-		v   int
-		dst *int
-	}{{c.Weight, &next.Weight}, {c.MaxConcurrency, &next.MaxConcurrency}, {c.RequestsPerMinute, &next.RequestsPerMinute},
-		{c.TokensPerMinute, &next.TokensPerMinute}} {
-		if f.v >= 0 {
-			*f.dst, changed = f.v, true
-		}
-	}
-	if changed {
-		if err := a.Limits.Set(g.Context(), id, c.actor(), next); err != nil {
-			return err
-		}
 	}
 	return writeLimits(id.String(), next)
 }
 
-func writeLimits(tenant string, l tenantlimits.Limits) error {
+func writeLimits(tenant string, l service.TenantLimits) error {
 	_, err := fmt.Printf("tenant %s: weight %d, max concurrency %d, %d requests/min, %d tokens/min\n",
 		tenant, l.Weight, l.MaxConcurrency, l.RequestsPerMinute, l.TokensPerMinute)
 	return err

@@ -54,3 +54,39 @@ func (a *TenantAdmin) TenantStatuses(ctx context.Context, tenants []uuid.UUID) (
 	}
 	return out, nil
 }
+
+// TenantLimits are a tenant's stored dispatch weight, concurrency cap and
+// provider budgets.
+type TenantLimits = tenantlimits.Limits
+
+// LimitChange is a partial update of a tenant's limits: a negative field
+// keeps the stored value.
+type LimitChange struct {
+	Weight, MaxConcurrency, RequestsPerMinute, TokensPerMinute int
+}
+
+// SetLimits applies ch to tenant's stored limits as actor (an audited
+// write, skipped when ch changes nothing) and returns the limits in force.
+func (a *TenantAdmin) SetLimits(ctx context.Context, tenant uuid.UUID, actor string, ch LimitChange) (TenantLimits, error) {
+	l, err := a.Limits.Get(ctx, tenant)
+	if err != nil {
+		return l, err
+	}
+	next, changed := l, false
+	for _, f := range []struct {
+		v   int
+		dst *int
+	}{{ch.Weight, &next.Weight}, {ch.MaxConcurrency, &next.MaxConcurrency},
+		{ch.RequestsPerMinute, &next.RequestsPerMinute}, {ch.TokensPerMinute, &next.TokensPerMinute}} {
+		if f.v >= 0 {
+			*f.dst, changed = f.v, true
+		}
+	}
+	if !changed {
+		return l, nil
+	}
+	if err := a.Limits.Set(ctx, tenant, actor, next); err != nil {
+		return l, err
+	}
+	return next, nil
+}
