@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 
-	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/service"
 )
 
@@ -39,5 +38,5 @@ func (c *SearchCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return retrieval.WriteHits(os.Stdout, hits, c.format().IsJSON())
+	return service.WriteHits(os.Stdout, hits, c.format().IsJSON())
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/service"
 )
 
@@ -84,7 +83,7 @@ func (d TenantDB) transition(g *Globals, tenant, reason string, pause bool) erro
 	}
 	for _, st := range sts {
 		if st.Tenant == id.String() {
-			return breaker.WriteStatuses(os.Stdout, []breaker.Status{st}, false)
+			return service.WriteStatuses(os.Stdout, []service.BreakerStatus{st}, false)
 		}
 	}
 	return nil
@@ -112,7 +111,7 @@ func (c *TenantStatusCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return breaker.WriteStatuses(os.Stdout, sts, c.format().IsJSON())
+	return service.WriteStatuses(os.Stdout, sts, c.format().IsJSON())
 }
 
 // TenantLimitsCmd shows or sets a tenant's limits; flags left at -1 keep
@@ -163,7 +162,7 @@ type BreakerFlags struct {
 	PollInterval        time.Duration `name:"poll-interval" env:"TENANTRY_BREAKER_POLL_INTERVAL" default:"250ms" help:"How often each worker looks for parked work to release."`
 }
 
-func (f BreakerFlags) settings() breaker.Config {
-	return breaker.Config{Window: f.Window, MinSamples: f.MinSamples, FailureRatio: f.FailureRatio,
+func (f BreakerFlags) settings() service.BreakerConfig {
+	return service.BreakerConfig{Window: f.Window, MinSamples: f.MinSamples, FailureRatio: f.FailureRatio,
 		ConsecutiveFailures: f.ConsecutiveFailures, OpenFor: f.OpenFor, ReleaseRate: f.ReleaseRate, PollInterval: f.PollInterval}
 }

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"io"
 
 	"go.uber.org/zap"
 
@@ -87,4 +88,9 @@ func Search(ctx context.Context, cfg SearchConfig, logger *zap.Logger) ([]retrie
 		return nil, err
 	}
 	return res.Hits, nil
+}
+
+// WriteHits prints search hits, as JSON lines or as text (the CLI's output).
+func WriteHits(w io.Writer, hits []retrieval.Hit, asJSON bool) error {
+	return retrieval.WriteHits(w, hits, asJSON)
 }

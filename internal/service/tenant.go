@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"errors"
+	"io"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -89,4 +90,15 @@ func (a *TenantAdmin) SetLimits(ctx context.Context, tenant uuid.UUID, actor str
 		return l, err
 	}
 	return next, nil
+}
+
+// BreakerConfig tunes every tenant's circuit breaker (internal/breaker).
+type BreakerConfig = breaker.Config
+
+// BreakerStatus is one tenant's breaker as `tenantry tenant status` shows it.
+type BreakerStatus = breaker.Status
+
+// WriteStatuses prints breaker statuses, as JSON or as a table.
+func WriteStatuses(w io.Writer, sts []BreakerStatus, asJSON bool) error {
+	return breaker.WriteStatuses(w, sts, asJSON)
 }
