@@ -75,6 +75,11 @@ type Config struct {
 	// Prefetch is how many messages the worker holds beyond Concurrency,
 	// waiting for their tenant's turn (default Concurrency; negative: 0).
 	Prefetch int
+	// Hold is how many more messages the worker receives to hold, before
+	// verifying them, while the tenant their key names already has a
+	// backlog here (tenantlimits.Intake; default 32 x Concurrency;
+	// negative: 0).
+	Hold int
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
 	LimitsRefresh time.Duration
@@ -115,6 +120,12 @@ func (c Config) withDefaults() Config {
 		c.Prefetch = max(c.Concurrency, 1)
 	case c.Prefetch < 0:
 		c.Prefetch = 0
+	}
+	switch {
+	case c.Hold == 0:
+		c.Hold = 32 * max(c.Concurrency, 1)
+	case c.Hold < 0:
+		c.Hold = 0
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
@@ -316,6 +327,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
+		// Messages of a tenant with a backlog here wait before the gate
+		// (no HEAD, no verification, no deferral) until it has room; the
+		// runner receives Hold more messages for them.
+		Intake: tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold}),
 	})
 	if err != nil {
 		return err
@@ -343,7 +358,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	runner, err := worker.New(worker.Config{
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
-		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
 	})
