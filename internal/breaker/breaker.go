@@ -164,7 +164,9 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // backlog of this tenant) Defer, in one transaction: the message is kept
 // (Decision.Kept) and may be deleted from the queue, or it runs (as the
 // trial if Decision.Trial), and its outcome goes to Record. A trial is
-// never deferred.
+// never deferred. A new message of a closed breaker whose tenant still has
+// parked or deferred work waiting for release is deferred behind it, so a
+// tenant's work runs in order after its breaker closes.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
 	var (
 		d Decision
@@ -177,6 +179,15 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			return err
 		}
 		if !ok || r.State == Closed {
+			if !backlogged && ok && m.Attributes[AttrReleasedSeq] == "" {
+				// Work parked while the breaker was open (or deferred) and
+				// not yet released goes first: a new message waits behind it.
+				// A released message is one of them, fed back in order.
+				backlogged, err = pending(ctx, tx)
+				if err != nil {
+					return err
+				}
+			}
 			if backlogged {
 				d.Kept = ReasonDeferred
 				n, err = keep(ctx, tx, m, ReasonDeferred)
@@ -212,6 +223,15 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
 	}
 	return d, nil
+}
+
+// pending reports whether the session tenant has parked or deferred
+// messages the releaser will still put back (refused ones never are).
+func pending(ctx context.Context, tx tenantdb.Tx) (bool, error) {
+	var p bool
+	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parked_messages
+		WHERE tenant_id = tenantry_current_tenant() AND refused = '')`).Scan(&p)
+	return p, err
 }
 
 // Record counts the outcome of a message that ran for scope's tenant and

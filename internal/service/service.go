@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tenantry/tenantry/internal/binding"
@@ -308,6 +309,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// allows), so the poller reaches the messages of others behind them.
 	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh),
 		DeferAfter: max(cfg.Prefetch/2, 1)}
+	// Messages of a tenant with a backlog here wait before the gate (no
+	// HEAD, no verification, no deferral) until it has room; the runner
+	// receives Hold more messages for them.
+	intake := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold})
 	obj := objects.New(deps.S3)
 	var (
 		brk      *breaker.Breaker
@@ -321,16 +326,15 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		if releaser, err = breaker.NewReleaser(brk, st.db, gate(cfg, deps), sender); err != nil {
 			return err
 		}
-		releaser.SetReady(dispatcher.Ready)
+		// Deferred work is fed back only to a tenant with room: none of its
+		// messages waiting for a slot or held in the intake.
+		releaser.SetReady(func(t uuid.UUID) bool { return dispatcher.Ready(t) && intake.Holding(t.String()) == 0 })
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
-		// Messages of a tenant with a backlog here wait before the gate
-		// (no HEAD, no verification, no deferral) until it has room; the
-		// runner receives Hold more messages for them.
-		Intake: tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold}),
+		Intake: intake,
 	})
 	if err != nil {
 		return err

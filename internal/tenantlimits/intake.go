@@ -76,6 +76,19 @@ func (in *Intake) Held() int {
 	return in.held
 }
 
+// Holding reports how many messages whose key names hint are held now.
+func (in *Intake) Holding(hint string) int {
+	if in == nil {
+		return 0
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if q := in.hints[hint]; q != nil {
+		return len(q.waiters)
+	}
+	return 0
+}
+
 // Ticket is a message's passage through the intake. Done ends it (when the
 // message got its slot, or ended without one); it is idempotent.
 type Ticket struct {
