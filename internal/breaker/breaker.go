@@ -179,16 +179,10 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			return err
 		}
 		if !ok || r.State == Closed {
-			if !backlogged && ok && m.Attributes[AttrReleasedSeq] == "" {
-				// Work parked while the breaker was open (or deferred) and
-				// not yet released goes first: a new message waits behind it.
-				// A released message is one of them, fed back in order.
-				backlogged, err = pending(ctx, tx)
-				if err != nil {
-					return err
-				}
-			}
-			if backlogged {
+			// Work parked while the breaker was open (or deferred) and not
+			// yet released goes first: a new message waits behind it. A
+			// released message is one of them, fed back in order.
+			if backlogged || (r.Pending && m.Attributes[AttrReleasedSeq] == "") {
 				d.Kept = ReasonDeferred
 				n, err = keep(ctx, tx, m, ReasonDeferred)
 			}
@@ -223,15 +217,6 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
 	}
 	return d, nil
-}
-
-// pending reports whether the session tenant has parked or deferred
-// messages the releaser will still put back (refused ones never are).
-func pending(ctx context.Context, tx tenantdb.Tx) (bool, error) {
-	var p bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM parked_messages
-		WHERE tenant_id = tenantry_current_tenant() AND refused = '')`).Scan(&p)
-	return p, err
 }
 
 // Record counts the outcome of a message that ran for scope's tenant and
@@ -367,13 +352,19 @@ const rowColumns = `state, manual, reason, retry_at, trial_job, trial_until, win
 // load reads the session tenant's breaker row (ok false: none) and the
 // database's clock, which every worker shares.
 func load(ctx context.Context, tx tenantdb.Tx, forUpdate bool) (r row, ok bool, now time.Time, err error) {
-	q := `SELECT ` + rowColumns + `, now() FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
+	// Without a lock, the same round trip also says whether the tenant has
+	// parked work waiting for release (refused rows never are).
+	pending := `EXISTS (SELECT 1 FROM parked_messages p WHERE p.tenant_id = tenantry_current_tenant() AND p.refused = '')`
+	if forUpdate {
+		pending = `false`
+	}
+	q := `SELECT ` + rowColumns + `, now(), ` + pending + ` FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
 	var state string
 	err = tx.QueryRow(ctx, q).Scan(&state, &r.Manual, &r.Reason, &r.RetryAt, &r.TrialJob, &r.TrialUntil, &r.WindowStart,
-		&r.WindowTotal, &r.WindowFailures, &r.ConsecutiveFailures, &r.LastFailures, &now)
+		&r.WindowTotal, &r.WindowFailures, &r.ConsecutiveFailures, &r.LastFailures, &now, &r.Pending)
 	if errors.Is(err, tenantdb.ErrNoRows) {
 		err = tx.QueryRow(ctx, `SELECT now()`).Scan(&now)
 		return row{State: Closed, WindowStart: now}, false, now, err

@@ -61,6 +61,9 @@ type row struct {
 	WindowFailures      int
 	ConsecutiveFailures int
 	LastFailures        []Failure
+	// Pending (read without a lock only): the tenant has parked or
+	// deferred messages the releaser will still put back. Not stored.
+	Pending bool
 }
 
 // Outcome is the result of one verified message, for Record.
