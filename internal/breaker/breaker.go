@@ -165,7 +165,7 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // (Decision.Kept) and may be deleted from the queue, or it runs (as the
 // trial if Decision.Trial), and its outcome goes to Record. A trial is
 // never deferred. A new message of a closed breaker whose tenant still has
-// parked or deferred work waiting for release is deferred behind it, so a
+// work parked before the breaker closed is deferred behind it, so a
 // tenant's work runs in order after its breaker closes.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
 	var (
@@ -179,9 +179,9 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			return err
 		}
 		if !ok || r.State == Closed {
-			// Work parked while the breaker was open (or deferred) and not
-			// yet released goes first: a new message waits behind it. A
-			// released message is one of them, fed back in order.
+			// Work parked while the breaker was open (or deferred before it
+			// closed) and not yet released goes first: a new message waits
+			// behind it. A released message is one of them, fed back in order.
 			if backlogged || (r.Pending && m.Attributes[AttrReleasedSeq] == "") {
 				d.Kept = ReasonDeferred
 				n, err = keep(ctx, tx, m, ReasonDeferred)
@@ -352,9 +352,14 @@ const rowColumns = `state, manual, reason, retry_at, trial_job, trial_until, win
 // load reads the session tenant's breaker row (ok false: none) and the
 // database's clock, which every worker shares.
 func load(ctx context.Context, tx tenantdb.Tx, forUpdate bool) (r row, ok bool, now time.Time, err error) {
-	// Without a lock, the same round trip also says whether the tenant has
-	// parked work waiting for release (refused rows never are).
-	pending := `EXISTS (SELECT 1 FROM parked_messages p WHERE p.tenant_id = tenantry_current_tenant() AND p.refused = '')`
+	// Without a lock, the same round trip also says whether the tenant's
+	// oldest message waiting for release (refused ones never are) was kept
+	// before the breaker last changed state: work parked while it was open.
+	// Deferrals since then (fair-dispatch overflow) do not count, so they
+	// never make a tenant's every message take the deferral path. One index
+	// probe, not a count.
+	pending := `COALESCE((SELECT p.parked_at < tenant_breakers.changed_at FROM parked_messages p
+		WHERE p.tenant_id = tenantry_current_tenant() AND p.refused = '' ORDER BY p.seq LIMIT 1), false)`
 	if forUpdate {
 		pending = `false`
 	}

@@ -455,6 +455,18 @@ func TestNewWorkWaitsBehindParkedWork(t *testing.T) {
 	if d := guard(tenant, "later", nil); d.Kept != "" {
 		t.Fatalf("nothing parked any more, yet kept: %+v", d)
 	}
+	// Fair-dispatch deferrals after the close hold nothing back: a tenant
+	// with a backlog here does not send its every message that way.
+	m := e.deleteJob(t, tenant, "doc-overflow", "overflow")
+	if d, err := e.b.Guard(ctx, e.verify(t, m), m, true); err != nil || d.Kept != breaker.ReasonDeferred {
+		t.Fatalf("backlogged: %+v %v", d, err)
+	}
+	if d := guard(tenant, "not-backlogged", nil); d.Kept != "" {
+		t.Fatalf("a deferral made the next message wait: %+v", d)
+	}
+	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("released %d (%v), want the deferred one", n, err)
+	}
 
 	// A refused row is kept for operators and never released: it holds
 	// nothing back.

@@ -61,8 +61,9 @@ type row struct {
 	WindowFailures      int
 	ConsecutiveFailures int
 	LastFailures        []Failure
-	// Pending (read without a lock only): the tenant has parked or
-	// deferred messages the releaser will still put back. Not stored.
+	// Pending (read without a lock only): the tenant has messages kept
+	// before the breaker last changed state that the releaser will still
+	// put back. Not stored.
 	Pending bool
 }
 
