@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
@@ -95,9 +96,26 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		return worker.WithStage(err, "intake") // cancelled while held: retry
 	}
 	defer tk.Done()
+	// Each record of an S3 notification of several passes its own tenant's
+	// breaker as a message of its own (a direct notification of that one
+	// record, id "<message id>#<index>"): a record of an open breaker's
+	// tenant is parked alone while the others run.
+	msgs := make([]*worker.Message, len(evs))
+	for i := range msgs {
+		msgs[i] = m
+	}
+	if len(evs) > 1 && h.Breaker != nil {
+		if parts, err := event.SplitRecords(m.Body); err == nil && len(parts) == len(evs) {
+			for i, p := range parts {
+				sub := *m
+				sub.ID, sub.Body = m.ID+"#"+strconv.Itoa(i), p
+				msgs[i] = &sub
+			}
+		}
+	}
 	var permanent, transient error
-	for _, ev := range evs {
-		err := h.handleEvent(ctx, m, ev, len(evs) == 1, tk)
+	for i, ev := range evs {
+		err := h.handleEvent(ctx, msgs[i], ev, msgs[i] != m || len(evs) == 1, tk)
 		switch {
 		case err == nil:
 		case worker.IsPermanent(err):
@@ -114,8 +132,8 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 
 // handleEvent establishes ev's tenant with the binding rules (shared with
 // the DLQ replay tool) and, only under the verified scope, does what ev asks.
-// A message of one event passes the tenant's breaker (several events, of
-// possibly several tenants, in one S3 notification are not parked).
+// A message of one event, or one record of a notification of several (split
+// by Handle), passes the tenant's breaker.
 func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool, tk *tenantlimits.Ticket) error {
 	if ev.Kind == event.KindIgnore {
 		return nil
