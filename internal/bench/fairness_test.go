@@ -54,7 +54,7 @@ func TestFairDispatch(t *testing.T) {
 		mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
-			"\n\nOne worker process (concurrency 8, prefetch 8, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
+			"\n\nOne worker process (concurrency 8, prefetch 8, intake hold 256, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
 			"Latency: SQS notification sent → document ready. Command: `TENANTRY_BENCH=" + mode +
 			" go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
