@@ -371,6 +371,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
+	go func() {
+		<-gctx.Done()
+		intake.Close() // draining: held messages go back to the queue now
+	}()
 	if releaser != nil {
 		g.Go(func() error { return releaser.Run(gctx) })
 	}

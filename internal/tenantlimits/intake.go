@@ -2,9 +2,14 @@ package tenantlimits
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 )
+
+// ErrIntakeClosed is returned by Enter for a message held when the intake
+// was closed (the worker is draining): it goes back to the queue unverified.
+var ErrIntakeClosed = errors.New("tenantlimits: intake closed: the worker is stopping")
 
 // Intake holds received messages in memory, before the gate verifies them,
 // while the tenant their object key names already has Pass messages being
@@ -31,9 +36,11 @@ type Intake struct {
 	pass, hold int
 	maxWait    time.Duration
 
-	mu    sync.Mutex
-	held  int
-	hints map[string]*hintQueue
+	mu     sync.Mutex
+	held   int
+	hints  map[string]*hintQueue
+	closed chan struct{}
+	once   sync.Once
 }
 
 // IntakeConfig configures an Intake.
@@ -63,7 +70,17 @@ func NewIntake(cfg IntakeConfig) *Intake {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = time.Minute
 	}
-	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, hints: map[string]*hintQueue{}}
+	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, hints: map[string]*hintQueue{},
+		closed: make(chan struct{})}
+}
+
+// Close ends holding (call it when the worker starts draining): every held
+// message leaves with ErrIntakeClosed, to be put back into the queue rather
+// than wait out the drain, and nothing is held any more. Idempotent.
+func (in *Intake) Close() {
+	if in != nil {
+		in.once.Do(func() { close(in.closed) })
+	}
 }
 
 // Held reports how many messages are held now.
@@ -119,7 +136,13 @@ func (in *Intake) Enter(ctx context.Context, hint string) (*Ticket, error) {
 		q = &hintQueue{}
 		in.hints[hint] = q
 	}
-	if (q.passed < in.pass && len(q.waiters) == 0) || in.held >= in.hold {
+	closed := false
+	select {
+	case <-in.closed:
+		closed = true
+	default:
+	}
+	if (q.passed < in.pass && len(q.waiters) == 0) || in.held >= in.hold || closed {
 		q.passed++
 		in.mu.Unlock()
 		return in.ticket(hint), nil
@@ -136,6 +159,8 @@ func (in *Intake) Enter(ctx context.Context, hint string) (*Ticket, error) {
 		return in.ticket(hint), nil // passed counts it already
 	case <-t.C:
 		return in.leave(hint, ch, nil)
+	case <-in.closed:
+		return in.leave(hint, ch, ErrIntakeClosed)
 	case <-ctx.Done():
 		return in.leave(hint, ch, context.Cause(ctx))
 	}

@@ -161,6 +161,31 @@ func TestIntakeCancelWhileHeld(t *testing.T) {
 	mustEnter(t, in, "a").Done() // nothing left behind
 }
 
+// Closing (the worker drains) sends every held message back at once, with
+// ErrIntakeClosed, and holds nothing afterwards.
+func TestIntakeCloseReleasesHeldMessages(t *testing.T) {
+	t.Parallel()
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 3})
+	mustEnter(t, in, "a")
+	errc := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			_, err := in.Enter(context.Background(), "a")
+			errc <- err
+		}()
+		waitHeld(t, in, i+1)
+	}
+	in.Close()
+	in.Close()
+	for range 2 {
+		if err := <-errc; !errors.Is(err, tenantlimits.ErrIntakeClosed) {
+			t.Fatalf("err = %v, want ErrIntakeClosed", err)
+		}
+	}
+	waitHeld(t, in, 0)
+	mustEnter(t, in, "a") // closed: passes, never held
+}
+
 func ExampleIntake() {
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 4, Hold: 256})
 	// hint: the tenant the message's object key names, not yet verified.
