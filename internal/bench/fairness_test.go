@@ -50,9 +50,11 @@ func TestFairDispatch(t *testing.T) {
 			mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs),
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
+	t.Logf("until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s)", mixed.deferred, mixed.undeferred,
+		mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
-			"\n\nOne worker process (concurrency 8, prefetch 8, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
+			"\n\nOne worker process (concurrency 8, prefetch 8, intake hold 256, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
 			"Latency: SQS notification sent → document ready. Command: `TENANTRY_BENCH=" + mode +
 			" go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
@@ -67,6 +69,10 @@ type starvation struct {
 	bRun       int
 	bParked    int
 	aReadyAtC  int
+	// What it cost until C was done: messages deferred and fed back, and
+	// the worker process's CPU time.
+	deferred, undeferred int
+	cpu                  time.Duration
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -113,8 +119,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: []string{"TENANTRY_CONCURRENCY=8", "TENANTRY_WAIT_TIME=1s",
-		"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=5", "TENANTRY_BACKOFF_BASE=100ms"}}, logf)
+	settings := []string{"TENANTRY_CONCURRENCY=8", "TENANTRY_WAIT_TIME=1s",
+		"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=5", "TENANTRY_BACKOFF_BASE=100ms"}
+	// Experiments: TENANTRY_FAIRNESS_SETTINGS adds worker settings (KEY=VALUE, space-separated).
+	settings = append(settings, strings.Fields(os.Getenv("TENANTRY_FAIRNESS_SETTINGS"))...)
+	w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: settings}, logf)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,6 +163,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		t.Fatal(err)
 	}
 	var out starvation
+	if m, err := w.Metrics(ctx); err == nil {
+		out.deferred = int(m.Sum("tenantry_breaker_events_total", `event="defer"`))
+		out.undeferred = int(m.Sum("tenantry_breaker_events_total", `event="undefer"`))
+	}
+	out.cpu, _ = w.CPU()
 	lats := make([]time.Duration, 0, 20)
 	for _, at := range ready {
 		lats = append(lats, at.Sub(cSent))

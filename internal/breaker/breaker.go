@@ -164,7 +164,9 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // backlog of this tenant) Defer, in one transaction: the message is kept
 // (Decision.Kept) and may be deleted from the queue, or it runs (as the
 // trial if Decision.Trial), and its outcome goes to Record. A trial is
-// never deferred.
+// never deferred. A new message of a closed breaker whose tenant still has
+// work parked before the breaker closed is deferred behind it, so a
+// tenant's work runs in order after its breaker closes.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
 	var (
 		d Decision
@@ -177,7 +179,10 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 			return err
 		}
 		if !ok || r.State == Closed {
-			if backlogged {
+			// Work parked while the breaker was open (or deferred before it
+			// closed) and not yet released goes first: a new message waits
+			// behind it. A released message is one of them, fed back in order.
+			if backlogged || (r.Pending && m.Attributes[AttrReleasedSeq] == "") {
 				d.Kept = ReasonDeferred
 				n, err = keep(ctx, tx, m, ReasonDeferred)
 			}
@@ -347,13 +352,24 @@ const rowColumns = `state, manual, reason, retry_at, trial_job, trial_until, win
 // load reads the session tenant's breaker row (ok false: none) and the
 // database's clock, which every worker shares.
 func load(ctx context.Context, tx tenantdb.Tx, forUpdate bool) (r row, ok bool, now time.Time, err error) {
-	q := `SELECT ` + rowColumns + `, now() FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
+	// Without a lock, the same round trip also says whether the tenant's
+	// oldest message waiting for release (refused ones never are) was kept
+	// before the breaker last changed state: work parked while it was open.
+	// Deferrals since then (fair-dispatch overflow) do not count, so they
+	// never make a tenant's every message take the deferral path. One index
+	// probe, not a count.
+	pending := `COALESCE((SELECT p.parked_at < tenant_breakers.changed_at FROM parked_messages p
+		WHERE p.tenant_id = tenantry_current_tenant() AND p.refused = '' ORDER BY p.seq LIMIT 1), false)`
+	if forUpdate {
+		pending = `false`
+	}
+	q := `SELECT ` + rowColumns + `, now(), ` + pending + ` FROM tenant_breakers WHERE tenant_id = tenantry_current_tenant()`
 	if forUpdate {
 		q += ` FOR UPDATE`
 	}
 	var state string
 	err = tx.QueryRow(ctx, q).Scan(&state, &r.Manual, &r.Reason, &r.RetryAt, &r.TrialJob, &r.TrialUntil, &r.WindowStart,
-		&r.WindowTotal, &r.WindowFailures, &r.ConsecutiveFailures, &r.LastFailures, &now)
+		&r.WindowTotal, &r.WindowFailures, &r.ConsecutiveFailures, &r.LastFailures, &now, &r.Pending)
 	if errors.Is(err, tenantdb.ErrNoRows) {
 		err = tx.QueryRow(ctx, `SELECT now()`).Scan(&now)
 		return row{State: Closed, WindowStart: now}, false, now, err

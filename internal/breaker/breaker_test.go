@@ -403,3 +403,87 @@ func TestGuard(t *testing.T) {
 		}
 	}
 }
+
+// After a breaker closes, a new message of the tenant does not run ahead of
+// the work parked while it was open: it is deferred behind it and the
+// releaser puts both back in order. A released message (its seq attribute)
+// runs; refused rows, never released, hold nothing back; another tenant is
+// not affected.
+func TestNewWorkWaitsBehindParkedWork(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	e := newEnv(t, breaker.Config{ReleaseRate: 1000})
+	tenant, other := uuid.New(), uuid.New()
+	if err := e.op.Pause(ctx, tenant, "ops", "held"); err != nil {
+		t.Fatal(err)
+	}
+	guard := func(tn uuid.UUID, id string, attrs map[string]string) breaker.Decision {
+		t.Helper()
+		m := e.deleteJob(t, tn, "doc-"+id, id)
+		for k, v := range attrs {
+			m.Attributes[k] = v
+		}
+		d, err := e.b.Guard(ctx, e.verify(t, m), m, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	if d := guard(tenant, "old", nil); d.Kept != "parked" {
+		t.Fatalf("open: %+v", d)
+	}
+	if err := e.op.Resume(ctx, tenant, "ops", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if d := guard(tenant, "new", nil); d.Kept != breaker.ReasonDeferred {
+		t.Fatalf("a new message ran ahead of the parked one: %+v", d)
+	}
+	if d := guard(other, "x", nil); d.Kept != "" {
+		t.Fatalf("another tenant held back: %+v", d)
+	}
+	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 2 {
+		t.Fatalf("released %d (%v), want 2", n, err)
+	}
+	got := e.sent.all()
+	if len(got) != 2 || !strings.Contains(got[0].Body, "doc-old") || !strings.Contains(got[1].Body, "doc-new") {
+		t.Fatalf("released out of order: %v", got)
+	}
+	// Each comes back with its seq and runs.
+	if d := guard(tenant, "old", got[0].Attrs); d.Kept != "" {
+		t.Fatalf("a released message was kept again: %+v", d)
+	}
+	if d := guard(tenant, "later", nil); d.Kept != "" {
+		t.Fatalf("nothing parked any more, yet kept: %+v", d)
+	}
+	// Fair-dispatch deferrals after the close hold nothing back: a tenant
+	// with a backlog here does not send its every message that way.
+	m := e.deleteJob(t, tenant, "doc-overflow", "overflow")
+	if d, err := e.b.Guard(ctx, e.verify(t, m), m, true); err != nil || d.Kept != breaker.ReasonDeferred {
+		t.Fatalf("backlogged: %+v %v", d, err)
+	}
+	if d := guard(tenant, "not-backlogged", nil); d.Kept != "" {
+		t.Fatalf("a deferral made the next message wait: %+v", d)
+	}
+	if n, err := e.rel.ReleaseOnce(ctx); err != nil || n != 1 {
+		t.Fatalf("released %d (%v), want the deferred one", n, err)
+	}
+
+	// A refused row is kept for operators and never released: it holds
+	// nothing back.
+	if err := e.op.Pause(ctx, tenant, "ops", "held"); err != nil {
+		t.Fatal(err)
+	}
+	if d := guard(tenant, "refused", nil); d.Kept != "parked" {
+		t.Fatalf("open: %+v", d)
+	}
+	c := tenantdbtest.Conn(t, e.db.OwnerURL)
+	if _, err := c.Exec(ctx, "UPDATE parked_messages SET refused = 'parked_unreadable' WHERE tenant_id = $1", tenant); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.op.Resume(ctx, tenant, "ops", "fixed"); err != nil {
+		t.Fatal(err)
+	}
+	if d := guard(tenant, "after-refused", nil); d.Kept != "" {
+		t.Fatalf("a refused row held a new message back: %+v", d)
+	}
+}

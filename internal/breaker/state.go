@@ -61,6 +61,10 @@ type row struct {
 	WindowFailures      int
 	ConsecutiveFailures int
 	LastFailures        []Failure
+	// Pending (read without a lock only): the tenant has messages kept
+	// before the breaker last changed state that the releaser will still
+	// put back. Not stored.
+	Pending bool
 }
 
 // Outcome is the result of one verified message, for Record.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/tenantry/tenantry/internal/binding"
@@ -45,6 +46,10 @@ type Deps struct {
 	// Dispatch, if set, gives each verified message its tenant's fair share
 	// of the worker's slots under the tenant's stored limits.
 	Dispatch *tenantlimits.Dispatcher
+	// Intake, if set, holds a message before the gate while the tenant its
+	// object key names (a hint, verified only afterwards) already has
+	// messages being verified or waiting here.
+	Intake *tenantlimits.Intake
 }
 
 // Handler implements worker.Handler.
@@ -84,9 +89,33 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		}
 		return worker.WithStage(worker.Permanent(err, reason), "decode")
 	}
+	// A message of one object event waits, unverified, while its key's
+	// tenant already has enough of its messages ahead of it here.
+	tk, err := h.Intake.Enter(ctx, hint(evs))
+	if err != nil {
+		return worker.WithStage(err, "intake") // cancelled while held: retry
+	}
+	defer tk.Done()
+	// Each record of an S3 notification of several passes its own tenant's
+	// breaker as a message of its own (a direct notification of that one
+	// record, id "<message id>#<index>"): a record of an open breaker's
+	// tenant is parked alone while the others run.
+	msgs := make([]*worker.Message, len(evs))
+	for i := range msgs {
+		msgs[i] = m
+	}
+	if len(evs) > 1 && h.Breaker != nil {
+		if parts, err := event.SplitRecords(m.Body); err == nil && len(parts) == len(evs) {
+			for i, p := range parts {
+				sub := *m
+				sub.ID, sub.Body = m.ID+"#"+strconv.Itoa(i), p
+				msgs[i] = &sub
+			}
+		}
+	}
 	var permanent, transient error
-	for _, ev := range evs {
-		err := h.handleEvent(ctx, m, ev, len(evs) == 1)
+	for i, ev := range evs {
+		err := h.handleEvent(ctx, msgs[i], ev, msgs[i] != m || len(evs) == 1, tk)
 		switch {
 		case err == nil:
 		case worker.IsPermanent(err):
@@ -103,9 +132,9 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 
 // handleEvent establishes ev's tenant with the binding rules (shared with
 // the DLQ replay tool) and, only under the verified scope, does what ev asks.
-// A message of one event passes the tenant's breaker (several events, of
-// possibly several tenants, in one S3 notification are not parked).
-func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool) error {
+// A message of one event, or one record of a notification of several (split
+// by Handle), passes the tenant's breaker.
+func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool, tk *tenantlimits.Ticket) error {
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
@@ -135,11 +164,26 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 		}
 		defer release()
 	}
+	tk.Done() // running: the next held message of the key's tenant may be verified
 	err = h.do(ctx, ev, b)
 	if guarded {
 		h.record(ctx, v.Scope, m, d, err)
 	}
 	return err
+}
+
+// hint is the tenant the object key of a message's only event names, before
+// anything is verified ("" for jobs, several events, non-canonical keys). It
+// orders the intake only.
+func hint(evs []event.Event) string {
+	if len(evs) != 1 || evs[0].Object == nil || evs[0].Kind == event.KindIgnore {
+		return ""
+	}
+	k, err := envelope.ParseObjectKey(evs[0].Object.Key)
+	if err != nil {
+		return ""
+	}
+	return k.Tenant.String()
 }
 
 // record tells the tenant's breaker how its message ended.

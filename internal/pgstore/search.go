@@ -92,8 +92,8 @@ func (c *Scoped) Documents(ctx context.Context) ([]DocumentState, error) {
 	return out, err
 }
 
-// PurgeTenant deletes every document, chunk and ledger row of the scope's tenant
-// and audits it. The audit chain itself is kept (it is the record of the
+// PurgeTenant deletes every document, chunk and ledger row of the scope's tenant,
+// and the messages parked for it that a release would run, and audits it. The audit chain itself is kept (it is the record of the
 // purge), and so are the ledger's records of spent deletes and purges (a job
 // id, no document data): a purge is single-use like a delete, and a replayed
 // purge or delete must stay a no-op afterwards (ErrAlreadyDone).
@@ -110,7 +110,14 @@ func (c *Scoped) PurgeTenant(ctx context.Context) (int64, error) {
 		if _, err = tx.Exec(ctx, "DELETE FROM jobs WHERE kind NOT IN ('delete', 'purge')"); err != nil {
 			return err
 		}
-		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+c.scope.TenantID().String(), "", detail(map[string]any{"documents": n}))
+		// Messages parked or deferred for the tenant would bring purged
+		// documents back when released. Refused ones are never released and
+		// stay for operators.
+		parked, err := tx.Exec(ctx, "DELETE FROM parked_messages WHERE tenant_id = tenantry_current_tenant() AND refused = ''")
+		if err != nil {
+			return err
+		}
+		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+c.scope.TenantID().String(), "", detail(map[string]any{"documents": n, "parked_messages": parked}))
 		return err
 	})
 	return n, err

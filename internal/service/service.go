@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/tenantry/tenantry/internal/binding"
@@ -78,6 +79,11 @@ type Config struct {
 	// Prefetch is how many messages the worker holds beyond Concurrency,
 	// waiting for their tenant's turn (default Concurrency; negative: 0).
 	Prefetch int
+	// Hold is how many more messages the worker receives to hold, before
+	// verifying them, while the tenant their key names already has a
+	// backlog here (tenantlimits.Intake; default 32 x Concurrency;
+	// negative: 0).
+	Hold int
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
 	LimitsRefresh time.Duration
@@ -118,6 +124,12 @@ func (c Config) withDefaults() Config {
 		c.Prefetch = max(c.Concurrency, 1)
 	case c.Prefetch < 0:
 		c.Prefetch = 0
+	}
+	switch {
+	case c.Hold == 0:
+		c.Hold = 32 * max(c.Concurrency, 1)
+	case c.Hold < 0:
+		c.Hold = 0
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
@@ -304,6 +316,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// allows), so the poller reaches the messages of others behind them.
 	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh),
 		DeferAfter: max(cfg.Prefetch/2, 1)}
+	// Messages of a tenant with a backlog here wait before the gate (no
+	// HEAD, no verification, no deferral) until it has room; the runner
+	// receives Hold more messages for them.
+	intake := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold})
 	obj := objects.New(deps.S3)
 	var (
 		brk      *breaker.Breaker
@@ -317,12 +333,15 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		if releaser, err = breaker.NewReleaser(brk, st.db, gate(cfg, deps), sender); err != nil {
 			return err
 		}
-		releaser.SetReady(dispatcher.Ready)
+		// Deferred work is fed back only to a tenant with room: none of its
+		// messages waiting for a slot or held in the intake.
+		releaser.SetReady(func(t uuid.UUID) bool { return dispatcher.Ready(t) && intake.Holding(t.String()) == 0 })
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
+		Intake: intake,
 	})
 	if err != nil {
 		return err
@@ -350,7 +369,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	runner, err := worker.New(worker.Config{
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
-		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
 	})
@@ -359,6 +378,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
+	go func() {
+		<-gctx.Done()
+		intake.Close() // draining: held messages go back to the queue now
+	}()
 	if releaser != nil {
 		g.Go(func() error { return releaser.Run(gctx) })
 	}

@@ -1,0 +1,136 @@
+package ingest_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/tenantry/tenantry/internal/breaker"
+	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/internal/tenantlimits"
+	"github.com/tenantry/tenantry/worker"
+)
+
+// The intake holds a message before the gate while the tenant its key names
+// already has a message past it: no S3 request is made for it until then.
+// The key's tenant is only a hint: a message forged under a busy tenant's
+// prefix waits like that tenant's own, then is refused by the gate as
+// usual (nothing written for either tenant); another tenant's message is
+// never held behind it.
+func TestIntakeHoldsBeforeTheGate(t *testing.T) {
+	t.Parallel()
+	e := newSidecarEnv(t)
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10})
+	e.h.Intake = in
+	busy, other := uuid.New(), uuid.New()
+	ctx := context.Background()
+	first, err := in.Enter(ctx, busy.String()) // one of busy's messages is being verified
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	own := busy.String() + "/own/a.txt"
+	forged := busy.String() + "/forged/a.txt"
+	e.upload(own, busy, nil)
+	e.upload(forged, e.tenant, nil) // signed by the attacker's tenant, under busy's prefix
+	done := map[string]chan error{}
+	for i, key := range []string{own, forged} {
+		done[key] = make(chan error, 1)
+		go func() { done[key] <- e.event("ObjectCreated:Put", key, "0001") }()
+		waitHeldN(t, in, i+1)
+	}
+	for _, key := range []string{own, forged} {
+		if n := e.s3.count("head", key); n != 0 {
+			t.Fatalf("%s: %d HEADs while held, want 0", key, n)
+		}
+	}
+
+	// Another tenant is not behind busy's backlog.
+	otherKey := other.String() + "/doc/a.txt"
+	e.upload(otherKey, other, nil)
+	e.must(e.event("ObjectCreated:Put", otherKey, "0001"))
+
+	first.Done() // busy has room: its held messages pass, oldest first
+	if err := <-done[own]; err != nil {
+		t.Fatalf("own message: %v", err)
+	}
+	err = <-done[forged]
+	if worker.ReasonOf(err) != "binding_mismatch" {
+		t.Fatalf("forged message: %v, want binding_mismatch", err)
+	}
+	if n := e.n(`SELECT count(*) FROM documents WHERE document_id = 'forged'`); n != 0 {
+		t.Fatalf("the forged message wrote %d documents", n)
+	}
+	if n := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id = 'own'`, busy); n != 1 {
+		t.Fatalf("busy's own message: %d documents", n)
+	}
+	if in.Held() != 0 {
+		t.Fatalf("%d still held", in.Held())
+	}
+}
+
+func waitHeldN(t *testing.T, in *tenantlimits.Intake, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Held() != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("held %d, want %d", in.Held(), n)
+		}
+		runtime.Gosched()
+	}
+}
+
+// An S3 notification of several records, of two tenants: the record of the
+// tenant whose breaker is open is parked alone (under that tenant, as a
+// notification of that one record), the other tenant's record runs; a
+// redelivery parks it once.
+func TestMultiRecordNotificationPassesEachTenantsBreaker(t *testing.T) {
+	t.Parallel()
+	e := newSidecarEnv(t)
+	b, err := breaker.New(breaker.Config{}, e.h.DB, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h.Breaker = b
+	ctx := context.Background()
+	paused, running := uuid.New(), uuid.New()
+	if err := b.Pause(ctx, tenantdbtest.Scope(t, paused).WithActor("operator:test"), "held"); err != nil {
+		t.Fatal(err)
+	}
+	pKey, rKey := paused.String()+"/p/a.txt", running.String()+"/r/a.txt"
+	e.upload(pKey, paused, nil)
+	e.upload(rKey, running, nil)
+	rec := func(key string) string {
+		return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}`,
+			e.bucket, e.bucket, key)
+	}
+	m := &worker.Message{ID: "multi", Body: []byte(`{"Records":[` + rec(pKey) + `,` + rec(rKey) + `]}`)}
+	for range 2 { // the second: a redelivery
+		if err := e.h.Handle(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1`, running); n != 1 {
+		t.Fatalf("the closed tenant's record: %d documents, want 1", n)
+	}
+	if n := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1`, paused); n != 0 {
+		t.Fatalf("the paused tenant's record ran: %d documents", n)
+	}
+	var id, body string
+	if err := e.admin.QueryRow(ctx, `SELECT message_id, body FROM parked_messages WHERE tenant_id = $1`, paused).Scan(&id, &body); err != nil {
+		t.Fatalf("the paused tenant's record is not parked (exactly once): %v", err)
+	}
+	evs, err := event.Decode([]byte(body), nil)
+	if id != "multi#0" || err != nil || len(evs) != 1 || evs[0].Object.Key != pKey {
+		t.Fatalf("parked %q: %d events %v", id, len(evs), err)
+	}
+	if n := e.n(`SELECT count(*) FROM parked_messages WHERE tenant_id <> $1`, paused); n != 0 {
+		t.Fatalf("%d rows parked for another tenant", n)
+	}
+}
