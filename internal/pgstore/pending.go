@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
+
+	"github.com/google/uuid"
 
 	"github.com/pgvector/pgvector-go"
 
@@ -84,6 +87,7 @@ type pending struct {
 	doc    pipeline.Document
 	token  string
 	stored map[int]bool // ordinals a resumed attempt already stored (read-only after Open)
+	wrote  atomic.Bool  // a batch was written (Write)
 }
 
 func (p *pending) Stored(ordinal int) bool { return p.stored[ordinal] }
@@ -115,6 +119,7 @@ func (p *pending) Write(ctx context.Context, chunks []pipeline.Chunk, embs []pip
 	if len(chunks) == 0 {
 		return nil
 	}
+	p.wrote.Store(true)
 	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := p.hold(ctx, tx, " FOR KEY SHARE"); err != nil {
 			return err
@@ -127,17 +132,21 @@ func (p *pending) copy(ctx context.Context, tx tenantdb.Tx, chunks []pipeline.Ch
 	if len(chunks) == 0 {
 		return nil
 	}
-	rows := make([][]any, len(chunks))
-	tid := p.c.scope.TenantID()
-	for i, ch := range chunks {
-		h := sha256.Sum256([]byte(ch.Text))
-		rows[i] = []any{tid, p.doc.DocumentID, p.doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
-			ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
-	}
-	if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+	if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, chunkRows(p.c.scope.TenantID(), p.doc, chunks, embs)); err != nil {
 		return fmt.Errorf("pgstore: copy chunks: %w", err)
 	}
 	return nil
+}
+
+// chunkRows are the chunks table's rows (chunkColumns) of doc's chunks.
+func chunkRows(tid uuid.UUID, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) [][]any {
+	rows := make([][]any, len(chunks))
+	for i, ch := range chunks {
+		h := sha256.Sum256([]byte(ch.Text))
+		rows[i] = []any{tid, doc.DocumentID, doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
+			ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
+	}
+	return rows
 }
 
 // Finish implements pipeline.Pending: in one short transaction it writes the
@@ -146,10 +155,23 @@ func (p *pending) copy(ctx context.Context, tx tenantdb.Tx, chunks []pipeline.Ch
 // the ledger entry and appends the one audit row. A newer event applied in
 // the meantime wins (nothing changes); a document another attempt already
 // made ready with these bytes is a duplicate (nothing changes).
+//
+// With grouped writes on (Store.Group), a document whose chunks all come
+// with Finish (none written before, none resumed) is written with the other
+// such documents of its tenant that are ready at the same time, in one
+// transaction; each keeps its own outcome (see grouper.write).
 func (p *pending) Finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	if len(chunks) != len(embs) {
 		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
 	}
+	if g := p.c.s.group; g != nil && total > 0 && len(chunks) == total && len(p.stored) == 0 && !p.wrote.Load() {
+		return g.submit(ctx, &flip{p: p, chunks: chunks, embs: embs, model: model, done: make(chan error, 1)})
+	}
+	return p.finish(ctx, chunks, embs, total, model)
+}
+
+// finish is Finish's own transaction.
+func (p *pending) finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	doc := p.doc
 	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		row, err := p.hold(ctx, tx, " FOR UPDATE")

@@ -2,13 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/pgvector/pgvector-go"
+	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -26,6 +24,7 @@ type Gateway interface {
 type Store struct {
 	db     Gateway
 	logger *zap.Logger
+	group  *grouper // nil: every document writes alone
 }
 
 // New returns a Store over the tenant gateway.
@@ -34,6 +33,17 @@ func New(db Gateway, logger *zap.Logger) *Store {
 		logger = zap.NewNop()
 	}
 	return &Store{db: db, logger: logger}
+}
+
+// Group turns on grouped writes (see GroupConfig) and returns s; call it
+// before the store is used. cfg.MaxDocs <= 1 leaves them off.
+func (s *Store) Group(cfg GroupConfig) *Store {
+	if cfg.MaxDocs <= 1 {
+		s.group = nil
+		return s
+	}
+	s.group = &grouper{s: s, cfg: cfg.withDefaults(), tenants: map[uuid.UUID]*tenantQueue{}}
+	return s
 }
 
 // For binds the store to one verified tenant scope: the only way to the
@@ -198,14 +208,7 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 			return fmt.Errorf("pgstore: drop old chunks: %w", err)
 		}
 		if existing == 0 {
-			rows := make([][]any, len(chunks))
-			tid := c.scope.TenantID()
-			for i, ch := range chunks {
-				h := sha256.Sum256([]byte(ch.Text))
-				rows[i] = []any{tid, doc.DocumentID, doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
-					ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
-			}
-			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, chunkRows(c.scope.TenantID(), doc, chunks, embs)); err != nil {
 				return fmt.Errorf("pgstore: copy chunks: %w", err)
 			}
 		}
@@ -229,16 +232,21 @@ func (c *Scoped) markReady(ctx context.Context, tx tenantdb.Tx, doc pipeline.Doc
 	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
 		return fmt.Errorf("pgstore: ledger: %w", err)
 	}
+	_, err := tx.Audit(ctx, ingestAction(doc, row, action), doc.SourceURI, doc.Version, detail(map[string]any{
+		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
+	}))
+	return err
+}
+
+// ingestAction is the audit action of making doc ready over row.
+func ingestAction(doc pipeline.Document, row docRow, action string) string {
 	if action == "document.ingested" && row.version != doc.Version && row.status == "ready" {
 		action = "document.replaced"
 	}
 	if doc.Force {
 		action = "document.reindexed"
 	}
-	_, err := tx.Audit(ctx, action, doc.SourceURI, doc.Version, detail(map[string]any{
-		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
-	}))
-	return err
+	return action
 }
 
 var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",
