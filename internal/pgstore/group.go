@@ -24,6 +24,11 @@ type GroupConfig struct {
 	MaxDocs int
 	// MaxChunks bounds the chunks of one group (default 256).
 	MaxChunks int
+	// Writers bounds the groups written at once across all tenants
+	// (default 2, about the database's cores): concurrent inserts into one
+	// HNSW index contend for its pages and cost more CPU per chunk, and
+	// flips that wait for a writer join their tenant's next group.
+	Writers int
 	// Timeout bounds one group's transaction (default 60s); a group is not
 	// cancelled with the context of any one of its documents.
 	Timeout time.Duration
@@ -32,6 +37,9 @@ type GroupConfig struct {
 func (g GroupConfig) withDefaults() GroupConfig {
 	if g.MaxChunks <= 0 {
 		g.MaxChunks = 256
+	}
+	if g.Writers <= 0 {
+		g.Writers = 2
 	}
 	if g.Timeout <= 0 {
 		g.Timeout = 60 * time.Second
@@ -51,6 +59,7 @@ type grouper struct {
 	mu      sync.Mutex
 	tenants map[uuid.UUID]*tenantQueue
 	hold    chan struct{} // tests: groups wait for it to close
+	writers chan struct{} // a slot per group being written
 }
 
 type tenantQueue struct {
@@ -108,6 +117,9 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			g.mu.Unlock()
 			return
 		}
+		g.mu.Unlock()
+		g.writers <- struct{}{} // flips arriving meanwhile join this group
+		g.mu.Lock()
 		n, chunks := 0, 0
 		for n < len(q.queue) && n < g.cfg.MaxDocs && (n == 0 || chunks+len(q.queue[n].chunks) <= g.cfg.MaxChunks) {
 			chunks += len(q.queue[n].chunks)
@@ -117,6 +129,7 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 		q.queue = q.queue[n:]
 		g.mu.Unlock()
 		g.write(batch)
+		<-g.writers
 	}
 }
 

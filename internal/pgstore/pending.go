@@ -44,7 +44,7 @@ func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (p
 		clear(p.stored)
 		var row docRow
 		var err error
-		claim, row, err = c.claim(ctx, tx, doc)
+		claim, row, err = c.claim(ctx, tx, doc, &pendingTake{version: doc.Version, key: key, token: p.token})
 		if err != nil || claim != pipeline.ClaimProceed {
 			return err
 		}
@@ -69,11 +69,7 @@ func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (p
 				return fmt.Errorf("pgstore: discard pending chunks: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE documents SET pending_version = $2, pending_key = $3, pending_token = $4 WHERE document_id = $1`,
-			doc.DocumentID, doc.Version, key, p.token); err != nil {
-			return fmt.Errorf("pgstore: take pending version: %w", err)
-		}
-		return nil
+		return nil // the claim took the pending version
 	})
 	if err != nil || claim != pipeline.ClaimProceed {
 		return claim, nil, err

@@ -42,7 +42,8 @@ func (s *Store) Group(cfg GroupConfig) *Store {
 		s.group = nil
 		return s
 	}
-	s.group = &grouper{s: s, cfg: cfg.withDefaults(), tenants: map[uuid.UUID]*tenantQueue{}}
+	cfg = cfg.withDefaults()
+	s.group = &grouper{s: s, cfg: cfg, tenants: map[uuid.UUID]*tenantQueue{}, writers: make(chan struct{}, cfg.Writers)}
 	return s
 }
 
@@ -126,14 +127,19 @@ func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		var err error
-		claim, _, err = c.claim(ctx, tx, doc)
+		claim, _, err = c.claim(ctx, tx, doc, nil)
 		return err
 	})
 	return claim, err
 }
 
-// claim is Claim's transaction; it also returns the row as it was.
-func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) (pipeline.Claim, docRow, error) {
+// pendingTake is the pending version an attempt takes with its claim:
+// version, key and the attempt's token.
+type pendingTake struct{ version, key, token string }
+
+// claim is Claim's transaction; it also returns the row as it was. take,
+// if not nil, is written into the claimed row in the same statement (Open).
+func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake) (pipeline.Claim, docRow, error) {
 	row, claim, err := func() (docRow, pipeline.Claim, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
 			return docRow{}, 0, fmt.Errorf("pgstore: tenant: %w", err)
@@ -152,13 +158,21 @@ func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Documen
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10)
+		// Without take, the pending columns keep their values (NULL: keep).
+		var pv, pk, pt *string
+		if take != nil {
+			pv, pk, pt = &take.version, &take.key, &take.token
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
+				pending_version, pending_key, pending_token)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
 			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
 				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now()`,
+				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now(),
+				pending_version = coalesce($11, documents.pending_version), pending_key = coalesce($12, documents.pending_key),
+				pending_token = coalesce($13, documents.pending_token)`,
 			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs,
-			c.scope.JobID()); err != nil {
+			c.scope.JobID(), pv, pk, pt); err != nil {
 			return fmt.Errorf("pgstore: claim document: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
