@@ -5,7 +5,6 @@ import (
 
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/extract"
-	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/service"
 	"github.com/tenantry/tenantry/pipeline"
 )
@@ -46,7 +45,7 @@ func (c *StageFlags) config() service.Config {
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,
 			Parallel: c.DocParallel, SpoolDir: c.SpoolDir},
-		Group: pgstore.GroupConfig{MaxDocs: c.GroupDocs},
+		GroupDocs: c.GroupDocs,
 	}
 }
 

@@ -56,9 +56,10 @@ type Config struct {
 	Extract extract.Config
 	Chunk   chunk.Config
 	Limits  pipeline.Limits
-	// Group is the grouped writes of small documents (pgstore.GroupConfig;
-	// MaxDocs <= 1: every document writes alone).
-	Group pgstore.GroupConfig
+	// GroupDocs bounds the small documents of one tenant whose final
+	// writes share a transaction (pgstore.GroupConfig.MaxDocs; <= 1: every
+	// document writes alone).
+	GroupDocs int
 
 	Concurrency       int
 	Pollers           int
@@ -316,7 +317,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		releaser.SetReady(dispatcher.Ready)
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
-		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(cfg.Group),
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs}),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 	})
