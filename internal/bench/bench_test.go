@@ -432,6 +432,12 @@ func measureIngest(t *testing.T, bin string, sz sizes) *bench.Ingest {
 	in.StoreClaimCPU, in.StoreCommitCPU = claimCPU, cpu-claimCPU
 	secs, cpu, _ = storeOnly(t, c, 1)
 	add("tenant store only, serial", "diagnostic", "the same, one document at a time", 1, secs, cpu, 0)
+	secs, cpu = storePending(t, c, 8, pgstore.GroupConfig{})
+	add("tenant store, pending", "diagnostic", "pgstore Open, then Finish with every chunk, per document as the worker role (8 at once): the worker's path, each document alone", 8,
+		secs, cpu, 0)
+	secs, cpu = storePending(t, c, 8, pgstore.GroupConfig{MaxDocs: 16})
+	add("tenant store, pending, grouped", "diagnostic", "the same with grouped writes (the worker's default: flips ready together share a transaction, 2 writers)", 8,
+		secs, cpu, 0)
 
 	// The full path: upload first (not timed), then a ready worker gets
 	// every notification at once.
@@ -563,6 +569,45 @@ func storeOnly(t *testing.T, c *corpus, workers int) (secs, cpu, claimCPU float6
 		return store.For(tenantdbtest.Scope(t, c.docs[i].Tenant)).Commit(ctx, c.pdocs[i], c.chunks[i], c.embs[i])
 	})
 	return time.Since(began).Seconds(), backendsCPU(workerBackends(t, admin)), claimCPU
+}
+
+// storePending runs pgstore's Open then Finish (all chunks at once, as the
+// streaming path does for a small document) for every document, workers at
+// once, as the worker role on a fresh database, with grouped writes as
+// group says. It returns the seconds and the CPU seconds of the database
+// backends.
+func storePending(t *testing.T, c *corpus, workers int, group pgstore.GroupConfig) (secs, cpu float64) {
+	t.Helper()
+	ctx := context.Background()
+	db := tenantdbtest.NewDatabase(t)
+	store := pgstore.New(tenantdbtest.OpenURL(t, db.WorkerURL), nil).Group(group)
+	admin := tenantdbtest.Conn(t, db.AdminURL)
+	var next atomic.Int64
+	var g errgroup.Group
+	began := time.Now()
+	for range workers {
+		g.Go(func() error {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(c.docs) {
+					return nil
+				}
+				s := store.For(tenantdbtest.Scope(t, c.docs[i].Tenant).WithJob(fmt.Sprintf("job-%d", i)))
+				_, p, err := s.Open(ctx, c.pdocs[i], "bench")
+				if err != nil {
+					return err
+				}
+				model := c.embs[i][0].Model
+				if err := p.Finish(ctx, c.chunks[i], c.embs[i], len(c.chunks[i]), model); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	return time.Since(began).Seconds(), backendsCPU(workerBackends(t, admin))
 }
 
 func uploadAll(t *testing.T, env *harness.Env, c *corpus) {

@@ -12,5 +12,11 @@
 // no scope argument), so binding is the style every caller can use, and no
 // operation can be reached without a Scope first.
 //
+// With Store.Group, the final writes of small documents of one tenant that
+// are ready together share one transaction (group commit, one statement per
+// step); a tenant's groups never mix tenants, each document keeps its own
+// outcome, audit row and job, and a failed group is written again one
+// document at a time.
+//
 // It never opens a transaction around network calls and never logs text.
 package pgstore

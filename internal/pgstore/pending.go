@@ -7,6 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync/atomic"
+
+	"github.com/google/uuid"
 
 	"github.com/pgvector/pgvector-go"
 
@@ -41,7 +44,7 @@ func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (p
 		clear(p.stored)
 		var row docRow
 		var err error
-		claim, row, err = c.claim(ctx, tx, doc)
+		claim, row, err = c.claim(ctx, tx, doc, &pendingTake{version: doc.Version, key: key, token: p.token})
 		if err != nil || claim != pipeline.ClaimProceed {
 			return err
 		}
@@ -66,11 +69,7 @@ func (c *Scoped) Open(ctx context.Context, doc pipeline.Document, key string) (p
 				return fmt.Errorf("pgstore: discard pending chunks: %w", err)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE documents SET pending_version = $2, pending_key = $3, pending_token = $4 WHERE document_id = $1`,
-			doc.DocumentID, doc.Version, key, p.token); err != nil {
-			return fmt.Errorf("pgstore: take pending version: %w", err)
-		}
-		return nil
+		return nil // the claim took the pending version
 	})
 	if err != nil || claim != pipeline.ClaimProceed {
 		return claim, nil, err
@@ -84,6 +83,7 @@ type pending struct {
 	doc    pipeline.Document
 	token  string
 	stored map[int]bool // ordinals a resumed attempt already stored (read-only after Open)
+	wrote  atomic.Bool  // a batch was written (Write)
 }
 
 func (p *pending) Stored(ordinal int) bool { return p.stored[ordinal] }
@@ -115,6 +115,7 @@ func (p *pending) Write(ctx context.Context, chunks []pipeline.Chunk, embs []pip
 	if len(chunks) == 0 {
 		return nil
 	}
+	p.wrote.Store(true)
 	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := p.hold(ctx, tx, " FOR KEY SHARE"); err != nil {
 			return err
@@ -127,17 +128,21 @@ func (p *pending) copy(ctx context.Context, tx tenantdb.Tx, chunks []pipeline.Ch
 	if len(chunks) == 0 {
 		return nil
 	}
-	rows := make([][]any, len(chunks))
-	tid := p.c.scope.TenantID()
-	for i, ch := range chunks {
-		h := sha256.Sum256([]byte(ch.Text))
-		rows[i] = []any{tid, p.doc.DocumentID, p.doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
-			ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
-	}
-	if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+	if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, chunkRows(p.c.scope.TenantID(), p.doc, chunks, embs)); err != nil {
 		return fmt.Errorf("pgstore: copy chunks: %w", err)
 	}
 	return nil
+}
+
+// chunkRows are the chunks table's rows (chunkColumns) of doc's chunks.
+func chunkRows(tid uuid.UUID, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) [][]any {
+	rows := make([][]any, len(chunks))
+	for i, ch := range chunks {
+		h := sha256.Sum256([]byte(ch.Text))
+		rows[i] = []any{tid, doc.DocumentID, doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
+			ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
+	}
+	return rows
 }
 
 // Finish implements pipeline.Pending: in one short transaction it writes the
@@ -146,10 +151,23 @@ func (p *pending) copy(ctx context.Context, tx tenantdb.Tx, chunks []pipeline.Ch
 // the ledger entry and appends the one audit row. A newer event applied in
 // the meantime wins (nothing changes); a document another attempt already
 // made ready with these bytes is a duplicate (nothing changes).
+//
+// With grouped writes on (Store.Group), a document whose chunks all come
+// with Finish (none written before, none resumed) is written with the other
+// such documents of its tenant that are ready at the same time, in one
+// transaction; each keeps its own outcome (see grouper.write).
 func (p *pending) Finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	if len(chunks) != len(embs) {
 		return fmt.Errorf("pgstore: %d chunks but %d embeddings", len(chunks), len(embs))
 	}
+	if g := p.c.s.group; g != nil && total > 0 && len(chunks) == total && len(p.stored) == 0 && !p.wrote.Load() {
+		return g.submit(ctx, &flip{p: p, chunks: chunks, embs: embs, model: model, done: make(chan error, 1)})
+	}
+	return p.finish(ctx, chunks, embs, total, model)
+}
+
+// finish is Finish's own transaction.
+func (p *pending) finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	doc := p.doc
 	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		row, err := p.hold(ctx, tx, " FOR UPDATE")

@@ -2,13 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/pgvector/pgvector-go"
+	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -26,6 +24,7 @@ type Gateway interface {
 type Store struct {
 	db     Gateway
 	logger *zap.Logger
+	group  *grouper // nil: every document writes alone
 }
 
 // New returns a Store over the tenant gateway.
@@ -34,6 +33,18 @@ func New(db Gateway, logger *zap.Logger) *Store {
 		logger = zap.NewNop()
 	}
 	return &Store{db: db, logger: logger}
+}
+
+// Group turns on grouped writes (see GroupConfig) and returns s; call it
+// before the store is used. cfg.MaxDocs <= 1 leaves them off.
+func (s *Store) Group(cfg GroupConfig) *Store {
+	if cfg.MaxDocs <= 1 {
+		s.group = nil
+		return s
+	}
+	cfg = cfg.withDefaults()
+	s.group = &grouper{s: s, cfg: cfg, tenants: map[uuid.UUID]*tenantQueue{}, writers: make(chan struct{}, cfg.Writers)}
+	return s
 }
 
 // For binds the store to one verified tenant scope: the only way to the
@@ -116,14 +127,19 @@ func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		var err error
-		claim, _, err = c.claim(ctx, tx, doc)
+		claim, _, err = c.claim(ctx, tx, doc, nil)
 		return err
 	})
 	return claim, err
 }
 
-// claim is Claim's transaction; it also returns the row as it was.
-func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) (pipeline.Claim, docRow, error) {
+// pendingTake is the pending version an attempt takes with its claim:
+// version, key and the attempt's token.
+type pendingTake struct{ version, key, token string }
+
+// claim is Claim's transaction; it also returns the row as it was. take,
+// if not nil, is written into the claimed row in the same statement (Open).
+func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake) (pipeline.Claim, docRow, error) {
 	row, claim, err := func() (docRow, pipeline.Claim, error) {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
 			return docRow{}, 0, fmt.Errorf("pgstore: tenant: %w", err)
@@ -142,13 +158,21 @@ func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Documen
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10)
+		// Without take, the pending columns keep their values (NULL: keep).
+		var pv, pk, pt *string
+		if take != nil {
+			pv, pk, pt = &take.version, &take.key, &take.token
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
+				pending_version, pending_key, pending_token)
+			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
 			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
 				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now()`,
+				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now(),
+				pending_version = coalesce($11, documents.pending_version), pending_key = coalesce($12, documents.pending_key),
+				pending_token = coalesce($13, documents.pending_token)`,
 			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs,
-			c.scope.JobID()); err != nil {
+			c.scope.JobID(), pv, pk, pt); err != nil {
 			return fmt.Errorf("pgstore: claim document: %w", err)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
@@ -198,14 +222,7 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 			return fmt.Errorf("pgstore: drop old chunks: %w", err)
 		}
 		if existing == 0 {
-			rows := make([][]any, len(chunks))
-			tid := c.scope.TenantID()
-			for i, ch := range chunks {
-				h := sha256.Sum256([]byte(ch.Text))
-				rows[i] = []any{tid, doc.DocumentID, doc.Version, ch.Ordinal, ch.Text, ch.TokenCount, ch.CharStart, ch.CharEnd,
-					ch.Page, pgvector.NewVector(embs[i].Vector), embs[i].Model, "sha256:" + hex.EncodeToString(h[:])}
-			}
-			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, rows); err != nil {
+			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, chunkRows(c.scope.TenantID(), doc, chunks, embs)); err != nil {
 				return fmt.Errorf("pgstore: copy chunks: %w", err)
 			}
 		}
@@ -229,16 +246,21 @@ func (c *Scoped) markReady(ctx context.Context, tx tenantdb.Tx, doc pipeline.Doc
 	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
 		return fmt.Errorf("pgstore: ledger: %w", err)
 	}
+	_, err := tx.Audit(ctx, ingestAction(doc, row, action), doc.SourceURI, doc.Version, detail(map[string]any{
+		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
+	}))
+	return err
+}
+
+// ingestAction is the audit action of making doc ready over row.
+func ingestAction(doc pipeline.Document, row docRow, action string) string {
 	if action == "document.ingested" && row.version != doc.Version && row.status == "ready" {
 		action = "document.replaced"
 	}
 	if doc.Force {
 		action = "document.reindexed"
 	}
-	_, err := tx.Audit(ctx, action, doc.SourceURI, doc.Version, detail(map[string]any{
-		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
-	}))
-	return err
+	return action
 }
 
 var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",

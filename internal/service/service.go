@@ -60,6 +60,10 @@ type Config struct {
 	Extract extract.Config
 	Chunk   chunk.Config
 	Limits  pipeline.Limits
+	// GroupDocs bounds the small documents of one tenant whose final
+	// writes share a transaction (pgstore.GroupConfig.MaxDocs; <= 1: every
+	// document writes alone).
+	GroupDocs int
 
 	Concurrency       int
 	Pollers           int
@@ -338,7 +342,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		releaser.SetReady(func(t uuid.UUID) bool { return dispatcher.Ready(t) && intake.Holding(t.String()) == 0 })
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
-		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs}),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
 		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 		Intake: intake,

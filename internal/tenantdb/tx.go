@@ -2,6 +2,7 @@ package tenantdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -128,6 +129,30 @@ func insertValues(qt, list string, ncols int, rows [][]any) (string, []any, erro
 		args = append(args, row...)
 	}
 	return b.String(), args, nil
+}
+
+// ErrOtherTenant is returned by Tx.Act for a scope of another tenant than
+// the transaction's.
+var ErrOtherTenant = errors.New("tenantdb: scope of another tenant")
+
+// Act makes scope the transaction's actor and job from here on (until
+// Act is called again), for the audit rows of several units of work of the
+// same tenant written in one transaction (grouped writes). The tenant never
+// changes: scope must be a verified scope of the transaction's tenant, or
+// Act fails with ErrNoScope or ErrOtherTenant and changes nothing.
+func (t *Tx) Act(ctx context.Context, scope Scope) error {
+	if scope.IsZero() {
+		return ErrNoScope
+	}
+	if scope.tenant != t.scope.tenant {
+		return ErrOtherTenant
+	}
+	if _, err := t.tx.Exec(ctx, `SELECT set_config('tenantry.actor', $1, true), set_config('tenantry.job_id', $2, true)`,
+		scope.actor, scope.jobID); err != nil {
+		return fmt.Errorf("tenantdb: act as job: %w", err)
+	}
+	t.scope = scope
+	return nil
 }
 
 // Audit appends one row to the session tenant's audit chain, in this

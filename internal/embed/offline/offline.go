@@ -103,6 +103,9 @@ type scratch struct {
 	pad   []byte
 	runes []int
 	v     []float64
+	// The features grouped by bucket: start[b] is bucket b's first.
+	start, next []int
+	byBucket    []feature
 }
 
 // feature is one occurrence of a hashed feature with its weight.
@@ -182,19 +185,55 @@ func (e *Embedder) vector(s *scratch, text string) []float32 {
 	v := s.v[:e.dims]
 	clear(v)
 	// Sum each feature's weights (its term frequency), then add
-	// sign(h)*(1+ln(1+tf)) to bucket h mod dims, in hash order so the float
-	// sums are the same on every run.
-	slices.SortFunc(s.feats, func(a, b feature) int { return cmp.Compare(a.h, b.h) })
-	for i := 0; i < len(s.feats); {
-		h, tf := s.feats[i].h, 0.0
-		for ; i < len(s.feats) && s.feats[i].h == h; i++ {
-			tf += s.feats[i].w
+	// sign(h)*(1+ln(1+tf)) to bucket h mod dims, in hash order within each
+	// bucket so the float sums are the same on every run. Buckets are
+	// independent, so the features are grouped by bucket (a counting sort)
+	// and only each bucket's few features are sorted by hash: the same sums,
+	// in the same order, as sorting every feature by hash.
+	dims := uint64(e.dims)
+	if cap(s.start) < e.dims+1 {
+		s.start = make([]int, e.dims+1)
+	}
+	bstart := s.start[:e.dims+1]
+	clear(bstart)
+	for _, f := range s.feats {
+		bstart[f.h%dims+1]++
+	}
+	for b := 1; b <= e.dims; b++ {
+		bstart[b] += bstart[b-1]
+	}
+	if cap(s.byBucket) < len(s.feats) {
+		s.byBucket = make([]feature, len(s.feats))
+	}
+	sorted := s.byBucket[:len(s.feats)]
+	s.next = append(s.next[:0], bstart[:e.dims]...)
+	for _, f := range s.feats {
+		b := f.h % dims
+		sorted[s.next[b]] = f
+		s.next[b]++
+	}
+	for b := range e.dims {
+		seg := sorted[bstart[b]:bstart[b+1]]
+		if len(seg) > 16 { // few dimensions, or one feature repeated
+			slices.SortStableFunc(seg, func(a, b feature) int { return cmp.Compare(a.h, b.h) })
+		} else {
+			for i := 1; i < len(seg); i++ { // insertion sort: a bucket holds a few features
+				for j := i; j > 0 && seg[j].h < seg[j-1].h; j-- {
+					seg[j], seg[j-1] = seg[j-1], seg[j]
+				}
+			}
 		}
-		sign := 1.0
-		if h>>63 == 1 {
-			sign = -1
+		for i := 0; i < len(seg); {
+			h, tf := seg[i].h, 0.0
+			for ; i < len(seg) && seg[i].h == h; i++ {
+				tf += seg[i].w
+			}
+			sign := 1.0
+			if h>>63 == 1 {
+				sign = -1
+			}
+			v[b] += sign * (1 + math.Log(tf+1))
 		}
-		v[h%uint64(e.dims)] += sign * (1 + math.Log(tf+1))
 	}
 	var norm float64
 	for _, x := range v {

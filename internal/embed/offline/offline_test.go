@@ -114,6 +114,29 @@ func TestGolden(t *testing.T) {
 	}
 }
 
+// TestGoldenLong pins the vectors of a long text (many features per
+// bucket, one feature repeated 300 times) at 1024 and at 8 dimensions (every
+// bucket crowded): the sums per bucket must stay bit for bit those of
+// adding each bucket's features in hash order.
+func TestGoldenLong(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("Tenants upload documents; the worker embeds their chunks, chunk after chunk. Grüße, 世界! ", 40) +
+		strings.Repeat("x ", 300)
+	for _, tc := range []struct {
+		dims int
+		want string
+	}{{8, "142d56468195beea"}, {1024, "8e28435ae8de1bf6"}} {
+		v, _ := newEmbedder(t, tc.dims).Embed(context.Background(), []string{long})
+		h := sha256.New()
+		for _, x := range v[0] {
+			_ = binary.Write(h, binary.LittleEndian, math.Float32bits(x))
+		}
+		if got := hex.EncodeToString(h.Sum(nil))[:16]; got != tc.want {
+			t.Errorf("dims %d: vector digest %s, want %s", tc.dims, got, tc.want)
+		}
+	}
+}
+
 // TestMatchesReference compares with the straightforward implementation
 // (map of features, fnv.New64a per feature).
 func TestMatchesReference(t *testing.T) {
