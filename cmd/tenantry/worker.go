@@ -29,6 +29,8 @@ type StageFlags struct {
 	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
 	DocParallel      int    `name:"document-parallel" env:"TENANTRY_DOCUMENT_PARALLEL" default:"4" help:"Batches of one document embedded and stored at once (a large document does not hold the tail; the embedding limiter and per-tenant fairness still apply)."`
 	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB while they are processed (an unlinked temporary file; default: the system's temporary directory)."`
+
+	Telemetry TelemetryFlags `embed:""`
 }
 
 // config maps the flags to the service settings of the stages.
@@ -37,14 +39,14 @@ func (c *StageFlags) config() service.Config {
 	if overlap == 0 {
 		overlap = chunk.NoOverlap
 	}
-	return service.Config{
+	return c.Telemetry.apply(service.Config{
 		AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
 		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
 		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir},
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,
 			Parallel: c.DocParallel, SpoolDir: c.SpoolDir},
-	}
+	})
 }
 
 // WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
