@@ -27,8 +27,8 @@ import (
 	"github.com/tenantry/tenantry/internal/sfnlambda"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
-	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/telemetry"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -87,6 +87,8 @@ type Config struct {
 	// EMFInterval, if positive, writes the metrics as CloudWatch embedded
 	// metric format lines to EMFOutput at this interval.
 	EMFInterval time.Duration
+	// EMFNamespace is their CloudWatch namespace (default "tenantry").
+	EMFNamespace string
 
 	// Breaker tunes every tenant's circuit breaker (internal/breaker).
 	Breaker breaker.Config
@@ -250,7 +252,7 @@ func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
 		g.Go(func() error { return opsSrv.Run(gctx) })
 	}
 	if cfg.EMFInterval > 0 {
-		w := emf.New(emf.Config{Interval: cfg.EMFInterval, Output: deps.EMFOutput}, reg, logger)
+		w := emf.New(emf.Config{Interval: cfg.EMFInterval, Namespace: cfg.EMFNamespace, Output: deps.EMFOutput}, reg, logger)
 		g.Go(func() error { return w.Run(gctx) })
 	}
 	g.Go(func() error { return runWorker(gctx, cfg, deps, reg, opsSrv, logger) })
@@ -341,7 +343,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder,
 			Observer: telemetry.Stages{}},
-		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
+		Metrics: ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 	})
 	if err != nil {
 		return err
