@@ -14,17 +14,24 @@ import (
 // (tenantry.stage.fetch, .extract, .chunk, .embed, .store, .flip) under the
 // message's span. A span carries the stage and its number of chunks, and
 // the error's type on failure, never document text.
-type Stages struct{}
+type Stages struct {
+	// Provider makes the spans (nil: the global provider).
+	Provider trace.TracerProvider
+}
 
 var _ pipeline.StageObserver = Stages{}
 
 // StageStart implements pipeline.StageObserver.
-func (Stages) StageStart(ctx context.Context, stage string, items int) (context.Context, func(error)) {
+func (s Stages) StageStart(ctx context.Context, stage string, items int) (context.Context, func(error)) {
 	attrs := []attribute.KeyValue{attribute.String("tenantry.stage", stage)}
 	if items > 0 {
 		attrs = append(attrs, attribute.Int("tenantry.chunks", items))
 	}
-	ctx, span := Tracer().Start(ctx, "tenantry.stage."+stage, trace.WithAttributes(attrs...))
+	tr := Tracer()
+	if s.Provider != nil {
+		tr = s.Provider.Tracer(ScopeName)
+	}
+	ctx, span := tr.Start(ctx, "tenantry.stage."+stage, trace.WithAttributes(attrs...))
 	return ctx, func(err error) { End(span, err) }
 }
 
