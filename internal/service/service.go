@@ -342,7 +342,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder,
-			Observer: telemetry.Stages{}},
+			Observer: stageObserver(cfg.Telemetry)},
 		Metrics: ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 	})
 	if err != nil {
@@ -397,6 +397,15 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	logger.Info("worker started", zap.Int("concurrency", cfg.Concurrency), zap.String("embedding_model", deps.Embedder.Model()),
 		zap.Bool("step_functions_tasks", cfg.TaskQueueURL != ""))
 	return g.Wait()
+}
+
+// stageObserver opens the stage spans when tracing is on (nil otherwise:
+// the stages then cost nothing, not even a no-op span).
+func stageObserver(c telemetry.Config) pipeline.StageObserver {
+	if c.OTLPEndpoint == "" {
+		return nil
+	}
+	return telemetry.Stages{}
 }
 
 // flushTraces exports the spans not yet sent, for at most 5 s.

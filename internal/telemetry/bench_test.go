@@ -107,4 +107,3 @@ func BenchmarkIngestTracing(b *testing.B) {
 		})
 	}
 }
-

@@ -2,6 +2,7 @@ package telemetry
 
 import (
 	"context"
+	"errors"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -50,8 +51,10 @@ func End(span trace.Span, err error) {
 // context error, or "error".
 func errorType(err error) string {
 	switch {
-	case err == context.Canceled || err == context.DeadlineExceeded:
-		return err.Error()
+	case errors.Is(err, context.Canceled):
+		return "canceled"
+	case errors.Is(err, context.DeadlineExceeded):
+		return "deadline_exceeded"
 	}
 	if s := pipeline.StageOf(err); s != "" {
 		return s

@@ -154,7 +154,7 @@ func TestEndRecordsNoErrorText(t *testing.T) {
 			t.Fatalf("span carries the error text: %+v", s)
 		}
 		for _, a := range s.Attributes {
-			if strings.Contains(a.Value.Emit(), "zebracorn") {
+			if strings.Contains(a.Value.String(), "zebracorn") {
 				t.Fatalf("attribute %s carries the error text", a.Key)
 			}
 		}
