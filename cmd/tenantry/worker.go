@@ -39,14 +39,14 @@ func (c *StageFlags) config() service.Config {
 	if overlap == 0 {
 		overlap = chunk.NoOverlap
 	}
-	return c.Telemetry.apply(service.Config{
+	return service.Config{
 		AWS: c.AWS.settings(), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
 		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, Buckets: c.Buckets,
 		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir},
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,
 			Parallel: c.DocParallel, SpoolDir: c.SpoolDir},
-	})
+	}
 }
 
 // WorkerCmd runs the document worker until SIGINT/SIGTERM, then drains.
@@ -77,7 +77,7 @@ type WorkerCmd struct {
 
 // Run runs the worker.
 func (c *WorkerCmd) Run(g *Globals) error {
-	cfg := c.config()
+	cfg := c.Telemetry.apply(c.config())
 	cfg.QueueURL, cfg.DLQURL = c.QueueURL, c.DLQURL
 	cfg.TaskQueueURL, cfg.TaskDLQURL = c.TaskQueueURL, c.TaskDLQURL
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
@@ -95,5 +95,5 @@ type LambdaCmd struct {
 
 // Run serves task invocations until the Lambda runtime ends the process.
 func (c *LambdaCmd) Run(g *Globals) error {
-	return service.RunLambda(g.Context(), c.config(), service.Deps{}, g.Logger())
+	return service.RunLambda(g.Context(), c.Telemetry.apply(c.config()), service.Deps{}, g.Logger())
 }
