@@ -16,7 +16,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
@@ -39,6 +41,7 @@ func (s *countingSigner) Sign(ctx context.Context, c client.Claims) (string, err
 // recordingSQS is an in-memory SQSSender.
 type recordingSQS struct {
 	bodies []string
+	attrs  []map[string]sqstypes.MessageAttributeValue
 	err    error
 }
 
@@ -47,6 +50,7 @@ func (r *recordingSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, 
 		return nil, r.err
 	}
 	r.bodies = append(r.bodies, aws.ToString(in.MessageBody))
+	r.attrs = append(r.attrs, in.MessageAttributes)
 	return &sqs.SendMessageOutput{MessageId: aws.String(uuid.NewString())}, nil
 }
 
@@ -452,5 +456,31 @@ func TestSendJobToSQS(t *testing.T) {
 	b, j, err := gate(t, kit, aws.ToString(out.Messages[0].Body))
 	if err != nil || b.Verified.Scope.TenantID() != tenant || j.DocumentID != "doc-7" {
 		t.Fatalf("gate: %v", err)
+	}
+}
+
+// TestSendJobCarriesTheCallersTrace: the producer's W3C trace context rides
+// in the message attributes (the worker's span continues it); without one,
+// no attribute is sent.
+func TestSendJobCarriesTheCallersTrace(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	q := &recordingSQS{}
+	c := newClient(t, kit, kit.EdDSA, q)
+	tenant := uuid.New()
+	if _, err := c.Delete(context.Background(), tenant, "user:42", "doc-1"); err != nil {
+		t.Fatal(err)
+	}
+	sc := trace.NewSpanContext(trace.SpanContextConfig{TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled})
+	ctx := trace.ContextWithSpanContext(context.Background(), sc)
+	if _, err := c.Delete(ctx, tenant, "user:42", "doc-2"); err != nil {
+		t.Fatal(err)
+	}
+	if len(q.attrs) != 2 || len(q.attrs[0]) != 0 {
+		t.Fatalf("attributes without a trace: %v", q.attrs)
+	}
+	tp := q.attrs[1]["traceparent"]
+	if got := aws.ToString(tp.StringValue); !strings.Contains(got, sc.TraceID().String()) {
+		t.Fatalf("traceparent %q, want trace %s", got, sc.TraceID())
 	}
 }

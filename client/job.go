@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/telemetry"
 )
 
 // JobType is a job's type.
@@ -143,7 +144,10 @@ func (c *Client) SendJob(ctx context.Context, tenant uuid.UUID, actor string, jo
 	if err != nil {
 		return SentJob{}, err
 	}
-	out, err := c.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.cfg.QueueURL), MessageBody: aws.String(m.Body)})
+	// The caller's trace context (W3C traceparent) rides in the message
+	// attributes, so the worker's span continues the producer's trace.
+	out, err := c.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.cfg.QueueURL), MessageBody: aws.String(m.Body),
+		MessageAttributes: telemetry.InjectSQS(ctx, nil)})
 	if err != nil {
 		return SentJob{}, &SendError{QueueURL: c.cfg.QueueURL, Err: err}
 	}

@@ -116,6 +116,26 @@ type Processor struct {
 	Chunker   Chunker
 	Embedder  Embedder
 	Limits    Limits
+	// Observer, if set, is told of every stage of every document (tracing
+	// spans: internal/telemetry.Stages).
+	Observer StageObserver
+}
+
+// StageObserver watches the stages of a document: StageStart is called as a
+// stage begins (fetch, extract, chunk, embed (per batch), store (per batch),
+// flip) with the number of items it works on (chunks; 0 if not known), and
+// the function it returns as the stage ends, with the stage's error.
+// Implementations must not keep or log anything of ctx's document.
+type StageObserver interface {
+	StageStart(ctx context.Context, stage string, items int) (context.Context, func(error))
+}
+
+// stage starts observing one stage.
+func (p *Processor) stage(ctx context.Context, name string, items int) (context.Context, func(error)) {
+	if p.Observer == nil {
+		return ctx, func(error) {}
+	}
+	return p.Observer.StageStart(ctx, name, items)
 }
 
 // ErrStage wraps failures with the stage they happened in.
@@ -166,7 +186,9 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 		return p.ingestStream(ctx, ps, sx, sc, doc, lim, res, t)
 	}
 
-	raw, err := p.fetch(ctx, doc, lim.MaxBytes)
+	sctx, end := p.stage(ctx, "fetch", 0)
+	raw, err := p.fetch(sctx, doc, lim.MaxBytes)
+	end(err)
 	lap(&res.Timings.Fetch)
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"fetch", err})
@@ -190,18 +212,22 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 		return res, nil
 	}
 
-	text, err := p.Extractor.Extract(ctx, doc.MediaType, bytesReader(raw), int64(len(raw)))
+	sctx, end = p.stage(ctx, "extract", 0)
+	text, err := p.Extractor.Extract(sctx, doc.MediaType, bytesReader(raw), int64(len(raw)))
+	end(err)
 	lap(&res.Timings.Extract)
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"extract", err})
 	}
 	// The cap bites while chunking (a BoundedChunker stops at chunk
 	// MaxChunks+1), so a document far over it costs no more than one at it.
-	chunks, err := ChunkAtMost(ctx, p.Chunker, text, lim.MaxChunks)
+	sctx, end = p.stage(ctx, "chunk", 0)
+	chunks, err := ChunkAtMost(sctx, p.Chunker, text, lim.MaxChunks)
 	lap(&res.Timings.Chunk)
 	if err == nil && len(chunks) == 0 {
 		err = ErrEmpty
 	}
+	end(err)
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"chunk", err})
 	}
@@ -210,7 +236,9 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"embed", err})
 	}
-	err = store.Commit(ctx, doc, chunks, embeddings)
+	sctx, end = p.stage(ctx, "store", len(chunks))
+	err = store.Commit(sctx, doc, chunks, embeddings)
+	end(err)
 	lap(&res.Timings.Store)
 	if err != nil {
 		return res, &StageError{"store", err}
@@ -252,12 +280,14 @@ func (p *Processor) embed(ctx context.Context, chunks []Chunk, batch int) ([]Emb
 		for _, c := range chunks[i:min(i+batch, len(chunks))] {
 			texts = append(texts, c.Text)
 		}
-		vecs, err := p.Embedder.Embed(ctx, texts)
+		sctx, end := p.stage(ctx, "embed", len(texts))
+		vecs, err := p.Embedder.Embed(sctx, texts)
+		if err == nil && len(vecs) != len(texts) {
+			err = fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+		}
+		end(err)
 		if err != nil {
 			return nil, err
-		}
-		if len(vecs) != len(texts) {
-			return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
 		}
 		for _, v := range vecs {
 			out = append(out, Embedding{Vector: v, Model: p.Embedder.Model()})

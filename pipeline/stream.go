@@ -25,7 +25,9 @@ func (p *Processor) ingestStream(ctx context.Context, store PendingStore, sx Str
 	doc Document, lim Limits, res Result, t time.Time) (Result, error) {
 	lap := func(d *time.Duration) { now := time.Now(); *d += now.Sub(t); t = now }
 
-	src, err := spool(ctx, p.Fetcher, doc, lim)
+	sctx, end := p.stage(ctx, "fetch", 0)
+	src, err := spool(sctx, p.Fetcher, doc, lim)
+	end(err)
 	lap(&res.Timings.Fetch)
 	if err != nil {
 		return res, p.fail(ctx, store, doc, &StageError{"fetch", err})
@@ -51,8 +53,11 @@ func (p *Processor) ingestStream(ctx context.Context, store PendingStore, sx Str
 	r := &streamRun{p: p, pend: pend, lim: lim, sem: make(chan struct{}, lim.Parallel)}
 	r.ctx, r.cancel = context.WithCancelCause(ctx)
 	defer r.cancel(nil)
-	cs := sc.Start(r.ctx, lim.MaxChunks, r.yield)
-	err = sx.ExtractTo(r.ctx, doc.MediaType, src.Reader(), src.size, chunkSink{cs})
+	// Extraction and chunking interleave: one span covers both (the
+	// chunker cuts as sections arrive); the batches get their own.
+	xctx, endExtract := p.stage(r.ctx, "extract", 0)
+	cs := sc.Start(xctx, lim.MaxChunks, r.yield)
+	err = sx.ExtractTo(xctx, doc.MediaType, src.Reader(), src.size, chunkSink{cs})
 	if err == nil {
 		if err = cs.Close(); err != nil && StageOf(err) == "" {
 			err = &StageError{"chunk", err}
@@ -60,6 +65,7 @@ func (p *Processor) ingestStream(ctx context.Context, store PendingStore, sx Str
 	} else if StageOf(err) == "" {
 		err = &StageError{"extract", err}
 	}
+	endExtract(err)
 	var tail []Chunk
 	var tailEmb []Embedding
 	if err == nil && len(r.batch) > 0 {
@@ -95,7 +101,9 @@ func (p *Processor) ingestStream(ctx context.Context, store PendingStore, sx Str
 		}
 		return res, p.fail(ctx, store, doc, err)
 	}
-	err = pend.Finish(ctx, tail, tailEmb, r.total, p.Embedder.Model())
+	sctx, end = p.stage(ctx, "flip", len(tail))
+	err = pend.Finish(sctx, tail, tailEmb, r.total, p.Embedder.Model())
+	end(err)
 	lap(&res.Timings.Store)
 	if err != nil {
 		return res, &StageError{"store", err}
@@ -178,7 +186,9 @@ func (r *streamRun) submit() error {
 			return
 		}
 		begin = time.Now()
-		err = r.pend.Write(r.ctx, b, embs)
+		sctx, end := r.p.stage(r.ctx, "store", len(b))
+		err = r.pend.Write(sctx, b, embs)
+		end(err)
 		r.mu.Lock()
 		r.storeDur += time.Since(begin)
 		r.mu.Unlock()
@@ -217,12 +227,14 @@ func (p *Processor) embedBatch(ctx context.Context, chunks []Chunk) ([]Embedding
 	for i, c := range chunks {
 		texts[i] = c.Text
 	}
-	vecs, err := p.Embedder.Embed(ctx, texts)
+	sctx, end := p.stage(ctx, "embed", len(texts))
+	vecs, err := p.Embedder.Embed(sctx, texts)
+	if err == nil && len(vecs) != len(texts) {
+		err = fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
+	}
+	end(err)
 	if err != nil {
 		return nil, err
-	}
-	if len(vecs) != len(texts) {
-		return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
 	}
 	out := make([]Embedding, len(vecs))
 	model := p.Embedder.Model()

@@ -30,6 +30,10 @@ type Input struct {
 	// x-amz-meta-tenantry-envelope: it must be byte-identical to it, or
 	// the task is refused (envelope_mismatch).
 	Envelope string `json:"envelope,omitempty"`
+	// Trace is the starter's W3C trace context (traceparent, tracestate):
+	// the tasks' spans continue its trace. It is never trusted for
+	// anything else.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // MaxInputBytes bounds an execution input (Step Functions' own limit is
@@ -91,8 +95,30 @@ func (in Input) Check() error {
 		return badInput("sequencer is not an S3 sequencer")
 	case len(in.Envelope) > 16<<10:
 		return badInput("envelope too long")
+	case !ValidTrace(in.Trace):
+		return badInput("trace must hold only traceparent and tracestate, each at most %d bytes", maxTraceValue)
 	}
 	return nil
+}
+
+// maxTraceValue bounds a trace-context value (W3C: traceparent is 55
+// bytes, tracestate at most 32 members of 256).
+const maxTraceValue = 512
+
+// ValidTrace reports whether m is an acceptable trace object: nil, or only
+// traceparent and tracestate with short printable values.
+func ValidTrace(m map[string]string) bool {
+	for k, v := range m {
+		if k != "traceparent" && k != "tracestate" || len(v) > maxTraceValue {
+			return false
+		}
+		for _, r := range v {
+			if r < 0x20 || r > 0x7e {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // JSON renders the input (for StartExecution).

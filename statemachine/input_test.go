@@ -3,6 +3,7 @@ package statemachine_test
 import (
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -52,12 +53,12 @@ func TestParseInput(t *testing.T) {
 			}
 			continue
 		}
-		if got != tc.want {
+		if !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
 		// An Input round-trips through its JSON.
 		again, err := statemachine.ParseInput([]byte(got.JSON()))
-		if err != nil || again != got {
+		if err != nil || !reflect.DeepEqual(again, got) {
 			t.Errorf("%s: round trip %+v, %v", tc.name, again, err)
 		}
 	}
@@ -76,7 +77,7 @@ func FuzzParseInput(f *testing.F) {
 			t.Fatalf("accepted an input that fails Check: %v", err)
 		}
 		again, err := statemachine.ParseInput([]byte(in.JSON()))
-		if err != nil || again != in {
+		if err != nil || !reflect.DeepEqual(again, in) {
 			t.Fatalf("round trip: %+v, %v (from %+v)", again, err, in)
 		}
 	})

@@ -71,6 +71,7 @@ func WithLogFields(ctx context.Context, fields ...zap.Field) context.Context {
 	if s := stateFrom(ctx); s != nil {
 		s.addFields(fields)
 	}
+	spanFields(ctx, fields)
 	return context.WithValue(ctx, loggerKey{}, Logger(ctx).With(fields...))
 }
 

@@ -8,13 +8,23 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"go.opentelemetry.io/otel"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.uber.org/goleak"
 
 	"github.com/tenantry/tenantry/worker"
 	"github.com/tenantry/tenantry/worker/workertest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The runner's spans go to the global provider: record them.
+	otel.SetTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(spans)))
+	goleak.VerifyTestMain(m)
+}
+
+// spans holds every span the package's tests end.
+var spans = tracetest.NewInMemoryExporter()
 
 // waitFor polls cond until it holds or 15s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {

@@ -267,6 +267,11 @@ func (r *Runner) process(hard, ops context.Context, d *delivery) {
 	st := &msgState{msg: m}
 	ctx, cancel := context.WithCancel(hard)
 	defer cancel()
+	// The message's span continues the producer's trace (W3C traceparent in
+	// the message attributes) or starts one; the handler's spans (stages,
+	// tenant transactions) nest under it.
+	ctx, span := startSpan(ctx, r.cfg.Name, m)
+	defer span.End()
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, loggerKey{}, log)
 	hb := r.startHeartbeat(ops, d, st, log)
@@ -291,6 +296,7 @@ func (r *Runner) process(hard, ops context.Context, d *delivery) {
 		return
 	}
 	r.m.handled(took, err == nil)
+	endSpan(span, err)
 	r.settle(hard, ops, d, log, err, took)
 }
 

@@ -35,6 +35,8 @@ type StageFlags struct {
 	DocParallel      int    `name:"document-parallel" env:"TENANTRY_DOCUMENT_PARALLEL" default:"4" help:"Batches of one document embedded and stored at once (a large document does not hold the tail; the embedding limiter and per-tenant fairness still apply)."`
 	GroupDocs        int    `name:"group-docs" env:"TENANTRY_GROUP_DOCS" default:"16" help:"Most small documents of one tenant whose final writes share one transaction when they are ready together (1: each document writes alone; the Lambda task always writes alone)."`
 	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB while they are processed (an unlinked temporary file; default: the system's temporary directory)."`
+
+	Telemetry TelemetryFlags `embed:""`
 }
 
 // config maps the flags to the service settings of the stages.
@@ -83,7 +85,7 @@ type WorkerCmd struct {
 
 // Run runs the worker.
 func (c *WorkerCmd) Run(g *Globals) error {
-	cfg := c.config()
+	cfg := c.Telemetry.apply(c.config())
 	cfg.QueueURL, cfg.DLQURL = c.QueueURL, c.DLQURL
 	cfg.TaskQueueURL, cfg.TaskDLQURL = c.TaskQueueURL, c.TaskDLQURL
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
@@ -101,5 +103,5 @@ type LambdaCmd struct {
 
 // Run serves task invocations until the Lambda runtime ends the process.
 func (c *LambdaCmd) Run(g *Globals) error {
-	return service.RunLambda(g.Context(), c.config(), service.Deps{}, g.Logger())
+	return service.RunLambda(g.Context(), c.Telemetry.apply(c.config()), service.Deps{}, g.Logger())
 }

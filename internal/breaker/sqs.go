@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
+
+	"github.com/tenantry/tenantry/internal/telemetry"
 )
 
 // SQSAPI is the part of the SQS client a SQSSender needs.
@@ -39,6 +41,8 @@ func (s SQSSender) Send(ctx context.Context, body string, attrs map[string]strin
 			in.MessageAttributes[k] = types.MessageAttributeValue{DataType: aws.String("String"), StringValue: aws.String(v)}
 		}
 	}
+	// The release continues the releaser's trace (W3C traceparent).
+	in.MessageAttributes = telemetry.InjectSQS(ctx, in.MessageAttributes)
 	if strings.HasSuffix(s.QueueURL, ".fifo") {
 		dedup := "release-" + attrs[AttrReleasedSeq]
 		if attrs[AttrReleasedSeq] == "" {

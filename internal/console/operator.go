@@ -13,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
+	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
@@ -180,7 +181,8 @@ func (j *JobReindexer) Reindex(ctx context.Context, tenant uuid.UUID, actor, _ s
 		if err != nil {
 			return n, err
 		}
-		if _, err := j.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(j.QueueURL), MessageBody: aws.String(string(msg))}); err != nil {
+		if _, err := j.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(j.QueueURL), MessageBody: aws.String(string(msg)),
+			MessageAttributes: telemetry.InjectSQS(ctx, nil)}); err != nil {
 			return n, fmt.Errorf("console: send reindex job: %w", err)
 		}
 		n++

@@ -64,6 +64,9 @@ type Config struct {
 	MaxRetryAfter time.Duration
 	// RequestTimeout bounds one attempt (default 30 s).
 	RequestTimeout time.Duration
+	// Metrics, if set, counts requests, throttles and tokens, and exports
+	// the Limiter's rate when it reports one (NewMetrics).
+	Metrics *Metrics
 }
 
 func (c Config) withDefaults(p Provider) Config {
@@ -151,6 +154,9 @@ func New(p Provider, cfg Config, logger *zap.Logger) (*Embedder, error) {
 			return nil, err
 		}
 		lim = l
+	}
+	if sl, ok := lim.(StatsLimiter); ok && cfg.Limiter != nil {
+		cfg.Metrics.ObserveLimiter(sl)
 	}
 	return &Embedder{p: p, cfg: cfg, limiter: lim, log: logger, model: p.Model(), dims: p.Dimensions()}, nil
 }
@@ -253,12 +259,15 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 		switch {
 		case err == nil:
 			permit.Release(adaptive.Outcome{})
+			e.cfg.Metrics.request(e.model, "ok", len(texts), e.tokens(texts))
 			copy(out, vecs)
 			return nil
 		case c == classThrottle:
 			permit.Release(adaptive.Outcome{Throttled: true, RetryAfter: hint})
+			e.cfg.Metrics.request(e.model, "throttled", 0, 0)
 		default:
 			permit.Release(adaptive.Outcome{Failed: true})
+			e.cfg.Metrics.request(e.model, "error", 0, 0)
 		}
 		last = err
 		switch c {
@@ -290,6 +299,18 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 		}
 	}
 	return &pipeline.TransientError{Err: fmt.Errorf("embed: gave up: %w", last), RetryAfter: hint}
+}
+
+// tokens estimates texts' tokens (only when metrics count them).
+func (e *Embedder) tokens(texts []string) int {
+	if e.cfg.Metrics == nil {
+		return 0
+	}
+	n := 0
+	for _, t := range texts {
+		n += e.cfg.CountTokens(t)
+	}
+	return n
 }
 
 // check validates an answer: one vector per input, of the declared

@@ -56,12 +56,15 @@ type env struct {
 	pre      *presign.Presigner
 	emb      *flakyEmbedder
 	seq      atomic.Int64
+	opsAddr  net.Addr
 }
 
 type options struct {
 	embedFailures int
 	wrapSource    func(worker.Source) worker.Source
 	breaker       breaker.Config
+	// configure, if set, changes the worker's settings and dependencies.
+	configure func(*service.Config, *service.Deps)
 }
 
 func randName(prefix string) string {
@@ -118,6 +121,9 @@ func newEnv(t *testing.T, opt options) *env {
 	}
 	deps := service.Deps{Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
 		OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource}
+	if opt.configure != nil {
+		opt.configure(&cfg, &deps)
+	}
 	done := make(chan error, 1)
 	go func() { done <- service.Run(ctx, cfg, deps, nil) }()
 	t.Cleanup(func() {
@@ -127,6 +133,7 @@ func newEnv(t *testing.T, opt options) *env {
 		}
 	})
 	addr := <-ready
+	e.opsAddr = addr
 	e.eventually("worker ready", func() bool {
 		resp, err := http.Get("http://" + addr.String() + "/readyz")
 		if err != nil {
@@ -178,6 +185,12 @@ func (e *env) upload(tenant uuid.UUID, docID, filename, ctype, body string) stri
 
 func (e *env) notify(name, key string) {
 	e.t.Helper()
+	e.notifyWith(name, key, nil)
+}
+
+// notifyWith delivers the S3 notification with message attributes.
+func (e *env) notifyWith(name, key string, attrs map[string]string) {
+	e.t.Helper()
 	seq := fmt.Sprintf("%016X", e.seq.Add(1))
 	rec := map[string]any{"Records": []any{map[string]any{
 		"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": name,
@@ -186,7 +199,7 @@ func (e *env) notify(name, key string) {
 			"object": map[string]any{"key": event.EncodeKey(key), "size": 1, "sequencer": seq}},
 	}}}
 	b, _ := json.Marshal(rec)
-	e.send(string(b), nil)
+	e.send(string(b), attrs)
 }
 
 func (e *env) send(body string, attrs map[string]string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/chunk"
@@ -38,6 +39,12 @@ var bedrockModels = map[string]string{"bedrock-titan": "amazon.titan-embed-text-
 // embed.New: batching, retries with backoff honouring Retry-After, per-call
 // timeouts, and (if Adaptive) a rate limiter shared by all calls.
 func (e Embedding) Embedder(ctx context.Context, a AWS, logger *zap.Logger) (pipeline.Embedder, error) {
+	return e.embedder(ctx, a, logger, nil)
+}
+
+// embedder is Embedder with the provider's metrics registered on reg (nil:
+// not counted).
+func (e Embedding) embedder(ctx context.Context, a AWS, logger *zap.Logger, reg prometheus.Registerer) (pipeline.Embedder, error) {
 	dims := e.Dims
 	if dims == 0 {
 		dims = 1024
@@ -74,6 +81,9 @@ func (e Embedding) Embedder(ctx context.Context, a AWS, logger *zap.Logger) (pip
 		return nil, err
 	}
 	ecfg := embed.Config{CountTokens: counter.Count, Concurrency: e.Concurrency}
+	if reg != nil {
+		ecfg.Metrics = embed.NewMetrics(reg)
+	}
 	if e.Adaptive {
 		lim, err := adaptive.New(adaptive.Config{})
 		if err != nil {

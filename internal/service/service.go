@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/embed/fair"
+	"github.com/tenantry/tenantry/internal/emf"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/extract"
 	"github.com/tenantry/tenantry/internal/ingest"
@@ -26,6 +28,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sfnlambda"
 	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
+	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/pipeline"
@@ -92,6 +95,14 @@ type Config struct {
 	// (default 5s).
 	LimitsRefresh time.Duration
 
+	// Telemetry turns OpenTelemetry tracing on (OTLP/HTTP; off by default).
+	Telemetry telemetry.Config
+	// EMFInterval, if positive, writes the metrics as CloudWatch embedded
+	// metric format lines to EMFOutput at this interval.
+	EMFInterval time.Duration
+	// EMFNamespace is their CloudWatch namespace (default "tenantry").
+	EMFNamespace string
+
 	// Breaker tunes every tenant's circuit breaker (internal/breaker).
 	Breaker breaker.Config
 	// NoBreaker turns the per-tenant breakers off (nothing is parked or
@@ -111,6 +122,9 @@ type Deps struct {
 	// WrapSource, if set, wraps the SQS source (fault injection in tests
 	// and chaos runs).
 	WrapSource func(worker.Source) worker.Source
+	// EMFOutput receives the embedded-metric-format lines (default
+	// os.Stdout).
+	EMFOutput io.Writer
 	// OnListening, if set, is called with the ops server's address.
 	OnListening func(net.Addr)
 }
@@ -163,8 +177,9 @@ func (c Config) validate(worker bool) error {
 	return nil
 }
 
-// build fills the dependencies d lacks from cfg.
-func (d Deps) build(ctx context.Context, cfg Config, logger *zap.Logger) (Deps, error) {
+// build fills the dependencies d lacks from cfg; reg (may be nil) gets the
+// embedder's metrics.
+func (d Deps) build(ctx context.Context, cfg Config, logger *zap.Logger, reg prometheus.Registerer) (Deps, error) {
 	var err error
 	if d.Verifier == nil {
 		if d.Verifier, err = cfg.Trust.Verifier(ctx, cfg.AWS, logger); err != nil {
@@ -187,7 +202,7 @@ func (d Deps) build(ctx context.Context, cfg Config, logger *zap.Logger) (Deps, 
 		}
 	}
 	if d.Embedder == nil {
-		if d.Embedder, err = cfg.Embed.Embedder(ctx, cfg.AWS, logger); err != nil {
+		if d.Embedder, err = cfg.Embed.embedder(ctx, cfg.AWS, logger, reg); err != nil {
 			return d, err
 		}
 	}
@@ -211,7 +226,7 @@ func pdfCacheDir() string {
 
 // prepare applies cfg's defaults, validates it (worker: with the queue
 // settings) and builds the dependencies deps lacks.
-func prepare(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger, worker bool) (Config, Deps, *zap.Logger, error) {
+func prepare(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger, worker bool, reg prometheus.Registerer) (Config, Deps, *zap.Logger, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(worker); err != nil {
 		return cfg, deps, logger, err
@@ -219,19 +234,24 @@ func prepare(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger, wor
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	deps, err := deps.build(ctx, cfg, logger)
+	deps, err := deps.build(ctx, cfg, logger, reg)
 	return cfg, deps, logger, err
 }
 
 // Run runs the worker until ctx is cancelled, then drains. Dependencies
 // missing from deps are built from cfg.
 func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
-	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, true)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, true, reg)
 	if err != nil {
 		return err
 	}
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	shutdown, err := telemetry.Setup(ctx, cfg.Telemetry, logger)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(shutdown, logger)
 
 	var opsSrv *ops.Server
 	if cfg.OpsAddr != "" {
@@ -249,6 +269,10 @@ func Run(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if opsSrv != nil {
 		g.Go(func() error { return opsSrv.Run(gctx) })
+	}
+	if cfg.EMFInterval > 0 {
+		w := emf.New(emf.Config{Interval: cfg.EMFInterval, Namespace: cfg.EMFNamespace, Output: deps.EMFOutput}, reg, logger)
+		g.Go(func() error { return w.Run(gctx) })
 	}
 	g.Go(func() error { return runWorker(gctx, cfg, deps, reg, opsSrv, logger) })
 	err = g.Wait()
@@ -299,6 +323,9 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		return err
 	}
 	defer st.close()
+	if err := reg.Register(st.db.Collector()); err != nil {
+		return err
+	}
 	// Embedding slots are shared fairly between tenants: a tenant with a
 	// large backlog cannot starve one with a few documents.
 	sched, err := fair.New(max(cfg.Concurrency, 1))
@@ -343,8 +370,9 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs}),
-		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder},
-		Metrics:   ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
+		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder,
+			Observer: stageObserver(cfg.Telemetry)},
+		Metrics: ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
 		Intake: intake,
 	})
 	if err != nil {
@@ -405,6 +433,24 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	return g.Wait()
 }
 
+// stageObserver opens the stage spans when tracing is on (nil otherwise:
+// the stages then cost nothing, not even a no-op span).
+func stageObserver(c telemetry.Config) pipeline.StageObserver {
+	if c.OTLPEndpoint == "" {
+		return nil
+	}
+	return telemetry.Stages{}
+}
+
+// flushTraces exports the spans not yet sent, for at most 5 s.
+func flushTraces(shutdown func(context.Context) error, logger *zap.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := shutdown(ctx); err != nil {
+		logger.Warn("flushing traces failed", zap.Error(err))
+	}
+}
+
 // gate is the one tenant gate of every transport: the same verifier,
 // bucket allowlist and S3 reader for the SQS worker and the Step Functions
 // tasks.
@@ -426,10 +472,15 @@ func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntas
 // queue and runner settings of cfg do not apply. It does not return once
 // serving: the Lambda runtime ends the process.
 func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
-	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false)
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false, nil)
 	if err != nil {
 		return err
 	}
+	shutdown, err := telemetry.Setup(ctx, cfg.Telemetry, logger)
+	if err != nil {
+		return err
+	}
+	defer flushTraces(shutdown, logger)
 	st, err := openStages(ctx, cfg, logger)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/objects"
+	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/statemachine"
 )
 
@@ -220,6 +221,11 @@ func (c *Controller) Start(ctx context.Context, req StartRequest) (Started, erro
 		version += "#rerun:" + req.Rerun
 	}
 	in := statemachine.Input{Bucket: req.Bucket, Key: req.Key, VersionID: r.versionID}
+	// The execution continues the caller's trace (its tasks' spans join it).
+	tc := map[string]string{}
+	if telemetry.Inject(ctx, tc); len(tc) > 0 {
+		in.Trace = tc
+	}
 	if !c.cfg.OmitEnvelope {
 		in.Envelope = r.envelope
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
@@ -203,7 +204,9 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 	return h.answerSuccess(ctx, task.Token, out)
 }
 
-func (h *Handler) run(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) run(ctx context.Context, t *Task) (out any, err error) {
+	ctx, span := startTaskSpan(ctx, t)
+	defer func() { telemetry.End(span, err) }()
 	switch t.Stage {
 	case StageVerify:
 		return h.verify(ctx, t)

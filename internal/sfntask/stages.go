@@ -174,7 +174,7 @@ func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 	}
 	ref := DocRef{
 		Envelope: b.Head.Envelope, Bucket: in.Bucket, Key: in.Key, VersionID: version, Sequencer: in.Sequencer,
-		MediaType: b.Head.ContentType, Size: b.Head.Size,
+		MediaType: b.Head.ContentType, Size: b.Head.Size, Trace: in.Trace,
 	}
 	_, vr, err := h.bind(ctx, t, b, ref)
 	if err != nil {

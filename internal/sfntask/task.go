@@ -73,6 +73,9 @@ type DocRef struct {
 	MediaType  string `json:"mediaType,omitempty"`
 	Size       int64  `json:"size,omitempty"`
 	DocumentID string `json:"documentId,omitempty"`
+	// Trace is the execution's trace context (from the start input), so
+	// every later task's span joins the same trace.
+	Trace map[string]string `json:"trace,omitempty"`
 }
 
 // CaughtError is a Catch's error output ({"Error", "Cause"}).

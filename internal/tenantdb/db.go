@@ -9,6 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxvec "github.com/pgvector/pgvector-go/pgx"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 )
 
@@ -115,6 +119,9 @@ func (db *DB) WithTenant(ctx context.Context, scope Scope, fn func(ctx context.C
 	return WithTenant(ctx, db.pool, scope, fn)
 }
 
+// tracerName is the instrumentation scope of the transaction spans.
+const tracerName = "github.com/tenantry/tenantry/internal/tenantdb"
+
 // Beginner is the smallest thing a tenant transaction can start from: a pool,
 // a connection, or an open transaction (then a savepoint is used, which lets
 // tests nest tenant transactions inside a rolled-back test transaction).
@@ -123,10 +130,21 @@ type Beginner interface {
 }
 
 // WithTenant is DB.WithTenant for any Beginner.
-func WithTenant(ctx context.Context, b Beginner, scope Scope, fn func(ctx context.Context, tx Tx) error) error {
+func WithTenant(ctx context.Context, b Beginner, scope Scope, fn func(ctx context.Context, tx Tx) error) (err error) {
 	if scope.IsZero() {
 		return ErrNoScope
 	}
+	// One span per tenant transaction: the tenant and job ids only, never
+	// SQL text or parameters (they carry tenant data).
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "tenantdb.tx", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("db.system", "postgresql"), attribute.String("tenant_id", scope.tenant.String()),
+			attribute.String("job_id", scope.jobID)))
+	defer func() {
+		if err != nil {
+			span.SetStatus(codes.Error, "rolled back")
+		}
+		span.End()
+	}()
 	tx, err := b.Begin(ctx)
 	if err != nil {
 		return fmt.Errorf("tenantdb: begin: %w", err)
