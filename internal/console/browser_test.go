@@ -154,8 +154,22 @@ func TestBrowser(t *testing.T) {
 		if got := text(t, ctx, "#tenant-dlq"); !strings.Contains(got, "handler_failed") || strings.Contains(got, "max_receives") {
 			t.Errorf("acme's dead letters: %q", got)
 		}
-		if got := text(t, ctx, "#timeline"); !strings.Contains(got, "support.read") || !strings.Contains(got, "document.ingested") {
+		if got := text(t, ctx, "#timeline"); !strings.Contains(got, "app.noted") || !strings.Contains(got, "document.ingested") {
 			t.Errorf("timeline lacks the seeded events (an unknown kind included): %q", got)
+		}
+		// The real support read (grant, read, revoke) reads as such, set apart.
+		if got := get(t, ctx, chromedp.Nodes(chromedp.CSSAll("#timeline li.support"), chromedp.AtLeast(0))); len(got) != 3 {
+			t.Errorf("%d support events set apart in the timeline, want 3 (granted, read, revoked)", len(got))
+		}
+		for _, want := range []struct{ sel, text string }{
+			{`#timeline li.support[data-action="support.granted"]`, "support access GRANTED to sam by"},
+			{`#timeline li.support[data-action="support.read"]`, "support READ by sam: documents (4 rows), reason: ticket 42"},
+			{`#timeline li.support[data-action="support.read"] .actor`, "support:sam"},
+			{`#timeline li.support[data-action="support.revoked"]`, "support access of sam REVOKED by"},
+		} {
+			if got := text(t, ctx, want.sel); !strings.Contains(got, want.text) {
+				t.Errorf("%s: %q lacks %q", want.sel, got, want.text)
+			}
 		}
 		run(t, ctx, screenshot("tenant"))
 

@@ -24,6 +24,9 @@ func (emptyReader) TenantDocuments(context.Context) ([]tenantdb.TenantDocuments,
 func (emptyReader) Documents(context.Context, uuid.UUID, int) ([]tenantdb.DocumentMeta, error) {
 	return nil, nil
 }
+func (emptyReader) LastAuditEvent(context.Context, uuid.UUID, ...string) (audit.Event, bool, error) {
+	return audit.Event{}, false, nil
+}
 func (emptyReader) AuditTenants(context.Context) ([]uuid.UUID, error)                   { return nil, nil }
 func (emptyReader) AuditHead(context.Context, uuid.UUID) (int64, []byte, error)         { return 0, nil, nil }
 func (emptyReader) ScanAudit(context.Context, uuid.UUID, func(audit.Event) error) error { return nil }

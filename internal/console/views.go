@@ -75,7 +75,7 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 		} else {
 			row.Control = st
 		}
-		if v, ok := srv.lastVerify(d.TenantID); ok {
+		if v, ok := srv.lastVerify(ctx, d.TenantID); ok {
 			row.LastVerify = &v
 		}
 		rows = append(rows, row)
@@ -112,7 +112,7 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 	} else {
 		data["Control"] = st
 	}
-	if v, ok := srv.lastVerify(t); ok {
+	if v, ok := srv.lastVerify(ctx, t); ok {
 		data["LastVerify"] = v
 	}
 	rep, dlqErr := srv.inspect(ctx, r.URL.Query().Get("refresh") == "1")

@@ -108,3 +108,23 @@ func scanAudit(rows Rows, fn func(audit.Event) error) error {
 	}
 	return rows.Err()
 }
+
+// LastAuditEvent returns tenant's newest audit event whose action is one of
+// actions (false if there is none). The console reads the last chain
+// verification this way: a verification is itself an event in the chain, so
+// it survives a restart and is covered by the chain's hashes.
+func (r *AuditReader) LastAuditEvent(ctx context.Context, tenant uuid.UUID, actions ...string) (audit.Event, bool, error) {
+	rows, err := r.pool.Query(ctx, "SELECT "+auditColumns+
+		" FROM audit_events WHERE tenant_id = $1 AND action = ANY($2) ORDER BY seq DESC LIMIT 1", tenant, actions)
+	if err != nil {
+		return audit.Event{}, false, fmt.Errorf("tenantdb: last audit event: %w", err)
+	}
+	var (
+		last  audit.Event
+		found bool
+	)
+	if err := scanAudit(rows, func(e audit.Event) error { last, found = e, true; return nil }); err != nil {
+		return audit.Event{}, false, fmt.Errorf("tenantdb: last audit event: %w", err)
+	}
+	return last, found, nil
+}
