@@ -20,6 +20,8 @@ type Reader interface {
 	// LastAuditEvent is tenant's newest event with one of actions: the
 	// console reads its last chain verification from the chain itself.
 	LastAuditEvent(ctx context.Context, tenant uuid.UUID, actions ...string) (audit.Event, bool, error)
+	// ProviderUsage sums every tenant's embedding provider usage since.
+	ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error)
 	audit.Source
 }
 

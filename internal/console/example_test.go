@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -26,6 +27,9 @@ func (emptyReader) Documents(context.Context, uuid.UUID, int) ([]tenantdb.Docume
 }
 func (emptyReader) LastAuditEvent(context.Context, uuid.UUID, ...string) (audit.Event, bool, error) {
 	return audit.Event{}, false, nil
+}
+func (emptyReader) ProviderUsage(context.Context, time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error) {
+	return nil, nil
 }
 func (emptyReader) AuditTenants(context.Context) ([]uuid.UUID, error)                   { return nil, nil }
 func (emptyReader) AuditHead(context.Context, uuid.UUID) (int64, []byte, error)         { return 0, nil, nil }

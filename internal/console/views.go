@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -22,6 +23,8 @@ type tenantRow struct {
 	Control    ControlStatus
 	ControlErr string
 	LastVerify *verifyResult
+	Usage      tenantdb.ProviderUsage // the last hour
+	UsageErr   bool
 }
 
 type count struct {
@@ -64,9 +67,14 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 			byTenant[k][m.Reason]++
 		}
 	}
+	use, useErr := srv.deps.Reader.ProviderUsage(ctx, srv.cfg.Now().Add(-time.Hour))
+	if useErr != nil {
+		srv.log.Error("console: read provider usage", zap.Error(useErr))
+	}
 	rows := make([]tenantRow, 0, len(docs))
 	for _, d := range docs {
-		row := tenantRow{ID: d.TenantID, Docs: d, Failures: counts(d.FailuresByReason), DLQ: counts(byTenant[d.TenantID.String()])}
+		row := tenantRow{ID: d.TenantID, Docs: d, Failures: counts(d.FailuresByReason), DLQ: counts(byTenant[d.TenantID.String()]),
+			Usage: use[d.TenantID], UsageErr: useErr != nil}
 		for _, c := range row.DLQ {
 			row.DLQTotal += int(c.N)
 		}

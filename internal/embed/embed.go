@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/embed/adaptive"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -257,6 +258,7 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 			return nil
 		case c == classThrottle:
 			permit.Release(adaptive.Outcome{Throttled: true, RetryAfter: hint})
+			usage.Throttled(ctx) // the tenant's provider usage counts its 429s
 		default:
 			permit.Release(adaptive.Outcome{Failed: true})
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -291,7 +292,11 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	// Each tenant's provider budget (requests/tokens per minute) is waited
 	// for outside the shared embedding slots: a tenant over budget holds none.
-	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder))
+	// Each tenant's provider usage (requests, tokens, 429s per minute) is
+	// tallied in memory by the budget and flushed in batches, one scoped
+	// transaction per tenant, for the operator console.
+	meter := usage.NewMeter(st.db, logger)
+	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder)).RecordUsage(meter)
 	// Verified messages share the worker's slots by weighted round-robin
 	// over tenants; the runner receives Prefetch more messages than that, so
 	// a backlogged tenant waits in its own queue while others' run.
@@ -357,6 +362,12 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
+	// The meter outlives the runner's drain: its last flush runs after the
+	// last job has finished (deferred, so every return path waits for it).
+	meterCtx, stopMeter := context.WithCancel(context.WithoutCancel(ctx))
+	meterDone := make(chan struct{})
+	go func() { defer close(meterDone); _ = meter.Run(meterCtx, usageFlushEvery) }()
+	defer func() { stopMeter(); <-meterDone }()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
 	if releaser != nil {
@@ -377,6 +388,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		zap.Bool("step_functions_tasks", cfg.TaskQueueURL != ""))
 	return g.Wait()
 }
+
+// usageFlushEvery is how often the worker writes its tenants' provider
+// usage tallies.
+const usageFlushEvery = 10 * time.Second
 
 // gate is the one tenant gate of every transport: the same verifier,
 // bucket allowlist and S3 reader for the SQS worker and the Step Functions
