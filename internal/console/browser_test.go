@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 )
 
 // artifacts is where the browser tests save screenshots (git-ignored).
@@ -140,6 +141,14 @@ func TestBrowser(t *testing.T) {
 		for _, want := range []string{e.acme.String(), e.globex.String(), "extract_failed: 1", "embed_unavailable: 2", "max_receives: 2", "handler_failed: 1", "closed"} {
 			if !strings.Contains(overview, want) {
 				t.Errorf("overview lacks %q:\n%s", want, overview)
+			}
+		}
+		for _, tc := range []struct {
+			tenant uuid.UUID
+			want   string
+		}{{e.acme, "7 requests · 1234 tokens · 2 throttled (429)"}, {e.globex, "0 requests · 0 tokens · 0 throttled (429)"}} {
+			if got := text(t, ctx, `tr[data-tenant="`+tc.tenant.String()+`"] td.usage`); got != tc.want {
+				t.Errorf("provider usage of %s: %q, want %q", tc.tenant, got, tc.want)
 			}
 		}
 		run(t, ctx, screenshot("overview"))

@@ -30,6 +30,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/worker"
 )
 
@@ -193,6 +194,12 @@ func newEnv(tb testing.TB) *env {
 	seed(tb, gw, e.globex, []seedDoc{{"handbook", "ready", "", 30}, {"broken", "failed", "embed_unavailable", 0}, {"broken-2", "failed", "embed_unavailable", 0}})
 
 	supportAccess(tb, db, e.acme)
+	// acme's provider usage, recorded as the worker's budget does.
+	meter := usage.NewMeter(gw, nil)
+	meter.Add(tenantdbtest.Scope(tb, e.acme), usage.Counts{Requests: 7, Tokens: 1234, Throttled: 2})
+	if err := meter.Flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
 
 	// The DLQ: jobs of both tenants, dead-lettered by the worker's own source.
 	name := "tenantry-consoletest-" + randomHex(6)

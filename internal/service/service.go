@@ -82,6 +82,9 @@ type Config struct {
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
 	LimitsRefresh time.Duration
+	// UsageFlush is how often the worker writes its tenants' provider
+	// usage tallies (default 10s; the last tallies are written at stop).
+	UsageFlush time.Duration
 
 	// Breaker tunes every tenant's circuit breaker (internal/breaker).
 	Breaker breaker.Config
@@ -366,7 +369,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// last job has finished (deferred, so every return path waits for it).
 	meterCtx, stopMeter := context.WithCancel(context.WithoutCancel(ctx))
 	meterDone := make(chan struct{})
-	go func() { defer close(meterDone); _ = meter.Run(meterCtx, usageFlushEvery) }()
+	go func() { defer close(meterDone); _ = meter.Run(meterCtx, cfg.UsageFlush) }()
 	defer func() { stopMeter(); <-meterDone }()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
@@ -388,10 +391,6 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		zap.Bool("step_functions_tasks", cfg.TaskQueueURL != ""))
 	return g.Wait()
 }
-
-// usageFlushEvery is how often the worker writes its tenants' provider
-// usage tallies.
-const usageFlushEvery = 10 * time.Second
 
 // gate is the one tenant gate of every transport: the same verifier,
 // bucket allowlist and S3 reader for the SQS worker and the Step Functions

@@ -74,6 +74,10 @@ func (b *Budget) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	ctx, call := usage.WithCall(ctx)
 	out, err := b.embed(ctx, texts)
 	c := usage.Counts{Throttled: call.Throttles()}
+	var te *pipeline.TransientError
+	if c.Throttled == 0 && errors.As(err, &te) && te.RetryAfter > 0 && !errors.Is(err, ErrOverBudget) {
+		c.Throttled = 1 // the provider's own "slow down" reached us unretried
+	}
 	if !errors.Is(err, ErrOverBudget) { // a call refused before the provider cost nothing
 		c.Requests, c.Tokens = 1, int64(estimateTokens(texts))
 	}
