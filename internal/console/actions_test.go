@@ -19,6 +19,7 @@ import (
 	"github.com/tenantry/tenantry/internal/console"
 	"github.com/tenantry/tenantry/internal/devissuer"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
 func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
@@ -180,5 +181,21 @@ func TestLastVerificationSurvivesRestart(t *testing.T) {
 	overview := page(t, op2, e2.URL+"/")
 	if strings.Count(overview, "ok · ") != 1 || strings.Count(overview, "never verified") != 1 {
 		t.Fatalf("overview after the restart: one tenant verified, one never:\n%s", overview)
+	}
+	// `tenantry audit verify --record-as ana` on acme shows there too.
+	w, err := tenantdb.OpenAuditReader(opCtx(t), e.db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.RecordVerification(opCtx(t), e.acme, "cli:ana", true, 9, ""); err != nil {
+		t.Fatal(err)
+	}
+	if acme := page(t, op2, e2.URL+"/tenants/"+e.acme.String()); !strings.Contains(acme, `id="last-verify">last verified by cli:ana`) {
+		t.Fatalf("acme's recorded CLI verification is not shown:\n%s", acme)
+	}
+	// The console's read-only reader cannot record one (it only reads).
+	if err := e.reader.RecordVerification(opCtx(t), e.acme, "console:eve", true, 1, ""); err == nil {
+		t.Fatal("the console's read-only reader wrote an audit event")
 	}
 }

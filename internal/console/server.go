@@ -20,6 +20,7 @@ import (
 
 	"github.com/tenantry/tenantry/internal/audit"
 	"github.com/tenantry/tenantry/internal/dlq"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
 //go:embed templates/*.html static/*
@@ -288,23 +289,23 @@ func (srv *Server) forgetDLQ() {
 	srv.dlqRep = nil
 }
 
-// lastVerify is tenant's last chain verification: the one this console
-// made, or else the newest verification event in the tenant's chain (so it
-// survives a restart, and the chain's hashes cover it).
+// lastVerify is tenant's last chain verification: the newest verification
+// event in the tenant's chain ("verify chain now" here or in another
+// console, `tenantry audit verify --record-as`), so it survives a restart
+// and the chain's hashes cover it — or this console's own, if newer.
 func (srv *Server) lastVerify(ctx context.Context, t uuid.UUID) (verifyResult, bool) {
 	srv.mu.Lock()
-	v, ok := srv.verified[t]
+	mine, ok := srv.verified[t]
 	srv.mu.Unlock()
-	if ok {
-		return v, true
-	}
-	e, found, err := srv.deps.Reader.LastAuditEvent(ctx, t, ActionVerify)
+	e, found, err := srv.deps.Reader.LastAuditEvent(ctx, t, ActionVerify, tenantdb.ActionChainVerified)
 	if err != nil {
 		srv.log.Warn("console: read the last verification", zap.String("tenant_id", t.String()), zap.Error(err))
-		return verifyResult{}, false
 	}
-	if !found {
-		return verifyResult{}, false
+	if !found || err != nil {
+		return mine, ok
+	}
+	if ok && !mine.At.Before(e.OccurredAt) {
+		return mine, true
 	}
 	return verifyFromEvent(e), true
 }
