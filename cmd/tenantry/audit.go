@@ -51,6 +51,7 @@ type AuditVerifyCmd struct {
 	Anchor      AnchorFlags `embed:""`
 	Tenant      []string    `name:"tenant" help:"Only these tenants (default: all)."`
 	Bundle      string      `name:"bundle" help:"Verify an offline bundle directory (from audit export --out) with the trusted anchor keys; no database." type:"existingdir"`
+	RecordAs    string      `name:"record-as" help:"Also record each tenant's result in its own chain (audit.verified, actor cli:NAME), where the console shows the last verification."`
 	OutputFlags `embed:""`
 }
 
@@ -79,7 +80,19 @@ func (c *AuditVerifyCmd) Run(g *Globals) error {
 		}
 		return anchor.WriteReports(os.Stdout, reports, c.format().IsJSON())
 	}
-	reports, err := service.AuditVerify(ctx, c.OwnerURL, tenants)
+	var reports []audit.TenantReport
+	if c.RecordAs != "" {
+		var recErr error
+		reports, recErr = service.AuditVerifyAndRecord(ctx, c.OwnerURL, tenants, "cli:"+c.RecordAs)
+		if reports == nil {
+			return recErr
+		}
+		if err := audit.WriteReports(os.Stdout, reports, c.format().IsJSON()); err != nil {
+			return err
+		}
+		return recErr
+	}
+	reports, err = service.AuditVerify(ctx, c.OwnerURL, tenants)
 	if err != nil {
 		return err
 	}

@@ -93,7 +93,7 @@ func (srv *Server) verify(w http.ResponseWriter, r *http.Request, sess *session,
 	rep := reps[0]
 	res := verifyResult{At: srv.cfg.Now(), OK: rep.OK, Events: rep.Events, Detail: rep.Problem, Actor: sess.Actor()}
 	if err := srv.deps.Recorder.Record(r.Context(), t, sess.Actor(), ActionVerify,
-		detail(map[string]any{"reason": reason, "ok": rep.OK, "events": rep.Events})); err != nil {
+		detail(map[string]any{"reason": reason, "ok": rep.OK, "events": rep.Events, "problem": rep.Problem})); err != nil {
 		srv.actionFailed(w, r, sess, log, err)
 		return
 	}

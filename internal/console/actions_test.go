@@ -3,7 +3,9 @@ package console_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -11,9 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
+	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/audit"
+	"github.com/tenantry/tenantry/internal/console"
+	"github.com/tenantry/tenantry/internal/devissuer"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
 func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
@@ -122,4 +128,74 @@ func TestOperatorActions(t *testing.T) {
 			t.Fatalf("a signed-out session acted: %d", status)
 		}
 	})
+}
+
+// restarted starts a second console process on e's database (a restart:
+// nothing of the first console's memory) and returns e pointing at it.
+func restarted(t *testing.T, e *env) *env {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2 := *e
+	e2.URL = "http://" + ln.Addr().String()
+	e.issuer.AddClient(devissuer.Client{ID: "console-2", RedirectURIs: []string{e2.URL + "/callback"}})
+	srv, err := console.New(opCtx(t), console.Config{
+		BaseURL: e2.URL, InsecureCookies: true,
+		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console-2"},
+	}, console.Deps{Reader: e.reader}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	_ = hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	return &e2
+}
+
+// The last chain verification is read back from the tenant's chain: a
+// console started after "verify now" shows who verified, when and the
+// result; a tenant never verified says so.
+func TestLastVerificationSurvivesRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	op, _, _ := signIn(t, e, operator)
+	csrf := csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
+	if status, _ := post(t, op, e.URL+"/tenants/"+e.globex.String()+"/verify", url.Values{"csrf": {csrf}, "reason": {"before the restart"}}); status != http.StatusOK {
+		t.Fatalf("verify: %d", status)
+	}
+
+	e2 := restarted(t, e)
+	op2, _, _ := signIn(t, e2, operator)
+	actor := "console:" + operator + "@dev.tenantry.local"
+	globex := page(t, op2, e2.URL+"/tenants/"+e.globex.String())
+	if !strings.Contains(globex, `id="last-verify">last verified by `+actor) || !strings.Contains(globex, "(recorded in the chain)") {
+		t.Fatalf("the restarted console does not show globex's verification:\n%s", globex)
+	}
+	if acme := page(t, op2, e2.URL+"/tenants/"+e.acme.String()); strings.Contains(acme, `id="last-verify"`) {
+		t.Fatal("acme was never verified, yet the restarted console shows a verification")
+	}
+	overview := page(t, op2, e2.URL+"/")
+	if strings.Count(overview, "ok · ") != 1 || strings.Count(overview, "never verified") != 1 {
+		t.Fatalf("overview after the restart: one tenant verified, one never:\n%s", overview)
+	}
+	// `tenantry audit verify --record-as ana` on acme shows there too.
+	w, err := tenantdb.OpenAuditReader(opCtx(t), e.db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := w.RecordVerification(opCtx(t), e.acme, "cli:ana", true, 9, ""); err != nil {
+		t.Fatal(err)
+	}
+	if acme := page(t, op2, e2.URL+"/tenants/"+e.acme.String()); !strings.Contains(acme, `id="last-verify">last verified by cli:ana`) {
+		t.Fatalf("acme's recorded CLI verification is not shown:\n%s", acme)
+	}
+	// The console's read-only reader cannot record one (it only reads).
+	if err := e.reader.RecordVerification(opCtx(t), e.acme, "console:eve", true, 1, ""); err == nil {
+		t.Fatal("the console's read-only reader wrote an audit event")
+	}
 }

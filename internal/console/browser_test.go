@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/uuid"
 )
 
 // artifacts is where the browser tests save screenshots (git-ignored).
@@ -142,6 +143,14 @@ func TestBrowser(t *testing.T) {
 				t.Errorf("overview lacks %q:\n%s", want, overview)
 			}
 		}
+		for _, tc := range []struct {
+			tenant uuid.UUID
+			want   string
+		}{{e.acme, "7 requests · 1234 tokens · 2 throttled (429)"}, {e.globex, "0 requests · 0 tokens · 0 throttled (429)"}} {
+			if got := text(t, ctx, `tr[data-tenant="`+tc.tenant.String()+`"] td.usage`); got != tc.want {
+				t.Errorf("provider usage of %s: %q, want %q", tc.tenant, got, tc.want)
+			}
+		}
 		run(t, ctx, screenshot("overview"))
 
 		run(t, ctx, chromedp.Navigate(e.URL+"/tenants/"+e.acme.String()), chromedp.WaitVisible(chromedp.ID("documents")))
@@ -154,8 +163,22 @@ func TestBrowser(t *testing.T) {
 		if got := text(t, ctx, "#tenant-dlq"); !strings.Contains(got, "handler_failed") || strings.Contains(got, "max_receives") {
 			t.Errorf("acme's dead letters: %q", got)
 		}
-		if got := text(t, ctx, "#timeline"); !strings.Contains(got, "support.read") || !strings.Contains(got, "document.ingested") {
+		if got := text(t, ctx, "#timeline"); !strings.Contains(got, "app.noted") || !strings.Contains(got, "document.ingested") {
 			t.Errorf("timeline lacks the seeded events (an unknown kind included): %q", got)
+		}
+		// The real support read (grant, read, revoke) reads as such, set apart.
+		if got := get(t, ctx, chromedp.Nodes(chromedp.CSSAll("#timeline li.support"), chromedp.AtLeast(0))); len(got) != 3 {
+			t.Errorf("%d support events set apart in the timeline, want 3 (granted, read, revoked)", len(got))
+		}
+		for _, want := range []struct{ sel, text string }{
+			{`#timeline li.support[data-action="support.granted"]`, "support access GRANTED to sam by"},
+			{`#timeline li.support[data-action="support.read"]`, "support READ by sam: documents (4 rows), reason: ticket 42"},
+			{`#timeline li.support[data-action="support.read"] .actor`, "support:sam"},
+			{`#timeline li.support[data-action="support.revoked"]`, "support access of sam REVOKED by"},
+		} {
+			if got := text(t, ctx, want.sel); !strings.Contains(got, want.text) {
+				t.Errorf("%s: %q lacks %q", want.sel, got, want.text)
+			}
 		}
 		run(t, ctx, screenshot("tenant"))
 

@@ -17,6 +17,11 @@ import (
 type Reader interface {
 	TenantDocuments(ctx context.Context) ([]tenantdb.TenantDocuments, error)
 	Documents(ctx context.Context, tenant uuid.UUID, limit int) ([]tenantdb.DocumentMeta, error)
+	// LastAuditEvent is tenant's newest event with one of actions: the
+	// console reads its last chain verification from the chain itself.
+	LastAuditEvent(ctx context.Context, tenant uuid.UUID, actions ...string) (audit.Event, bool, error)
+	// ProviderUsage sums every tenant's embedding provider usage since.
+	ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error)
 	audit.Source
 }
 

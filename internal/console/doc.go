@@ -1,6 +1,8 @@
 // Package console is the operator console (`tenantry console`): a
 // server-rendered web view of every tenant's pipeline — documents by status,
-// chunks, failures by reason, dead letters, breaker state, the audit chain —
+// chunks, failures by reason, dead letters, breaker state, provider usage
+// (internal/usage), the audit chain and its last verification (the newest
+// console.verify_chain event of the chain itself), support access —
 // and the operator actions on it (pause/resume a tenant, dry-run and replay
 // dead letters, reindex, verify a chain now), each with a written reason and
 // recorded in the affected tenant's audit chain under the operator's

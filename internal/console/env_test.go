@@ -30,6 +30,7 @@ import (
 	"github.com/tenantry/tenantry/internal/sqssource"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/worker"
 )
 
@@ -139,13 +140,41 @@ func seed(tb testing.TB, gw *tenantdb.DB, tenant uuid.UUID, docs []seedDoc) {
 				return err
 			}
 		}
-		// An event type the console does not know (issue 18's support
-		// reads, for instance) must still show: kind, actor, detail.
-		_, err := tx.Audit(ctx, "support.read", "doc:*", "", `{"operator":"sam","reason":"ticket 42"}`)
+		// An event type the console does not know must still show: kind,
+		// actor, detail.
+		_, err := tx.Audit(ctx, "app.noted", "doc:*", "", `{"note":"ticket 42"}`)
 		return err
 	})
 	if err != nil {
 		tb.Fatalf("seed: %v", err)
+	}
+}
+
+// supportAccess gives the support operator sam a grant on tenant, reads
+// its documents through the support role (tenantdb.SupportReader, issue
+// 18: the read appends support.read to the chain) and revokes the grant.
+func supportAccess(tb testing.TB, db *tenantdbtest.Database, tenant uuid.UUID) {
+	tb.Helper()
+	ctx := opCtx(tb)
+	admin, err := tenantdb.OpenSupportAdmin(ctx, db.OwnerURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer admin.Close()
+	sr, err := tenantdb.OpenSupportReader(ctx, db.SupportURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer sr.Close()
+	g, err := admin.Grant(ctx, tenant, "sam", "ticket 42", time.Hour, "lead")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if rows, err := sr.Read(ctx, tenantdb.SupportRequest{Tenant: tenant, Grant: g.ID, Operator: "sam", What: "documents"}); err != nil || len(rows) != 4 {
+		tb.Fatalf("support read: %d rows, %v", len(rows), err)
+	}
+	if ok, err := admin.Revoke(ctx, tenant, g.ID, "lead"); !ok || err != nil {
+		tb.Fatalf("revoke: %v, %v", ok, err)
 	}
 }
 
@@ -163,6 +192,14 @@ func newEnv(tb testing.TB) *env {
 	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client}
 	seed(tb, gw, e.acme, []seedDoc{{"contract-1", "ready", "", 12}, {"contract-2", "ready", "", 7}, {"scan-3", "failed", "extract_failed", 0}, {"big-4", "processing", "", 0}})
 	seed(tb, gw, e.globex, []seedDoc{{"handbook", "ready", "", 30}, {"broken", "failed", "embed_unavailable", 0}, {"broken-2", "failed", "embed_unavailable", 0}})
+
+	supportAccess(tb, db, e.acme)
+	// acme's provider usage, recorded as the worker's budget does.
+	meter := usage.NewMeter(gw, nil)
+	meter.Add(tenantdbtest.Scope(tb, e.acme), usage.Counts{Requests: 7, Tokens: 1234, Throttled: 2})
+	if err := meter.Flush(ctx); err != nil {
+		tb.Fatal(err)
+	}
 
 	// The DLQ: jobs of both tenants, dead-lettered by the worker's own source.
 	name := "tenantry-consoletest-" + randomHex(6)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -22,6 +23,12 @@ func (emptyReader) TenantDocuments(context.Context) ([]tenantdb.TenantDocuments,
 	return nil, nil
 }
 func (emptyReader) Documents(context.Context, uuid.UUID, int) ([]tenantdb.DocumentMeta, error) {
+	return nil, nil
+}
+func (emptyReader) LastAuditEvent(context.Context, uuid.UUID, ...string) (audit.Event, bool, error) {
+	return audit.Event{}, false, nil
+}
+func (emptyReader) ProviderUsage(context.Context, time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error) {
 	return nil, nil
 }
 func (emptyReader) AuditTenants(context.Context) ([]uuid.UUID, error)                   { return nil, nil }

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/tenantry/tenantry/internal/audit"
 	"github.com/tenantry/tenantry/internal/dlq"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
 //go:embed templates/*.html static/*
@@ -47,6 +49,9 @@ type verifyResult struct {
 	Events int64
 	Detail string
 	Actor  string
+	// Recorded: read back from the tenant's chain (not made by this
+	// console process).
+	Recorded bool
 }
 
 // New discovers the OIDC issuer and returns the console. deps.Reader is
@@ -91,7 +96,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"join": strings.Join,
+	"join":    strings.Join,
+	"support": supportNote,
 }
 
 func parsePages() (map[string]*template.Template, error) {
@@ -283,11 +289,42 @@ func (srv *Server) forgetDLQ() {
 	srv.dlqRep = nil
 }
 
-func (srv *Server) lastVerify(t uuid.UUID) (verifyResult, bool) {
+// lastVerify is tenant's last chain verification: the newest verification
+// event in the tenant's chain ("verify chain now" here or in another
+// console, `tenantry audit verify --record-as`), so it survives a restart
+// and the chain's hashes cover it — or this console's own, if newer.
+func (srv *Server) lastVerify(ctx context.Context, t uuid.UUID) (verifyResult, bool) {
 	srv.mu.Lock()
-	defer srv.mu.Unlock()
-	v, ok := srv.verified[t]
-	return v, ok
+	mine, ok := srv.verified[t]
+	srv.mu.Unlock()
+	e, found, err := srv.deps.Reader.LastAuditEvent(ctx, t, ActionVerify, tenantdb.ActionChainVerified)
+	if err != nil {
+		srv.log.Warn("console: read the last verification", zap.String("tenant_id", t.String()), zap.Error(err))
+	}
+	if !found || err != nil {
+		return mine, ok
+	}
+	if ok && !mine.At.Before(e.OccurredAt) {
+		return mine, true
+	}
+	return verifyFromEvent(e), true
+}
+
+// verifyFromEvent reads a recorded verification (its detail is the JSON
+// the verify action writes: ok, events, problem).
+func verifyFromEvent(e audit.Event) verifyResult {
+	var d struct {
+		OK      bool   `json:"ok"`
+		Events  int64  `json:"events"`
+		Problem string `json:"problem"`
+	}
+	res := verifyResult{At: e.OccurredAt, Actor: e.Actor, Recorded: true}
+	if err := json.Unmarshal([]byte(e.Detail), &d); err != nil {
+		res.Detail = "unreadable verification record"
+		return res
+	}
+	res.OK, res.Events, res.Detail = d.OK, d.Events, d.Problem
+	return res
 }
 
 // chain reads a tenant's audit events, verifying the chain as it goes; it

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"sort"
+	"time"
 
 	"github.com/google/uuid"
 	"go.uber.org/zap"
@@ -22,6 +23,8 @@ type tenantRow struct {
 	Control    ControlStatus
 	ControlErr string
 	LastVerify *verifyResult
+	Usage      tenantdb.ProviderUsage // the last hour
+	UsageErr   bool
 }
 
 type count struct {
@@ -64,9 +67,14 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 			byTenant[k][m.Reason]++
 		}
 	}
+	use, useErr := srv.deps.Reader.ProviderUsage(ctx, srv.cfg.Now().Add(-time.Hour))
+	if useErr != nil {
+		srv.log.Error("console: read provider usage", zap.Error(useErr))
+	}
 	rows := make([]tenantRow, 0, len(docs))
 	for _, d := range docs {
-		row := tenantRow{ID: d.TenantID, Docs: d, Failures: counts(d.FailuresByReason), DLQ: counts(byTenant[d.TenantID.String()])}
+		row := tenantRow{ID: d.TenantID, Docs: d, Failures: counts(d.FailuresByReason), DLQ: counts(byTenant[d.TenantID.String()]),
+			Usage: use[d.TenantID], UsageErr: useErr != nil}
 		for _, c := range row.DLQ {
 			row.DLQTotal += int(c.N)
 		}
@@ -75,7 +83,7 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 		} else {
 			row.Control = st
 		}
-		if v, ok := srv.lastVerify(d.TenantID); ok {
+		if v, ok := srv.lastVerify(ctx, d.TenantID); ok {
 			row.LastVerify = &v
 		}
 		rows = append(rows, row)
@@ -112,7 +120,7 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 	} else {
 		data["Control"] = st
 	}
-	if v, ok := srv.lastVerify(t); ok {
+	if v, ok := srv.lastVerify(ctx, t); ok {
 		data["LastVerify"] = v
 	}
 	rep, dlqErr := srv.inspect(ctx, r.URL.Query().Get("refresh") == "1")

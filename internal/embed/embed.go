@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/embed/adaptive"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -265,6 +266,7 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 		case c == classThrottle:
 			permit.Release(adaptive.Outcome{Throttled: true, RetryAfter: hint})
 			e.cfg.Metrics.request(e.model, "throttled", 0, 0)
+			usage.Throttled(ctx) // the tenant's provider usage counts its 429s
 		default:
 			permit.Release(adaptive.Outcome{Failed: true})
 			e.cfg.Metrics.request(e.model, "error", 0, 0)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tenantry/tenantry/internal/embed"
 	"github.com/tenantry/tenantry/internal/embed/adaptive"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -174,25 +175,30 @@ func TestRetryClasses(t *testing.T) {
 		requests  int // with MaxAttempts 3
 		transient bool
 		rejected  bool
+		throttles int64 // counted for the tenant's provider usage
 	}{
-		{"429", &embed.StatusError{Status: 429}, 3, true, false},
-		{"529 overloaded", &embed.StatusError{Status: 529}, 3, true, false},
-		{"500", &embed.StatusError{Status: 500}, 3, true, false},
-		{"408", &embed.StatusError{Status: 408}, 3, true, false},
-		{"network", fmt.Errorf("openai: %w", netErr), 3, true, false},
-		{"401", &embed.StatusError{Status: 401}, 1, false, true},
-		{"422", &embed.StatusError{Status: 422}, 1, false, true},
-		{"bad response", embed.BadResponse("x"), 1, true, false},
-		{"unknown", errors.New("something else"), 1, true, false},
+		{"429", &embed.StatusError{Status: 429}, 3, true, false, 3},
+		{"529 overloaded", &embed.StatusError{Status: 529}, 3, true, false, 3},
+		{"500", &embed.StatusError{Status: 500}, 3, true, false, 0},
+		{"408", &embed.StatusError{Status: 408}, 3, true, false, 0},
+		{"network", fmt.Errorf("openai: %w", netErr), 3, true, false, 0},
+		{"401", &embed.StatusError{Status: 401}, 1, false, true, 0},
+		{"422", &embed.StatusError{Status: 422}, 1, false, true, 0},
+		{"bad response", embed.BadResponse("x"), 1, true, false, 0},
+		{"unknown", errors.New("something else"), 1, true, false, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := &fake{limits: embed.Limits{MaxInputs: 1}, errs: func(int) error { return tt.err }}
 			e := newEmbed(t, f, embed.Config{MaxAttempts: 3})
-			_, err := e.Embed(context.Background(), []string{"x"})
+			ctx, call := usage.WithCall(context.Background())
+			_, err := e.Embed(ctx, []string{"x"})
 			if len(f.requests) != tt.requests {
 				t.Errorf("requests = %d, want %d", len(f.requests), tt.requests)
+			}
+			if call.Throttles() != tt.throttles {
+				t.Errorf("throttles counted = %d, want %d", call.Throttles(), tt.throttles)
 			}
 			var te *pipeline.TransientError
 			if errors.As(err, &te) != tt.transient || errors.Is(err, pipeline.ErrRejected) != tt.rejected {

@@ -117,7 +117,7 @@ func newEnv(t *testing.T, opt options) *env {
 		DatabaseURL: e.db.WorkerURL, DBMaxConns: 4, QueueURL: e.queueURL, DLQURL: e.dlqURL, Buckets: []string{e.bucket},
 		Concurrency: 4, Pollers: 1, VisibilityTimeout: 2 * time.Second, WaitTime: time.Second, MaxReceiveCount: 8,
 		DrainTimeout: 5 * time.Second, BackoffBase: 50 * time.Millisecond, BackoffMax: 500 * time.Millisecond,
-		OpsAddr: "127.0.0.1:0", Breaker: opt.breaker,
+		OpsAddr: "127.0.0.1:0", Breaker: opt.breaker, UsageFlush: 100 * time.Millisecond,
 	}
 	deps := service.Deps{Verifier: e.kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: e.emb,
 		OnListening: func(a net.Addr) { ready <- a }, WrapSource: opt.wrapSource}
@@ -664,5 +664,37 @@ func TestSidecarAttributesThroughTheWorker(t *testing.T) {
 	}
 	if n := len(e.dlqMessages(0)); n != 0 {
 		t.Fatalf("%d messages dead-lettered", n)
+	}
+}
+
+// Each tenant's provider usage is recorded through the worker's real path
+// (gate, dispatcher, budget, batched flush) and shows in the console's
+// read-only view for that tenant only: the provider's 429s to tenant a are
+// a's, none are b's.
+func TestProviderUsageIsRecordedPerTenant(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, options{embedFailures: 2})
+	a, b := uuid.New(), uuid.New()
+	e.upload(a, "doc", "a.txt", "text/plain", "the provider throttles this tenant twice before it answers")
+	e.waitStatus(a, "doc", "ready")
+	e.upload(b, "doc", "b.txt", "text/plain", "this tenant's calls all go through at once")
+	e.waitStatus(b, "doc", "ready")
+	reader, err := tenantdb.OpenConsoleReader(e.ctx, e.db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	var use map[uuid.UUID]tenantdb.ProviderUsage
+	e.eventually("usage of both tenants flushed", func() bool {
+		if use, err = reader.ProviderUsage(e.ctx, time.Now().Add(-time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		return use[a].Requests >= 3 && use[b].Requests >= 1
+	})
+	if ua, ub := use[a], use[b]; ua.Throttled != 2 || ub.Throttled != 0 || ua.Tokens == 0 || ub.Tokens == 0 {
+		t.Fatalf("usage a %+v, b %+v: want a's two 429s on a only, tokens for both", ua, ub)
+	}
+	if len(use) != 2 {
+		t.Fatalf("usage of %d tenants, want 2", len(use))
 	}
 }

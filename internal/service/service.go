@@ -31,6 +31,7 @@ import (
 	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 	"github.com/tenantry/tenantry/worker"
 	"go.uber.org/zap"
@@ -94,6 +95,9 @@ type Config struct {
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
 	LimitsRefresh time.Duration
+	// UsageFlush is how often the worker writes its tenants' provider
+	// usage tallies (default 10s; the last tallies are written at stop).
+	UsageFlush time.Duration
 
 	// Telemetry turns OpenTelemetry tracing on (OTLP/HTTP; off by default).
 	Telemetry telemetry.Config
@@ -334,7 +338,11 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	// Each tenant's provider budget (requests/tokens per minute) is waited
 	// for outside the shared embedding slots: a tenant over budget holds none.
-	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder))
+	// Each tenant's provider usage (requests, tokens, 429s per minute) is
+	// tallied in memory by the budget and flushed in batches, one scoped
+	// transaction per tenant, for the operator console.
+	meter := usage.NewMeter(st.db, logger)
+	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder)).RecordUsage(meter)
 	// Verified messages share the worker's slots by weighted round-robin
 	// over tenants; the runner receives Prefetch more messages than that, so
 	// a backlogged tenant waits in its own queue while others' run.
@@ -408,6 +416,12 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
+	// The meter outlives the runner's drain: its last flush runs after the
+	// last job has finished (deferred, so every return path waits for it).
+	meterCtx, stopMeter := context.WithCancel(context.WithoutCancel(ctx))
+	meterDone := make(chan struct{})
+	go func() { defer close(meterDone); _ = meter.Run(meterCtx, cfg.UsageFlush) }()
+	defer func() { stopMeter(); <-meterDone }()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
 	go func() {

@@ -2,10 +2,12 @@ package tenantdb
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/internal/audit"
@@ -107,4 +109,49 @@ func scanAudit(rows Rows, fn func(audit.Event) error) error {
 		}
 	}
 	return rows.Err()
+}
+
+// LastAuditEvent returns tenant's newest audit event whose action is one of
+// actions (false if there is none). The console reads the last chain
+// verification this way: a verification is itself an event in the chain, so
+// it survives a restart and is covered by the chain's hashes.
+func (r *AuditReader) LastAuditEvent(ctx context.Context, tenant uuid.UUID, actions ...string) (audit.Event, bool, error) {
+	rows, err := r.pool.Query(ctx, "SELECT "+auditColumns+
+		" FROM audit_events WHERE tenant_id = $1 AND action = ANY($2) ORDER BY seq DESC LIMIT 1", tenant, actions)
+	if err != nil {
+		return audit.Event{}, false, fmt.Errorf("tenantdb: last audit event: %w", err)
+	}
+	var (
+		last  audit.Event
+		found bool
+	)
+	if err := scanAudit(rows, func(e audit.Event) error { last, found = e, true; return nil }); err != nil {
+		return audit.Event{}, false, fmt.Errorf("tenantdb: last audit event: %w", err)
+	}
+	return last, found, nil
+}
+
+// ActionChainVerified is the audit action of a chain verification recorded
+// by RecordVerification (`tenantry audit verify --record-as`).
+const ActionChainVerified = "audit.verified"
+
+// RecordVerification appends a verification's result to tenant's own chain
+// (action ActionChainVerified, detail {"ok", "events", "problem"}: the shape
+// the console reads back as the tenant's last verification), as actor, in a
+// transaction scoped to tenant through the audit function. It needs a
+// writable owner connection (OpenAuditReader; a ConsoleReader's read-only
+// sessions refuse it).
+func (r *AuditReader) RecordVerification(ctx context.Context, tenant uuid.UUID, actor string, ok bool, events int64, problem string) error {
+	detail, err := json.Marshal(map[string]any{"ok": ok, "events": events, "problem": problem})
+	if err != nil {
+		return err
+	}
+	err = ownerTenantTx(ctx, r.pool, tenant, actor, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, "SELECT tenantry_audit($1, 'chain', '', $2)", ActionChainVerified, string(detail))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("tenantdb: record verification: %w", err)
+	}
+	return nil
 }

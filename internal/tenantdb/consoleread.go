@@ -159,3 +159,39 @@ func (r *ConsoleReader) Documents(ctx context.Context, tenant uuid.UUID, limit i
 	}
 	return out, nil
 }
+
+// ProviderUsage is a tenant's embedding provider usage over a span.
+type ProviderUsage struct {
+	Requests  int64
+	Tokens    int64 // estimated
+	Throttled int64 // the provider's 429 (or overloaded) answers
+}
+
+// ProviderUsage sums every tenant's provider usage since (table
+// provider_usage, migration 0012; policy owner_console_read).
+func (r *ConsoleReader) ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]ProviderUsage, error) {
+	out := map[uuid.UUID]ProviderUsage{}
+	err := r.readOnly(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT tenant_id, sum(requests)::bigint, sum(tokens)::bigint, sum(throttled)::bigint
+			FROM provider_usage WHERE minute >= date_trunc('minute', $1::timestamptz) GROUP BY tenant_id`, since)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var (
+				id uuid.UUID
+				u  ProviderUsage
+			)
+			if err := rows.Scan(&id, &u.Requests, &u.Tokens, &u.Throttled); err != nil {
+				return err
+			}
+			out[id] = u
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: console provider usage: %w", err)
+	}
+	return out, nil
+}

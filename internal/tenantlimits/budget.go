@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/tenantry/tenantry/internal/tenantdb"
+	"github.com/tenantry/tenantry/internal/usage"
 	"github.com/tenantry/tenantry/pipeline"
 )
 
@@ -18,7 +20,8 @@ import (
 // other tenants do not. A provider's Retry-After answer to one tenant's
 // call makes that tenant (only) wait that long before its next call.
 type Budget struct {
-	e pipeline.Embedder
+	e     pipeline.Embedder
+	usage UsageRecorder
 
 	mu      sync.Mutex
 	tenants map[string]*tenantBudget
@@ -40,6 +43,19 @@ func NewBudget(e pipeline.Embedder) *Budget {
 	return &Budget{e: e, tenants: map[string]*tenantBudget{}}
 }
 
+// UsageRecorder tallies a tenant's provider usage (*usage.Meter): an
+// in-memory add, flushed to the database in batches elsewhere.
+type UsageRecorder interface {
+	Add(scope tenantdb.Scope, c usage.Counts)
+}
+
+// RecordUsage makes b tally every call of a tenant whose work came through
+// the Dispatcher (the verified scope it carries) into r, and returns b.
+func (b *Budget) RecordUsage(r UsageRecorder) *Budget {
+	b.usage = r
+	return b
+}
+
 // Model is the wrapped embedder's model.
 func (b *Budget) Model() string { return b.e.Model() }
 
@@ -48,6 +64,28 @@ func (b *Budget) Dimensions() int { return b.e.Dimensions() }
 
 // Embed waits for the tenant's budget, then embeds.
 func (b *Budget) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if b.usage == nil {
+		return b.embed(ctx, texts)
+	}
+	scope := scopeFrom(ctx)
+	if scope.IsZero() {
+		return b.embed(ctx, texts)
+	}
+	ctx, call := usage.WithCall(ctx)
+	out, err := b.embed(ctx, texts)
+	c := usage.Counts{Throttled: call.Throttles()}
+	var te *pipeline.TransientError
+	if c.Throttled == 0 && errors.As(err, &te) && te.RetryAfter > 0 && !errors.Is(err, ErrOverBudget) {
+		c.Throttled = 1 // the provider's own "slow down" reached us unretried
+	}
+	if !errors.Is(err, ErrOverBudget) { // a call refused before the provider cost nothing
+		c.Requests, c.Tokens = 1, int64(estimateTokens(texts))
+	}
+	b.usage.Add(scope, c)
+	return out, err
+}
+
+func (b *Budget) embed(ctx context.Context, texts []string) ([][]float32, error) {
 	tenant, l, ok := FromContext(ctx)
 	if !ok || (l.RequestsPerMinute == 0 && l.TokensPerMinute == 0) {
 		return b.e.Embed(ctx, texts)

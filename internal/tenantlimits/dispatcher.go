@@ -41,7 +41,7 @@ func (d *Dispatcher) Acquire(ctx context.Context, scope tenantdb.Scope) (context
 	if err != nil {
 		return ctx, nil, err
 	}
-	return WithLimits(ctx, scope.TenantID().String(), l), rel, nil
+	return context.WithValue(ctx, limitsKey{}, tenantLimits{scope.TenantID().String(), l, scope}), rel, nil
 }
 
 type limitsKey struct{}
@@ -49,11 +49,18 @@ type limitsKey struct{}
 type tenantLimits struct {
 	tenant string
 	l      Limits
+	scope  tenantdb.Scope // the verified scope (Acquire): where usage is recorded
 }
 
 // WithLimits returns ctx carrying tenant's limits (for Budget).
 func WithLimits(ctx context.Context, tenant string, l Limits) context.Context {
-	return context.WithValue(ctx, limitsKey{}, tenantLimits{tenant, l})
+	return context.WithValue(ctx, limitsKey{}, tenantLimits{tenant: tenant, l: l})
+}
+
+// scopeFrom is the verified scope Acquire put in ctx (zero: none).
+func scopeFrom(ctx context.Context) tenantdb.Scope {
+	v, _ := ctx.Value(limitsKey{}).(tenantLimits)
+	return v.scope
 }
 
 // FromContext returns the tenant and limits ctx carries (ok false: none).
