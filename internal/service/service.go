@@ -486,7 +486,8 @@ func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntas
 // queue and runner settings of cfg do not apply. It does not return once
 // serving: the Lambda runtime ends the process.
 func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) error {
-	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false, nil)
+	reg := prometheus.NewRegistry()
+	cfg, deps, logger, err := prepare(ctx, cfg, deps, logger, false, reg)
 	if err != nil {
 		return err
 	}
@@ -505,7 +506,17 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 		return err
 	}
 	logger.Info("serving Step Functions tasks as a Lambda function", zap.String("embedding_model", deps.Embedder.Model()))
-	sfnlambda.Start(ctx, h)
+	var inv sfnlambda.Invoker = h
+	if cfg.EMFInterval > 0 {
+		// Any positive interval turns metrics on; they are written after
+		// each invocation (flushingInvoker), not on a clock.
+		if err := reg.Register(st.db.Collector()); err != nil {
+			return err
+		}
+		w := emf.New(emf.Config{Interval: cfg.EMFInterval, Namespace: cfg.EMFNamespace, Output: deps.EMFOutput}, reg, logger)
+		inv = &flushingInvoker{next: h, emf: w, log: logger}
+	}
+	sfnlambda.Start(ctx, inv)
 	return nil
 }
 
