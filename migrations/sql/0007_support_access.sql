@@ -87,8 +87,7 @@ END $$;
 -- tenant's documents) or 'chunks' (the chunks of one document, p_document).
 -- Returns {"ok":true,"rows":[...]} or {"ok":false,"refused":"<reason>"}.
 CREATE FUNCTION public.tenantry_support_read(p_tenant uuid, p_grant uuid, p_operator text, p_what text, p_document text DEFAULT '')
-RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, public, pg_temp AS $$
+RETURNS jsonb LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
 	g       public.support_grants%ROWTYPE;
 	refused text;
