@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -57,26 +55,7 @@ func TestChaosGroupedCommitKill(t *testing.T) {
 	}
 	upload(t, ctx, env, docs, bodies)
 
-	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("worker log tail:\n%s", tail(logf.Name(), 60))
-		}
-	}()
-	cfg := harness.WorkerConfig{Settings: append(append([]string(nil), chaosSettings...), "TENANTRY_GROUP_DOCS=16")}
-	start := func() *harness.Process {
-		t.Helper()
-		w, err := env.StartWorker(ctx, bin, cfg, logf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = w.Kill() }) // a failed test leaves no worker behind
-		return w
-	}
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_GROUP_DOCS=16")
 	ready := func(ctx context.Context) (int, error) {
 		return db.count(ctx, `SELECT count(*) FROM documents WHERE status = 'ready'`)
 	}

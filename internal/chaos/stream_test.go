@@ -4,7 +4,6 @@ import (
 	"context"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -48,26 +47,7 @@ func TestChaosStreamingKill(t *testing.T) {
 	doc := harness.Doc{Tenant: tenant, DocumentID: "big", Key: harness.Key(tenant, "big", "big.txt"), Version: harness.Version(body), Chunks: len(chs)}
 	upload(t, ctx, env, []harness.Doc{doc}, [][]byte{body})
 
-	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	defer func() {
-		if t.Failed() {
-			t.Logf("worker log tail:\n%s", tail(logf.Name(), 60))
-		}
-	}()
-	cfg := harness.WorkerConfig{Settings: append(append([]string(nil), chaosSettings...), "TENANTRY_EMBED_BATCH=16")}
-	start := func() *harness.Process {
-		t.Helper()
-		w, err := env.StartWorker(ctx, bin, cfg, logf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = w.Kill() }) // a failed test leaves no worker behind
-		return w
-	}
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_EMBED_BATCH=16")
 	// pending counts the chunks of the document's pending version.
 	pending := func(ctx context.Context) (int, error) {
 		return db.count(ctx, `SELECT count(*) FROM chunks c JOIN documents d USING (tenant_id, document_id)

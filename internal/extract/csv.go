@@ -3,76 +3,22 @@ package extract
 import (
 	"bufio"
 	"context"
-	"encoding/csv"
-	"errors"
-	"io"
 	"strconv"
 	"strings"
 
 	"github.com/tenantry/tenantry/pipeline"
 )
 
-// csv extracts a table as one line per data row: "header: value" pairs
-// joined by " | ", empty values left out. The first record is the header;
-// a value beyond the header's width is named "column N". The delimiter is
-// sniffed from the first line (comma, semicolon, tab or pipe) unless the
-// media type fixes it (TSV: tab). Quotes are read leniently.
-func (e *Extractor) csv(ctx context.Context, r *bufio.Reader, size int64, params map[string]string, comma rune) (pipeline.Extracted, error) {
-	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
-	if errors.Is(err, errOutputLimit) {
-		err = errSourceLimit
-	}
-	if err != nil {
+// csv is csvTo's text as one section (the blocks joined).
+func (e *Extractor) csv(ctx context.Context, r *bufio.Reader, _ int64, params map[string]string, comma rune) (pipeline.Extracted, error) {
+	var b strings.Builder
+	if err := e.csvTo(ctx, r, params, comma, func(s pipeline.Section) error {
+		b.WriteString(s.Text)
+		return nil
+	}); err != nil {
 		return pipeline.Extracted{}, err
 	}
-	if comma == 0 {
-		comma = sniffDelimiter(src)
-	}
-	cr := csv.NewReader(strings.NewReader(src))
-	cr.Comma = comma
-	cr.FieldsPerRecord = -1
-	cr.LazyQuotes = true
-	cr.ReuseRecord = true
-	var header []string
-	var b strings.Builder
-	b.Grow(int(min(int64(len(src)+len(src)/2), e.cfg.MaxTextBytes)))
-	rows := 0
-	for {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return pipeline.Extracted{}, malformed("csv", "invalid CSV")
-		}
-		rows++
-		if rows%1024 == 0 {
-			if err := ctx.Err(); err != nil {
-				return pipeline.Extracted{}, err
-			}
-		}
-		if header == nil {
-			header = make([]string, len(rec))
-			for i, h := range rec {
-				header[i] = collapseSpace(h)
-			}
-			continue
-		}
-		line := csvRow(header, rec)
-		if line == "" {
-			continue
-		}
-		if int64(b.Len()+len(line)+1) > e.cfg.MaxTextBytes {
-			return pipeline.Extracted{}, errOutputLimit
-		}
-		b.WriteString(line)
-		b.WriteByte('\n')
-	}
-	if b.Len() == 0 && header != nil {
-		// Only a header: its names are the text.
-		b.WriteString(strings.Join(header, " | "))
-	}
-	return pipeline.Extracted{Sections: []pipeline.Section{{Text: strings.TrimRight(b.String(), "\n")}}}, nil
+	return pipeline.Extracted{Sections: []pipeline.Section{{Text: b.String()}}}, nil
 }
 
 func csvRow(header, rec []string) string {

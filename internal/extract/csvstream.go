@@ -12,9 +12,14 @@ import (
 	"github.com/tenantry/tenantry/pipeline"
 )
 
-// csvTo is csv handing the rows over in blocks of about streamBlock bytes
-// (continuation sections) as it reads: the decoded source is read through,
-// never held whole. The text is exactly csv's.
+// csvTo extracts a table as one line per data row: "header: value" pairs
+// joined by " | ", empty values left out. The first record is the header;
+// a value beyond the header's width is named "column N". The delimiter is
+// sniffed from the first line (comma, semicolon, tab or pipe) unless the
+// media type fixes it (TSV: tab). Quotes are read leniently. The rows are
+// handed over in blocks of about streamBlock bytes (continuation sections,
+// each after the first starting with its line break) as they are read: the
+// decoded source is read through, never held whole.
 func (e *Extractor) csvTo(ctx context.Context, r *bufio.Reader, params map[string]string, comma rune, emit func(pipeline.Section) error) error {
 	src := bufio.NewReaderSize(newDecodeReader(ctx, r, params["charset"], e.cfg.MaxDecompressedBytes), 1<<20)
 	if comma == 0 {
@@ -123,6 +128,7 @@ type decodeReader struct {
 }
 
 func newDecodeReader(ctx context.Context, r io.Reader, charset string, limit int64) *decodeReader {
+	r, charset = foreignCharset(r, charset) // as decodeText: any WHATWG charset
 	br := bufio.NewReaderSize(r, 64<<10)
 	d := &textDecoder{enc: charsetEncoding(charset), out: &strings.Builder{}, limit: limit}
 	d.bom(br)
@@ -150,21 +156,10 @@ func (dr *decodeReader) fill() {
 		dr.err = err
 		return
 	}
-	n, err := io.ReadFull(dr.br, dr.buf[dr.carry:])
-	n += dr.carry
-	eof := err == io.EOF || err == io.ErrUnexpectedEOF
-	if err != nil && !eof {
+	var err error
+	if dr.carry, dr.eof, err = dr.d.step(dr.br, dr.buf, dr.carry); err != nil {
 		dr.err = err
 		return
 	}
-	used, derr := dr.d.write(dr.buf[:n], eof)
-	if derr != nil {
-		dr.err = derr
-		return
-	}
-	dr.out = dr.d.out.String()
-	dr.d.flushed += int64(len(dr.out))
-	dr.d.out = &strings.Builder{}
-	dr.eof = eof
-	dr.carry = copy(dr.buf, dr.buf[used:n])
+	dr.out = dr.d.take()
 }

@@ -166,3 +166,19 @@ func FuzzExtractTo(f *testing.F) {
 		}
 	})
 }
+
+// TestStreamingCSVHonoursTheDeclaredCharset: a CSV declared in a charset
+// that is neither UTF-8/16 nor Windows-1252 (here KOI8-R) is decoded as
+// declared on the streaming path, as for plain text.
+func TestStreamingCSVHonoursTheDeclaredCharset(t *testing.T) {
+	t.Parallel()
+	e := shared(t)
+	in := []byte("name\n\xf0\xd2\xc9\xd7\xc5\xd4\n") // "Привет" in KOI8-R
+	var c collect
+	if err := e.ExtractTo(context.Background(), "text/csv; charset=koi8-r", bytes.NewReader(in), int64(len(in)), &c); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.out.Sections) != 1 || c.out.Sections[0].Text != "name: Привет" {
+		t.Fatalf("sections %+v, want one \"name: Привет\"", c.out.Sections)
+	}
+}

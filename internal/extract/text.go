@@ -114,20 +114,13 @@ func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		n, err := io.ReadFull(br, buf[carry:])
-		n += carry
-		eof := err == io.EOF || err == io.ErrUnexpectedEOF
-		if err != nil && !eof {
+		var eof bool
+		var err error
+		if carry, eof, err = d.step(br, buf, carry); err != nil {
 			return err
 		}
-		used, derr := d.write(buf[:n], eof)
-		if derr != nil {
-			return derr
-		}
 		if emit != nil && (eof || d.out.Len() >= streamBlock) {
-			text := d.out.String()
-			d.flushed += int64(len(text))
-			d.out = &strings.Builder{}
+			text := d.take()
 			if !eof {
 				d.out.Grow(streamBlock + 4<<10)
 			}
@@ -138,8 +131,33 @@ func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) er
 		if eof {
 			return nil
 		}
-		carry = copy(buf, buf[used:n])
 	}
+}
+
+// step reads the next block of br into buf after the carry bytes left from
+// the last one, decodes what it can, and returns the new carry and whether
+// the input ended: the one read loop of decodeText, decodeTextTo and the
+// streaming CSV reader.
+func (d *textDecoder) step(br *bufio.Reader, buf []byte, carry int) (int, bool, error) {
+	n, err := io.ReadFull(br, buf[carry:])
+	n += carry
+	eof := err == io.EOF || err == io.ErrUnexpectedEOF
+	if err != nil && !eof {
+		return 0, false, err
+	}
+	used, err := d.write(buf[:n], eof)
+	if err != nil {
+		return 0, false, err
+	}
+	return copy(buf, buf[used:n]), eof, nil
+}
+
+// take hands over the text decoded so far and starts a new output.
+func (d *textDecoder) take() string {
+	text := d.out.String()
+	d.flushed += int64(len(text))
+	d.out = &strings.Builder{}
+	return text
 }
 
 // bom reads a byte-order mark, which overrides the declared charset.
