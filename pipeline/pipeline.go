@@ -31,6 +31,10 @@ type Document struct {
 	// Force reprocesses a version that is already stored (reindex with a new
 	// model or chunking): its chunks are replaced, not kept.
 	Force bool
+	// Prechecked says the caller already ran the store's Precheck for this
+	// document and was told to proceed (the worker does, before it reads
+	// the attributes from S3): Ingest does not ask the store again.
+	Prechecked bool
 	// PinVersion, if set, is the only version this processing may ingest:
 	// fetched bytes of another content hash fail with ErrSourceChanged and
 	// leave the stored document as it was. A reindex pins the stored

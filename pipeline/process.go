@@ -168,7 +168,7 @@ func (p *Processor) Ingest(ctx context.Context, store Store, doc Document) (Resu
 	t := time.Now()
 	lap := func(d *time.Duration) { now := time.Now(); *d += now.Sub(t); t = now }
 
-	if pc, ok := store.(Prechecker); ok && doc.Sequencer != "" && !doc.Force {
+	if pc, ok := store.(Prechecker); ok && doc.Sequencer != "" && !doc.Force && !doc.Prechecked {
 		claim, err := pc.Precheck(ctx, doc)
 		lap(&res.Timings.Claim)
 		if err != nil {
@@ -274,24 +274,12 @@ func (p *Processor) fetch(ctx context.Context, doc Document, limit int64) ([]byt
 
 func (p *Processor) embed(ctx context.Context, chunks []Chunk, batch int) ([]Embedding, error) {
 	out := make([]Embedding, 0, len(chunks))
-	texts := make([]string, 0, batch)
 	for i := 0; i < len(chunks); i += batch {
-		texts = texts[:0]
-		for _, c := range chunks[i:min(i+batch, len(chunks))] {
-			texts = append(texts, c.Text)
-		}
-		sctx, end := p.stage(ctx, "embed", len(texts))
-		vecs, err := p.Embedder.Embed(sctx, texts)
-		if err == nil && len(vecs) != len(texts) {
-			err = fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
-		}
-		end(err)
+		e, err := p.embedBatch(ctx, chunks[i:min(i+batch, len(chunks))])
 		if err != nil {
 			return nil, err
 		}
-		for _, v := range vecs {
-			out = append(out, Embedding{Vector: v, Model: p.Embedder.Model()})
-		}
+		out = append(out, e...)
 	}
 	return out, nil
 }

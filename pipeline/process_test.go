@@ -297,6 +297,8 @@ func TestIngestPrecheck(t *testing.T) {
 			wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
 		{name: "forced reprocessing", answer: pipeline.ClaimDone, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A", Force: true},
 			wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
+		{name: "already prechecked by the caller", answer: pipeline.ClaimDone, doc: pipeline.Document{DocumentID: "d", Sequencer: "0A", Prechecked: true},
+			wantFetch: 1, wantClaim: pipeline.ClaimProceed, wantChunks: 2},
 		{name: "precheck fails", err: errors.New("database restarting"), doc: pipeline.Document{DocumentID: "d", Sequencer: "0A"},
 			wantAsked: 1, wantStage: "claim"},
 	}

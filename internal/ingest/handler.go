@@ -295,6 +295,7 @@ func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket,
 			h.counted(ctx, doc, pipeline.Result{Claim: claim})
 			return nil
 		}
+		doc.Prechecked = true // the processor need not ask again
 	}
 	var err error
 	if doc.Attributes, err = h.attributes(ctx, bucket, key, head); err != nil {
