@@ -182,51 +182,13 @@ func (e *Extractor) Close() error { return e.pdf.close() }
 // object's size when known (<0: unknown). A missing or generic media type is
 // sniffed from the first bytes.
 func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, size int64) (pipeline.Extracted, error) {
-	base, params := parseType(mediaType)
-	if t, ok := aliases[base]; ok {
-		base = t
+	base, params, br, err := e.open(mediaType, r, size)
+	if err != nil {
+		return pipeline.Extracted{}, err
 	}
-	if size > e.cfg.MaxBytes {
-		return pipeline.Extracted{}, tooLarge(formatName(base), "document exceeds MaxBytes")
-	}
-	br := bufio.NewReaderSize(&limitReader{r: r, n: e.cfg.MaxBytes}, 64<<10)
-	head, err := br.Peek(512)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return pipeline.Extracted{}, readErr(formatName(base), err)
-	}
-	if len(head) == 0 {
-		return pipeline.Extracted{}, empty(formatName(base))
-	}
-	if generic(base) {
-		base = sniff(head)
-	}
-	var parse func(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error)
-	switch base {
-	case TypeText:
-		parse = e.plain
-	case TypeMarkdown:
-		parse = e.markdown
-	case TypeHTML:
-		parse = e.html
-	case TypeCSV, TypeTSV:
-		comma := rune(0)
-		if base == TypeTSV {
-			comma = '\t'
-		}
-		parse = func(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
-			return e.csv(ctx, r, size, params, comma)
-		}
-	case TypeDOCX:
-		parse = e.docx
-	case TypePDF:
-		parse = e.pdfDoc
-	case TypeRST, TypeAsciiDoc, TypeOrg:
-		parse = e.lightMarkup(base)
-	default:
-		if !textual(base) {
-			return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
-		}
-		parse = e.plain // any other text/*: read as plain text
+	parse := e.wholeParser(base)
+	if parse == nil {
+		return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
 	}
 	format := formatName(base)
 
@@ -248,6 +210,62 @@ func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, 
 		return pipeline.Extracted{}, empty(format)
 	}
 	return out, nil
+}
+
+// open checks the declared size, wraps r in the MaxBytes limit and a
+// buffer, and resolves the media type (aliases; a missing or generic type
+// sniffed from the first bytes): the setup Extract and ExtractTo share.
+func (e *Extractor) open(mediaType string, r io.Reader, size int64) (string, map[string]string, *bufio.Reader, error) {
+	base, params := parseType(mediaType)
+	if t, ok := aliases[base]; ok {
+		base = t
+	}
+	if size > e.cfg.MaxBytes {
+		return "", nil, nil, tooLarge(formatName(base), "document exceeds MaxBytes")
+	}
+	br := bufio.NewReaderSize(&limitReader{r: r, n: e.cfg.MaxBytes}, 64<<10)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return "", nil, nil, readErr(formatName(base), err)
+	}
+	if len(head) == 0 {
+		return "", nil, nil, empty(formatName(base))
+	}
+	if generic(base) {
+		base = sniff(head)
+	}
+	return base, params, br, nil
+}
+
+// wholeParser is the parser of a whole document of type base (nil: the
+// type is not supported).
+func (e *Extractor) wholeParser(base string) func(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	switch base {
+	case TypeText:
+		return e.plain
+	case TypeMarkdown:
+		return e.markdown
+	case TypeHTML:
+		return e.html
+	case TypeCSV, TypeTSV:
+		comma := rune(0)
+		if base == TypeTSV {
+			comma = '\t'
+		}
+		return func(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+			return e.csv(ctx, r, size, params, comma)
+		}
+	case TypeDOCX:
+		return e.docx
+	case TypePDF:
+		return e.pdfDoc
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		return e.lightMarkup(base)
+	}
+	if textual(base) {
+		return e.plain // any other text/*: read as plain text
+	}
+	return nil
 }
 
 // guard runs parse, turning a panic into ErrMalformed.

@@ -1,7 +1,6 @@
 package extract
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -23,23 +22,9 @@ var _ pipeline.StreamExtractor = (*Extractor)(nil)
 // The time sink takes does not count against Config.Timeout. It stops at the
 // first error sink returns and returns it unchanged.
 func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader, size int64, sink pipeline.SectionSink) error {
-	base, params := parseType(mediaType)
-	if t, ok := aliases[base]; ok {
-		base = t
-	}
-	if size > e.cfg.MaxBytes {
-		return tooLarge(formatName(base), "document exceeds MaxBytes")
-	}
-	br := bufio.NewReaderSize(&limitReader{r: r, n: e.cfg.MaxBytes}, 64<<10)
-	head, err := br.Peek(512)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return readErr(formatName(base), err)
-	}
-	if len(head) == 0 {
-		return empty(formatName(base))
-	}
-	if generic(base) {
-		base = sniff(head)
+	base, params, br, err := e.open(mediaType, r, size)
+	if err != nil {
+		return err
 	}
 	format := formatName(base)
 	text := false
@@ -81,19 +66,15 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		}
 	case TypeMarkdown, TypeHTML, TypeDOCX, TypeRST, TypeAsciiDoc, TypeOrg:
 		whole = true
+		wp := e.wholeParser(base)
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
-			out, err := e.Extract(ctx, mediaType, br, size)
-			if err != nil {
-				return err
+			if e.cfg.Timeout > 0 { // the parse's own clock, as in Extract
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.Timeout, errTimeLimit)
+				defer cancel()
 			}
-			for i := range out.Sections {
-				s := out.Sections[i]
-				out.Sections[i] = pipeline.Section{} // let the handed-over text go
-				if err := emit(s); err != nil {
-					return err
-				}
-			}
-			return nil
+			out, err := wp(ctx, br, size, params)
+			return emitAll(out, err, emit)
 		}
 	default:
 		if !textual(base) {
@@ -121,6 +102,22 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 	}
 	if !text {
 		return empty(format)
+	}
+	return nil
+}
+
+// emitAll hands over the sections of a whole parse, letting each go once
+// handed over.
+func emitAll(out pipeline.Extracted, err error, emit func(pipeline.Section) error) error {
+	if err != nil {
+		return err
+	}
+	for i := range out.Sections {
+		s := out.Sections[i]
+		out.Sections[i] = pipeline.Section{}
+		if err := emit(s); err != nil {
+			return err
+		}
 	}
 	return nil
 }
