@@ -28,9 +28,9 @@ type InspectConfig struct {
 	Filter Filter
 	// Limit is the most messages reported (default 1000).
 	Limit int
-	// VisibilityTimeout hides a received message only until it is released
-	// (right after the receive), or for this long if the process dies in
-	// between. Default 20s, 1s..12h.
+	// VisibilityTimeout hides a received message until the walk ends (then
+	// it is released), or for this long if the walk takes longer or the
+	// process dies. Default 20s, 1s..12h.
 	VisibilityTimeout time.Duration
 	// WaitTime is each receive's long poll (default 1s, 0..20s). Long
 	// polling asks every SQS server, so an empty answer means the queue has
@@ -152,7 +152,7 @@ type Group struct {
 }
 
 // Inspect walks the DLQ once. Every message it receives is made visible
-// again right away, so the queue keeps its messages (their receive counts go
+// again when the walk ends, so the queue keeps its messages (their receive counts go
 // up by one). On error or cancellation it returns what it read so far along
 // with the error.
 func (in *Inspector) Inspect(ctx context.Context) (*Report, error) {
@@ -163,14 +163,17 @@ func (in *Inspector) Inspect(ctx context.Context) (*Report, error) {
 	}
 	rep.ApproximateCount = n
 	sc := newScanner(in.api, in.cfg.QueueURL, in.cfg.VisibilityTimeout, in.cfg.WaitTime, in.cfg.StaleRounds, n, in.cfg.Now, in.log)
-	defer func() { rep.Receives, rep.ReleaseFailures = sc.receives, sc.releaseFailures }()
+	defer func() {
+		sc.finish(ctx)
+		rep.Receives, rep.ReleaseFailures = sc.receives, sc.releaseFailures
+	}()
 	for done := false; !done; {
 		var fresh []*delivery
 		fresh, done, err = sc.next(ctx, 10)
 		if err != nil {
 			break
 		}
-		sc.release(ctx, fresh...)
+		sc.hold(fresh...)
 		for _, d := range fresh {
 			rep.Scanned++
 			vs, verr := in.resolver.Resolve(ctx, d.msg.ID, d.body, d.str)

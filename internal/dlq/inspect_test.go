@@ -1,11 +1,14 @@
 package dlq_test
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/uuid"
 
@@ -155,5 +158,59 @@ func TestInspectEmptyDLQ(t *testing.T) {
 	rep, err := in.Inspect(opCtx(t))
 	if err != nil || len(rep.Messages) != 0 || rep.Receives != 1 {
 		t.Fatalf("report %+v, err %v; want empty after one receive", rep, err)
+	}
+}
+
+// losingAPI is a real client whose n-th receive reaches the server but
+// whose answer is lost (as when a request is retried after its response
+// broke): the messages it took stay in flight until their visibility
+// timeout ends.
+type losingAPI struct {
+	dlq.API
+	receives, loseAt int
+	lost             []string
+}
+
+func (a *losingAPI) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, opts ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error) {
+	a.receives++
+	out, err := a.API.ReceiveMessage(ctx, in, opts...)
+	if err == nil && a.receives == a.loseAt {
+		for _, m := range out.Messages {
+			a.lost = append(a.lost, aws.ToString(m.MessageId))
+		}
+		return a.API.ReceiveMessage(ctx, in, opts...)
+	}
+	return out, err
+}
+
+func TestInspectWaitsForMessagesALostReceiveTook(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	var ids []string
+	for i := range 25 {
+		ids = append(ids, f.deadLetter(t, f.job(t, f.tenantA, fmt.Sprintf("d%d", i)), nil, worker.DeadLetterInfo{Reason: "handler_failed"}))
+	}
+	api := &losingAPI{API: f.client, loseAt: 2}
+	// The shortest visibility timeout SQS allows: the lost messages return
+	// after a second, and the walk must still be polling then.
+	in, err := dlq.NewInspector(dlq.InspectConfig{QueueURL: f.dlqURL, VisibilityTimeout: time.Second}, api, f.resolver, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := in.Inspect(opCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(api.lost) == 0 {
+		t.Fatal("no receive answer was lost; the test proves nothing")
+	}
+	var got []string
+	for _, m := range rep.Messages {
+		got = append(got, m.OriginalID)
+	}
+	slices.Sort(ids)
+	slices.Sort(got)
+	if diff := cmp.Diff(ids, got); diff != "" {
+		t.Errorf("inspect missed messages a lost receive had taken (%d lost) (-want +got):\n%s", len(api.lost), diff)
 	}
 }

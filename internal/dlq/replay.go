@@ -105,9 +105,10 @@ type ReplayConfig struct {
 	// MinValidity refuses envelopes that expire sooner than this after the
 	// replay (default 1m): the worker must still accept them.
 	MinValidity time.Duration
-	// VisibilityTimeout hides a selected message while it is replayed; an
-	// unselected one is released at once. Default 30s plus the time the
-	// rate needs for a batch of 10.
+	// VisibilityTimeout hides a selected message while it is replayed; a
+	// message that stays in the DLQ is released when the walk ends (or comes
+	// back by itself after this long). Default 30s plus the time the rate
+	// needs for a batch of 10.
 	VisibilityTimeout time.Duration
 	// WaitTime and StaleRounds: as in InspectConfig.
 	WaitTime    time.Duration
@@ -328,7 +329,10 @@ func (r *Replayer) Replay(ctx context.Context) (st Stats, err error) {
 
 	lim := rate.NewLimiter(rate.Limit(r.cfg.Rate), 1)
 	sc := newScanner(r.api, r.cfg.DLQURL, r.cfg.VisibilityTimeout, r.cfg.WaitTime, r.cfg.StaleRounds, n, r.cfg.Now, r.log)
-	defer func() { st.Receives, st.ReleaseFailures = sc.receives, sc.releaseFailures }()
+	defer func() {
+		sc.finish(ctx)
+		st.Receives, st.ReleaseFailures = sc.receives, sc.releaseFailures
+	}()
 	for done := false; !done; {
 		var fresh []*delivery
 		fresh, done, err = sc.next(ctx, 10)
@@ -337,16 +341,16 @@ func (r *Replayer) Replay(ctx context.Context) (st Stats, err error) {
 		}
 		for i, d := range fresh {
 			if err := ctx.Err(); err != nil {
-				sc.release(ctx, fresh[i:]...)
+				sc.hold(fresh[i:]...)
 				return st, err
 			}
 			if r.cfg.Limit > 0 && st.Replayed+st.WouldReplay >= r.cfg.Limit {
-				sc.release(ctx, fresh[i:]...)
+				sc.hold(fresh[i:]...)
 				return st, nil
 			}
 			res, consumed := r.one(ctx, d, target, lim)
 			if !consumed {
-				sc.release(ctx, d)
+				sc.hold(d)
 			}
 			st.count(res)
 			if r.cfg.OnResult != nil {
@@ -385,7 +389,7 @@ func (st *Stats) count(res Result) {
 }
 
 // one decides and, if selected, replays one delivery. consumed is true when
-// the DLQ copy was deleted; otherwise the caller releases it.
+// the DLQ copy was deleted; otherwise the caller holds it until the walk ends.
 func (r *Replayer) one(ctx context.Context, d *delivery, target string, lim *rate.Limiter) (Result, bool) {
 	f := r.cfg.Filter
 	// Cheap checks first: do not verify (HeadObject) what the filter drops

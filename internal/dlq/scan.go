@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"time"
@@ -26,10 +27,15 @@ var systemAttributes = []types.MessageSystemAttributeName{
 // messages hidden for the whole visibility timeout).
 const releaseTimeout = 10 * time.Second
 
-// scanner walks a queue without consuming it: every receive is followed by
-// a release (visibility 0) of whatever the caller does not keep, message ids
-// are deduplicated across receives, and the walk ends when a receive brings
-// nothing new.
+// scanner walks a queue without consuming it: whatever the caller does not
+// keep is held (left invisible) until the walk ends and then released
+// (visibility 0) at once, message ids are deduplicated across receives, and
+// the walk ends when a receive brings nothing new. Holding matters: a server
+// that hands out the oldest visible messages first (fauxqs does) would
+// otherwise return the same released messages on every receive and never
+// reach the rest. A walk longer than the visibility timeout lets held
+// messages come back by themselves; they are then received again, counted
+// as seen and held anew.
 type scanner struct {
 	api        API
 	queueURL   string
@@ -45,8 +51,16 @@ type scanner struct {
 	now         func() time.Time
 	log         *zap.Logger
 
-	seen  map[string]struct{}
+	seen map[string]struct{}
+	// held maps a message id to the receipt handle of its latest receive
+	// (an older handle of the same message may no longer be accepted).
+	held  map[string]string
 	stale int
+	// settleUntil is set by the first empty receive that comes while fewer
+	// messages were seen than expected: until then the walk keeps polling,
+	// since a message can be in flight from a receive whose answer never
+	// arrived (a retried request) and returns within the visibility timeout.
+	settleUntil time.Time
 	// Counters for stats.
 	receives, releaseFailures int
 }
@@ -54,12 +68,12 @@ type scanner struct {
 func newScanner(api API, queueURL string, visibility, wait time.Duration, staleRounds, expect int, now func() time.Time, log *zap.Logger) *scanner {
 	return &scanner{
 		api: api, queueURL: queueURL, visibility: visibility, wait: wait, staleRounds: staleRounds, expect: expect,
-		now: now, log: log, seen: map[string]struct{}{},
+		now: now, log: log, seen: map[string]struct{}{}, held: map[string]string{},
 	}
 }
 
 // next receives up to n (1..10) messages and returns those not seen before;
-// messages seen before are released at once. done is true when the walk is
+// messages seen before are held again. done is true when the walk is
 // over (the receive was empty, or brought nothing new too often in a row,
 // see staleRounds); fresh may still hold messages then.
 func (s *scanner) next(ctx context.Context, n int) (fresh []*delivery, done bool, err error) {
@@ -79,10 +93,18 @@ func (s *scanner) next(ctx context.Context, n int) (fresh []*delivery, done bool
 	}
 	s.receives++
 	if len(out.Messages) == 0 {
+		if s.expect >= 0 && len(s.seen) < s.expect {
+			now := time.Now()
+			if s.settleUntil.IsZero() {
+				s.settleUntil = now.Add(s.visibility)
+			}
+			if now.Before(s.settleUntil) {
+				return nil, false, nil
+			}
+		}
 		return nil, true, nil
 	}
 	now := s.now()
-	var again []*delivery
 	for i := range out.Messages {
 		d, ok := newDelivery(&out.Messages[i], now)
 		if !ok {
@@ -90,13 +112,12 @@ func (s *scanner) next(ctx context.Context, n int) (fresh []*delivery, done bool
 			continue
 		}
 		if _, dup := s.seen[d.msg.ID]; dup {
-			again = append(again, d)
+			s.hold(d)
 			continue
 		}
 		s.seen[d.msg.ID] = struct{}{}
 		fresh = append(fresh, d)
 	}
-	s.release(ctx, again...)
 	if len(fresh) == 0 {
 		s.stale++
 		enough := s.expect < 0 || len(s.seen) >= s.expect
@@ -106,20 +127,29 @@ func (s *scanner) next(ctx context.Context, n int) (fresh []*delivery, done bool
 	return fresh, false, nil
 }
 
-// release makes deliveries visible again at once. It runs even when ctx is
-// cancelled (bounded by releaseTimeout); failures are logged, not returned:
-// the message comes back by itself when its visibility timeout ends.
-func (s *scanner) release(ctx context.Context, ds ...*delivery) {
-	if len(ds) == 0 {
+// hold keeps deliveries invisible until finish releases them.
+func (s *scanner) hold(ds ...*delivery) {
+	for _, d := range ds {
+		s.held[d.msg.ID] = d.handle
+	}
+}
+
+// finish makes every held message visible again at once. It runs even when
+// ctx is cancelled (bounded by releaseTimeout); failures are logged, not
+// returned: a message comes back by itself when its visibility timeout ends.
+func (s *scanner) finish(ctx context.Context) {
+	if len(s.held) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
 	defer cancel()
-	for chunk := range slices.Chunk(ds, 10) {
+	handles := slices.Collect(maps.Values(s.held))
+	clear(s.held)
+	for chunk := range slices.Chunk(handles, 10) {
 		entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(chunk))
-		for i, d := range chunk {
+		for i, h := range chunk {
 			entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{
-				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(d.handle), VisibilityTimeout: 0,
+				Id: aws.String(strconv.Itoa(i)), ReceiptHandle: aws.String(h), VisibilityTimeout: 0,
 			}
 		}
 		out, err := s.api.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
