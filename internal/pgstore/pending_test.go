@@ -425,3 +425,74 @@ func TestStreamedIngest(t *testing.T) {
 		t.Fatalf("after a permanent failure: %+v; want failed, the pending chunks dropped", got)
 	}
 }
+
+// TestClaimOfANewDocumentRacingAFinishedAttempt: two deliveries of a new
+// document. Y's claim reads no row; before Y writes one, X claims, writes
+// and flips the document. Y must then judge X's ready row (done), not take
+// it back to processing: that took the pending version over, failed on X's
+// chunks (duplicate key) and, on the retry, resumed X's chunks and flipped
+// the document a second time (two document.ingested rows; the chaos run
+// found it).
+func TestClaimOfANewDocumentRacingAFinishedAttempt(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := tenantdbtest.NewDatabase(t).Open(t)
+	scope := tenantdbtest.Scope(t, uuid.New())
+	d := doc(scope.TenantID(), "d1", "0A")
+	d.Version = "sha256:v1"
+	cs, es := batch(0, 1, 2)
+	// The tenant's row exists (its first document), so the two claims
+	// contend only for the document.
+	if _, err := pgstore.New(db, nil).For(scope).Claim(ctx, doc(scope.TenantID(), "d0", "")); err != nil {
+		t.Fatal(err)
+	}
+
+	slow := pgstore.New(db, nil)
+	read, resume := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	pgstore.OnClaimRead(slow, func(string) {
+		if once.CompareAndSwap(false, true) {
+			close(read)
+			<-resume
+		}
+	})
+	type opened struct {
+		claim pipeline.Claim
+		p     pipeline.Pending
+		err   error
+	}
+	yDone := make(chan opened, 1)
+	go func() {
+		c, p, err := slow.For(scope).Open(ctx, d, "key-a")
+		yDone <- opened{c, p, err}
+	}()
+	<-read // Y saw no row
+
+	x := pgstore.New(db, nil).For(scope)
+	claim, p, err := x.Open(ctx, d, "key-a")
+	if err != nil || claim != pipeline.ClaimProceed {
+		t.Fatalf("X: claim %v, err %v", claim, err)
+	}
+	if err := p.Finish(ctx, cs, es, 3, "test-words"); err != nil {
+		t.Fatalf("X finish: %v", err)
+	}
+	close(resume)
+	y := <-yDone
+	if y.err != nil {
+		t.Fatalf("Y: %v", y.err)
+	}
+	if y.claim == pipeline.ClaimProceed {
+		// What a worker does next: write, and on failure retry from Open.
+		if err := y.p.Finish(ctx, cs, es, 3, "test-words"); err != nil {
+			if claim, p, err := slow.For(scope).Open(ctx, d, "key-a"); err == nil && claim == pipeline.ClaimProceed {
+				_ = p.Finish(ctx, nil, nil, 3, "test-words")
+			}
+		}
+	}
+	if y.claim != pipeline.ClaimDone {
+		t.Errorf("Y's claim after X finished: %v, want done", y.claim)
+	}
+	if got := readState(t, db, scope, "d1"); got.audits != 1 || got.status != "ready" || got.visible != 3 {
+		t.Errorf("after both deliveries: %+v, want ready, 3 visible chunks, one audit row", got)
+	}
+}

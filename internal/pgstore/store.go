@@ -25,6 +25,9 @@ type Store struct {
 	db     Gateway
 	logger *zap.Logger
 	group  *grouper // nil: every document writes alone
+	// claimRead, if set (tests), runs after a claim found no row for the
+	// document and before it writes one.
+	claimRead func(documentID string)
 }
 
 // New returns a Store over the tenant gateway.
@@ -139,50 +142,74 @@ type pendingTake struct{ version, key, token string }
 
 // claim is Claim's transaction; it also returns the row as it was. take,
 // if not nil, is written into the claimed row in the same statement (Open).
+//
+// The row is judged under its lock. When there is no row there is nothing
+// to lock, and a concurrent attempt at the same document may insert one and
+// even finish it before this claim writes: so the claim inserts only if
+// there is still no row, and otherwise judges the row that attempt wrote,
+// locked (a claim must never turn a document another attempt made ready
+// back into processing on the strength of a read that saw no row).
 func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake) (pipeline.Claim, docRow, error) {
-	row, claim, err := func() (docRow, pipeline.Claim, error) {
-		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
-			return docRow{}, 0, fmt.Errorf("pgstore: tenant: %w", err)
-		}
-		row, err := lockDoc(ctx, tx, doc.DocumentID)
-		if err != nil {
-			return row, 0, err
-		}
-		return row, row.judge(doc), nil
-	}()
-	if err != nil || claim != pipeline.ClaimProceed {
-		return claim, row, err
+	if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
+		return 0, docRow{}, fmt.Errorf("pgstore: tenant: %w", err)
 	}
-	return claim, row, func() error {
-		attrs, err := attributesJSON(doc.Attributes)
+	attrs, err := attributesJSON(doc.Attributes)
+	if err != nil {
+		return 0, docRow{}, err
+	}
+	// Without take, the pending columns keep their values (NULL: keep).
+	var pv, pk, pt *string
+	if take != nil {
+		pv, pk, pt = &take.version, &take.key, &take.token
+	}
+	const insert = `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
+			pending_version, pending_key, pending_token)
+		VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
+		ON CONFLICT (tenant_id, document_id) DO NOTHING`
+	row, err := lockDoc(ctx, tx, doc.DocumentID)
+	if err != nil {
+		return 0, row, err
+	}
+	if !row.found {
+		if c.s.claimRead != nil {
+			c.s.claimRead(doc.DocumentID)
+		}
+		n, err := tx.Exec(ctx, insert, c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType,
+			doc.Filename, doc.Sequencer, attrs, c.scope.JobID(), pv, pk, pt)
 		if err != nil {
-			return err
+			return 0, row, fmt.Errorf("pgstore: claim document: %w", err)
 		}
-		// Without take, the pending columns keep their values (NULL: keep).
-		var pv, pk, pt *string
-		if take != nil {
-			pv, pk, pt = &take.version, &take.key, &take.token
+		if n == 1 {
+			return pipeline.ClaimProceed, row, c.ledger(ctx, tx, doc)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
-				pending_version, pending_key, pending_token)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
-			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
-				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now(),
-				pending_version = coalesce($11, documents.pending_version), pending_key = coalesce($12, documents.pending_key),
-				pending_token = coalesce($13, documents.pending_token)`,
-			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs,
-			c.scope.JobID(), pv, pk, pt); err != nil {
-			return fmt.Errorf("pgstore: claim document: %w", err)
+		// Another attempt inserted the row since: judge that row.
+		if row, err = lockDoc(ctx, tx, doc.DocumentID); err != nil {
+			return 0, row, err
 		}
-		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
-			ON CONFLICT (tenant_id, job_key) DO UPDATE SET attempts = jobs.attempts + 1, status = 'running', updated_at = now()`,
-			c.scope.TenantID(), jobKey("ingest", doc), c.scope.JobID())
-		if err != nil {
-			return fmt.Errorf("pgstore: ledger: %w", err)
-		}
-		return nil
-	}()
+	}
+	if claim := row.judge(doc); claim != pipeline.ClaimProceed {
+		return claim, row, nil
+	}
+	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'processing', source_uri = $2, size_bytes = $3, media_type = $4,
+			filename = $5, attributes = coalesce($6::jsonb, attributes), claimed_by = $7, error = '', updated_at = now(),
+			pending_version = coalesce($8, pending_version), pending_key = coalesce($9, pending_key),
+			pending_token = coalesce($10, pending_token)
+		WHERE document_id = $1`, doc.DocumentID, doc.SourceURI, doc.SizeBytes, doc.MediaType, doc.Filename, attrs,
+		c.scope.JobID(), pv, pk, pt); err != nil {
+		return 0, row, fmt.Errorf("pgstore: claim document: %w", err)
+	}
+	return pipeline.ClaimProceed, row, c.ledger(ctx, tx, doc)
+}
+
+// ledger opens (or counts another attempt at) doc's ingest job entry.
+func (c *Scoped) ledger(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) error {
+	_, err := tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
+		ON CONFLICT (tenant_id, job_key) DO UPDATE SET attempts = jobs.attempts + 1, status = 'running', updated_at = now()`,
+		c.scope.TenantID(), jobKey("ingest", doc), c.scope.JobID())
+	if err != nil {
+		return fmt.Errorf("pgstore: ledger: %w", err)
+	}
+	return nil
 }
 
 func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
