@@ -293,10 +293,19 @@ func ingestAction(doc pipeline.Document, row docRow, action string) string {
 var chunkColumns = []string{"tenant_id", "document_id", "version", "ordinal", "text", "token_count", "char_start",
 	"char_end", "page", "embedding", "model", "content_hash"}
 
+// Fail records doc as failed with reason, unless a newer event of the
+// document was applied meanwhile (its result stands).
 func (c *Scoped) Fail(ctx context.Context, doc pipeline.Document, reason string) error {
 	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
 			return err
+		}
+		row, err := lockDoc(ctx, tx, doc.DocumentID)
+		if err != nil {
+			return err
+		}
+		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
+			return nil // a newer event won while we worked: its state stands
 		}
 		if err := dropPending(ctx, tx, doc); err != nil {
 			return err
@@ -312,7 +321,7 @@ func (c *Scoped) Fail(ctx context.Context, doc pipeline.Document, reason string)
 			c.scope.TenantID(), jobKey("ingest", doc), reason, c.scope.JobID()); err != nil {
 			return fmt.Errorf("pgstore: ledger: %w", err)
 		}
-		_, err := tx.Audit(ctx, "document.failed", doc.SourceURI, doc.Version, detail(map[string]any{
+		_, err = tx.Audit(ctx, "document.failed", doc.SourceURI, doc.Version, detail(map[string]any{
 			"document_id": doc.DocumentID, "reason": reason,
 		}))
 		return err

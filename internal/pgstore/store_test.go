@@ -126,6 +126,14 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	if err != nil || res.Claim != pipeline.ClaimStale {
 		t.Fatalf("stale event: %+v, %v", res, err)
 	}
+	// An older event's permanent failure reported late leaves the newer
+	// version ready.
+	if err := st.For(scope).Fail(ctx, doc(tenant, "d1", "09"), "extract_failed"); err != nil {
+		t.Fatal(err)
+	}
+	if docs, _ = st.For(scope).Documents(ctx); docs[0].Status != "ready" || docs[0].Chunks != 1 {
+		t.Fatalf("after a stale failure: %+v", docs)
+	}
 	// A stale delete is ignored; a newer one removes document and chunks.
 	// (Each removal event is its own job: its own SQS message.)
 	if err := st.For(scope.WithJob("removal-1")).Delete(ctx, doc(tenant, "d1", "0A")); err != nil {
