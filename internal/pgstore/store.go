@@ -137,52 +137,73 @@ func (c *Scoped) Claim(ctx context.Context, doc pipeline.Document) (pipeline.Cla
 // version, key and the attempt's token.
 type pendingTake struct{ version, key, token string }
 
-// claim is Claim's transaction; it also returns the row as it was. take,
+// claim is Claim's transaction; it also returns the row it judged. take,
 // if not nil, is written into the claimed row in the same statement (Open).
+//
+// The decision is always made on a locked row: a document that did not
+// exist when it was read may be created by a concurrent claim before this
+// one's upsert (another delivery of the same event), and may even be made
+// ready by it. The upsert therefore only overwrites the row this claim
+// locked (found); when it meets a row created after the read instead, it
+// changes nothing (the row is locked by the conflict) and that row is
+// judged: ClaimDone if its bytes are ready, never a second flip of them.
 func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake) (pipeline.Claim, docRow, error) {
-	row, claim, err := func() (docRow, pipeline.Claim, error) {
-		if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
-			return docRow{}, 0, fmt.Errorf("pgstore: tenant: %w", err)
-		}
+	if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
+		return 0, docRow{}, fmt.Errorf("pgstore: tenant: %w", err)
+	}
+	for range 2 { // the second read finds the row the first upsert met
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil {
-			return row, 0, err
+			return 0, row, err
 		}
-		return row, row.judge(doc), nil
-	}()
-	if err != nil || claim != pipeline.ClaimProceed {
-		return claim, row, err
+		if claim := row.judge(doc); claim != pipeline.ClaimProceed {
+			return claim, row, nil
+		}
+		took, err := c.claimRow(ctx, tx, doc, take, row.found)
+		if err != nil || took {
+			return pipeline.ClaimProceed, row, err
+		}
 	}
-	return claim, row, func() error {
-		attrs, err := attributesJSON(doc.Attributes)
-		if err != nil {
-			return err
-		}
-		// Without take, the pending columns keep their values (NULL: keep).
-		var pv, pk, pt *string
-		if take != nil {
-			pv, pk, pt = &take.version, &take.key, &take.token
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
-				pending_version, pending_key, pending_token)
-			VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
-			ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
-				size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
-				attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now(),
-				pending_version = coalesce($11, documents.pending_version), pending_key = coalesce($12, documents.pending_key),
-				pending_token = coalesce($13, documents.pending_token)`,
-			c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs,
-			c.scope.JobID(), pv, pk, pt); err != nil {
-			return fmt.Errorf("pgstore: claim document: %w", err)
-		}
-		_, err = tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
-			ON CONFLICT (tenant_id, job_key) DO UPDATE SET attempts = jobs.attempts + 1, status = 'running', updated_at = now()`,
-			c.scope.TenantID(), jobKey("ingest", doc), c.scope.JobID())
-		if err != nil {
-			return fmt.Errorf("pgstore: ledger: %w", err)
-		}
-		return nil
-	}()
+	return 0, docRow{}, fmt.Errorf("pgstore: claim document: %w", errGone)
+}
+
+// claimRow writes doc's claim (and take's pending version) into its row and
+// opens its ledger entry. found says the caller locked an existing row: only
+// that row is overwritten; without it, a row created meanwhile by another
+// attempt is left as it is and claimRow reports false.
+func (c *Scoped) claimRow(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake, found bool) (bool, error) {
+	attrs, err := attributesJSON(doc.Attributes)
+	if err != nil {
+		return false, err
+	}
+	// Without take, the pending columns keep their values (NULL: keep).
+	var pv, pk, pt *string
+	if take != nil {
+		pv, pk, pt = &take.version, &take.key, &take.token
+	}
+	n, err := tx.Exec(ctx, `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
+			pending_version, pending_key, pending_token)
+		VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
+		ON CONFLICT (tenant_id, document_id) DO UPDATE SET status = 'processing', source_uri = EXCLUDED.source_uri,
+			size_bytes = EXCLUDED.size_bytes, media_type = EXCLUDED.media_type, filename = EXCLUDED.filename,
+			attributes = coalesce($9::jsonb, documents.attributes), claimed_by = EXCLUDED.claimed_by, error = '', updated_at = now(),
+			pending_version = coalesce($11, documents.pending_version), pending_key = coalesce($12, documents.pending_key),
+			pending_token = coalesce($13, documents.pending_token)
+		WHERE $14::boolean`,
+		c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType, doc.Filename, doc.Sequencer, attrs,
+		c.scope.JobID(), pv, pk, pt, found)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: claim document: %w", err)
+	}
+	if n == 0 {
+		return false, nil // created after our read: judge it first
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO jobs (tenant_id, job_key, kind, status, message_id) VALUES ($1, $2, 'ingest', 'running', $3)
+		ON CONFLICT (tenant_id, job_key) DO UPDATE SET attempts = jobs.attempts + 1, status = 'running', updated_at = now()`,
+		c.scope.TenantID(), jobKey("ingest", doc), c.scope.JobID()); err != nil {
+		return false, fmt.Errorf("pgstore: ledger: %w", err)
+	}
+	return true, nil
 }
 
 func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pipeline.Chunk, embs []pipeline.Embedding) error {
