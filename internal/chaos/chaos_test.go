@@ -172,8 +172,14 @@ func TestChaosWorkerKillsAndFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	settings := chaosSettings
+	if g := os.Getenv("TENANTRY_CHAOS_GROUP_DOCS"); g != "" {
+		// The worker's --group-docs for this run (grouped writes on or off).
+		settings = append(append([]string(nil), chaosSettings...), "TENANTRY_GROUP_DOCS="+g)
+		t.Logf("worker with TENANTRY_GROUP_DOCS=%s", g)
+	}
 	sup := &supervisor{env: env, bin: bin, logw: logf, rng: rand.New(rand.NewPCG(seed, 7)),
-		cfg: harness.WorkerConfig{S3Endpoint: proxy.URL(), Settings: chaosSettings}}
+		cfg: harness.WorkerConfig{S3Endpoint: proxy.URL(), Settings: settings}}
 	sup.killing.Store(true)
 	supCtx, stopSup := context.WithCancel(ctx)
 	supDone := make(chan struct{})
