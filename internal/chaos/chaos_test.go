@@ -39,6 +39,13 @@ func chaosPlan() plan {
 			feed: 90 * time.Second, restartPG: true, s3Window: 10 * time.Second, deadline: 20 * time.Minute,
 			duplicates: 0.05, size: [2]int{2 << 10, 12 << 10}}
 	}
+	if dense() {
+		// Many duplicate deliveries of new documents, kills and cut
+		// connections, no PostgreSQL restart (safe on a shared stack).
+		return plan{docs: 400, tenants: 3, minKills: 12, killAfter: [2]time.Duration{600 * time.Millisecond, 1500 * time.Millisecond},
+			feed: 25 * time.Second, s3Window: 4 * time.Second, deadline: 4 * time.Minute,
+			duplicates: 0.3, size: [2]int{2 << 10, 8 << 10}}
+	}
 	return plan{docs: 60, tenants: 3, minKills: 3, killAfter: [2]time.Duration{600 * time.Millisecond, 1200 * time.Millisecond},
 		feed: 5 * time.Second, s3Window: 2 * time.Second, deadline: 80 * time.Second,
 		duplicates: 0.1, size: [2]int{2 << 10, 8 << 10}}
@@ -172,8 +179,14 @@ func TestChaosWorkerKillsAndFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer logf.Close()
+	settings := chaosSettings
+	if g := os.Getenv("TENANTRY_CHAOS_GROUP_DOCS"); g != "" {
+		// The worker's --group-docs for this run (grouped writes on or off).
+		settings = append(append([]string(nil), chaosSettings...), "TENANTRY_GROUP_DOCS="+g)
+		t.Logf("worker with TENANTRY_GROUP_DOCS=%s", g)
+	}
 	sup := &supervisor{env: env, bin: bin, logw: logf, rng: rand.New(rand.NewPCG(seed, 7)),
-		cfg: harness.WorkerConfig{S3Endpoint: proxy.URL(), Settings: chaosSettings}}
+		cfg: harness.WorkerConfig{S3Endpoint: proxy.URL(), Settings: settings}}
 	sup.killing.Store(true)
 	supCtx, stopSup := context.WithCancel(ctx)
 	supDone := make(chan struct{})

@@ -16,7 +16,10 @@
 //
 // Every run is short inside `make test`; TENANTRY_CHAOS=long (make chaos)
 // runs the long version (1,000 documents, at least 20 kills, a PostgreSQL
-// restart — which briefly affects everyone using the shared local stack).
+// restart — which briefly affects everyone using the shared local stack);
+// TENANTRY_CHAOS=dense runs the kill test with 400 documents, 30% of them
+// delivered twice, and no restart. TENANTRY_CHAOS_GROUP_DOCS sets the
+// killed worker's --group-docs.
 // Tests must never touch the shared database or queues, and must stop every
 // process they start.
 package chaos

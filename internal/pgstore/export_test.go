@@ -25,7 +25,3 @@ func Queued(s *Store, tenant uuid.UUID) int {
 	}
 	return 0
 }
-
-// OnClaimRead makes s's claims call fn after they found no row for the
-// document and before they write one.
-func OnClaimRead(s *Store, fn func(documentID string)) { s.claimRead = fn }

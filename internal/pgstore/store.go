@@ -25,9 +25,6 @@ type Store struct {
 	db     Gateway
 	logger *zap.Logger
 	group  *grouper // nil: every document writes alone
-	// claimRead, if set (tests), runs after a claim found no row for the
-	// document and before it writes one.
-	claimRead func(documentID string)
 }
 
 // New returns a Store over the tenant gateway.
@@ -171,9 +168,6 @@ func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Documen
 		return 0, row, err
 	}
 	if !row.found {
-		if c.s.claimRead != nil {
-			c.s.claimRead(doc.DocumentID)
-		}
 		n, err := tx.Exec(ctx, insert, c.scope.TenantID(), doc.DocumentID, doc.SourceURI, doc.Version, doc.SizeBytes, doc.MediaType,
 			doc.Filename, doc.Sequencer, attrs, c.scope.JobID(), pv, pk, pt)
 		if err != nil {

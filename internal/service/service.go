@@ -65,8 +65,8 @@ type Config struct {
 	Chunk   chunk.Config
 	Limits  pipeline.Limits
 	// GroupDocs bounds the small documents of one tenant whose final
-	// writes share a transaction (pgstore.GroupConfig.MaxDocs; <= 1: every
-	// document writes alone).
+	// writes share a transaction (pgstore.GroupConfig.MaxDocs; 0: the
+	// default 16; 1 or less: every document writes alone).
 	GroupDocs int
 
 	Concurrency       int
@@ -155,6 +155,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandlerTimeout <= 0 {
 		c.HandlerTimeout = 15 * time.Minute
+	}
+	if c.GroupDocs == 0 {
+		c.GroupDocs = 16
 	}
 	if c.Extract.PDFCacheDir == "" {
 		c.Extract.PDFCacheDir = pdfCacheDir()

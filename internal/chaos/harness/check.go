@@ -182,21 +182,22 @@ func Check(ctx context.Context, q Querier, ownerURL string, want []Doc) (Report,
 		tenant            uuid.UUID
 		resource, version string
 	}
-	ingested := map[akey]int{}
-	rows, err = q.Query(ctx, `SELECT tenant_id, resource, payload_hash, action FROM audit_events
-		WHERE action IN ('document.ingested', 'document.ingest_duplicate')`)
+	ingested := map[akey][]string{} // each row's job and sequence number, for the report
+	rows, err = q.Query(ctx, `SELECT tenant_id, resource, payload_hash, action, job_id, seq FROM audit_events
+		WHERE action IN ('document.ingested', 'document.ingest_duplicate') ORDER BY seq`)
 	if err != nil {
 		return r, err
 	}
 	for rows.Next() {
 		var k akey
-		var action string
-		if err := rows.Scan(&k.tenant, &k.resource, &k.version, &action); err != nil {
+		var action, job string
+		var seq int64
+		if err := rows.Scan(&k.tenant, &k.resource, &k.version, &action, &job, &seq); err != nil {
 			rows.Close()
 			return r, err
 		}
 		if action == "document.ingested" {
-			ingested[k]++
+			ingested[k] = append(ingested[k], fmt.Sprintf("job %s seq %d", job, seq))
 			r.IngestAudits++
 		} else {
 			r.DuplicateAudits++
@@ -212,8 +213,9 @@ func Check(ctx context.Context, q Querier, ownerURL string, want []Doc) (Report,
 			continue
 		}
 		k := akey{w.Tenant, "s3://" + bucket + "/" + w.Key, w.Version}
-		if n := ingested[k]; n != 1 {
-			r.problem("document %s/%s has %d document.ingested audit rows, want 1", w.Tenant, w.DocumentID, n)
+		if got := ingested[k]; len(got) != 1 {
+			r.problem("document %s/%s has %d document.ingested audit rows, want 1 (%s)", w.Tenant, w.DocumentID, len(got),
+				strings.Join(got, ", "))
 		}
 	}
 	if r.IngestAudits != len(want) {
