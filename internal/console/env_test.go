@@ -20,6 +20,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	sdk "github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/console"
@@ -279,12 +280,18 @@ func newEnv(tb testing.TB) *env {
 	}
 	e.URL = "http://" + ln.Addr().String()
 	e.issuer.AddClient(devissuer.Client{ID: "console", RedirectURIs: []string{e.URL + "/callback"}})
+	// Reindex jobs are the producer SDK's, signed with a key the gate trusts.
+	jobClient, err := sdk.New(sdk.Config{Signer: e.kit.ES256, Issuer: e.kit.Issuer, Audience: e.kit.Audience, TTL: time.Hour,
+		Now: e.kit.Now, SQS: client, QueueURL: jobs})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	srv, err := console.New(ctx, console.Config{
 		BaseURL: e.URL, InsecureCookies: true,
 		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console"},
 	}, console.Deps{
 		Reader: reader, Control: e.control, Recorder: rec,
-		Reindexer:  &console.JobReindexer{Issuer: e.kit.NewIssuer(tb), SQS: client, QueueURL: jobs, Reader: reader},
+		Reindexer:  &console.JobReindexer{Client: jobClient, Reader: reader},
 		Executions: &console.Executions{API: newFakeSFN(e.acme, e.globex), StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:pipeline"},
 		DLQ: &console.Queue{API: client, Resolver: &dlq.EnvelopeResolver{Verifier: v}, Gateway: gw, DLQURL: d,
 			InspectTuning: dlq.InspectConfig{WaitTime: time.Second}, ReplayTuning: dlq.ReplayConfig{WaitTime: time.Second, Rate: 100}},
