@@ -9,7 +9,6 @@ import (
 
 	"github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
-	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
@@ -74,36 +73,15 @@ func operatorScope(ctx context.Context, iss *envelope.Issuer, gate *binding.Reso
 type Breaker interface {
 	Pause(ctx context.Context, scope tenantdb.Scope, reason string) error
 	Resume(ctx context.Context, scope tenantdb.Scope, reason string) error
-	Status(ctx context.Context, scope tenantdb.Scope) (breaker.Status, error)
 }
 
-// GateControl is the TenantControl of a deployment: every call reaches the
-// tenant's breaker through an operator envelope the gate verified, as the
-// signed-in operator.
+// GateControl is the TenantControl of a deployment: a pause or resume
+// reaches the tenant's breaker through an operator envelope the gate
+// verified, as the signed-in operator.
 type GateControl struct {
 	Issuer  *envelope.Issuer
 	Gate    *binding.Resolver
 	Breaker Breaker
-}
-
-// Status implements TenantControl.
-func (g *GateControl) Status(ctx context.Context, tenant uuid.UUID) (ControlStatus, error) {
-	if g == nil || g.Breaker == nil {
-		return ControlStatus{}, ErrUnavailable
-	}
-	scope, err := operatorScope(ctx, g.Issuer, g.Gate, tenant, "console")
-	if err != nil {
-		return ControlStatus{}, err
-	}
-	st, err := g.Breaker.Status(ctx, scope)
-	if err != nil {
-		return ControlStatus{}, err
-	}
-	state := string(st.State)
-	if st.Manual && st.State == breaker.Open {
-		state = "paused" // an operator's pause: no automatic trial
-	}
-	return ControlStatus{State: state, Reason: st.Reason, Parked: st.Parked, Since: st.ChangedAt}, nil
 }
 
 // Pause implements TenantControl.

@@ -45,10 +45,11 @@ type ConsoleConfig struct {
 	Audience string // default "tenantry"
 }
 
-// Console serves the operator console until ctx ends. Pause, resume and
-// breaker status reach a tenant's breaker through an operator envelope the
-// gate verifies; without a signing key, the gate's trust and the worker
-// database they answer "not available" (console.NoControl), never a fake.
+// Console serves the operator console until ctx ends. Pause and resume
+// reach a tenant's breaker through an operator envelope the gate verifies;
+// without a signing key, the gate's trust and the worker database they
+// answer "not available" (console.NoControl), never a fake. The pages read
+// every breaker's state through the owner role's read-only view.
 func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 	if logger == nil {
 		logger = zap.NewNop()
