@@ -2,8 +2,6 @@ package console_test
 
 import (
 	"context"
-	"net/http"
-	"net/url"
 	"regexp"
 	"testing"
 
@@ -17,11 +15,8 @@ import (
 func TestBreakerStatesFromTheOwnerView(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	op, _, _ := signIn(t, e, operator)
-	csrf := csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
-	if status, _ := post(t, op, e.URL+"/tenants/"+e.acme.String()+"/pause", url.Values{"csrf": {csrf}, "reason": {"maintenance"}}); status != http.StatusOK {
-		t.Fatalf("pause: %d", status)
-	}
+	op, csrf := operatorSession(t, e)
+	act(t, e, op, csrf, e.acme, "pause", "maintenance")
 	// A message of globex's, parked as the worker parks it.
 	if err := e.gw.WithTenant(opCtx(t), tenantdbtest.Scope(t, e.globex), func(ctx context.Context, tx tenantdb.Tx) error {
 		_, err := tx.Exec(ctx, `INSERT INTO parked_messages (tenant_id, message_id, body) VALUES ($1, 'm-1', '{}')`, e.globex)

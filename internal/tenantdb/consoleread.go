@@ -176,36 +176,48 @@ type TenantBreaker struct {
 // 0006; policy owner_read), in one read-only transaction: a tenant without
 // a row is missing from the map (its breaker is closed).
 func (r *ConsoleReader) Breakers(ctx context.Context, tenant uuid.UUID) (map[uuid.UUID]TenantBreaker, error) {
-	out := map[uuid.UUID]TenantBreaker{}
-	err := r.readOnly(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT coalesce(b.tenant_id, p.tenant_id), coalesce(b.state, 'closed'), coalesce(b.manual, false),
-				coalesce(b.reason, ''), b.changed_at, coalesce(p.parked, 0)
-			FROM (SELECT tenant_id, state, manual, reason, changed_at FROM tenant_breakers
-				WHERE $1::uuid IS NULL OR tenant_id = $1) b
-			FULL JOIN (SELECT tenant_id, count(*) AS parked FROM parked_messages
-				WHERE refused = '' AND ($1::uuid IS NULL OR tenant_id = $1) GROUP BY tenant_id) p USING (tenant_id)`, nullUUID(tenant))
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return byTenant(ctx, r, "breakers", `SELECT coalesce(b.tenant_id, p.tenant_id), coalesce(b.state, 'closed'), coalesce(b.manual, false),
+			coalesce(b.reason, ''), b.changed_at, coalesce(p.parked, 0)
+		FROM (SELECT tenant_id, state, manual, reason, changed_at FROM tenant_breakers
+			WHERE $1::uuid IS NULL OR tenant_id = $1) b
+		FULL JOIN (SELECT tenant_id, count(*) AS parked FROM parked_messages
+			WHERE refused = '' AND ($1::uuid IS NULL OR tenant_id = $1) GROUP BY tenant_id) p USING (tenant_id)`,
+		[]any{nullUUID(tenant)}, func(rows Rows) (uuid.UUID, TenantBreaker, error) {
 			var (
 				id      uuid.UUID
 				b       TenantBreaker
 				changed *time.Time
 			)
-			if err := rows.Scan(&id, &b.State, &b.Manual, &b.Reason, &changed, &b.Parked); err != nil {
-				return err
-			}
+			err := rows.Scan(&id, &b.State, &b.Manual, &b.Reason, &changed, &b.Parked)
 			if changed != nil {
 				b.ChangedAt = *changed
 			}
-			out[id] = b
+			return id, b, err
+		})
+}
+
+// byTenant runs one read-only query whose rows scan into a value per
+// tenant (the first column is the tenant id).
+func byTenant[V any](ctx context.Context, r *ConsoleReader, what, sql string, args []any,
+	scan func(Rows) (uuid.UUID, V, error)) (map[uuid.UUID]V, error) {
+	out := map[uuid.UUID]V{}
+	err := r.readOnly(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			id, v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out[id] = v
 		}
 		return rows.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("tenantdb: console breakers: %w", err)
+		return nil, fmt.Errorf("tenantdb: console %s: %w", what, err)
 	}
 	return out, nil
 }
@@ -220,28 +232,14 @@ type ProviderUsage struct {
 // ProviderUsage sums every tenant's provider usage since (table
 // provider_usage, migration 0012; policy owner_console_read).
 func (r *ConsoleReader) ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]ProviderUsage, error) {
-	out := map[uuid.UUID]ProviderUsage{}
-	err := r.readOnly(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT tenant_id, sum(requests)::bigint, sum(tokens)::bigint, sum(throttled)::bigint
-			FROM provider_usage WHERE minute >= date_trunc('minute', $1::timestamptz) GROUP BY tenant_id`, since)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return byTenant(ctx, r, "provider usage", `SELECT tenant_id, sum(requests)::bigint, sum(tokens)::bigint, sum(throttled)::bigint
+		FROM provider_usage WHERE minute >= date_trunc('minute', $1::timestamptz) GROUP BY tenant_id`,
+		[]any{since}, func(rows Rows) (uuid.UUID, ProviderUsage, error) {
 			var (
 				id uuid.UUID
 				u  ProviderUsage
 			)
-			if err := rows.Scan(&id, &u.Requests, &u.Tokens, &u.Throttled); err != nil {
-				return err
-			}
-			out[id] = u
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: console provider usage: %w", err)
-	}
-	return out, nil
+			err := rows.Scan(&id, &u.Requests, &u.Tokens, &u.Throttled)
+			return id, u, err
+		})
 }

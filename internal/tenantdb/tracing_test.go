@@ -131,12 +131,7 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 func TestOwnerTransactionsRunThroughTheGateway(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := tenantdbtest.NewDatabase(t)
-	admin, err := tenantdb.OpenSupportAdmin(ctx, db.OwnerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(admin.Close)
+	db, admin, _ := supportSetup(ctx, t)
 	auditor, err := tenantdb.OpenAuditReader(ctx, db.OwnerURL)
 	if err != nil {
 		t.Fatal(err)
