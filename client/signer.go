@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -92,17 +93,12 @@ func NewKMSSigner(api KMSAPI, keyID string, refresh time.Duration) (Signer, erro
 // package: what to publish in the JWKS verifiers trust. A KMS signer asks
 // KMS for its public key.
 func PublicJWK(ctx context.Context, s Signer) (json.RawMessage, error) {
-	var pub envelope.PublicKey
-	switch k := s.(type) {
-	case *envelope.KeySigner:
-		pub = k.PublicKey()
-	case *envelope.KMSSigner:
-		var err error
-		if pub, err = k.PublicKey(ctx); err != nil {
-			return nil, &SignError{Err: err}
-		}
-	default:
+	pub, err := envelope.SignerPublicKey(ctx, s)
+	switch {
+	case errors.Is(err, envelope.ErrForeignSigner):
 		return nil, fmt.Errorf("%w: not a signer built by this package", ErrInvalidRequest)
+	case err != nil:
+		return nil, &SignError{Err: err}
 	}
 	return json.Marshal(pub.JWK())
 }

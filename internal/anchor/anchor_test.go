@@ -102,6 +102,15 @@ func (m *memSource) ScanAudit(_ context.Context, t uuid.UUID, fn func(audit.Even
 type memStore struct {
 	mu    sync.Mutex
 	files map[string][]byte
+	// lists and reads count List and Read calls.
+	lists, reads int
+}
+
+// calls returns the List and Read calls so far.
+func (s *memStore) calls() (lists, reads int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lists, s.reads
 }
 
 func newStore() *memStore { return &memStore{files: map[string][]byte{}} }
@@ -126,6 +135,7 @@ func (s *memStore) Tenants(context.Context) ([]uuid.UUID, error) {
 func (s *memStore) List(_ context.Context, t uuid.UUID) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.lists++
 	var out []string
 	for k := range s.files {
 		if strings.HasPrefix(k, anchor.TenantPrefix("anchors/", t)) {
@@ -139,6 +149,7 @@ func (s *memStore) List(_ context.Context, t uuid.UUID) ([]string, error) {
 func (s *memStore) Read(_ context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.reads++
 	b, ok := s.files[key]
 	if !ok {
 		return nil, objects.ErrNotFound
@@ -413,6 +424,40 @@ func TestBundleVerifiesOffline(t *testing.T) {
 	}
 	if _, err := anchor.CheckBundle(ctx, dir2, ring); err == nil {
 		t.Fatal("accepted a malformed events file")
+	}
+}
+
+// An anchoring run lists and reads a tenant's anchors once: the new anchor
+// links the newest anchor the verification loaded, and the link verifies.
+func TestAnchoringListsEachTenantOnce(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		anchors int // anchors before the measured run
+	}{
+		{"first anchor", 0},
+		{"one anchor", 1},
+		{"three anchors", 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			tenant := uuid.New()
+			for i := 0; i < tc.anchors; i++ {
+				f.src.append(tenant, 2)
+				f.run(t, "anchored", tenant)
+			}
+			f.src.append(tenant, 2)
+			lists0, reads0 := f.store.calls()
+			res := f.run(t, "anchored", tenant)
+			lists, reads := f.store.calls()
+			if lists-lists0 != 1 || reads-reads0 != tc.anchors {
+				t.Fatalf("the run listed %d times and read %d files, want 1 and %d", lists-lists0, reads-reads0, tc.anchors)
+			}
+			if r := f.check(t, tenant); !r.OK || r.Anchors != tc.anchors+1 || r.AnchoredSeq != res[0].Seq {
+				t.Fatalf("after the run: %+v", r)
+			}
+		})
 	}
 }
 

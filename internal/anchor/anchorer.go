@@ -84,39 +84,30 @@ func (a *Anchorer) Run(ctx context.Context, tenants []uuid.UUID) ([]Result, erro
 
 func (a *Anchorer) anchorTenant(ctx context.Context, tenant uuid.UUID) (Result, error) {
 	res := Result{TenantID: tenant}
-	rep, seq, hash, err := checkTenant(ctx, a.cfg.CheckConfig, tenant)
+	rep, h, err := checkTenant(ctx, a.cfg.CheckConfig, tenant)
 	if err != nil {
 		return res, err
 	}
 	// A chain that verifies but has no anchor yet gets its first one. (A
 	// chain whose anchors were all deleted looks the same: Object Lock in
 	// COMPLIANCE mode is what rules that out.)
-	firstAnchor := rep.Anchors == 0 && rep.MismatchSeq == 0 && seq > 0 && rep.Unanchored == seq
+	firstAnchor := rep.Anchors == 0 && rep.MismatchSeq == 0 && h.seq > 0 && rep.Unanchored == h.seq
 	if !rep.OK && !firstAnchor {
 		res.Status, res.Problem = "refused", rep.Problem
 		return res, nil
 	}
-	switch seq {
+	switch h.seq {
 	case 0:
 		res.Status = "empty"
 		return res, nil
 	case rep.AnchoredSeq:
-		res.Status, res.Seq = "unchanged", seq
+		res.Status, res.Seq = "unchanged", h.seq
 		return res, nil
 	}
-	anc := Anchor{V: Version, Tenant: tenant, Seq: seq, Hash: hex.EncodeToString(hash), AnchoredAt: a.cfg.Now().UTC().Truncate(time.Millisecond)}
-	if rep.Anchors > 0 {
-		keys, err := a.cfg.Store.List(ctx, tenant)
-		if err != nil {
-			return res, err
-		}
-		last := keys[len(keys)-1]
-		file, err := a.cfg.Store.Read(ctx, last)
-		if err != nil {
-			return res, err
-		}
-		prevSeq, _ := seqOfKey(a.cfg.Store.Prefix(), tenant, last)
-		anc.Prev = &Link{Seq: prevSeq, SHA256: FileSHA256(file)}
+	anc := Anchor{V: Version, Tenant: tenant, Seq: h.seq, Hash: hex.EncodeToString(h.hash), AnchoredAt: a.cfg.Now().UTC().Truncate(time.Millisecond)}
+	if h.anchor != nil {
+		// The newest anchor the check just loaded and verified.
+		anc.Prev = &Link{Seq: h.anchor.a.Seq, SHA256: FileSHA256(h.anchor.file)}
 	}
 	payload, err := json.Marshal(anc)
 	if err != nil {
@@ -126,11 +117,11 @@ func (a *Anchorer) anchorTenant(ctx context.Context, tenant uuid.UUID) (Result, 
 	if err != nil {
 		return res, err
 	}
-	key := Key(a.cfg.Store.Prefix(), tenant, seq)
+	key := Key(a.cfg.Store.Prefix(), tenant, h.seq)
 	if err := a.cfg.Store.Write(ctx, key, []byte(tok)); err != nil {
 		return res, err
 	}
-	res.Status, res.Seq, res.Key = "anchored", seq, key
+	res.Status, res.Seq, res.Key = "anchored", h.seq, key
 	return res, nil
 }
 

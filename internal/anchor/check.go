@@ -149,34 +149,43 @@ func loadAnchors(ctx context.Context, cfg CheckConfig, tenant uuid.UUID) ([]load
 // errStop ends a chain scan early at the first anchored mismatch.
 var errStop = errors.New("stop")
 
-// checkTenant verifies tenant's chain and its anchors. It also returns the
-// last scanned row's seq and hash (the head this scan verified).
-func checkTenant(ctx context.Context, cfg CheckConfig, tenant uuid.UUID) (Report, int64, []byte, error) {
+// head is what a check scanned: the last row's seq and hash (the head the
+// scan verified) and the tenant's newest anchor (nil when it has none).
+type head struct {
+	seq    int64
+	hash   []byte
+	anchor *loaded
+}
+
+// checkTenant verifies tenant's chain and its anchors, and returns the head
+// it scanned (with the newest anchor it loaded, so the anchorer links a new
+// anchor to it without listing the store again).
+func checkTenant(ctx context.Context, cfg CheckConfig, tenant uuid.UUID) (Report, head, error) {
 	r := Report{TenantID: tenant}
 	anchors, err := loadAnchors(ctx, cfg, tenant)
 	var ae *errAnchor
 	if errors.As(err, &ae) {
 		r.Problem = ae.msg
-		return r, 0, nil, nil
+		return r, head{}, nil
 	}
 	if err != nil {
-		return r, 0, nil, err
+		return r, head{}, err
 	}
 	r.Anchors = len(anchors)
+	var h head
+	if n := len(anchors); n > 0 {
+		h.anchor = &anchors[n-1]
+	}
 	bySeq := make(map[int64]loaded, len(anchors))
 	for _, l := range anchors {
 		bySeq[l.a.Seq] = l
 	}
 	chain := audit.NewChain(tenant)
-	var (
-		lastSeq  int64
-		lastHash []byte
-	)
 	err = cfg.Source.ScanAudit(ctx, tenant, func(e audit.Event) error {
 		if err := chain.Add(e); err != nil {
 			return err
 		}
-		lastSeq, lastHash = e.Seq, e.Hash
+		h.seq, h.hash = e.Seq, e.Hash
 		l, ok := bySeq[e.Seq]
 		if !ok {
 			return nil
@@ -198,40 +207,40 @@ func checkTenant(ctx context.Context, cfg CheckConfig, tenant uuid.UUID) (Report
 	var be *audit.BrokenError
 	switch {
 	case errors.Is(err, errStop):
-		return r, lastSeq, lastHash, nil
+		return r, h, nil
 	case errors.As(err, &be):
 		r.Problem = be.Error()
-		return r, lastSeq, lastHash, nil
+		return r, h, nil
 	case err != nil:
-		return r, 0, nil, err
+		return r, head{}, err
 	}
 	headSeq, headHash, err := cfg.Source.AuditHead(ctx, tenant)
 	if err != nil {
-		return r, 0, nil, err
+		return r, head{}, err
 	}
 	if err := chain.Close(headSeq, headHash); err != nil {
 		r.Problem = err.Error()
-		return r, lastSeq, lastHash, nil
+		return r, h, nil
 	}
-	if n := len(anchors); n > 0 && anchors[n-1].a.Seq > lastSeq {
+	if n := len(anchors); n > 0 && anchors[n-1].a.Seq > h.seq {
 		for _, l := range anchors {
-			if l.a.Seq > lastSeq {
+			if l.a.Seq > h.seq {
 				r.MismatchSeq = l.a.Seq
 				break
 			}
 		}
 		r.Problem = fmt.Sprintf("tenant %s: chain ends at seq %d, but seq %d was anchored (rows removed or the chain was reset)",
-			tenant, lastSeq, r.MismatchSeq)
-		return r, lastSeq, lastHash, nil
+			tenant, h.seq, r.MismatchSeq)
+		return r, h, nil
 	}
-	if len(anchors) == 0 && lastSeq > 0 {
-		r.Unanchored = lastSeq
-		r.Problem = fmt.Sprintf("tenant %s: no anchors for a chain of %d events (never anchored, or its anchors are missing)", tenant, lastSeq)
-		return r, lastSeq, lastHash, nil
+	if len(anchors) == 0 && h.seq > 0 {
+		r.Unanchored = h.seq
+		r.Problem = fmt.Sprintf("tenant %s: no anchors for a chain of %d events (never anchored, or its anchors are missing)", tenant, h.seq)
+		return r, h, nil
 	}
-	r.Unanchored = lastSeq - r.AnchoredSeq
+	r.Unanchored = h.seq - r.AnchoredSeq
 	r.OK = true
-	return r, lastSeq, lastHash, nil
+	return r, h, nil
 }
 
 // Check verifies the chains of tenants (default: every tenant with a chain
@@ -250,7 +259,7 @@ func Check(ctx context.Context, cfg CheckConfig, tenants []uuid.UUID) ([]Report,
 	}
 	out := make([]Report, 0, len(tenants))
 	for _, t := range tenants {
-		r, _, _, err := checkTenant(ctx, cfg, t)
+		r, _, err := checkTenant(ctx, cfg, t)
 		if err != nil {
 			return out, err
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -115,6 +116,75 @@ func TestVerifyAll(t *testing.T) {
 	}
 }
 
+// Verify checks one tenant's chain: every row, then the head. A watcher
+// sees every row, also after a break (the console's timeline); without one
+// the scan ends at the break. An error of the watcher ends the scan.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	stop := errors.New("stop")
+	for _, tc := range []struct {
+		name    string
+		mutate  func([]audit.Event) []audit.Event
+		watch   bool
+		eachErr error
+		wantOK  bool
+		events  int64 // rows verified before any break
+		seen    int   // rows the watcher saw
+		problem string
+		wantErr error
+	}{
+		{name: "intact", wantOK: true, events: 5},
+		{name: "intact, watched", watch: true, wantOK: true, events: 5, seen: 5},
+		{name: "altered row", mutate: func(ev []audit.Event) []audit.Event { ev[1].Detail = `{"x":1}`; return ev },
+			events: 1, problem: "row altered"},
+		{name: "altered row, watched", watch: true, mutate: func(ev []audit.Event) []audit.Event { ev[1].Detail = `{"x":1}`; return ev },
+			events: 1, seen: 5, problem: "row altered"},
+		{name: "tail deleted, head kept", mutate: func(ev []audit.Event) []audit.Event { return ev[:3] },
+			events: 3, problem: "head is at seq 5"},
+		{name: "watcher fails", watch: true, eachErr: stop, wantErr: stop, seen: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tn := uuid.New()
+			full := chain(tn, 5)
+			rows := append([]audit.Event(nil), full...)
+			if tc.mutate != nil {
+				rows = tc.mutate(rows)
+			}
+			// The stored head stays the full chain's.
+			src := headSource{memSource: memSource{tn: rows}, seq: full[4].Seq, hash: full[4].Hash}
+			seen := 0
+			var each func(audit.Event) error
+			if tc.watch {
+				each = func(audit.Event) error { seen++; return tc.eachErr }
+			}
+			r, err := audit.Verify(context.Background(), src, tn, each)
+			if tc.wantErr != nil {
+				if !errors.Is(err, tc.wantErr) || seen != tc.seen {
+					t.Fatalf("err %v after %d rows, want %v after %d", err, seen, tc.wantErr, tc.seen)
+				}
+				return
+			}
+			if err != nil || r.TenantID != tn || r.OK != tc.wantOK || r.Events != tc.events || seen != tc.seen ||
+				(tc.problem == "") != (r.Problem == "") || !strings.Contains(r.Problem, tc.problem) {
+				t.Fatalf("report %+v (watcher saw %d), err %v", r, seen, err)
+			}
+		})
+	}
+}
+
+// headSource is a memSource whose stored head is given (rows can be lost
+// while the head stays).
+type headSource struct {
+	memSource
+	seq  int64
+	hash []byte
+}
+
+func (h headSource) AuditHead(context.Context, uuid.UUID) (int64, []byte, error) {
+	return h.seq, h.hash, nil
+}
+
 func ExampleNewChain() {
 	tenant := uuid.MustParse("6f1c1d2e-0000-4000-8000-000000000001")
 	c := audit.NewChain(tenant)
@@ -122,4 +192,13 @@ func ExampleNewChain() {
 	e.Hash = audit.Hash(e)
 	fmt.Println(c.Add(e), c.Close(1, e.Hash))
 	// Output: <nil> <nil>
+}
+
+func ExampleVerify() {
+	tenant := uuid.MustParse("6f1c1d2e-0000-4000-8000-000000000001")
+	src := memSource{tenant: chain(tenant, 3)}
+	src[tenant][2].Detail = `{"rewritten":true}`
+	r, err := audit.Verify(context.Background(), src, tenant, nil)
+	fmt.Println(r.OK, r.Events, r.Problem, err)
+	// Output: false 2 audit chain broken: tenant 6f1c1d2e-0000-4000-8000-000000000001 at seq 3: hash does not match the row's content (row altered) <nil>
 }

@@ -34,29 +34,62 @@ func VerifyAll(ctx context.Context, src Source, tenants []uuid.UUID) ([]TenantRe
 	}
 	out := make([]TenantReport, 0, len(tenants))
 	for _, t := range tenants {
-		c := NewChain(t)
-		r := TenantReport{TenantID: t}
-		err := src.ScanAudit(ctx, t, c.Add)
-		if err == nil {
-			seq, hash, herr := src.AuditHead(ctx, t)
-			if herr != nil {
-				return out, herr
-			}
-			err = c.Close(seq, hash)
-		}
-		var be *BrokenError
-		switch {
-		case err == nil:
-			r.OK = true
-		case errors.As(err, &be):
-			r.Problem = be.Error()
-		default:
+		r, err := Verify(ctx, src, t, nil)
+		if err != nil {
 			return out, err
 		}
-		r.Events = c.Len()
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// errScanned ends a scan at the first break when nobody watches the rows.
+var errScanned = errors.New("audit: scan ended at the first break")
+
+// Verify verifies tenant's chain: every row in seq order, then the stored
+// head. each, if not nil, sees every row read in seq order, also the rows
+// after a break (a caller can show them); an error from each ends the scan
+// and is returned. Without each the scan ends at the first break. The
+// report's Events counts the rows verified before any break; the error is
+// non-nil only when reading failed (or each failed).
+func Verify(ctx context.Context, src Source, tenant uuid.UUID, each func(Event) error) (TenantReport, error) {
+	c := NewChain(tenant)
+	r := TenantReport{TenantID: tenant}
+	var broken error
+	err := src.ScanAudit(ctx, tenant, func(e Event) error {
+		if broken == nil {
+			broken = c.Add(e)
+		}
+		if each != nil {
+			return each(e)
+		}
+		if broken != nil {
+			return errScanned
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errScanned):
+	case err != nil:
+		return r, err
+	case broken == nil:
+		seq, hash, err := src.AuditHead(ctx, tenant)
+		if err != nil {
+			return r, err
+		}
+		broken = c.Close(seq, hash)
+	}
+	var be *BrokenError
+	switch {
+	case broken == nil:
+		r.OK = true
+	case errors.As(broken, &be):
+		r.Problem = be.Error()
+	default:
+		return r, broken
+	}
+	r.Events = c.Len()
+	return r, nil
 }
 
 // Broken reports whether any report shows a broken chain.

@@ -85,12 +85,11 @@ func (srv *Server) verify(w http.ResponseWriter, r *http.Request, sess *session,
 		srv.actionFailed(w, r, sess, log, ErrUnavailable)
 		return
 	}
-	reps, err := audit.VerifyAll(r.Context(), srv.deps.Reader, []uuid.UUID{t})
-	if err != nil || len(reps) != 1 {
-		srv.actionFailed(w, r, sess, log, errors.Join(err, errors.New("no report")))
+	rep, err := audit.Verify(r.Context(), srv.deps.Reader, t, nil)
+	if err != nil {
+		srv.actionFailed(w, r, sess, log, err)
 		return
 	}
-	rep := reps[0]
 	res := verifyResult{At: srv.cfg.Now(), OK: rep.OK, Events: rep.Events, Detail: rep.Problem, Actor: sess.Actor()}
 	if err := srv.deps.Recorder.Record(r.Context(), t, sess.Actor(), ActionVerify,
 		detail(map[string]any{"reason": reason, "ok": rep.OK, "events": rep.Events, "problem": rep.Problem})); err != nil {

@@ -42,6 +42,23 @@ func chainOf(t *testing.T, e *env, tenant uuid.UUID) []audit.Event {
 	return out
 }
 
+// operatorSession signs the operator in and returns the session's client
+// and CSRF token.
+func operatorSession(t *testing.T, e *env) (*http.Client, string) {
+	t.Helper()
+	op, _, _ := signIn(t, e, operator)
+	return op, csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
+}
+
+// act posts an operator action (pause, resume, verify, reindex) on tenant
+// with reason, and fails the test unless it succeeds.
+func act(t *testing.T, e *env, op *http.Client, csrf string, tenant uuid.UUID, action, reason string) {
+	t.Helper()
+	if status, _ := post(t, op, e.URL+"/tenants/"+tenant.String()+"/"+action, url.Values{"csrf": {csrf}, "reason": {reason}}); status != http.StatusOK {
+		t.Fatalf("%s: %d", action, status)
+	}
+}
+
 // The operator's actions do what they say and are recorded in the
 // affected tenant's chain with the operator's identity and reason: a real
 // DLQ replay (internal/dlq: one audit row per message, in that message's
@@ -49,8 +66,7 @@ func chainOf(t *testing.T, e *env, tenant uuid.UUID) []audit.Event {
 func TestOperatorActions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	op, _, _ := signIn(t, e, operator)
-	csrf := csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
+	op, csrf := operatorSession(t, e)
 	actor := "console:" + operator + "@dev.tenantry.local"
 
 	t.Run("replay", func(t *testing.T) {
@@ -162,11 +178,8 @@ func restarted(t *testing.T, e *env) *env {
 func TestLastVerificationSurvivesRestart(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	op, _, _ := signIn(t, e, operator)
-	csrf := csrfRE.FindStringSubmatch(page(t, op, e.URL+"/"))[1]
-	if status, _ := post(t, op, e.URL+"/tenants/"+e.globex.String()+"/verify", url.Values{"csrf": {csrf}, "reason": {"before the restart"}}); status != http.StatusOK {
-		t.Fatalf("verify: %d", status)
-	}
+	op, csrf := operatorSession(t, e)
+	act(t, e, op, csrf, e.globex, "verify", "before the restart")
 
 	e2 := restarted(t, e)
 	op2, _, _ := signIn(t, e2, operator)

@@ -22,12 +22,16 @@ type Reader interface {
 	LastAuditEvent(ctx context.Context, tenant uuid.UUID, actions ...string) (audit.Event, bool, error)
 	// ProviderUsage sums every tenant's embedding provider usage since.
 	ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error)
+	// Breakers reads every tenant's breaker (or tenant's alone) in one
+	// read: the pages show breaker states without an operator envelope per
+	// tenant.
+	Breakers(ctx context.Context, tenant uuid.UUID) (map[uuid.UUID]tenantdb.TenantBreaker, error)
 	audit.Source
 }
 
 var _ Reader = (*tenantdb.ConsoleReader)(nil)
 
-// ControlStatus is a tenant's breaker state.
+// ControlStatus is a tenant's breaker state as the pages show it.
 type ControlStatus struct {
 	State  string // e.g. "closed", "open", "half_open", "paused"
 	Reason string
@@ -35,11 +39,24 @@ type ControlStatus struct {
 	Since  time.Time
 }
 
-// TenantControl is the per-tenant breaker: its state, and an operator's
-// pause and resume. Pause and Resume record their own audit event in the
-// tenant's chain (actor and reason), in the same transaction as the change.
+// controlStatus is b as the pages show it: an operator's pause is "paused"
+// (no automatic trial), and a tenant without a breaker row is closed.
+func controlStatus(b tenantdb.TenantBreaker) ControlStatus {
+	state := b.State
+	switch {
+	case state == "":
+		state = "closed"
+	case b.Manual && state == "open":
+		state = "paused"
+	}
+	return ControlStatus{State: state, Reason: b.Reason, Parked: b.Parked, Since: b.ChangedAt}
+}
+
+// TenantControl is an operator's pause and resume of the per-tenant
+// breaker (the pages read its state through Reader). Pause and Resume
+// record their own audit event in the tenant's chain (actor and reason), in
+// the same transaction as the change.
 type TenantControl interface {
-	Status(ctx context.Context, tenant uuid.UUID) (ControlStatus, error)
 	Pause(ctx context.Context, tenant uuid.UUID, actor, reason string) error
 	Resume(ctx context.Context, tenant uuid.UUID, actor, reason string) error
 }
@@ -51,11 +68,6 @@ var ErrUnavailable = errors.New("not available in this deployment")
 // NoControl is the TenantControl of a build without the per-tenant
 // breaker: every call answers ErrUnavailable (it never pretends to pause).
 type NoControl struct{}
-
-// Status implements TenantControl.
-func (NoControl) Status(context.Context, uuid.UUID) (ControlStatus, error) {
-	return ControlStatus{}, ErrUnavailable
-}
 
 // Pause implements TenantControl.
 func (NoControl) Pause(context.Context, uuid.UUID, string, string) error { return ErrUnavailable }

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap"
 
+	sdk "github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/console"
@@ -60,6 +62,19 @@ type env struct {
 	issuerServer     *httptest.Server
 	jobsURL          string            // where reindex jobs go
 	gate             *binding.Resolver // the worker's gate
+	gw               *tenantdb.DB      // the worker role's gateway
+	operatorSigner   *countingSigner   // signs the console's operator envelopes
+}
+
+// countingSigner counts the envelopes it signs.
+type countingSigner struct {
+	envelope.Signer
+	n atomic.Int64
+}
+
+func (c *countingSigner) Sign(ctx context.Context, claims envelope.Claims) (string, error) {
+	c.n.Add(1)
+	return c.Signer.Sign(ctx, claims)
 }
 
 func randomHex(n int) string {
@@ -93,10 +108,6 @@ type recordingControl struct {
 	inner *console.GateControl
 	mu    sync.Mutex
 	calls []string
-}
-
-func (c *recordingControl) Status(ctx context.Context, t uuid.UUID) (console.ControlStatus, error) {
-	return c.inner.Status(ctx, t)
 }
 
 func (c *recordingControl) record(action string, t uuid.UUID, actor string) {
@@ -189,7 +200,7 @@ func newEnv(tb testing.TB) *env {
 	client := sqsClient(tb)
 	db := tenantdbtest.NewDatabase(tb)
 	gw := db.Open(tb)
-	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client}
+	e := &env{db: db, acme: uuid.New(), globex: uuid.New(), sqs: client, gw: gw}
 	seed(tb, gw, e.acme, []seedDoc{{"contract-1", "ready", "", 12}, {"contract-2", "ready", "", 7}, {"scan-3", "failed", "extract_failed", 0}, {"big-4", "processing", "", 0}})
 	seed(tb, gw, e.globex, []seedDoc{{"handbook", "ready", "", 30}, {"broken", "failed", "embed_unavailable", 0}, {"broken-2", "failed", "embed_unavailable", 0}})
 
@@ -243,12 +254,18 @@ func newEnv(tb testing.TB) *env {
 	// envelopes with a key that trust includes.
 	v := e.kit.Verifier(tb)
 	gate := &binding.Resolver{Verifier: v}
-	rec := &console.GateRecorder{Issuer: e.kit.NewIssuer(tb), Gate: gate, Gateway: gw}
+	// The operator envelopes the console signs are counted.
+	e.operatorSigner = &countingSigner{Signer: e.kit.ES256}
+	opIssuer, err := envelope.NewIssuer(e.operatorSigner, envelope.IssuerConfig{Issuer: e.kit.Issuer, Audience: e.kit.Audience, TTL: time.Hour, Now: e.kit.Now})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rec := &console.GateRecorder{Issuer: opIssuer, Gate: gate, Gateway: gw}
 	brk, err := breaker.New(breaker.Config{}, gw, nil, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.control = &recordingControl{inner: &console.GateControl{Issuer: e.kit.NewIssuer(tb), Gate: gate, Breaker: brk}}
+	e.control = &recordingControl{inner: &console.GateControl{Issuer: opIssuer, Gate: gate, Breaker: brk}}
 	reader, err := tenantdb.OpenConsoleReader(ctx, db.OwnerURL)
 	if err != nil {
 		tb.Fatal(err)
@@ -279,12 +296,18 @@ func newEnv(tb testing.TB) *env {
 	}
 	e.URL = "http://" + ln.Addr().String()
 	e.issuer.AddClient(devissuer.Client{ID: "console", RedirectURIs: []string{e.URL + "/callback"}})
+	// Reindex jobs are the producer SDK's, signed with a key the gate trusts.
+	jobClient, err := sdk.New(sdk.Config{Signer: e.kit.ES256, Issuer: e.kit.Issuer, Audience: e.kit.Audience, TTL: time.Hour,
+		Now: e.kit.Now, SQS: client, QueueURL: jobs})
+	if err != nil {
+		tb.Fatal(err)
+	}
 	srv, err := console.New(ctx, console.Config{
 		BaseURL: e.URL, InsecureCookies: true,
 		OIDC: console.OIDCConfig{Issuer: e.issuer.URL, ClientID: "console"},
 	}, console.Deps{
 		Reader: reader, Control: e.control, Recorder: rec,
-		Reindexer:  &console.JobReindexer{Issuer: e.kit.NewIssuer(tb), SQS: client, QueueURL: jobs, Reader: reader},
+		Reindexer:  &console.JobReindexer{Client: jobClient, Reader: reader},
 		Executions: &console.Executions{API: newFakeSFN(e.acme, e.globex), StateMachineARN: "arn:aws:states:us-east-1:1:stateMachine:pipeline"},
 		DLQ: &console.Queue{API: client, Resolver: &dlq.EnvelopeResolver{Verifier: v}, Gateway: gw, DLQURL: d,
 			InspectTuning: dlq.InspectConfig{WaitTime: time.Second}, ReplayTuning: dlq.ReplayConfig{WaitTime: time.Second, Rate: 100}},

@@ -31,6 +31,9 @@ func (emptyReader) LastAuditEvent(context.Context, uuid.UUID, ...string) (audit.
 func (emptyReader) ProviderUsage(context.Context, time.Time) (map[uuid.UUID]tenantdb.ProviderUsage, error) {
 	return nil, nil
 }
+func (emptyReader) Breakers(context.Context, uuid.UUID) (map[uuid.UUID]tenantdb.TenantBreaker, error) {
+	return nil, nil
+}
 func (emptyReader) AuditTenants(context.Context) ([]uuid.UUID, error)                   { return nil, nil }
 func (emptyReader) AuditHead(context.Context, uuid.UUID) (int64, []byte, error)         { return 0, nil, nil }
 func (emptyReader) ScanAudit(context.Context, uuid.UUID, func(audit.Event) error) error { return nil }

@@ -2,18 +2,14 @@ package console
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
-	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
-	"github.com/tenantry/tenantry/internal/telemetry"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 )
 
@@ -77,36 +73,15 @@ func operatorScope(ctx context.Context, iss *envelope.Issuer, gate *binding.Reso
 type Breaker interface {
 	Pause(ctx context.Context, scope tenantdb.Scope, reason string) error
 	Resume(ctx context.Context, scope tenantdb.Scope, reason string) error
-	Status(ctx context.Context, scope tenantdb.Scope) (breaker.Status, error)
 }
 
-// GateControl is the TenantControl of a deployment: every call reaches the
-// tenant's breaker through an operator envelope the gate verified, as the
-// signed-in operator.
+// GateControl is the TenantControl of a deployment: a pause or resume
+// reaches the tenant's breaker through an operator envelope the gate
+// verified, as the signed-in operator.
 type GateControl struct {
 	Issuer  *envelope.Issuer
 	Gate    *binding.Resolver
 	Breaker Breaker
-}
-
-// Status implements TenantControl.
-func (g *GateControl) Status(ctx context.Context, tenant uuid.UUID) (ControlStatus, error) {
-	if g == nil || g.Breaker == nil {
-		return ControlStatus{}, ErrUnavailable
-	}
-	scope, err := operatorScope(ctx, g.Issuer, g.Gate, tenant, "console")
-	if err != nil {
-		return ControlStatus{}, err
-	}
-	st, err := g.Breaker.Status(ctx, scope)
-	if err != nil {
-		return ControlStatus{}, err
-	}
-	state := string(st.State)
-	if st.Manual && st.State == breaker.Open {
-		state = "paused" // an operator's pause: no automatic trial
-	}
-	return ControlStatus{State: state, Reason: st.Reason, Parked: st.Parked, Since: st.ChangedAt}, nil
 }
 
 // Pause implements TenantControl.
@@ -131,18 +106,14 @@ func (g *GateControl) transition(ctx context.Context, tenant uuid.UUID, actor, r
 	return fn(g.Breaker, ctx, scope, reason)
 }
 
-// SendAPI is the part of *sqs.Client a JobReindexer uses.
-type SendAPI interface {
-	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
-}
-
-// JobReindexer sends signed reindex jobs ({"envelope", "job"}, the envelope
-// binding the job's bytes) to the worker's job queue: the existing reindex
-// path, verified and audited by the worker like any producer's job.
+// JobReindexer sends signed reindex jobs to the worker's job queue through
+// the producer SDK (client.Client.Reindex: the envelope binds the job's
+// bytes): the existing reindex path, verified and audited by the worker
+// like any producer's job.
 type JobReindexer struct {
-	Issuer   *envelope.Issuer
-	SQS      SendAPI
-	QueueURL string
+	// Client signs with the console's key and sends to the job queue
+	// (client.Config.SQS and QueueURL).
+	Client *client.Client
 	// Reader lists a tenant's documents for a whole-tenant reindex.
 	Reader Reader
 	// Limit bounds a whole-tenant reindex (default 10000 documents).
@@ -151,7 +122,7 @@ type JobReindexer struct {
 
 // Reindex implements Reindexer.
 func (j *JobReindexer) Reindex(ctx context.Context, tenant uuid.UUID, actor, _ string, ids []string) (int, error) {
-	if j == nil || j.Issuer == nil || j.SQS == nil || j.QueueURL == "" {
+	if j == nil || j.Client == nil {
 		return 0, ErrUnavailable
 	}
 	if len(ids) == 0 {
@@ -169,21 +140,8 @@ func (j *JobReindexer) Reindex(ctx context.Context, tenant uuid.UUID, actor, _ s
 	}
 	n := 0
 	for _, id := range ids {
-		body, err := json.Marshal(map[string]string{"type": "reindex", "document_id": id})
-		if err != nil {
-			return n, err
-		}
-		tok, _, err := j.Issuer.Job(ctx, tenant, actor, envelope.ActionReindex, envelope.DocumentResource(id), body)
-		if err != nil {
-			return n, fmt.Errorf("console: sign reindex job: %w", err)
-		}
-		msg, err := json.Marshal(map[string]any{"envelope": tok, "job": json.RawMessage(body)})
-		if err != nil {
-			return n, err
-		}
-		if _, err := j.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(j.QueueURL), MessageBody: aws.String(string(msg)),
-			MessageAttributes: telemetry.InjectSQS(ctx, nil)}); err != nil {
-			return n, fmt.Errorf("console: send reindex job: %w", err)
+		if _, err := j.Client.Reindex(ctx, tenant, actor, id, ""); err != nil {
+			return n, fmt.Errorf("console: reindex job: %w", err)
 		}
 		n++
 	}

@@ -327,16 +327,12 @@ func verifyFromEvent(e audit.Event) verifyResult {
 	return res
 }
 
-// chain reads a tenant's audit events, verifying the chain as it goes; it
-// keeps the last keep events (newest first) for the timeline.
+// chain reads a tenant's audit events, verifying the chain as it goes
+// (audit.Verify); it keeps the last keep events (newest first) for the
+// timeline, also when the chain is broken.
 func (srv *Server) chain(ctx context.Context, t uuid.UUID, keep int) ([]audit.Event, verifyResult, error) {
-	c := audit.NewChain(t)
 	var events []audit.Event
-	var broken error
-	err := srv.deps.Reader.ScanAudit(ctx, t, func(e audit.Event) error {
-		if broken == nil {
-			broken = c.Add(e)
-		}
+	rep, err := audit.Verify(ctx, srv.deps.Reader, t, func(e audit.Event) error {
 		events = append(events, e)
 		if len(events) > keep {
 			events = events[1:]
@@ -346,17 +342,7 @@ func (srv *Server) chain(ctx context.Context, t uuid.UUID, keep int) ([]audit.Ev
 	if err != nil {
 		return nil, verifyResult{}, err
 	}
-	if broken == nil {
-		seq, hash, err := srv.deps.Reader.AuditHead(ctx, t)
-		if err != nil {
-			return nil, verifyResult{}, err
-		}
-		broken = c.Close(seq, hash)
-	}
-	res := verifyResult{At: srv.cfg.Now(), OK: broken == nil, Events: c.Len()}
-	if broken != nil {
-		res.Detail = broken.Error()
-	}
+	res := verifyResult{At: srv.cfg.Now(), OK: rep.OK, Events: rep.Events, Detail: rep.Problem}
 	for i, j := 0, len(events)-1; i < j; i, j = i+1, j-1 {
 		events[i], events[j] = events[j], events[i]
 	}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"sort"
@@ -48,6 +49,20 @@ func controlText(err error) string {
 	return "error"
 }
 
+// breakers reads the breakers of every tenant (uuid.Nil) or of tenant,
+// through the owner role's read-only view; a failure is logged once.
+func (srv *Server) breakers(ctx context.Context, tenant uuid.UUID) (map[uuid.UUID]tenantdb.TenantBreaker, error) {
+	b, err := srv.deps.Reader.Breakers(ctx, tenant)
+	if err != nil {
+		fields := []zap.Field{zap.Error(err)}
+		if tenant != uuid.Nil {
+			fields = append(fields, zap.String("tenant_id", tenant.String()))
+		}
+		srv.log.Error("console: read breakers", fields...)
+	}
+	return b, err
+}
+
 func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *session) {
 	ctx := r.Context()
 	docs, err := srv.deps.Reader.TenantDocuments(ctx)
@@ -71,6 +86,7 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 	if useErr != nil {
 		srv.log.Error("console: read provider usage", zap.Error(useErr))
 	}
+	breakers, brkErr := srv.breakers(ctx, uuid.Nil)
 	rows := make([]tenantRow, 0, len(docs))
 	for _, d := range docs {
 		row := tenantRow{ID: d.TenantID, Docs: d, Failures: counts(d.FailuresByReason), DLQ: counts(byTenant[d.TenantID.String()]),
@@ -78,10 +94,10 @@ func (srv *Server) overview(w http.ResponseWriter, r *http.Request, sess *sessio
 		for _, c := range row.DLQ {
 			row.DLQTotal += int(c.N)
 		}
-		if st, err := srv.deps.Control.Status(ctx, d.TenantID); err != nil {
-			row.ControlErr = controlText(err)
+		if brkErr != nil {
+			row.ControlErr = controlText(brkErr)
 		} else {
-			row.Control = st
+			row.Control = controlStatus(breakers[d.TenantID])
 		}
 		if v, ok := srv.lastVerify(ctx, d.TenantID); ok {
 			row.LastVerify = &v
@@ -115,10 +131,10 @@ func (srv *Server) tenant(w http.ResponseWriter, r *http.Request, sess *session)
 		return
 	}
 	data := map[string]any{"Tenant": t, "Documents": docs, "Events": events, "Chain": chain, "SFN": srv.deps.Executions != nil}
-	if st, err := srv.deps.Control.Status(ctx, t); err != nil {
+	if breakers, err := srv.breakers(ctx, t); err != nil {
 		data["ControlErr"] = controlText(err)
 	} else {
-		data["Control"] = st
+		data["Control"] = controlStatus(breakers[t])
 	}
 	if v, ok := srv.lastVerify(ctx, t); ok {
 		data["LastVerify"] = v

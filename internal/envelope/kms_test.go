@@ -259,3 +259,58 @@ func TestKMSKeyID(t *testing.T) {
 		}
 	}
 }
+
+// SignerPublicKey serves every signer of this package (a KMS signer asks
+// KMS, and reports its outage) and refuses any other.
+func TestSignerPublicKey(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	local, err := envelope.GenerateKey(envelope.AlgEdDSA, "local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fake := envelopetest.NewKMS(t)
+	arn := fake.CreateKey(t, "ECC_NIST_P256")
+	kmsSigner, err := envelope.NewKMSSigner(fake.Client(), envelope.KMSSignerConfig{KeyID: arn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := envelopetest.NewKMS(t)
+	downArn := down.CreateKey(t, "ECC_NIST_P256")
+	down.SetDown(true)
+	downSigner, err := envelope.NewKMSSigner(down.Client(), envelope.KMSSignerConfig{KeyID: downArn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		signer  any
+		wantKid string
+		wantErr func(error) bool
+	}{
+		{"local key", local, "local", nil},
+		{"KMS key", kmsSigner, envelope.KMSKeyID(arn), nil},
+		{"KMS down", downSigner, "", func(err error) bool { return err != nil && !errors.Is(err, envelope.ErrForeignSigner) }},
+		{"foreign signer", foreignSigner{}, "", func(err error) bool { return errors.Is(err, envelope.ErrForeignSigner) }},
+		{"nil", nil, "", func(err error) bool { return errors.Is(err, envelope.ErrForeignSigner) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			pub, err := envelope.SignerPublicKey(ctx, tc.signer)
+			if tc.wantErr != nil {
+				if !tc.wantErr(err) {
+					t.Fatalf("error %v", err)
+				}
+				return
+			}
+			if err != nil || pub.KeyID != tc.wantKid || pub.Key == nil {
+				t.Fatalf("kid %q key %v, %v", pub.KeyID, pub.Key, err)
+			}
+		})
+	}
+}
+
+// foreignSigner is a Signer this package did not build.
+type foreignSigner struct{}
+
+func (foreignSigner) Sign(context.Context, envelope.Claims) (string, error) { return "", nil }

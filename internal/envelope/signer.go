@@ -170,6 +170,23 @@ func (s *KeySigner) Algorithm() string { return s.alg }
 // PublicKey is the verification key to publish (KeyRing, JWKS).
 func (s *KeySigner) PublicKey() PublicKey { return s.pub }
 
+// ErrForeignSigner is returned by SignerPublicKey for a signer this package
+// did not build: its public key is unknown here.
+var ErrForeignSigner = errors.New("envelope: not a signer of this package")
+
+// SignerPublicKey returns the verification key of a signer this package
+// built: a KeySigner's own, or a KMSSigner's (asking KMS on first use). Any
+// other value (nil included) is ErrForeignSigner.
+func SignerPublicKey(ctx context.Context, s any) (PublicKey, error) {
+	switch k := s.(type) {
+	case *KeySigner:
+		return k.PublicKey(), nil
+	case *KMSSigner:
+		return k.PublicKey(ctx)
+	}
+	return PublicKey{}, ErrForeignSigner
+}
+
 // MarshalPEM returns the private key as PKCS#8 PEM.
 func (s *KeySigner) MarshalPEM() ([]byte, error) {
 	der, err := x509.MarshalPKCS8PrivateKey(s.priv)

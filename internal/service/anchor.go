@@ -51,17 +51,12 @@ func (s Anchoring) trusted(ctx context.Context, a AWS, signer envelope.PayloadSi
 	if s.hasKeys() {
 		return s.Keys.Keys(ctx, a, logger)
 	}
-	var pub envelope.PublicKey
-	switch k := signer.(type) {
-	case *envelope.KeySigner:
-		pub = k.PublicKey()
-	case *envelope.KMSSigner:
-		var err error
-		if pub, err = k.PublicKey(ctx); err != nil {
-			return nil, err
-		}
-	default:
+	pub, err := envelope.SignerPublicKey(ctx, signer)
+	if errors.Is(err, envelope.ErrForeignSigner) {
 		return nil, errors.New("no trusted anchor keys: set an anchor JWKS file/URL or KMS key ids")
+	}
+	if err != nil {
+		return nil, err
 	}
 	return envelope.NewKeyRing(pub)
 }
@@ -80,6 +75,19 @@ func (s Anchoring) checkConfig(ctx context.Context, a AWS, signer envelope.Paylo
 		return anchor.CheckConfig{}, nil, err
 	}
 	return anchor.CheckConfig{Source: r, Store: store, Keys: keys}, r.Close, nil
+}
+
+// verifyConfig is checkConfig for verifying only: the trusted anchor keys,
+// or else the anchoring key's own public key.
+func (s Anchoring) verifyConfig(ctx context.Context, a AWS, logger *zap.Logger) (anchor.CheckConfig, func(), error) {
+	var signer envelope.PayloadSigner
+	if !s.hasKeys() {
+		var err error
+		if signer, err = s.Signing.PayloadSigner(ctx, a); err != nil {
+			return anchor.CheckConfig{}, nil, errors.New("no trusted anchor keys: set an anchor JWKS file/URL or KMS key ids (or the anchoring key)")
+		}
+	}
+	return s.checkConfig(ctx, a, signer, logger)
 }
 
 // AuditAnchor signs and stores the chain heads of tenants (default all),
@@ -103,14 +111,7 @@ func AuditAnchor(ctx context.Context, a AWS, s Anchoring, tenants []uuid.UUID, e
 
 // AuditVerifyAnchored checks every chain (or tenants) against its anchors.
 func AuditVerifyAnchored(ctx context.Context, a AWS, s Anchoring, tenants []uuid.UUID, logger *zap.Logger) ([]anchor.Report, error) {
-	var signer envelope.PayloadSigner
-	if !s.hasKeys() {
-		var err error
-		if signer, err = s.Signing.PayloadSigner(ctx, a); err != nil {
-			return nil, errors.New("no trusted anchor keys: set an anchor JWKS file/URL or KMS key ids (or the anchoring key)")
-		}
-	}
-	cfg, closeFn, err := s.checkConfig(ctx, a, signer, logger)
+	cfg, closeFn, err := s.verifyConfig(ctx, a, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -121,14 +122,7 @@ func AuditVerifyAnchored(ctx context.Context, a AWS, s Anchoring, tenants []uuid
 // AuditExportBundle writes tenant's offline bundle (events, anchors, keys,
 // SHA256SUMS) into dir.
 func AuditExportBundle(ctx context.Context, a AWS, s Anchoring, tenant uuid.UUID, dir string, logger *zap.Logger) error {
-	var signer envelope.PayloadSigner
-	if !s.hasKeys() {
-		var err error
-		if signer, err = s.Signing.PayloadSigner(ctx, a); err != nil {
-			return errors.New("no trusted anchor keys: set an anchor JWKS file/URL or KMS key ids (or the anchoring key)")
-		}
-	}
-	cfg, closeFn, err := s.checkConfig(ctx, a, signer, logger)
+	cfg, closeFn, err := s.verifyConfig(ctx, a, logger)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/tenantry/tenantry/client"
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/console"
@@ -44,10 +45,11 @@ type ConsoleConfig struct {
 	Audience string // default "tenantry"
 }
 
-// Console serves the operator console until ctx ends. Pause, resume and
-// breaker status reach a tenant's breaker through an operator envelope the
-// gate verifies; without a signing key, the gate's trust and the worker
-// database they answer "not available" (console.NoControl), never a fake.
+// Console serves the operator console until ctx ends. Pause and resume
+// reach a tenant's breaker through an operator envelope the gate verifies;
+// without a signing key, the gate's trust and the worker database they
+// answer "not available" (console.NoControl), never a fake. The pages read
+// every breaker's state through the owner role's read-only view.
 func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 	if logger == nil {
 		logger = zap.NewNop()
@@ -94,7 +96,11 @@ func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 		if cfg.Issuer == "" {
 			return errors.New("console: a signing key needs its issuer (the iss the worker trusts)")
 		}
-		op, err := cfg.Signing.Issuer(ctx, cfg.DLQ.AWS, envelope.IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: time.Minute})
+		signer, err := cfg.Signing.Signer(ctx, cfg.DLQ.AWS)
+		if err != nil {
+			return err
+		}
+		op, err := envelope.NewIssuer(signer, envelope.IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience, TTL: time.Minute})
 		if err != nil {
 			return err
 		}
@@ -107,15 +113,16 @@ func Console(ctx context.Context, cfg ConsoleConfig, logger *zap.Logger) error {
 			deps.Control = &console.GateControl{Issuer: op, Gate: gate, Breaker: brk}
 		}
 		if cfg.JobQueueURL != "" {
-			jobs, err := cfg.Signing.Issuer(ctx, cfg.DLQ.AWS, envelope.IssuerConfig{Issuer: cfg.Issuer, Audience: cfg.Audience})
+			sqsClient, err := cfg.DLQ.AWS.SQS(ctx)
 			if err != nil {
 				return err
 			}
-			client, err := cfg.DLQ.AWS.SQS(ctx)
+			jobs, err := client.New(client.Config{Signer: signer, Issuer: cfg.Issuer, Audience: cfg.Audience,
+				SQS: sqsClient, QueueURL: cfg.JobQueueURL, Logger: logger})
 			if err != nil {
 				return err
 			}
-			deps.Reindexer = &console.JobReindexer{Issuer: jobs, SQS: client, QueueURL: cfg.JobQueueURL, Reader: reader}
+			deps.Reindexer = &console.JobReindexer{Client: jobs, Reader: reader}
 		}
 	}
 	if cfg.StateMachineARN != "" {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tenantry/tenantry/internal/audit"
@@ -146,8 +145,8 @@ func (r *AuditReader) RecordVerification(ctx context.Context, tenant uuid.UUID, 
 	if err != nil {
 		return err
 	}
-	err = ownerTenantTx(ctx, r.pool, tenant, actor, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, "SELECT tenantry_audit($1, 'chain', '', $2)", ActionChainVerified, string(detail))
+	err = asOwner(ctx, r.pool, tenant, actor, "", func(ctx context.Context, tx Tx) error {
+		_, err := tx.Audit(ctx, ActionChainVerified, "chain", "", string(detail))
 		return err
 	})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 
 // ConsoleReader is the operator console's read-only view across tenants,
 // as the owner role: document metadata through the view console_documents
-// (policies owner_console_read, migration 0009) and the audit chains
+// (policies owner_console_read, migration 0009), breaker states and parked
+// counts (owner_read, migration 0006), provider usage, and the audit chains
 // (owner_audit_read; it embeds an AuditReader, so it is an audit.Source).
 // Every session is read-only (default_transaction_read_only, and every read
 // in a READ ONLY transaction); it never reads chunks, so it cannot show
@@ -160,6 +161,67 @@ func (r *ConsoleReader) Documents(ctx context.Context, tenant uuid.UUID, limit i
 	return out, nil
 }
 
+// TenantBreaker is a tenant's circuit breaker as the console shows it: the
+// state and why, and how many messages wait for release (never a message).
+type TenantBreaker struct {
+	State     string // closed, open, half_open ("closed" when the tenant has no breaker row)
+	Manual    bool   // an operator's pause
+	Reason    string
+	ChangedAt time.Time
+	Parked    int64 // parked messages waiting for release (refused ones excluded)
+}
+
+// Breakers reads the breakers of every tenant, or of tenant alone if it is
+// not uuid.Nil (tables tenant_breakers and parked_messages, migration
+// 0006; policy owner_read), in one read-only transaction: a tenant without
+// a row is missing from the map (its breaker is closed).
+func (r *ConsoleReader) Breakers(ctx context.Context, tenant uuid.UUID) (map[uuid.UUID]TenantBreaker, error) {
+	return byTenant(ctx, r, "breakers", `SELECT coalesce(b.tenant_id, p.tenant_id), coalesce(b.state, 'closed'), coalesce(b.manual, false),
+			coalesce(b.reason, ''), b.changed_at, coalesce(p.parked, 0)
+		FROM (SELECT tenant_id, state, manual, reason, changed_at FROM tenant_breakers
+			WHERE $1::uuid IS NULL OR tenant_id = $1) b
+		FULL JOIN (SELECT tenant_id, count(*) AS parked FROM parked_messages
+			WHERE refused = '' AND ($1::uuid IS NULL OR tenant_id = $1) GROUP BY tenant_id) p USING (tenant_id)`,
+		[]any{nullUUID(tenant)}, func(rows Rows) (uuid.UUID, TenantBreaker, error) {
+			var (
+				id      uuid.UUID
+				b       TenantBreaker
+				changed *time.Time
+			)
+			err := rows.Scan(&id, &b.State, &b.Manual, &b.Reason, &changed, &b.Parked)
+			if changed != nil {
+				b.ChangedAt = *changed
+			}
+			return id, b, err
+		})
+}
+
+// byTenant runs one read-only query whose rows scan into a value per
+// tenant (the first column is the tenant id).
+func byTenant[V any](ctx context.Context, r *ConsoleReader, what, sql string, args []any,
+	scan func(Rows) (uuid.UUID, V, error)) (map[uuid.UUID]V, error) {
+	out := map[uuid.UUID]V{}
+	err := r.readOnly(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			id, v, err := scan(rows)
+			if err != nil {
+				return err
+			}
+			out[id] = v
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("tenantdb: console %s: %w", what, err)
+	}
+	return out, nil
+}
+
 // ProviderUsage is a tenant's embedding provider usage over a span.
 type ProviderUsage struct {
 	Requests  int64
@@ -170,28 +232,14 @@ type ProviderUsage struct {
 // ProviderUsage sums every tenant's provider usage since (table
 // provider_usage, migration 0012; policy owner_console_read).
 func (r *ConsoleReader) ProviderUsage(ctx context.Context, since time.Time) (map[uuid.UUID]ProviderUsage, error) {
-	out := map[uuid.UUID]ProviderUsage{}
-	err := r.readOnly(ctx, func(tx pgx.Tx) error {
-		rows, err := tx.Query(ctx, `SELECT tenant_id, sum(requests)::bigint, sum(tokens)::bigint, sum(throttled)::bigint
-			FROM provider_usage WHERE minute >= date_trunc('minute', $1::timestamptz) GROUP BY tenant_id`, since)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+	return byTenant(ctx, r, "provider usage", `SELECT tenant_id, sum(requests)::bigint, sum(tokens)::bigint, sum(throttled)::bigint
+		FROM provider_usage WHERE minute >= date_trunc('minute', $1::timestamptz) GROUP BY tenant_id`,
+		[]any{since}, func(rows Rows) (uuid.UUID, ProviderUsage, error) {
 			var (
 				id uuid.UUID
 				u  ProviderUsage
 			)
-			if err := rows.Scan(&id, &u.Requests, &u.Tokens, &u.Throttled); err != nil {
-				return err
-			}
-			out[id] = u
-		}
-		return rows.Err()
-	})
-	if err != nil {
-		return nil, fmt.Errorf("tenantdb: console provider usage: %w", err)
-	}
-	return out, nil
+			err := rows.Scan(&id, &u.Requests, &u.Tokens, &u.Throttled)
+			return id, u, err
+		})
 }

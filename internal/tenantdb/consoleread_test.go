@@ -2,6 +2,7 @@ package tenantdb_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/google/uuid"
@@ -69,5 +70,67 @@ func TestConsoleReader(t *testing.T) {
 	}
 	if _, err := tenantdbtest.Conn(t, db.WorkerURL).Exec(ctx, `SELECT * FROM console_documents`); err == nil {
 		t.Error("the worker role reads the console's view")
+	}
+}
+
+// The console reads every tenant's breaker (state, pause, parked count) in
+// one read-only read, or one tenant's; refused parked messages are not
+// waiting for release and are not counted.
+func TestConsoleReaderBreakers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := tenantdbtest.NewDatabase(t)
+	gw := db.Open(t)
+	paused, parkedOnly, closed := tenantdbtest.NewTenant(), tenantdbtest.NewTenant(), tenantdbtest.NewTenant()
+	write := func(tenant uuid.UUID, sqls ...string) {
+		t.Helper()
+		if err := gw.WithTenant(ctx, tenantdbtest.Scope(t, tenant), func(ctx context.Context, tx tenantdb.Tx) error {
+			for _, sql := range sqls {
+				if _, err := tx.Exec(ctx, sql, tenant); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	park := `INSERT INTO parked_messages (tenant_id, message_id, body, refused) VALUES ($1, gen_random_uuid()::text, '{}', '')`
+	write(paused, `INSERT INTO tenant_breakers (tenant_id, state, manual, reason) VALUES ($1, 'open', true, 'maintenance')`, park, park,
+		`INSERT INTO parked_messages (tenant_id, message_id, body, refused) VALUES ($1, 'forged', '{}', 'bad_signature')`)
+	write(parkedOnly, park)
+	write(closed, `INSERT INTO tenant_breakers (tenant_id) VALUES ($1)`)
+	r, err := tenantdb.OpenConsoleReader(ctx, db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Close)
+	for _, tc := range []struct {
+		name   string
+		tenant uuid.UUID
+		want   map[uuid.UUID]string // state manual reason parked
+	}{
+		{"every tenant", uuid.Nil, map[uuid.UUID]string{
+			paused: "open true maintenance 2", parkedOnly: "closed false  1", closed: "closed false  0"}},
+		{"one tenant", paused, map[uuid.UUID]string{paused: "open true maintenance 2"}},
+		{"a tenant with parked messages only", parkedOnly, map[uuid.UUID]string{parkedOnly: "closed false  1"}},
+		{"a tenant with nothing", tenantdbtest.NewTenant(), map[uuid.UUID]string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := r.Breakers(ctx, tc.tenant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d breakers, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for id, want := range tc.want {
+				b := got[id]
+				if s := fmt.Sprintf("%s %t %s %d", b.State, b.Manual, b.Reason, b.Parked); s != want {
+					t.Errorf("%s: %q, want %q", id, s, want)
+				}
+			}
+		})
 	}
 }

@@ -55,11 +55,19 @@ func (o *Operator) Close() { o.pool.Close() }
 // security applies exactly as for the worker, and audit rows land in that
 // tenant's chain naming the operator.
 func (o *Operator) AsOperator(ctx context.Context, tenant uuid.UUID, actor string, fn func(ctx context.Context, tx Tx) error) error {
+	return asOwner(ctx, o.pool, tenant, "operator:"+actor, "operator", fn)
+}
+
+// asOwner runs fn through WithTenant, the one tenant-scoped transaction, on
+// an owner-role connection (Operator, SupportAdmin, AuditReader): scoped to
+// tenant, with actor and jobID labelling the audit rows fn writes. The
+// tenant is one the owner named, not a verified envelope's, so the Scope is
+// made here and never leaves fn.
+func asOwner(ctx context.Context, b Beginner, tenant uuid.UUID, actor, jobID string, fn func(ctx context.Context, tx Tx) error) error {
 	if tenant == uuid.Nil {
 		return fmt.Errorf("%w: nil tenant id", ErrNoScope)
 	}
-	scope := Scope{tenant: tenant, actor: clip("operator:"+actor, maxLabel), jobID: "operator"}
-	return WithTenant(ctx, o.pool, scope, fn)
+	return WithTenant(ctx, b, Scope{tenant: tenant, actor: clip(actor, maxLabel), jobID: clip(jobID, maxLabel)}, fn)
 }
 
 // Query runs a read across every tenant (the owner_read policies of

@@ -77,21 +77,6 @@ func OpenSupportAdmin(ctx context.Context, ownerURL string) (*SupportAdmin, erro
 // Close closes the pool.
 func (a *SupportAdmin) Close() { a.pool.Close() }
 
-// ownerTenantTx runs fn in a transaction scoped to tenant as the owner role,
-// with actor recorded in the audit rows it writes.
-func ownerTenantTx(ctx context.Context, pool *pgxpool.Pool, tenant uuid.UUID, actor string, fn func(pgx.Tx) error) error {
-	if tenant == uuid.Nil {
-		return errors.New("tenantdb: nil tenant")
-	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT set_config('tenantry.tenant_id', $1, true), set_config('tenantry.actor', $2, true),
-			set_config('tenantry.job_id', '', true)`, tenant.String(), actor); err != nil {
-			return err
-		}
-		return fn(tx)
-	})
-}
-
 // Grant lets operator read tenant's data for ttl (at most MaxSupportTTL);
 // the grant is audited (support.granted) in the tenant's chain. by names who
 // granted it (recorded as the audit actor).
@@ -100,7 +85,7 @@ func (a *SupportAdmin) Grant(ctx context.Context, tenant uuid.UUID, operator, re
 		return SupportGrant{}, fmt.Errorf("tenantdb: support grant ttl must be within 0..%s", MaxSupportTTL)
 	}
 	var g SupportGrant
-	err := ownerTenantTx(ctx, a.pool, tenant, "operator:"+by, func(tx pgx.Tx) error {
+	err := asOwner(ctx, a.pool, tenant, "operator:"+by, "", func(ctx context.Context, tx Tx) error {
 		var id uuid.UUID
 		if err := tx.QueryRow(ctx, "SELECT tenantry_support_grant($1, $2, make_interval(secs => $3))",
 			operator, reason, ttl.Seconds()).Scan(&id); err != nil {
@@ -120,7 +105,7 @@ func (a *SupportAdmin) Grant(ctx context.Context, tenant uuid.UUID, operator, re
 // reports false if the grant was unknown for that tenant or already revoked.
 func (a *SupportAdmin) Revoke(ctx context.Context, tenant, grant uuid.UUID, by string) (bool, error) {
 	var ok bool
-	err := ownerTenantTx(ctx, a.pool, tenant, "operator:"+by, func(tx pgx.Tx) error {
+	err := asOwner(ctx, a.pool, tenant, "operator:"+by, "", func(ctx context.Context, tx Tx) error {
 		return tx.QueryRow(ctx, "SELECT tenantry_support_revoke($1)", grant).Scan(&ok)
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -121,4 +122,64 @@ func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
 		}
 	}
 	return out
+}
+
+// The owner role's tenant transactions (support grants and revocations, a
+// recorded chain verification) run through the gateway's one scoped
+// transaction: each is one tenantdb.tx span with the tenant id, and a nil
+// tenant is refused as ErrNoScope before anything runs.
+func TestOwnerTransactionsRunThroughTheGateway(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, admin, _ := supportSetup(ctx, t)
+	auditor, err := tenantdb.OpenAuditReader(ctx, db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(auditor.Close)
+	for _, tc := range []struct {
+		name string
+		run  func(ctx context.Context, tenant uuid.UUID) error
+	}{
+		{"support grant and revoke", func(ctx context.Context, tenant uuid.UUID) error {
+			g, err := admin.Grant(ctx, tenant, "ana", "ticket 1", time.Hour, "lead")
+			if err != nil {
+				return err
+			}
+			_, err = admin.Revoke(ctx, tenant, g.ID, "lead")
+			return err
+		}},
+		{"recorded verification", func(ctx context.Context, tenant uuid.UUID) error {
+			return auditor.RecordVerification(ctx, tenant, "cli:ana", true, 0, "")
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if err := tc.run(ctx, uuid.Nil); !errors.Is(err, tenantdb.ErrNoScope) {
+				t.Fatalf("nil tenant: %v, want ErrNoScope", err)
+			}
+			tenant := uuid.New()
+			tctx, parent := otel.Tracer("test").Start(ctx, "operator")
+			err := tc.run(tctx, tenant)
+			parent.End()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			for _, s := range spans.GetSpans().Snapshots() {
+				if s.SpanContext().TraceID() != parent.SpanContext().TraceID() || s.Name() != "tenantdb.tx" {
+					continue
+				}
+				n++
+				for _, a := range s.Attributes() {
+					if a.Key == "tenant_id" && a.Value.AsString() != tenant.String() {
+						t.Errorf("span tenant_id = %q", a.Value.AsString())
+					}
+				}
+			}
+			if n == 0 {
+				t.Fatal("no tenant transaction span: the owner's transaction bypassed the gateway")
+			}
+		})
+	}
 }
