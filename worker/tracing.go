@@ -7,11 +7,10 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
-
-	"github.com/tenantry/tenantry/internal/telemetry"
 )
 
 // tracerName is the instrumentation scope of the runner's spans. Spans go to
@@ -20,10 +19,12 @@ import (
 const tracerName = "github.com/tenantry/tenantry/worker"
 
 // startSpan opens the consumer span of one delivery, continuing the trace
-// context found in the message's attributes (telemetry.Extract: W3C
-// traceparent/tracestate only, no baggage is taken from a producer).
+// context found in the message's attributes (W3C traceparent/tracestate
+// only: no baggage is taken from a producer).
 func startSpan(ctx context.Context, runner string, m *Message) (context.Context, trace.Span) {
-	ctx = telemetry.Extract(ctx, m.Attributes)
+	if len(m.Attributes) > 0 {
+		ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(m.Attributes))
+	}
 	name := "process"
 	if runner != "" {
 		name = runner + " process"
