@@ -76,24 +76,23 @@ func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 // already running. Retry later.
 const ReasonOpen = "breaker_open"
 
-// ErrOpen is wrapped by AdmitTask's error for work that must not run now.
-// The error reports ReasonOpen (Reason() string) and is not permanent.
-var ErrOpen = errors.New("breaker: the tenant's breaker is open")
+// ErrOpen is AdmitTask's error for work that must not run now. It reports
+// ReasonOpen (a Reason() string method, read by internal/outcome) and is
+// not permanent: retry later.
+var ErrOpen error = openError{}
 
 type openError struct{}
 
-func (openError) Error() string        { return ErrOpen.Error() }
-func (openError) Reason() string       { return ReasonOpen }
-func (openError) Is(target error) bool { return target == ErrOpen }
+func (openError) Error() string  { return "breaker: the tenant's breaker is open" }
+func (openError) Reason() string { return ReasonOpen }
 
 // AdmitTask is Admit for work whose transport holds and retries it itself
 // instead of parking it: a Step Functions task, which the state machine's
 // Retry brings back. jobID names the work (the trial's job id in Record's
 // Outcome). When the tenant's breaker is open, paused, or half-open with
 // its trial taken, the work must not run: AdmitTask returns the decision
-// with an error wrapping ErrOpen, and nothing is kept. Otherwise the work
-// runs (as the half-open trial if Decision.Trial) and its outcome goes to
-// Record.
+// with ErrOpen, and nothing is kept. Otherwise the work runs (as the
+// half-open trial if Decision.Trial) and its outcome goes to Record.
 func (b *Breaker) AdmitTask(ctx context.Context, scope tenantdb.Scope, jobID string) (Decision, error) {
 	d, err := b.enter(ctx, scope, &worker.Message{ID: jobID}, mode{})
 	if err != nil {
@@ -103,7 +102,7 @@ func (b *Breaker) AdmitTask(ctx context.Context, scope tenantdb.Scope, jobID str
 		b.m.TasksRefused.WithLabelValues(scope.TenantID().String()).Inc()
 		b.log.Info("task refused: the tenant's breaker is open", zap.String("tenant_id", scope.TenantID().String()),
 			zap.String("job_id", jobID))
-		return d, openError{}
+		return d, ErrOpen
 	}
 	return d, nil
 }
