@@ -2,6 +2,7 @@ package breaker
 
 import (
 	"errors"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,7 +15,9 @@ import (
 type Metrics struct {
 	// State is 1 for the state each tenant's breaker was last seen in by
 	// this process (closed, open, half_open, or paused: an operator's
-	// open) and 0 for the others; label state.
+	// open) and 0 for the others; label state. A tenant gets these series
+	// once this process sees its breaker other than closed (or makes a
+	// transition): a tenant whose breaker stayed closed has none.
 	State *prometheus.GaugeVec
 	// Transitions counts each tenant's breaker transitions; label
 	// transition: trip, reopen, close, pause, resume, half_open.
@@ -32,6 +35,9 @@ type Metrics struct {
 	// tenant's breaker is open (Step Functions tasks: the state machine
 	// retries them).
 	TasksRefused *prometheus.CounterVec
+
+	mu    sync.Mutex
+	shown map[uuid.UUID]bool // tenants with State series
 }
 
 // Label values of Metrics.State (besides the States) and of the kind label.
@@ -49,6 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			append([]string{"tenant_id"}, labels...))
 	}
 	m := &Metrics{
+		shown: map[uuid.UUID]bool{},
 		State: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "tenantry", Subsystem: "breaker", Name: "state",
 			Help: "1 for the state each tenant's circuit breaker was last seen in by this process (closed, open, half_open, paused), 0 for the others."},
 			[]string{"tenant_id", "state"}),
@@ -92,13 +99,13 @@ func (m *Metrics) transition(tenant uuid.UUID, tr Transition) {
 	m.Transitions.WithLabelValues(tenant.String(), string(tr)).Inc()
 	switch tr {
 	case Trip, Reopen:
-		m.state(tenant, string(Open))
+		m.state(tenant, string(Open), true)
 	case Close, Resume:
-		m.state(tenant, string(Closed))
+		m.state(tenant, string(Closed), true)
 	case Pause:
-		m.state(tenant, statePaused)
+		m.state(tenant, statePaused, true)
 	case halfOpen:
-		m.state(tenant, string(HalfOpen))
+		m.state(tenant, string(HalfOpen), true)
 	}
 }
 
@@ -108,10 +115,22 @@ func (m *Metrics) seen(tenant uuid.UUID, r row) {
 	if r.State == Open && r.Manual {
 		s = statePaused
 	}
-	m.state(tenant, s)
+	m.state(tenant, s, false)
 }
 
-func (m *Metrics) state(tenant uuid.UUID, s string) {
+// state sets tenant's state gauge to s. A closed breaker seen (not
+// transitioned to) creates no series: every tenant's messages pass here,
+// and only the tenants whose breakers leave closed are worth a series.
+func (m *Metrics) state(tenant uuid.UUID, s string, transition bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s == string(Closed) && !transition && !m.shown[tenant] {
+		return
+	}
+	if m.shown == nil {
+		m.shown = map[uuid.UUID]bool{}
+	}
+	m.shown[tenant] = true
 	id := tenant.String()
 	for _, x := range []string{string(Closed), string(Open), string(HalfOpen), statePaused} {
 		v := 0.0
