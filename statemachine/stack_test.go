@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/chunk"
 	"github.com/tenantry/tenantry/internal/embed/offline"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
@@ -70,6 +71,10 @@ type stackOptions struct {
 	// express runs the Express variant: tasks are invoked synchronously
 	// (Handler.Invoke) and failures are recorded in a failure queue.
 	express bool
+	// breaker, if set, puts every task under the tenants' breakers.
+	breaker *breaker.Config
+	// retryInterval replaces the interpreter's retry waits (default 20ms).
+	retryInterval time.Duration
 }
 
 func env(t *testing.T, name string) string {
@@ -146,6 +151,7 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		t.Fatal(err)
 	}
 	st.local = statemachinetest.Start(t, statemachinetest.Config{Definition: def, SQSEndpoint: sqsURL, Heartbeat: o.heartbeat,
+		RetryInterval: o.retryInterval,
 		Invoke: func(ctx context.Context, _ string, payload json.RawMessage) (json.RawMessage, string, string) {
 			out, f := st.handler.Invoke(ctx, payload)
 			if f != nil {
@@ -169,9 +175,15 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		batch = 2
 	}
 	logger := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))
+	var brk *breaker.Breaker
+	if o.breaker != nil {
+		if brk, err = breaker.New(*o.breaker, gw, nil, logger); err != nil {
+			t.Fatal(err)
+		}
+	}
 	st.handler, err = sfntask.New(sfntask.Config{Limits: pipeline.Limits{EmbedBatch: batch, MaxChunks: 1000}},
 		sfntask.Deps{DB: gw, Gate: st.gate(t), Store: pgstore.New(gw, nil), S3: st.s3, SFN: st.sfn,
-			Extractor: ex, Chunker: ch, Embedder: st.embed, Logger: logger})
+			Extractor: ex, Chunker: ch, Embedder: st.embed, Logger: logger, Breaker: brk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,19 +150,31 @@ func writeLimits(tenant string, l service.TenantLimits) error {
 	return err
 }
 
-// BreakerFlags tune the per-tenant circuit breakers of `tenantry worker`.
+// BreakerFlags tune the per-tenant circuit breakers: the same rules for the
+// messages of `tenantry worker` and the Step Functions tasks of both
+// `tenantry worker` and `tenantry lambda`.
 type BreakerFlags struct {
-	Disable             bool          `name:"disable" env:"TENANTRY_BREAKER_DISABLE" help:"Turn the per-tenant breakers off (nothing is parked; parked messages wait)."`
+	Disable             bool          `name:"disable" env:"TENANTRY_BREAKER_DISABLE" help:"Turn the per-tenant breakers off (nothing is parked or refused; parked messages wait)."`
 	Window              time.Duration `name:"window" env:"TENANTRY_BREAKER_WINDOW" default:"1m" help:"Period over which a tenant's permanent failures are counted."`
 	MinSamples          int           `name:"min-samples" env:"TENANTRY_BREAKER_MIN_SAMPLES" default:"10" help:"Fewest outcomes in a window before the failure ratio can trip a breaker."`
 	FailureRatio        float64       `name:"failure-ratio" env:"TENANTRY_BREAKER_FAILURE_RATIO" default:"0.5" help:"Trip when permanent failures / outcomes in the window reach this."`
 	ConsecutiveFailures int           `name:"consecutive-failures" env:"TENANTRY_BREAKER_CONSECUTIVE_FAILURES" default:"10" help:"Trip after this many permanent failures in a row."`
 	OpenFor             time.Duration `name:"open-for" env:"TENANTRY_BREAKER_OPEN_FOR" default:"30s" help:"How long a tripped breaker stays open before one trial runs."`
-	ReleaseRate         float64       `name:"release-rate" env:"TENANTRY_BREAKER_RELEASE_RATE" default:"50" help:"Parked messages per second one worker puts back into the queue."`
-	PollInterval        time.Duration `name:"poll-interval" env:"TENANTRY_BREAKER_POLL_INTERVAL" default:"250ms" help:"How often each worker looks for parked work to release."`
 }
 
-func (f BreakerFlags) settings() service.BreakerConfig {
-	return service.BreakerConfig{Window: f.Window, MinSamples: f.MinSamples, FailureRatio: f.FailureRatio,
-		ConsecutiveFailures: f.ConsecutiveFailures, OpenFor: f.OpenFor, ReleaseRate: f.ReleaseRate, PollInterval: f.PollInterval}
+// ReleaseFlags tune how `tenantry worker` puts parked messages back.
+type ReleaseFlags struct {
+	ReleaseRate  float64       `name:"release-rate" env:"TENANTRY_BREAKER_RELEASE_RATE" default:"50" help:"Parked messages per second one worker puts back into the queue."`
+	PollInterval time.Duration `name:"poll-interval" env:"TENANTRY_BREAKER_POLL_INTERVAL" default:"250ms" help:"How often each worker looks for parked work to release."`
+}
+
+// settings are the breakers' configuration; release (nil: none) adds the
+// worker's release settings.
+func (f BreakerFlags) settings(release *ReleaseFlags) service.BreakerConfig {
+	c := service.BreakerConfig{Window: f.Window, MinSamples: f.MinSamples, FailureRatio: f.FailureRatio,
+		ConsecutiveFailures: f.ConsecutiveFailures, OpenFor: f.OpenFor}
+	if release != nil {
+		c.ReleaseRate, c.PollInterval = release.ReleaseRate, release.PollInterval
+	}
+	return c
 }

@@ -81,6 +81,7 @@ type WorkerCmd struct {
 	OpsAddr string `name:"ops-addr" env:"TENANTRY_OPS_ADDR" default:"127.0.0.1:9090" help:"Address of /metrics, /healthz, /readyz (\"\" disables)."`
 
 	Breaker BreakerFlags `embed:"" prefix:"breaker-"`
+	Release ReleaseFlags `embed:"" prefix:"breaker-"`
 }
 
 // Run runs the worker.
@@ -91,7 +92,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	cfg.Concurrency, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
-	cfg.Breaker, cfg.NoBreaker, cfg.Prefetch, cfg.Hold = c.Breaker.settings(), c.Breaker.Disable, c.Prefetch, c.Hold
+	cfg.Breaker, cfg.NoBreaker, cfg.Prefetch, cfg.Hold = c.Breaker.settings(&c.Release), c.Breaker.Disable, c.Prefetch, c.Hold
 	return service.Run(g.Context(), cfg, service.Deps{}, g.Logger())
 }
 
@@ -99,9 +100,13 @@ func (c *WorkerCmd) Run(g *Globals) error {
 // function (the Runtime API at $AWS_LAMBDA_RUNTIME_API).
 type LambdaCmd struct {
 	StageFlags `embed:""`
+
+	Breaker BreakerFlags `embed:"" prefix:"breaker-"`
 }
 
 // Run serves task invocations until the Lambda runtime ends the process.
 func (c *LambdaCmd) Run(g *Globals) error {
-	return service.RunLambda(g.Context(), c.Telemetry.apply(c.config()), service.Deps{}, g.Logger())
+	cfg := c.Telemetry.apply(c.config())
+	cfg.Breaker, cfg.NoBreaker = c.Breaker.settings(nil), c.Breaker.Disable
+	return service.RunLambda(g.Context(), cfg, service.Deps{}, g.Logger())
 }

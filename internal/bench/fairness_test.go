@@ -164,8 +164,8 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	}
 	var out starvation
 	if m, err := w.Metrics(ctx); err == nil {
-		out.deferred = int(m.Sum("tenantry_breaker_events_total", `event="defer"`))
-		out.undeferred = int(m.Sum("tenantry_breaker_events_total", `event="undefer"`))
+		out.deferred = int(m.Sum("tenantry_breaker_parked_total", `kind="deferred"`))
+		out.undeferred = int(m.Sum("tenantry_breaker_released_total", `kind="deferred"`))
 	}
 	out.cpu, _ = w.CPU()
 	lats := make([]time.Duration, 0, 20)

@@ -64,34 +64,148 @@ func (b *Breaker) Config() Config { return b.cfg }
 // now, runs as the half-open trial, or must be parked. m's id is the trial's
 // job id.
 func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (Decision, error) {
-	var d Decision
-	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		r, ok, _, err := load(ctx, tx, false)
-		if err != nil || !ok || r.State == Closed {
-			return err // the common case: one read, no lock
-		}
-		r, ok, now, err := load(ctx, tx, true)
-		if err != nil || !ok {
-			return err
-		}
-		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
-		d = dec
-		if !dec.Trial && !dec.HalfOpened {
-			return nil
-		}
-		if dec.HalfOpened {
-			b.m.inc("half_open")
-		}
-		return save(ctx, tx, next, dec.HalfOpened, "")
-	})
+	d, err := b.enter(ctx, scope, m, mode{})
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: admit: %w", err)
 	}
-	if d.HalfOpened || d.Trial {
+	return d, nil
+}
+
+// ReasonOpen is the reason code of work AdmitTask turns away: its tenant's
+// breaker is open (tripped or paused), or half-open with its one trial
+// already running. Retry later.
+const ReasonOpen = "breaker_open"
+
+// ErrOpen is AdmitTask's error for work that must not run now. It reports
+// ReasonOpen (a Reason() string method, read by internal/outcome) and is
+// not permanent: retry later.
+var ErrOpen error = openError{}
+
+type openError struct{}
+
+func (openError) Error() string  { return "breaker: the tenant's breaker is open" }
+func (openError) Reason() string { return ReasonOpen }
+
+// AdmitTask is Admit for work whose transport holds and retries it itself
+// instead of parking it: a Step Functions task, which the state machine's
+// Retry brings back. jobID names the work (the trial's job id in Record's
+// Outcome). When the tenant's breaker is open, paused, or half-open with
+// its trial taken, the work must not run: AdmitTask returns the decision
+// with ErrOpen, and nothing is kept. Otherwise the work runs (as the
+// half-open trial if Decision.Trial) and its outcome goes to Record.
+func (b *Breaker) AdmitTask(ctx context.Context, scope tenantdb.Scope, jobID string) (Decision, error) {
+	d, err := b.enter(ctx, scope, &worker.Message{ID: jobID}, mode{})
+	if err != nil {
+		return Decision{}, fmt.Errorf("breaker: admit: %w", err)
+	}
+	if d.Park {
+		b.m.TasksRefused.WithLabelValues(scope.TenantID().String()).Inc()
+		b.log.Info("task refused: the tenant's breaker is open", zap.String("tenant_id", scope.TenantID().String()),
+			zap.String("job_id", jobID))
+		return d, ErrOpen
+	}
+	return d, nil
+}
+
+// mode is how a caller acts on the decision: Guard keeps (parks or defers)
+// in the same transaction what must not run; Admit and AdmitTask only say so.
+type mode struct {
+	keep bool
+	// backlogged (keep only): the worker already holds a backlog of the
+	// tenant, so a message of a closed breaker is deferred.
+	backlogged bool
+}
+
+// plan is decide's answer: the Decision, and what its transaction writes.
+type plan struct {
+	d Decision
+	// keep is the reason to keep the message with ("": it is not kept).
+	keep string
+	// save is the breaker row to write (a trial claimed, a breaker
+	// half-opened), nil for none.
+	save *row
+	// seen is the breaker as the decision leaves it.
+	seen row
+}
+
+// reader reads the session tenant's breaker row (load): lock says under
+// the row lock; found is false for a tenant without one.
+type reader func(lock bool) (r row, found bool, now time.Time, err error)
+
+// decide is the one decision of Admit, Guard and AdmitTask about message m
+// (its id is the trial's job id; a released message carries the seq of
+// its parked row): run, run as the trial, or must not run (parked, or
+// deferred behind its tenant's backlog when md.keep). A closed breaker is
+// decided on one read without a lock (the common case); any other is read
+// again under the lock, since the decision may claim its trial.
+func decide(read reader, m *worker.Message, md mode, cfg Config) (plan, error) {
+	r, found, _, err := read(false)
+	if err != nil {
+		return plan{}, err
+	}
+	if !found || r.State == Closed {
+		// Work parked while the breaker was open (or deferred before it
+		// closed) and not yet released goes first: a new message waits
+		// behind it. A released message is one of them, fed back in order.
+		if md.keep && (md.backlogged || (r.Pending && m.Attributes[AttrReleasedSeq] == "")) {
+			return plan{d: Decision{Kept: ReasonDeferred}, keep: ReasonDeferred, seen: r}, nil
+		}
+		return plan{seen: r}, nil
+	}
+	r, found, now, err := read(true)
+	if err != nil || !found {
+		return plan{seen: r}, err
+	}
+	next, d := admit(r, m.ID, m.Attributes[AttrReleasedSeq], cfg, now)
+	p := plan{d: d, seen: next}
+	switch {
+	case d.Park && md.keep:
+		p.d.Kept, p.keep = "parked", d.Reason
+	case d.Trial || d.HalfOpened:
+		p.save = &next
+	}
+	return p, nil
+}
+
+// enter decides about m in one transaction of scope's tenant and writes
+// what the decision says (the kept message, the claimed trial).
+func (b *Breaker) enter(ctx context.Context, scope tenantdb.Scope, m *worker.Message, md mode) (Decision, error) {
+	var (
+		p plan
+		n int64
+	)
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		n = 0
+		p, err = decide(func(lock bool) (row, bool, time.Time, error) { return load(ctx, tx, lock) }, m, md, b.cfg)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.keep != "":
+			n, err = keep(ctx, tx, m, p.keep)
+		case p.save != nil:
+			err = save(ctx, tx, *p.save, p.d.HalfOpened, "")
+		}
+		return err
+	})
+	if err != nil {
+		return Decision{}, err
+	}
+	b.m.seen(scope.TenantID(), p.seen)
+	if p.d.HalfOpened {
+		b.m.transition(scope.TenantID(), halfOpen)
+	}
+	switch {
+	case p.d.Kept == ReasonDeferred:
+		b.kept(scope, m, ReasonDeferred, "defer", n)
+	case p.d.Kept != "":
+		b.kept(scope, m, p.d.Reason, Park, n)
+	case p.d.Trial:
 		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
 			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
 	}
-	return d, nil
+	return p.d, nil
 }
 
 // ReasonDeferred is the reason of a message parked not because its
@@ -148,7 +262,11 @@ func keep(ctx context.Context, tx tenantdb.Tx, m *worker.Message, reason string)
 // kept counts and logs a message parked (event Park) or deferred.
 func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, event Transition, n int64) {
 	if n > 0 {
-		b.m.inc(event)
+		kind := kindBreaker
+		if event != Park {
+			kind = kindDeferred
+		}
+		b.m.Parked.WithLabelValues(scope.TenantID().String(), kind).Inc()
 	}
 	if event != Park {
 		b.log.Debug("message deferred: its tenant has a backlog waiting", zap.String("tenant_id", scope.TenantID().String()),
@@ -168,53 +286,9 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // work parked before the breaker closed is deferred behind it, so a
 // tenant's work runs in order after its breaker closes.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
-	var (
-		d Decision
-		n int64
-	)
-	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		d, n = Decision{}, 0
-		r, ok, _, err := load(ctx, tx, false)
-		if err != nil {
-			return err
-		}
-		if !ok || r.State == Closed {
-			// Work parked while the breaker was open (or deferred before it
-			// closed) and not yet released goes first: a new message waits
-			// behind it. A released message is one of them, fed back in order.
-			if backlogged || (r.Pending && m.Attributes[AttrReleasedSeq] == "") {
-				d.Kept = ReasonDeferred
-				n, err = keep(ctx, tx, m, ReasonDeferred)
-			}
-			return err
-		}
-		r, ok, now, err := load(ctx, tx, true)
-		if err != nil || !ok {
-			return err
-		}
-		next, dec := admit(r, m.ID, m.Attributes[AttrReleasedSeq], b.cfg, now)
-		d = dec
-		if dec.Park {
-			d.Kept = "parked"
-			n, err = keep(ctx, tx, m, dec.Reason)
-			return err
-		}
-		if dec.HalfOpened {
-			b.m.inc("half_open")
-		}
-		return save(ctx, tx, next, dec.HalfOpened, "")
-	})
+	d, err := b.enter(ctx, scope, m, mode{keep: true, backlogged: backlogged})
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
-	}
-	switch {
-	case d.Kept == ReasonDeferred:
-		b.kept(scope, m, ReasonDeferred, "defer", n)
-	case d.Kept != "":
-		b.kept(scope, m, d.Reason, Park, n)
-	case d.Trial:
-		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
-			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
 	}
 	return d, nil
 }
@@ -263,7 +337,7 @@ func (b *Breaker) Record(ctx context.Context, scope tenantdb.Scope, o Outcome) (
 		return NoChange, fmt.Errorf("breaker: record: %w", err)
 	}
 	if tr != NoChange {
-		b.m.inc(tr)
+		b.m.transition(scope.TenantID(), tr)
 		b.log.Warn("breaker "+string(tr), zap.String("tenant_id", scope.TenantID().String()),
 			zap.String("job_id", scope.JobID()), zap.String("reason", reason), zap.String("actor", Actor))
 	}
@@ -289,7 +363,7 @@ func (b *Breaker) transition(ctx context.Context, scope tenantdb.Scope, tr Trans
 	if err != nil {
 		return fmt.Errorf("breaker: %s: %w", tr, err)
 	}
-	b.m.inc(tr)
+	b.m.transition(scope.TenantID(), tr)
 	b.log.Warn("breaker "+string(tr), zap.String("tenant_id", scope.TenantID().String()),
 		zap.String("job_id", scope.JobID()), zap.String("reason", reason), zap.String("actor", scope.Actor()))
 	return nil

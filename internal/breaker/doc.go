@@ -16,7 +16,9 @@
 //   - Open (tripped, or paused by an operator): the tenant's verified
 //     messages are parked — inserted into parked_messages under the
 //     tenant's scope and committed before the SQS message is deleted —
-//     never dropped and never dead-lettered for being parked.
+//     never dropped and never dead-lettered for being parked. Work whose
+//     transport retries it itself (Step Functions tasks, AdmitTask) is
+//     refused instead (ErrOpen, reason breaker_open) and kept nowhere.
 //   - Half-open (Config.OpenFor after an automatic trip): one trial runs
 //     (a new message, or the oldest parked one); success closes the breaker
 //     and releases the parked work in order at Config.ReleaseRate; failure
@@ -35,9 +37,15 @@
 // expires while parked is refused at release — kept, marked with its reason
 // for operators (`tenantry tenant status`), never released.
 //
+// Admit, Guard and AdmitTask take one decision (decide): they differ only in
+// what they do with a message that must not run (Guard keeps it, the others
+// say so).
+//
 // Every transition (trip, pause, resume, close, release) is an audit event
-// in the tenant's chain, with the actor and the reason, a Prometheus counter
-// and a log line carrying tenant_id.
+// in the tenant's chain, with the actor and the reason, and a log line
+// carrying tenant_id. The Prometheus metrics (Metrics) are per tenant: each
+// series carries the tenant_id of a tenant the gate verified or an
+// operator named.
 //
 // This package must never: derive a tenant from a parked row or a message
 // attribute, drop a parked message, hold a transaction open across a queue

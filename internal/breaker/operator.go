@@ -53,7 +53,7 @@ func (o *Operator) transition(ctx context.Context, tenant uuid.UUID, actor strin
 	if err != nil {
 		return fmt.Errorf("breaker: %s: %w", tr, err)
 	}
-	o.m.inc(tr)
+	o.m.transition(tenant, tr)
 	o.log.Warn("breaker "+string(tr), zap.String("tenant_id", tenant.String()), zap.String("job_id", "operator"),
 		zap.String("actor", actor), zap.String("reason", reason))
 	return nil

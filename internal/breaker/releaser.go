@@ -179,7 +179,7 @@ func (r *Releaser) releaseOne(ctx context.Context, d tenantdb.DueTenant, p tenan
 		if _, err := r.db.ParkedRefuse(ctx, p.Tenant, p.Seq, refused); err != nil {
 			return false, err
 		}
-		r.b.m.inc(Refuse)
+		r.b.m.Refused.WithLabelValues(p.Tenant.String()).Inc()
 		r.log.Warn("parked message refused at release: kept, never released", zap.String("tenant_id", p.Tenant.String()),
 			zap.String("message_id", p.MessageID), zap.Int64("parked_seq", p.Seq), zap.String("reason", refused))
 		return true, nil // the next row may go
@@ -235,9 +235,9 @@ func (r *Releaser) releaseOne(ctx context.Context, d tenantdb.DueTenant, p tenan
 		return false, fmt.Errorf("breaker: release: %w", err)
 	}
 	if deleted > 0 && p.Reason == ReasonDeferred {
-		r.b.m.inc("undefer")
+		r.b.m.Released.WithLabelValues(p.Tenant.String(), kindDeferred).Inc()
 	} else if deleted > 0 {
-		r.b.m.inc(Release)
+		r.b.m.Released.WithLabelValues(p.Tenant.String(), kindBreaker).Inc()
 		r.log.Info("parked message released", zap.String("tenant_id", p.Tenant.String()), zap.String("job_id", scope.JobID()),
 			zap.String("message_id", p.MessageID), zap.Int64("parked_seq", p.Seq), zap.String("breaker", d.State))
 	}

@@ -95,6 +95,9 @@ const (
 	Release  Transition = "release"
 	Park     Transition = "park"
 	Refuse   Transition = "refuse"
+	// halfOpen: an open breaker's retry time came and a message became its
+	// trial (metrics only: no audit event).
+	halfOpen Transition = "half_open"
 )
 
 // record applies o to r at now under cfg and returns the new row, the
@@ -155,7 +158,8 @@ func closed(r row) row {
 	return r
 }
 
-// Decision is what Admit says about one verified message.
+// Decision is what Admit, Guard or AdmitTask says about one verified
+// message or task.
 type Decision struct {
 	// Park is true if the message must be parked; Reason says why (the
 	// breaker's reason).

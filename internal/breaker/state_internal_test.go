@@ -1,8 +1,11 @@
 package breaker
 
 import (
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/tenantry/tenantry/worker"
 )
 
 var t0 = time.Date(2026, 12, 7, 5, 0, 0, 0, time.UTC)
@@ -125,3 +128,96 @@ func TestConfigValidation(t *testing.T) {
 		t.Errorf("defaults refused: %v", err)
 	}
 }
+
+// TestDecide: the one decision Admit, AdmitTask (mode{}) and Guard
+// (mode{keep: true}) share, from the breaker rows it reads.
+func TestDecide(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	admitOnly, guard, backlogged := mode{}, mode{keep: true}, mode{keep: true, backlogged: true}
+	paused := row{State: Open, Manual: true, Reason: "maintenance"}
+	tripped := row{State: Open, Reason: "3 consecutive", RetryAt: ptr(t0.Add(time.Second))}
+	due := row{State: Open, Reason: "3 consecutive", RetryAt: ptr(t0)}
+	taken := row{State: HalfOpen, Reason: "3 consecutive", TrialJob: "x", TrialUntil: ptr(t0.Add(time.Second))}
+	pending := row{State: Closed, Pending: true}
+	for _, tc := range []struct {
+		name     string
+		md       mode
+		unlocked row  // the first read, without the lock
+		found    bool // the tenant has a breaker row
+		locked   *row // the second read, under the lock (nil: the same row)
+		released bool // the message was released from a parked row
+		want     Decision
+		keep     string
+		saved    State // the state written ("": nothing written)
+		reads    int
+	}{
+		{name: "no breaker row: runs", md: guard, unlocked: row{State: Closed}, want: Decision{}, reads: 1},
+		{name: "closed: runs on one read", md: guard, unlocked: row{State: Closed}, found: true, reads: 1},
+		{name: "closed, backlogged: Guard defers", md: backlogged, unlocked: row{State: Closed}, found: true,
+			want: Decision{Kept: ReasonDeferred}, keep: ReasonDeferred, reads: 1},
+		{name: "closed, backlogged: Admit runs", md: admitOnly, unlocked: row{State: Closed}, found: true, reads: 1},
+		{name: "closed with parked work pending: a new message is deferred behind it", md: guard, unlocked: pending, found: true,
+			want: Decision{Kept: ReasonDeferred}, keep: ReasonDeferred, reads: 1},
+		{name: "closed with parked work pending: a released message runs", md: guard, unlocked: pending, found: true, released: true, reads: 1},
+		{name: "closed with parked work pending: Admit runs", md: admitOnly, unlocked: pending, found: true, reads: 1},
+		{name: "paused: Admit says park, keeps nothing", md: admitOnly, unlocked: paused, found: true,
+			want: Decision{Park: true, Reason: "maintenance"}, reads: 2},
+		{name: "paused: Guard parks", md: guard, unlocked: paused, found: true,
+			want: Decision{Park: true, Reason: "maintenance", Kept: "parked"}, keep: "maintenance", reads: 2},
+		{name: "paused: a released message is parked again", md: guard, unlocked: paused, found: true, released: true,
+			want: Decision{Park: true, Reason: "maintenance", Kept: "parked"}, keep: "maintenance", reads: 2},
+		{name: "tripped, before its retry time: parks", md: guard, unlocked: tripped, found: true,
+			want: Decision{Park: true, Reason: "3 consecutive", Kept: "parked"}, keep: "3 consecutive", reads: 2},
+		{name: "tripped, retry time come: the trial, written", md: admitOnly, unlocked: due, found: true,
+			want: Decision{Trial: true, HalfOpened: true}, saved: HalfOpen, reads: 2},
+		{name: "a trial is never deferred", md: backlogged, unlocked: due, found: true,
+			want: Decision{Trial: true, HalfOpened: true}, saved: HalfOpen, reads: 2},
+		{name: "half-open, trial taken: Admit says park", md: admitOnly, unlocked: taken, found: true,
+			want: Decision{Park: true, Reason: "3 consecutive"}, reads: 2},
+		{name: "half-open, trial taken: Guard parks", md: guard, unlocked: taken, found: true,
+			want: Decision{Park: true, Reason: "3 consecutive", Kept: "parked"}, keep: "3 consecutive", reads: 2},
+		{name: "closed by another worker between the reads: runs, writes nothing", md: guard, unlocked: paused, found: true,
+			locked: &row{State: Closed}, reads: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			reads := 0
+			read := func(lock bool) (row, bool, time.Time, error) {
+				reads++
+				if lock != (reads == 2) {
+					t.Errorf("read %d: lock %v", reads, lock)
+				}
+				if lock && tc.locked != nil {
+					return *tc.locked, true, t0, nil
+				}
+				return tc.unlocked, tc.found, t0, nil
+			}
+			m := &worker.Message{ID: "m", Attributes: map[string]string{}}
+			if tc.released {
+				m.Attributes[AttrReleasedSeq] = "7"
+			}
+			p, err := decide(read, m, tc.md, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.d != tc.want || p.keep != tc.keep || reads != tc.reads {
+				t.Errorf("got %+v, keep %q, %d reads; want %+v, keep %q, %d reads", p.d, p.keep, reads, tc.want, tc.keep, tc.reads)
+			}
+			switch {
+			case tc.saved == "" && p.save != nil:
+				t.Errorf("writes %+v", *p.save)
+			case tc.saved != "" && (p.save == nil || p.save.State != tc.saved || p.save.TrialJob != "m"):
+				t.Errorf("writes %+v, want state %s with the trial claimed by m", p.save, tc.saved)
+			}
+			if p.save != nil && p.seen.State != p.save.State {
+				t.Errorf("seen %s, written %s", p.seen.State, p.save.State)
+			}
+		})
+	}
+	if _, err := decide(func(bool) (row, bool, time.Time, error) { return row{}, false, t0, errTest }, &worker.Message{}, guard, cfg); !errors.Is(err, errTest) {
+		t.Errorf("a failed read: %v", err)
+	}
+}
+
+var errTest = errors.New("read failed")

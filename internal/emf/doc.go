@@ -6,6 +6,7 @@
 //
 // Counters are written as their increase since the previous line, gauges as
 // their value, histograms as the increase of their count and sum. Labels
-// become dimensions; tenantry's metric labels never carry a tenant id or
-// document data, and this package must not add any.
+// become dimensions; tenantry's metric labels never carry document data,
+// and a tenant id only as the breaker's per-tenant tenant_id label
+// (internal/breaker); this package must not add any.
 package emf

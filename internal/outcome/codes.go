@@ -61,6 +61,8 @@ func Codes() []Code {
 		{"parked_tenant_mismatch", "rejected", "breaker", "a parked message verifies as another tenant than the one it is filed under (a security event)"},
 		{"parked_unreadable", "rejected", "breaker", "a parked message no longer decodes to an event whose tenant can be established"},
 		{"parked_object_gone", "stale", "breaker", "the object a parked upload names is gone (its removal event cleans up)"},
+		// Work a transport retries itself instead of parking it (internal/breaker AdmitTask).
+		{"breaker_open", "transient", "breaker", "a Step Functions task of a tenant whose breaker is open or paused (or half-open with its trial running): refused before any work, retried by the state machine (Tenantry.BreakerOpen)"},
 		// Messages (internal/event).
 		{"malformed_event", "permanent", "event", "the message is not an S3 notification or a job"},
 		{"unsupported_event", "ignored", "event", "an event kind tenantry does not act on"},

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/dlq"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/event"
@@ -51,7 +52,7 @@ func TestEveryCodeIsDocumented(t *testing.T) {
 		sfntask.ReasonMalformedTask, sfntask.ReasonBadInput, sfntask.ReasonIntermediateMissing,
 		sfntask.ReasonOutputTooLarge, sfntask.ReasonNotRecorded,
 		outcome.ReasonObjectNotFound, outcome.ReasonAccessDenied, outcome.ReasonRLSViolation, outcome.ReasonThrottled,
-		dlq.ReasonMixedTenants,
+		dlq.ReasonMixedTenants, breaker.ReasonOpen,
 		binding.ReasonMissingCredentials, binding.ReasonAmbiguousCredentials, binding.ReasonNoTokenVerifier, binding.ReasonInvalidToken,
 		binding.ReasonMissingToken, binding.ReasonForeignIssuer, binding.ReasonWrongTokenUse, binding.ReasonNoTenant,
 		searchapi.ReasonBadRequest, searchapi.ReasonBadFilter, searchapi.ReasonEmbedFailed, searchapi.ReasonInternal,
@@ -89,6 +90,8 @@ func TestClassify(t *testing.T) {
 		// The envelope package's own verdict, wrapped by a caller.
 		{fmt.Errorf("verify: %w", &envelope.Error{Code: envelope.ReasonBadSignature}), outcome.Rejected, "bad_signature"},
 		{fmt.Errorf("verify: %w", envelope.ErrKeysUnavailable), outcome.Transient, "transient"},
+		// A task turned away by its tenant's breaker: retry later.
+		{fmt.Errorf("extract: %w", breaker.ErrOpen), outcome.Transient, breaker.ReasonOpen},
 	} {
 		v := outcome.Classify(tc.err)
 		if v.Class != tc.class || v.Reason != tc.reason {

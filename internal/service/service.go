@@ -435,7 +435,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		g.Go(func() error { return releaser.Run(gctx) })
 	}
 	if cfg.TaskQueueURL != "" {
-		tasks, err := taskRunner(cfg, deps, st, metrics, logger)
+		tasks, err := taskRunner(cfg, deps, st, brk, metrics, logger)
 		if err != nil {
 			return err
 		}
@@ -475,12 +475,12 @@ func gate(cfg Config, deps Deps) *binding.Resolver {
 	return &binding.Resolver{Verifier: deps.Verifier, Objects: objects.New(deps.S3), Buckets: cfg.Buckets}
 }
 
-// taskHandler is the Step Functions task handler on the given stages and
-// gateway.
-func taskHandler(cfg Config, deps Deps, st *stages, logger *zap.Logger) (*sfntask.Handler, error) {
+// taskHandler is the Step Functions task handler on the given stages,
+// gateway and tenants' breakers (brk nil: none).
+func taskHandler(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, logger *zap.Logger) (*sfntask.Handler, error) {
 	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, sfntask.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
-		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Logger: logger,
+		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Breaker: brk, Logger: logger,
 	})
 }
 
@@ -504,7 +504,15 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 		return err
 	}
 	defer st.close()
-	h, err := taskHandler(cfg, deps, st, logger)
+	// The same breakers as the worker's: a task of an open or paused
+	// tenant is refused (the state machine retries it), outcomes count.
+	var brk *breaker.Breaker
+	if !cfg.NoBreaker {
+		if brk, err = breaker.New(cfg.Breaker, st.db, breaker.NewMetrics(reg), logger); err != nil {
+			return err
+		}
+	}
+	h, err := taskHandler(cfg, deps, st, brk, logger)
 	if err != nil {
 		return err
 	}
@@ -525,8 +533,8 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 
 // taskRunner runs Step Functions tasks from the task queue with the same
 // stages and gateway as the document runner.
-func taskRunner(cfg Config, deps Deps, st *stages, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
-	h, err := taskHandler(cfg, deps, st, logger)
+func taskRunner(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
+	h, err := taskHandler(cfg, deps, st, brk, logger)
 	if err != nil {
 		return nil, err
 	}

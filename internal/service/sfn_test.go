@@ -13,9 +13,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/service"
+	"github.com/tenantry/tenantry/internal/sfntask"
 	"github.com/tenantry/tenantry/internal/sqssource"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/statemachine"
 	"github.com/tenantry/tenantry/statemachine/statemachinetest"
@@ -23,7 +26,9 @@ import (
 
 // `tenantry worker` with a task queue runs Step Functions tasks too: the
 // staged definition, executed by the local interpreter, completes against the
-// same service the document queue uses.
+// same service the document queue uses, under the same tenants' breakers (a
+// paused tenant's task is refused with Tenantry.BreakerOpen and runs after
+// the resume).
 func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 	t.Parallel()
 	if os.Getenv("TENANTRY_NODE") == "" {
@@ -54,7 +59,9 @@ func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := statemachinetest.Start(t, statemachinetest.Config{Definition: def, SQSEndpoint: os.Getenv("TENANTRY_SQS_ENDPOINT")})
+	// Retries 300 ms apart: ten of them outlast the resume below.
+	local := statemachinetest.Start(t, statemachinetest.Config{Definition: def, SQSEndpoint: os.Getenv("TENANTRY_SQS_ENDPOINT"),
+		RetryInterval: 300 * time.Millisecond})
 	sfnc := sfn.New(sfn.Options{Region: "us-east-1", BaseEndpoint: aws.String(local.URL()),
 		Credentials: credentials.NewStaticCredentialsProvider("x", "y", "")})
 
@@ -79,26 +86,69 @@ func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 	})
 	<-ready
 
-	tenant := uuid.New()
-	key := tenant.String() + "/guide/guide.md"
-	body := "# Guide\n\nStep Functions drives the staged pipeline.\n\n## Retry\n\nTransient errors back off with jitter."
-	if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
-		Body: stringsReader(body), ContentType: aws.String("text/markdown"),
-		Metadata: map[string]string{"tenantry-envelope": kit.Object(t, tenant, bucket, key)}}); err != nil {
-		t.Fatal(err)
-	}
-	out, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(local.StateMachineARN()),
-		Name: aws.String(randName("svc-")), Input: aws.String(statemachine.Input{Bucket: bucket, Key: key}.JSON())})
+	raw, err := tenantdb.OpenOperator(ctx, db.OwnerURL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ex := local.Wait(t, aws.ToString(out.ExecutionArn), 90*time.Second)
+	t.Cleanup(raw.Close)
+	op := breaker.NewOperator(raw, nil, nil)
+	tenant, paused := uuid.New(), uuid.New()
+	if err := op.Pause(ctx, paused, "alice", "maintenance"); err != nil {
+		t.Fatal(err)
+	}
+	body := "# Guide\n\nStep Functions drives the staged pipeline.\n\n## Retry\n\nTransient errors back off with jitter."
+	start := func(tenant uuid.UUID) string {
+		key := tenant.String() + "/guide/guide.md"
+		if _, err := s3c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key),
+			Body: stringsReader(body), ContentType: aws.String("text/markdown"),
+			Metadata: map[string]string{"tenantry-envelope": kit.Object(t, tenant, bucket, key)}}); err != nil {
+			t.Fatal(err)
+		}
+		out, err := sfnc.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(local.StateMachineARN()),
+			Name: aws.String(randName("svc-")), Input: aws.String(statemachine.Input{Bucket: bucket, Key: key}.JSON())})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return aws.ToString(out.ExecutionArn)
+	}
+	arn, heldARN := start(tenant), start(paused)
+	ex := local.Wait(t, arn, 90*time.Second)
 	if ex.Status != "SUCCEEDED" {
 		t.Fatalf("execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
 	}
 	c := tenantdbtest.Conn(t, db.AdminURL)
-	var n int
-	if err := c.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", tenant).Scan(&n); err != nil || n != 1 {
-		t.Fatalf("ready documents: %d, %v", n, err)
+	readyDocs := func(tenant uuid.UUID) int {
+		var n int
+		if err := c.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", tenant).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
 	}
+	if n := readyDocs(tenant); n != 1 {
+		t.Fatalf("ready documents: %d", n)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !heldOnce(local, heldARN) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the paused tenant's task was never refused; tasks: %+v", local.Tasks())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := op.Resume(ctx, paused, "alice", "done"); err != nil {
+		t.Fatal(err)
+	}
+	if ex := local.Wait(t, heldARN, 90*time.Second); ex.Status != "SUCCEEDED" || readyDocs(paused) != 1 {
+		t.Fatalf("the resumed tenant's execution %s: %s %s", ex.Status, ex.Error, ex.Cause)
+	}
+}
+
+// heldOnce reports whether a task of the execution was refused by its
+// tenant's breaker.
+func heldOnce(local *statemachinetest.Server, arn string) bool {
+	for _, tk := range local.Tasks() {
+		if tk.Execution == arn && tk.Error == sfntask.ErrorBreakerOpen {
+			return true
+		}
+	}
+	return false
 }

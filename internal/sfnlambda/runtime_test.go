@@ -17,8 +17,10 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/chaos/harness"
 	"github.com/tenantry/tenantry/internal/sfntask"
+	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/statemachine"
 )
@@ -99,8 +101,9 @@ func (r *runtimeAPI) result(id string) (result, bool) {
 // through aws-lambda-go against the Runtime API's wire format, on the local
 // stack: a verify task of a signed upload answers the document, a task whose
 // object carries another object's envelope fails with the error type the
-// definition catches (Tenantry.EnvelopeRejected), and a malformed task with
-// Tenantry.Permanent.
+// definition catches (Tenantry.EnvelopeRejected), a malformed task with
+// Tenantry.Permanent, and a task of a paused tenant with the error the
+// definition retries (Tenantry.BreakerOpen).
 func TestLambdaServesExpressTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -118,6 +121,19 @@ func TestLambdaServesExpressTasks(t *testing.T) {
 	if err := env.Put(ctx, forged, "text/plain", []byte("carries another object's envelope"), env.Kit.Object(t, tenant, env.Bucket, other)); err != nil {
 		t.Fatal(err)
 	}
+	paused := uuid.New()
+	held, err := env.PutSigned(ctx, paused, "doc-4", "d.txt", "text/plain", []byte("a paused tenant's document"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := tenantdb.OpenOperator(ctx, env.DB.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if err := breaker.NewOperator(raw, nil, nil).Pause(ctx, paused, "alice", "maintenance"); err != nil {
+		t.Fatal(err)
+	}
 	task := func(execution, key string) []byte {
 		b, err := json.Marshal(map[string]any{"stage": "verify", "execution": execution,
 			"input": json.RawMessage(statemachine.Input{Bucket: env.Bucket, Key: key}.JSON())})
@@ -129,6 +145,7 @@ func TestLambdaServesExpressTasks(t *testing.T) {
 	api.invoke("req-good", task("exec-1", good))
 	api.invoke("req-forged", task("exec-2", forged))
 	api.invoke("req-malformed", []byte(`{"stage":"verify"}`))
+	api.invoke("req-paused", task("exec-4", held))
 
 	logf, err := os.Create(filepath.Join(t.TempDir(), "lambda.log"))
 	if err != nil {
@@ -161,8 +178,14 @@ func TestLambdaServesExpressTasks(t *testing.T) {
 			}
 			return nil
 		},
+		"req-paused": func(r result) error {
+			if r.ok || r.errorType != sfntask.ErrorBreakerOpen || !strings.Contains(r.body, breaker.ReasonOpen) {
+				return fmt.Errorf("want %s (%s), got %+v", sfntask.ErrorBreakerOpen, breaker.ReasonOpen, r)
+			}
+			return nil
+		},
 	}
-	err = harness.Eventually(ctx, "three invocations answered", 2*time.Minute, 50*time.Millisecond, func(context.Context) (bool, error) {
+	err = harness.Eventually(ctx, "four invocations answered", 2*time.Minute, 50*time.Millisecond, func(context.Context) (bool, error) {
 		select {
 		case <-p.Done():
 			return false, fmt.Errorf("tenantry lambda exited: %w", p.ExitErr())

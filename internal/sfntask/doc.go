@@ -10,6 +10,12 @@
 // (worker.Config.OnHeartbeat) sends SendTaskHeartbeat while a stage runs and
 // stops the stage when Step Functions has given up on the task.
 //
+// After the gate, every task but markfailed asks its tenant's circuit
+// breaker (internal/breaker, AdmitTask: the SQS worker's decision): a task
+// of an open or paused tenant is refused with ErrorBreakerOpen before any
+// work, and the state machine retries it; admitted tasks report their
+// outcome, one verdict per document (admission.go).
+//
 // Stages: verify → extract → chunk → embed (one Map iteration per batch) →
 // store → finalize, and markfailed on the Catch path. Each is idempotent,
 // so a retried or redelivered task has one effect: intermediate data lives in

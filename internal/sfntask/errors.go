@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/outcome"
 	"github.com/tenantry/tenantry/worker"
 )
@@ -26,17 +27,22 @@ const (
 	// tampered, expired, wrong binding...). Recorded as a security event;
 	// caught into MarkFailed, which writes nothing for it.
 	ErrorEnvelopeRejected = "Tenantry.EnvelopeRejected"
+	// ErrorBreakerOpen: the task's tenant's circuit breaker is open
+	// (tripped by its failures, or paused by an operator), or half-open
+	// with its one trial already running: the task did nothing. Retried by
+	// the state machine with a long backoff (internal/breaker).
+	ErrorBreakerOpen = "Tenantry.BreakerOpen"
 )
 
 // ErrorNames lists every error name the worker sends.
 func ErrorNames() []string {
-	return []string{ErrorTransient, ErrorThrottled, ErrorPermanent, ErrorEnvelopeRejected}
+	return []string{ErrorTransient, ErrorThrottled, ErrorBreakerOpen, ErrorPermanent, ErrorEnvelopeRejected}
 }
 
 // RetriedErrorNames are the names the state machine must retry;
 // CaughtErrorNames the names it must catch into MarkFailed.
 var (
-	RetriedErrorNames = []string{ErrorTransient, ErrorThrottled}
+	RetriedErrorNames = []string{ErrorTransient, ErrorThrottled, ErrorBreakerOpen}
 	CaughtErrorNames  = []string{ErrorPermanent, ErrorEnvelopeRejected}
 )
 
@@ -100,12 +106,14 @@ var errNotRecorded = errors.New("sfntask: security event not recorded, not answe
 func Classify(stage Stage, err error) Failure {
 	f := Failure{Stage: stage}
 	v := outcome.Classify(err)
-	switch v.Class {
-	case outcome.Rejected:
+	switch {
+	case errors.Is(err, breaker.ErrOpen):
+		f.Name = ErrorBreakerOpen
+	case v.Class == outcome.Rejected:
 		f.Name = ErrorEnvelopeRejected
-	case outcome.Permanent:
+	case v.Class == outcome.Permanent:
 		f.Name = ErrorPermanent
-	case outcome.Throttled:
+	case v.Class == outcome.Throttled:
 		f.Name = ErrorThrottled
 	default:
 		f.Name = ErrorTransient

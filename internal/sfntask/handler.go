@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
 	"github.com/tenantry/tenantry/internal/telemetry"
@@ -102,6 +103,11 @@ type Deps struct {
 	Chunker   pipeline.Chunker
 	Embedder  pipeline.Embedder
 	Logger    *zap.Logger
+	// Breaker, if set, is asked after the gate verified a task's tenant,
+	// as the SQS worker asks it for a message: a task of a tenant whose
+	// breaker is open (or paused) is refused with ErrorBreakerOpen before
+	// it does any work, and every admitted task's outcome is recorded.
+	Breaker *breaker.Breaker
 }
 
 // Handler runs Step Functions tasks. It implements worker.Handler; give
@@ -118,6 +124,7 @@ type Handler struct {
 	extractor pipeline.Extractor
 	chunker   pipeline.Chunker
 	embedder  pipeline.Embedder
+	breaker   *breaker.Breaker
 	log       *zap.Logger
 
 	mu      sync.Mutex
@@ -147,7 +154,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	return &Handler{
 		cfg: cfg, db: deps.DB, gate: deps.Gate, objects: objects.New(deps.S3), store: deps.Store, s3: deps.S3, sfn: deps.SFN,
-		extractor: deps.Extractor, chunker: deps.Chunker, embedder: deps.Embedder, log: deps.Logger,
+		extractor: deps.Extractor, chunker: deps.Chunker, embedder: deps.Embedder, breaker: deps.Breaker, log: deps.Logger,
 		running: map[*worker.Message]*running{},
 	}, nil
 }
@@ -184,7 +191,7 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 	h.track(m, &running{token: task.Token, cancel: cancel})
 	defer h.untrack(m)
 
-	out, err := h.run(sctx, task)
+	out, j, err := h.run(sctx, task)
 	if errors.Is(context.Cause(sctx), errTaskGone) {
 		worker.Logger(ctx).Info("task abandoned by Step Functions; dropped")
 		return nil
@@ -197,16 +204,22 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		return worker.WithStage(err, string(task.Stage))
 	}
 	if err != nil {
-		f := Classify(task.Stage, err)
-		worker.Logger(ctx).Warn("task failed", zap.String("error_name", f.Name), zap.String("reason", f.Reason), zap.Error(err))
-		return h.answerFailure(ctx, task.Token, f)
+		return h.answerFailure(ctx, task.Token, h.failed(ctx, j, err))
 	}
 	return h.answerSuccess(ctx, task.Token, out)
 }
 
-func (h *Handler) run(ctx context.Context, t *Task) (out any, err error) {
+// run runs one task's stage, then tells the tenant's breaker how it ended.
+func (h *Handler) run(ctx context.Context, t *Task) (out any, j *job, err error) {
 	ctx, span := startTaskSpan(ctx, t)
 	defer func() { telemetry.End(span, err) }()
+	j = &job{Task: t}
+	out, err = h.stage(ctx, j)
+	h.record(ctx, j, err)
+	return out, j, err
+}
+
+func (h *Handler) stage(ctx context.Context, t *job) (any, error) {
 	switch t.Stage {
 	case StageVerify:
 		return h.verify(ctx, t)
@@ -251,13 +264,12 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 		return nil, &Failure{Name: ErrorPermanent, Stage: "decode", Reason: ReasonMalformedTask}
 	}
 	ctx = worker.WithLogFields(ctx, zap.String("stage", string(task.Stage)), zap.String("execution", task.Execution))
-	out, err := h.run(ctx, task)
+	out, j, err := h.run(ctx, task)
 	switch {
 	case errors.Is(err, errNotRecorded):
 		return nil, &Failure{Name: ErrorTransient, Stage: task.Stage, Reason: ReasonNotRecorded}
 	case err != nil:
-		f := Classify(task.Stage, err)
-		worker.Logger(ctx).Warn("task failed", zap.String("error_name", f.Name), zap.String("reason", f.Reason), zap.Error(err))
+		f := h.failed(ctx, j, err)
 		return nil, &f
 	}
 	b, err := json.Marshal(out)
@@ -265,6 +277,23 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) (json.RawMessage, 
 		return nil, &Failure{Name: ErrorPermanent, Stage: task.Stage, Reason: ReasonOutputTooLarge}
 	}
 	return b, nil
+}
+
+// failed classifies a task's failure and logs it (with the tenant, once the
+// gate verified it). A task refused by its tenant's breaker is expected
+// while the breaker is open: logged at info.
+func (h *Handler) failed(ctx context.Context, j *job, err error) Failure {
+	f := Classify(j.Stage, err)
+	log := worker.Logger(ctx)
+	if !j.scope.IsZero() {
+		log = log.With(zap.String("tenant_id", j.scope.TenantID().String()))
+	}
+	level := zap.WarnLevel
+	if f.Name == ErrorBreakerOpen {
+		level = zap.InfoLevel
+	}
+	log.Log(level, "task failed", zap.String("error_name", f.Name), zap.String("reason", f.Reason), zap.Error(err))
+	return f
 }
 
 // OnHeartbeat is the worker.Config.OnHeartbeat hook: after each visibility

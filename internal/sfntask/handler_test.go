@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
@@ -32,6 +33,7 @@ const bucket = "uploads"
 
 type env struct {
 	t      *testing.T
+	db     *tenantdbtest.Database
 	h      *sfntask.Handler
 	s3     *memS3
 	sfn    *fakeSFN
@@ -42,17 +44,25 @@ type env struct {
 	tokens atomic.Int64
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the tenants' breakers (brk, given the worker's
+// gateway; nil: none).
+func newEnvWith(t *testing.T, brk func(*tenantdb.DB) *breaker.Breaker) *env {
 	t.Helper()
 	db := tenantdbtest.NewDatabase(t)
-	e := &env{t: t, s3: newMemS3(), sfn: &fakeSFN{errs: map[string]error{}}, kit: envelopetest.New(t), embed: &wordEmbedder{}}
+	e := &env{t: t, db: db, s3: newMemS3(), sfn: &fakeSFN{errs: map[string]error{}}, kit: envelopetest.New(t), embed: &wordEmbedder{}}
 	e.gw = db.Open(t)
+	var b *breaker.Breaker
+	if brk != nil {
+		b = brk(e.gw)
+	}
 	e.admin = tenantdbtest.Conn(t, db.AdminURL)
 	var err error
 	gate := &binding.Resolver{Verifier: e.kit.Verifier(t), Objects: objects.New(e.s3), Buckets: []string{bucket}}
 	e.h, err = sfntask.New(sfntask.Config{Limits: pipeline.Limits{EmbedBatch: 2}},
 		sfntask.Deps{DB: e.gw, Gate: gate, Store: pgstore.New(e.gw, nil), S3: e.s3, SFN: e.sfn,
-			Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: e.embed})
+			Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: e.embed, Breaker: b})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/outcome"
@@ -83,7 +84,7 @@ type verified struct {
 // later task carries: the object (version) must still carry exactly the
 // envelope Verify found on it. The tenant, the document and the
 // intermediate area all come from the gate's verdict and the key.
-func (h *Handler) reverify(ctx context.Context, t *Task) (context.Context, *verified, error) {
+func (h *Handler) reverify(ctx context.Context, t *job) (context.Context, *verified, error) {
 	ref := *t.Doc
 	b, err := h.gate.Object(ctx, binding.ObjectRequest{Bucket: ref.Bucket, Key: ref.Key, VersionID: ref.VersionID, Envelope: ref.Envelope})
 	if err != nil {
@@ -93,9 +94,13 @@ func (h *Handler) reverify(ctx context.Context, t *Task) (context.Context, *veri
 }
 
 // bind derives everything a task works on from the gate's verdict: the
-// tenant, the document (the canonical key's), the intermediate area.
-func (h *Handler) bind(ctx context.Context, t *Task, b binding.Bound, ref DocRef) (context.Context, *verified, error) {
+// tenant, the document (the canonical key's), the intermediate area; and
+// asks the tenant's breaker whether the task may run now (admit).
+func (h *Handler) bind(ctx context.Context, t *job, b binding.Bound, ref DocRef) (context.Context, *verified, error) {
 	v, docID := b.Verified, b.Key.Document
+	if err := h.admit(ctx, t, v.Scope); err != nil {
+		return ctx, nil, err
+	}
 	ref.DocumentID = docID
 	tid := v.Scope.TenantID().String()
 	bucket := h.cfg.IntermediateBucket
@@ -120,7 +125,7 @@ func (h *Handler) bind(ctx context.Context, t *Task, b binding.Bound, ref DocRef
 // envelope (or a missing one) is recorded as a security event (nothing is
 // written to tenant tables); a failure that is not a verdict (S3 or the keys
 // unreachable) is returned as is: transient.
-func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err error) error {
+func (h *Handler) unbound(ctx context.Context, t *job, bucket, key string, err error) error {
 	var be *binding.Error
 	if !errors.As(err, &be) {
 		return err // a misconfigured gate: retry
@@ -155,7 +160,7 @@ func (h *Handler) unbound(ctx context.Context, t *Task, bucket, key string, err 
 // verify establishes the object's tenant through the gate: the envelope
 // is the object's signed metadata; one in the execution input must be
 // byte-identical to it. Its output is the DocRef every later task carries.
-func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) verify(ctx context.Context, t *job) (any, error) {
 	in, err := statemachine.ParseInput(t.Input)
 	if err != nil {
 		reason := event.ReasonOf(err)
@@ -185,7 +190,7 @@ func (h *Handler) verify(ctx context.Context, t *Task) (any, error) {
 
 // extract: fetch the pinned object version, hash it (the document
 // version), claim it in the store, extract its text to S3.
-func (h *Handler) extract(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) extract(ctx context.Context, t *job) (any, error) {
 	ctx, vr, err := h.reverify(ctx, t)
 	if err != nil {
 		return nil, err
@@ -244,7 +249,7 @@ func (h *Handler) fetch(ctx context.Context, ref DocRef) ([]byte, error) {
 }
 
 // chunk: split the extracted text and write the batches, then the manifest.
-func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) chunk(ctx context.Context, t *job) (any, error) {
 	ctx, vr, err := h.reverify(ctx, t)
 	if err != nil {
 		return nil, err
@@ -292,7 +297,7 @@ func (h *Handler) chunk(ctx context.Context, t *Task) (any, error) {
 
 // embed: embed one batch (a Map iteration). A batch already embedded by
 // this execution with the same model is not embedded again.
-func (h *Handler) embed(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) embed(ctx context.Context, t *job) (any, error) {
 	ctx, vr, err := h.reverify(ctx, t)
 	if err != nil {
 		return nil, err
@@ -352,7 +357,7 @@ func (h *Handler) embed(ctx context.Context, t *Task) (any, error) {
 // storeStage: commit every chunk with its vector and the audit row in one
 // tenant transaction (pgstore.Commit, idempotent per version). A version
 // already stored is not committed again.
-func (h *Handler) storeStage(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) storeStage(ctx context.Context, t *job) (any, error) {
 	ctx, vr, err := h.reverify(ctx, t)
 	if err != nil {
 		return nil, err
@@ -415,7 +420,7 @@ func (h *Handler) storeStage(ctx context.Context, t *Task) (any, error) {
 
 // finalize: delete this execution's intermediate objects (the bucket's
 // lifecycle rule is the backstop) and summarise.
-func (h *Handler) finalize(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) finalize(ctx context.Context, t *job) (any, error) {
 	ctx, vr, err := h.reverify(ctx, t)
 	if err != nil {
 		return nil, err
@@ -458,10 +463,16 @@ func (h *Handler) finalize(ctx context.Context, t *Task) (any, error) {
 // transaction (pgstore Fail). Without a verified envelope there is nothing
 // it may write: a rejected envelope was already recorded as a security
 // event by the task that refused it.
-func (h *Handler) markFailed(ctx context.Context, t *Task) (any, error) {
+func (h *Handler) markFailed(ctx context.Context, t *job) (any, error) {
 	f := t.Failure
-	if f.Error == ErrorEnvelopeRejected {
+	switch f.Error {
+	case ErrorEnvelopeRejected:
 		return MarkFailedOutput{Reason: "envelope_rejected"}, nil
+	case ErrorBreakerOpen:
+		// The document was held back, not judged (the Express variant
+		// catches everything): nothing to mark; its recorded failure is
+		// replayed once the tenant's breaker closes.
+		return MarkFailedOutput{Reason: breaker.ReasonOpen}, nil
 	}
 	if t.Doc.Envelope == "" {
 		return MarkFailedOutput{Reason: "not_verified"}, nil

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tenantry/tenantry/internal/binding"
+	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/sfntask"
@@ -115,6 +116,7 @@ func TestClassify(t *testing.T) {
 		{&binding.Error{Kind: binding.KindUnavailable, Code: binding.ReasonKeysUnavailable, Err: envelope.ErrKeysUnavailable}, sfntask.ErrorTransient, "keys_unavailable"},
 		{context.DeadlineExceeded, sfntask.ErrorTransient, "timeout"},
 		{errors.New("connection reset by peer"), sfntask.ErrorTransient, "transient"},
+		{fmt.Errorf("admit: %w", breaker.ErrOpen), sfntask.ErrorBreakerOpen, breaker.ReasonOpen},
 	}
 	for _, tc := range tests {
 		f := sfntask.Classify(sfntask.StageEmbed, tc.err)
