@@ -141,7 +141,7 @@ func (d *textDecoder) run(ctx context.Context, r io.Reader, emit func(string) er
 func (d *textDecoder) step(br *bufio.Reader, buf []byte, carry int) (int, bool, error) {
 	n, err := io.ReadFull(br, buf[carry:])
 	n += carry
-	eof := err == io.EOF || err == io.ErrUnexpectedEOF
+	eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 	if err != nil && !eof {
 		return 0, false, err
 	}
