@@ -116,10 +116,10 @@ func TestVerifyAll(t *testing.T) {
 	}
 }
 
-// Verify checks one tenant's chain: every row, then the head. A watcher
+// VerifyChain checks one tenant's chain: every row, then the head. A watcher
 // sees every row, also after a break (the console's timeline); without one
 // the scan ends at the break. An error of the watcher ends the scan.
-func TestVerify(t *testing.T) {
+func TestVerifyChain(t *testing.T) {
 	t.Parallel()
 	stop := errors.New("stop")
 	for _, tc := range []struct {
@@ -158,7 +158,7 @@ func TestVerify(t *testing.T) {
 			if tc.watch {
 				each = func(audit.Event) error { seen++; return tc.eachErr }
 			}
-			r, err := audit.Verify(context.Background(), src, tn, each)
+			r, err := audit.VerifyChain(context.Background(), src, tn, each)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) || seen != tc.seen {
 					t.Fatalf("err %v after %d rows, want %v after %d", err, seen, tc.wantErr, tc.seen)
@@ -194,11 +194,11 @@ func ExampleNewChain() {
 	// Output: <nil> <nil>
 }
 
-func ExampleVerify() {
+func ExampleVerifyChain() {
 	tenant := uuid.MustParse("6f1c1d2e-0000-4000-8000-000000000001")
 	src := memSource{tenant: chain(tenant, 3)}
 	src[tenant][2].Detail = `{"rewritten":true}`
-	r, err := audit.Verify(context.Background(), src, tenant, nil)
+	r, err := audit.VerifyChain(context.Background(), src, tenant, nil)
 	fmt.Println(r.OK, r.Events, r.Problem, err)
 	// Output: false 2 audit chain broken: tenant 6f1c1d2e-0000-4000-8000-000000000001 at seq 3: hash does not match the row's content (row altered) <nil>
 }

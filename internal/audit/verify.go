@@ -34,7 +34,7 @@ func VerifyAll(ctx context.Context, src Source, tenants []uuid.UUID) ([]TenantRe
 	}
 	out := make([]TenantReport, 0, len(tenants))
 	for _, t := range tenants {
-		r, err := Verify(ctx, src, t, nil)
+		r, err := VerifyChain(ctx, src, t, nil)
 		if err != nil {
 			return out, err
 		}
@@ -46,13 +46,13 @@ func VerifyAll(ctx context.Context, src Source, tenants []uuid.UUID) ([]TenantRe
 // errScanned ends a scan at the first break when nobody watches the rows.
 var errScanned = errors.New("audit: scan ended at the first break")
 
-// Verify verifies tenant's chain: every row in seq order, then the stored
+// VerifyChain verifies tenant's chain: every row in seq order, then the stored
 // head. each, if not nil, sees every row read in seq order, also the rows
 // after a break (a caller can show them); an error from each ends the scan
 // and is returned. Without each the scan ends at the first break. The
 // report's Events counts the rows verified before any break; the error is
 // non-nil only when reading failed (or each failed).
-func Verify(ctx context.Context, src Source, tenant uuid.UUID, each func(Event) error) (TenantReport, error) {
+func VerifyChain(ctx context.Context, src Source, tenant uuid.UUID, each func(Event) error) (TenantReport, error) {
 	c := NewChain(tenant)
 	r := TenantReport{TenantID: tenant}
 	var broken error

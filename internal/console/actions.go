@@ -85,7 +85,7 @@ func (srv *Server) verify(w http.ResponseWriter, r *http.Request, sess *session,
 		srv.actionFailed(w, r, sess, log, ErrUnavailable)
 		return
 	}
-	rep, err := audit.Verify(r.Context(), srv.deps.Reader, t, nil)
+	rep, err := audit.VerifyChain(r.Context(), srv.deps.Reader, t, nil)
 	if err != nil {
 		srv.actionFailed(w, r, sess, log, err)
 		return

@@ -328,11 +328,11 @@ func verifyFromEvent(e audit.Event) verifyResult {
 }
 
 // chain reads a tenant's audit events, verifying the chain as it goes
-// (audit.Verify); it keeps the last keep events (newest first) for the
+// (audit.VerifyChain); it keeps the last keep events (newest first) for the
 // timeline, also when the chain is broken.
 func (srv *Server) chain(ctx context.Context, t uuid.UUID, keep int) ([]audit.Event, verifyResult, error) {
 	var events []audit.Event
-	rep, err := audit.Verify(ctx, srv.deps.Reader, t, func(e audit.Event) error {
+	rep, err := audit.VerifyChain(ctx, srv.deps.Reader, t, func(e audit.Event) error {
 		events = append(events, e)
 		if len(events) > keep {
 			events = events[1:]
