@@ -403,7 +403,7 @@ func BenchmarkChunk(b *testing.B) {
 	c := newChunker(b, chunk.Config{})
 	doc := secs(prose(1 << 20))
 	b.SetBytes(int64(len(doc.Sections[0].Text)))
-	b.ResetTimer()
+	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.Chunk(context.Background(), doc); err != nil {
 			b.Fatal(err)
