@@ -223,15 +223,8 @@ func (r *streamRun) failure() error {
 
 // embedBatch embeds one batch of chunks.
 func (p *Processor) embedBatch(ctx context.Context, chunks []Chunk) ([]Embedding, error) {
-	texts := make([]string, len(chunks))
-	for i, c := range chunks {
-		texts[i] = c.Text
-	}
-	sctx, end := p.stage(ctx, "embed", len(texts))
-	vecs, err := p.Embedder.Embed(sctx, texts)
-	if err == nil && len(vecs) != len(texts) {
-		err = fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
-	}
+	sctx, end := p.stage(ctx, "embed", len(chunks))
+	vecs, err := EmbedChunks(sctx, p.Embedder, chunks)
 	end(err)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	tiktoken "github.com/pkoukk/tiktoken-go"
 	tiktokenloader "github.com/pkoukk/tiktoken-go-loader"
 )
 
@@ -15,29 +14,25 @@ import (
 const Encoding = "cl100k_base"
 
 // segmentBytes bounds the text handed to the tokenizer in one call. The
-// tokenizer's pre-tokenizing regular expression and its byte-pair merge are
-// quadratic in the length of a run of one character class (8 KiB of spaces
-// takes ~30 ms, 2 KiB ~2 ms), so longer text is cut first — between a
-// whitespace run and the word after it, where the tokenizer itself splits —
-// and the counts are summed.
+// byte-pair merge is quadratic in the length of a pre-token (a run of one
+// character class), so longer text is cut first — between a whitespace run
+// and the word after it, where the tokenizer itself splits — and the counts
+// are summed. (The cuts decide the counts of long runs, so they stay where
+// they were when tiktoken-go's regular expression, quadratic too, did the
+// pre-tokenizing.)
 const segmentBytes = 256
 
-var (
-	encOnce sync.Once
-	enc     *tiktoken.Tiktoken
-	encErr  error
-)
+// encodingFile is the vocabulary's file name, which the offline loader
+// looks up among its embedded files.
+const encodingFile = "https://openaipublic.blob.core.windows.net/encodings/" + Encoding + ".tiktoken"
 
-func loadEncoding() (*tiktoken.Tiktoken, error) {
-	encOnce.Do(func() {
-		tiktoken.SetBpeLoader(tiktokenloader.NewOfflineLoader())
-		enc, encErr = tiktoken.GetEncoding(Encoding)
-		if encErr != nil {
-			encErr = fmt.Errorf("chunk: load %s: %w", Encoding, encErr)
-		}
-	})
-	return enc, encErr
-}
+var loadEncoding = sync.OnceValues(func() (*tokenizer, error) {
+	ranks, err := tiktokenloader.NewOfflineLoader().LoadTiktokenBpe(encodingFile)
+	if err != nil {
+		return nil, fmt.Errorf("chunk: load %s: %w", Encoding, err)
+	}
+	return &tokenizer{ranks: ranks}, nil
+})
 
 // Counter counts cl100k_base tokens of text. It is safe for concurrent use.
 //
@@ -46,17 +41,19 @@ func loadEncoding() (*tiktoken.Tiktoken, error) {
 // boundaries), which may differ from the tokenizer's own count by a token per
 // piece; the cost of counting is linear in the text's length.
 type Counter struct {
-	enc *tiktoken.Tiktoken
+	// tokens counts a segment: tokenizer.count (tests put the reference
+	// tokenizer here to compare with).
+	tokens func(string) int
 }
 
 // NewCounter loads the embedded cl100k_base vocabulary (once per process,
 // ~100 ms).
 func NewCounter() (*Counter, error) {
-	e, err := loadEncoding()
+	t, err := loadEncoding()
 	if err != nil {
 		return nil, err
 	}
-	return &Counter{enc: e}, nil
+	return &Counter{tokens: t.count}, nil
 }
 
 // Count returns the number of tokens in s.
@@ -71,7 +68,7 @@ func (c *Counter) Count(s string) int {
 func (c *Counter) count(s string) (n int, forced bool) {
 	for len(s) > 0 {
 		cut, f := segmentEnd(s)
-		n += len(c.enc.EncodeOrdinary(s[:cut]))
+		n += c.tokens(s[:cut])
 		forced = forced || f
 		s = s[cut:]
 	}
@@ -136,7 +133,7 @@ func runCut(s string, i int, prev rune) int {
 func (c *Counter) prefixWithin(s string, max int) (n, tokens int) {
 	for n < len(s) {
 		cut, _ := segmentEnd(s[n:])
-		t := len(c.enc.EncodeOrdinary(s[n : n+cut]))
+		t := c.tokens(s[n : n+cut])
 		if tokens+t <= max {
 			n += cut
 			tokens += t
@@ -155,7 +152,7 @@ func (c *Counter) prefixWithin(s string, max int) (n, tokens int) {
 		loTokens := 0
 		for hi-lo > 1 {
 			mid := (lo + hi) / 2
-			if t := len(c.enc.EncodeOrdinary(seg[:starts[mid-1]])); tokens+t <= max {
+			if t := c.tokens(seg[:starts[mid-1]]); tokens+t <= max {
 				lo, loTokens = mid, t
 			} else {
 				hi = mid
@@ -164,7 +161,7 @@ func (c *Counter) prefixWithin(s string, max int) (n, tokens int) {
 		if lo == 0 && n == 0 {
 			// Not even one rune fits the budget: take one rune regardless.
 			_, size := utf8.DecodeRuneInString(s)
-			return size, len(c.enc.EncodeOrdinary(s[:size]))
+			return size, c.tokens(s[:size])
 		}
 		if lo > 0 {
 			n += starts[lo-1]

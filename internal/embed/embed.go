@@ -45,9 +45,11 @@ type Config struct {
 	// (0: the provider's).
 	MaxInputs int
 	MaxTokens int
-	// CountTokens estimates a text's tokens for MaxTokens (default:
-	// len(text)/3+1, an over-estimate for most tokenizers). chunk.Counter's
-	// Count fits.
+	// CountTokens estimates a text's tokens for MaxTokens and the metrics
+	// (default: len(text)/3+1, an over-estimate for most tokenizers), for
+	// calls whose context carries no counts: chunks carry the chunker's
+	// (pipeline.WithTokenCounts), which are used instead, so a chunk is
+	// never counted twice. chunk.Counter's Count fits.
 	CountTokens func(string) int
 	// Concurrency bounds requests in flight when Limiter is nil (default 4).
 	Concurrency int
@@ -173,10 +175,11 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 	if len(texts) == 0 {
 		return nil, ctx.Err()
 	}
-	batches := e.batches(texts)
+	counts := e.tokenCounts(ctx, texts)
+	batches := e.batches(texts, counts)
 	out := make([][]float32, len(texts))
 	if len(batches) == 1 {
-		return out, e.send(ctx, texts, out)
+		return out, e.send(ctx, texts, out, sum(counts, 0, len(texts)))
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -190,7 +193,7 @@ func (e *Embedder) Embed(ctx context.Context, texts []string) ([][]float32, erro
 		go func() {
 			defer wg.Done()
 			for b := range work {
-				if err := e.send(ctx, texts[b[0]:b[1]], out[b[0]:b[1]]); err != nil {
+				if err := e.send(ctx, texts[b[0]:b[1]], out[b[0]:b[1]], sum(counts, b[0], b[1])); err != nil {
 					once.Do(func() { first = err; cancel(err) })
 				}
 			}
@@ -215,14 +218,43 @@ feed:
 	return out, nil
 }
 
-// batches cuts texts into [start, end) ranges within the request limits.
-func (e *Embedder) batches(texts []string) [][2]int {
+// tokenCounts returns each text's tokens: the counts ctx carries (the
+// chunker's), else CountTokens' when MaxTokens or the metrics need them,
+// else nil.
+func (e *Embedder) tokenCounts(ctx context.Context, texts []string) []int {
+	if counts, ok := pipeline.TokenCounts(ctx, len(texts)); ok {
+		return counts
+	}
+	if e.cfg.MaxTokens == 0 && e.cfg.Metrics == nil {
+		return nil
+	}
+	counts := make([]int, len(texts))
+	for i, t := range texts {
+		counts[i] = e.cfg.CountTokens(t)
+	}
+	return counts
+}
+
+// sum adds counts[lo:hi] (0 when counts is nil).
+func sum(counts []int, lo, hi int) int {
+	n := 0
+	if counts != nil {
+		for _, c := range counts[lo:hi] {
+			n += c
+		}
+	}
+	return n
+}
+
+// batches cuts texts into [start, end) ranges within the request limits;
+// counts are the texts' tokens (nil when MaxTokens is 0).
+func (e *Embedder) batches(texts []string, counts []int) [][2]int {
 	var out [][2]int
 	start, tokens := 0, 0
-	for i, t := range texts {
+	for i := range texts {
 		n := 0
 		if e.cfg.MaxTokens > 0 {
-			n = e.cfg.CountTokens(t)
+			n = counts[i]
 		}
 		if i > start && (i-start >= e.cfg.MaxInputs || e.cfg.MaxTokens > 0 && tokens+n > e.cfg.MaxTokens) {
 			out = append(out, [2]int{start, i})
@@ -233,8 +265,9 @@ func (e *Embedder) batches(texts []string) [][2]int {
 	return append(out, [2]int{start, len(texts)})
 }
 
-// send embeds one request's texts into out, retrying as the policy allows.
-func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) error {
+// send embeds one request's texts into out, retrying as the policy allows;
+// tokens are the texts' (for the metrics).
+func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32, tokens int) error {
 	var last error
 	var hint time.Duration
 	for attempt := 1; ; attempt++ {
@@ -260,7 +293,7 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 		switch {
 		case err == nil:
 			permit.Release(adaptive.Outcome{})
-			e.cfg.Metrics.request(e.model, "ok", len(texts), e.tokens(texts))
+			e.cfg.Metrics.request(e.model, "ok", len(texts), tokens)
 			copy(out, vecs)
 			return nil
 		case c == classThrottle:
@@ -301,18 +334,6 @@ func (e *Embedder) send(ctx context.Context, texts []string, out [][]float32) er
 		}
 	}
 	return &pipeline.TransientError{Err: fmt.Errorf("embed: gave up: %w", last), RetryAfter: hint}
-}
-
-// tokens estimates texts' tokens (only when metrics count them).
-func (e *Embedder) tokens(texts []string) int {
-	if e.cfg.Metrics == nil {
-		return 0
-	}
-	n := 0
-	for _, t := range texts {
-		n += e.cfg.CountTokens(t)
-	}
-	return n
 }
 
 // check validates an answer: one vector per input, of the declared

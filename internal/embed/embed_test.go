@@ -94,20 +94,24 @@ func TestBatching(t *testing.T) {
 		cfg    embed.Config
 		texts  []string
 		want   []int // texts per request, in order of first text
+		counts []int // the chunker's counts the call carries (pipeline.WithTokenCounts)
 	}{
-		{"one request", embed.Limits{MaxInputs: 10}, embed.Config{}, strings.Fields("a b c"), []int{3}},
-		{"by inputs", embed.Limits{MaxInputs: 2}, embed.Config{}, strings.Fields("a b c d e"), []int{2, 2, 1}},
-		{"config lowers inputs", embed.Limits{MaxInputs: 10}, embed.Config{MaxInputs: 3}, strings.Fields("a b c d e"), []int{3, 2}},
-		{"config cannot raise inputs", embed.Limits{MaxInputs: 1}, embed.Config{MaxInputs: 3}, strings.Fields("a b"), []int{1, 1}},
+		{"one request", embed.Limits{MaxInputs: 10}, embed.Config{}, strings.Fields("a b c"), []int{3}, nil},
+		{"by inputs", embed.Limits{MaxInputs: 2}, embed.Config{}, strings.Fields("a b c d e"), []int{2, 2, 1}, nil},
+		{"config lowers inputs", embed.Limits{MaxInputs: 10}, embed.Config{MaxInputs: 3}, strings.Fields("a b c d e"), []int{3, 2}, nil},
+		{"config cannot raise inputs", embed.Limits{MaxInputs: 1}, embed.Config{MaxInputs: 3}, strings.Fields("a b"), []int{1, 1}, nil},
 		{"by tokens", embed.Limits{MaxInputs: 10, MaxTokens: 10}, embed.Config{CountTokens: func(s string) int { return len(s) }},
-			[]string{"aaaa", "bbbb", "cc", "dddddddddddd", "e"}, []int{3, 1, 1}},
+			[]string{"aaaa", "bbbb", "cc", "dddddddddddd", "e"}, []int{3, 1, 1}, nil},
+		// Chunks carry their counts: those batch, CountTokens is not asked.
+		{"by the chunker's counts", embed.Limits{MaxInputs: 10, MaxTokens: 10}, embed.Config{CountTokens: func(string) int { return 100 }},
+			strings.Fields("a b c d"), []int{2, 2}, []int{6, 4, 9, 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			f := &fake{limits: tt.limits}
 			e := newEmbed(t, f, tt.cfg)
-			got, err := e.Embed(context.Background(), tt.texts)
+			got, err := e.Embed(pipeline.WithTokenCounts(context.Background(), tt.counts), tt.texts)
 			if err != nil {
 				t.Fatal(err)
 			}

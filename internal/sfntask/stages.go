@@ -327,16 +327,9 @@ func (h *Handler) embed(ctx context.Context, t *job) (any, error) {
 		return nil, err
 	}
 	worker.RecordHeartbeat(ctx, map[string]any{"stage": "embed", "batch": i, "texts": len(cb.Chunks)})
-	texts := make([]string, len(cb.Chunks))
-	for j, c := range cb.Chunks {
-		texts[j] = c.Text
-	}
-	vecs, err := h.embedder.Embed(ctx, texts)
+	vecs, err := pipeline.EmbedChunks(ctx, h.embedder, cb.Chunks)
 	if err != nil {
 		return nil, err
-	}
-	if len(vecs) != len(texts) {
-		return nil, fmt.Errorf("embedder returned %d vectors for %d texts", len(vecs), len(texts))
 	}
 	eb := embeddingBatch{Version: m.Version, Batch: i, Model: h.embedder.Model(), Vectors: make([]string, len(vecs))}
 	for j, v := range vecs {

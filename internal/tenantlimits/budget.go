@@ -62,36 +62,39 @@ func (b *Budget) Model() string { return b.e.Model() }
 // Dimensions is the wrapped embedder's dimension.
 func (b *Budget) Dimensions() int { return b.e.Dimensions() }
 
-// Embed waits for the tenant's budget, then embeds.
+// Embed waits for the tenant's budget, then embeds. A call's tokens are the
+// counts the chunker made when ctx carries them (pipeline.WithTokenCounts),
+// else an estimate.
 func (b *Budget) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	tokens := callTokens(ctx, texts)
 	if b.usage == nil {
-		return b.embed(ctx, texts)
+		return b.embed(ctx, texts, tokens)
 	}
 	scope := scopeFrom(ctx)
 	if scope.IsZero() {
-		return b.embed(ctx, texts)
+		return b.embed(ctx, texts, tokens)
 	}
 	ctx, call := usage.WithCall(ctx)
-	out, err := b.embed(ctx, texts)
+	out, err := b.embed(ctx, texts, tokens)
 	c := usage.Counts{Throttled: call.Throttles()}
 	var te *pipeline.TransientError
 	if c.Throttled == 0 && errors.As(err, &te) && te.RetryAfter > 0 && !errors.Is(err, ErrOverBudget) {
 		c.Throttled = 1 // the provider's own "slow down" reached us unretried
 	}
 	if !errors.Is(err, ErrOverBudget) { // a call refused before the provider cost nothing
-		c.Requests, c.Tokens = 1, int64(estimateTokens(texts))
+		c.Requests, c.Tokens = 1, int64(tokens)
 	}
 	b.usage.Add(scope, c)
 	return out, err
 }
 
-func (b *Budget) embed(ctx context.Context, texts []string) ([][]float32, error) {
+func (b *Budget) embed(ctx context.Context, texts []string, tokens int) ([][]float32, error) {
 	tenant, l, ok := FromContext(ctx)
 	if !ok || (l.RequestsPerMinute == 0 && l.TokensPerMinute == 0) {
 		return b.e.Embed(ctx, texts)
 	}
 	tb, notBefore := b.budget(tenant, l)
-	if err := tb.wait(ctx, notBefore, estimateTokens(texts)); err != nil {
+	if err := tb.wait(ctx, notBefore, tokens); err != nil {
 		return nil, &pipeline.TransientError{Err: fmt.Errorf("%w: %w", ErrOverBudget, err), RetryAfter: time.Second}
 	}
 	out, err := b.e.Embed(ctx, texts)
@@ -154,10 +157,18 @@ func (tb *tenantBudget) wait(ctx context.Context, notBefore time.Time, tokens in
 	return nil
 }
 
-// estimateTokens approximates a call's tokens (4 bytes a token, as
-// cl100k averages on English; budgets are a fairness tool, not billing).
-func estimateTokens(texts []string) int {
+// callTokens returns a call's tokens: the sum of the counts ctx carries for
+// its texts (counted once, by the chunker), else an estimate of 4 bytes a
+// token, as cl100k averages on English (for texts no chunker counted, such
+// as a search query; budgets are a fairness tool, not billing).
+func callTokens(ctx context.Context, texts []string) int {
 	n := 0
+	if counts, ok := pipeline.TokenCounts(ctx, len(texts)); ok {
+		for _, c := range counts {
+			n += c
+		}
+		return n
+	}
 	for _, t := range texts {
 		n += len(t)/4 + 1
 	}

@@ -95,3 +95,42 @@ func TestRetryAfterHoldsOnlyItsTenant(t *testing.T) {
 		t.Errorf("%d provider calls, want 2", n)
 	}
 }
+
+// A tenant's token budget is charged the counts the chunker made when the
+// call carries them (pipeline.WithTokenCounts), not an estimate from the
+// texts' length: two short texts that the chunker counted at 50 tokens each
+// spend a 100-token budget, so the next call waits; without counts, or with
+// counts for other texts, they are estimated at a few tokens and it does not.
+func TestBudgetChargesTheChunkersCounts(t *testing.T) {
+	t.Parallel()
+	texts := []string{"short", "texts"} // estimated: 2 + 2 tokens
+	for _, tc := range []struct {
+		name       string
+		counts     []int
+		overBudget bool
+	}{
+		{"counted by the chunker", []int{50, 50}, true},
+		{"no counts", nil, false},
+		{"counts of another call", []int{100}, false},
+		{"an unknown count", []int{100, 0}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := tenantlimits.NewBudget(&countingEmbedder{})
+			l := tenantlimits.Limits{Weight: 1, TokensPerMinute: 100}
+			ctx := tenantlimits.WithLimits(context.Background(), "a", l)
+			if tc.counts != nil {
+				ctx = pipeline.WithTokenCounts(ctx, tc.counts)
+			}
+			if _, err := b.Embed(ctx, texts); err != nil {
+				t.Fatalf("first call within budget: %v", err)
+			}
+			short, cancel := within(200 * time.Millisecond)
+			defer cancel()
+			_, err := b.Embed(tenantlimits.WithLimits(short, "a", l), texts)
+			if got := errors.Is(err, tenantlimits.ErrOverBudget); got != tc.overBudget {
+				t.Errorf("second call: %v, want over budget %v", err, tc.overBudget)
+			}
+		})
+	}
+}

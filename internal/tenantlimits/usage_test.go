@@ -51,9 +51,10 @@ func (e *throttledEmbedder) Embed(ctx context.Context, texts []string) ([][]floa
 }
 
 // The budget tallies each call of work the dispatcher admitted under its
-// verified scope: one request, the call's estimated tokens, the provider's
-// 429s; a call refused by the tenant's own budget cost nothing; work
-// without a verified scope is not attributed to anyone.
+// verified scope: one request, the call's tokens (the chunker's counts when
+// the call carries them, else estimated), the provider's 429s; a call
+// refused by the tenant's own budget cost nothing; work without a verified
+// scope is not attributed to anyone.
 func TestBudgetRecordsUsageOfAdmittedWork(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -64,7 +65,7 @@ func TestBudgetRecordsUsageOfAdmittedWork(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer raw.Close()
-	a, b, c := uuid.New(), uuid.New(), uuid.New()
+	a, b, c, e := uuid.New(), uuid.New(), uuid.New(), uuid.New()
 	if err := tenantlimits.NewOperator(raw).Set(ctx, c, "ops", tenantlimits.Limits{Weight: 1, RequestsPerMinute: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +106,11 @@ func TestBudgetRecordsUsageOfAdmittedWork(t *testing.T) {
 	if _, err := bc.Embed(short, texts); !errors.Is(err, tenantlimits.ErrOverBudget) {
 		t.Fatalf("over budget: %v", err)
 	}
+	// Chunks carry the chunker's counts: those are the tokens recorded.
+	counted := pipeline.WithTokenCounts(admitted(e), []int{120, 80})
+	if _, err := tenantlimits.NewBudget(&throttledEmbedder{}).RecordUsage(rec).Embed(counted, texts); err != nil {
+		t.Fatal(err)
+	}
 
 	for _, tc := range []struct {
 		tenant uuid.UUID
@@ -113,12 +119,13 @@ func TestBudgetRecordsUsageOfAdmittedWork(t *testing.T) {
 		{a, usage.Counts{Requests: 1, Tokens: 5, Throttled: 2}},
 		{b, usage.Counts{Requests: 1, Tokens: 5, Throttled: 1}},
 		{c, usage.Counts{Requests: 1, Tokens: 5}},
+		{e, usage.Counts{Requests: 1, Tokens: 200}},
 	} {
 		if got := rec.got[tc.tenant]; got != tc.want {
 			t.Errorf("tenant %s: %+v, want %+v", tc.tenant, got, tc.want)
 		}
 	}
-	if len(rec.got) != 3 {
-		t.Errorf("usage recorded for %d tenants, want 3", len(rec.got))
+	if len(rec.got) != 4 {
+		t.Errorf("usage recorded for %d tenants, want 4", len(rec.got))
 	}
 }
