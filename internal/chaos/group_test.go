@@ -55,7 +55,11 @@ func TestChaosGroupedCommitKill(t *testing.T) {
 	}
 	upload(t, ctx, env, docs, bodies)
 
-	start := workerStarter(t, ctx, env, bin, "TENANTRY_GROUP_DOCS=16")
+	// Slots (and connections) for every document at once: the documents
+	// queued behind the first flip each hold a slot while they wait, and
+	// with fewer slots than documents the tenant counts as backlogged, so
+	// the last ones would be held or deferred instead of claimed.
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_GROUP_DOCS=16", "TENANTRY_CONCURRENCY=16", "TENANTRY_DB_MAX_CONNS=24")
 	ready := func(ctx context.Context) (int, error) {
 		return db.count(ctx, `SELECT count(*) FROM documents WHERE status = 'ready'`)
 	}
