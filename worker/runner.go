@@ -22,6 +22,9 @@ type Runner struct {
 
 	slots chan struct{} // one token per message being handled
 	acks  chan *Message
+	// extends carries the heartbeats' extensions to the batch loops (nil:
+	// the source is no BatchExtender; each heartbeat calls Extend).
+	extends chan extendReq
 
 	mu       sync.Mutex
 	inflight map[*delivery]struct{}
@@ -70,14 +73,18 @@ func New(cfg Config) (*Runner, error) {
 		}
 		cfg.Metrics = m
 	}
-	return &Runner{
+	r := &Runner{
 		cfg:      cfg,
 		log:      cfg.Logger.With(zap.String("runner", cfg.Name)),
 		m:        cfg.Metrics.forRunner(cfg.Name),
 		slots:    make(chan struct{}, cfg.Concurrency),
 		acks:     make(chan *Message, cfg.Concurrency+ackBatch),
 		inflight: map[*delivery]struct{}{},
-	}, nil
+	}
+	if _, ok := cfg.Source.(BatchExtender); ok && cfg.HeartbeatInterval > 0 {
+		r.extends = make(chan extendReq)
+	}
+	return r, nil
 }
 
 // Run receives and handles messages until ctx is cancelled, then drains:
@@ -101,9 +108,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer hardCancel()
 	r.resolveMaxReceives(ops)
 
-	var ackers sync.WaitGroup
+	var ackers, extenders sync.WaitGroup
 	for range r.cfg.Pollers {
 		ackers.Go(func() { r.ackLoop(ops) })
+	}
+	if be, ok := r.cfg.Source.(BatchExtender); ok && r.extends != nil {
+		for range r.cfg.Pollers {
+			extenders.Go(func() { r.extendLoop(ops, be) })
+		}
 	}
 
 	pollCtx, stopPolling := context.WithCancel(ctx)
@@ -141,6 +153,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	close(r.acks)
 	ackers.Wait()
+	if r.extends != nil {
+		close(r.extends) // every heartbeat has stopped: handlers stop theirs before returning
+		extenders.Wait()
+	}
 	r.log.Info("worker stopped", zap.Int64("handled", r.stats.succeeded.Load()+r.stats.failed.Load()))
 	if closed.Load() {
 		return fmt.Errorf("worker: stopped: %w", ErrSourceClosed)

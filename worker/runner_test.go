@@ -296,6 +296,60 @@ func TestRunnerHeartbeatKeepsLongHandlerInvisible(t *testing.T) {
 	}
 }
 
+// plainSource hides a source's ExtendBatch: each heartbeat calls Extend.
+type plainSource struct{ worker.Source }
+
+func TestRunnerHeartbeatsBatched(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		plain   bool
+		batched bool // at least 4 extensions per call on average
+	}{
+		{"batch extender: heartbeats share calls", false, true},
+		{"plain source: one call per heartbeat", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := memSource(workertest.Config{VisibilityTimeout: 2 * time.Second, WaitTime: 100 * time.Millisecond})
+			const n, beats = 20, 3
+			for i := range n {
+				src.Push(fmt.Appendf(nil, "held %d", i), nil)
+			}
+			var s worker.Source = src
+			if tc.plain {
+				s = plainSource{src}
+			}
+			// Every handler runs until the messages were extended beats
+			// times each on average: past the visibility timeout.
+			cfg := baseConfig(s, worker.HandlerFunc(func(ctx context.Context, m *worker.Message) error {
+				for src.Counts().Extends < n*beats {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				return nil
+			}))
+			cfg.Concurrency = n
+			cfg.VisibilityTimeout = 2 * time.Second
+			cfg.HeartbeatInterval = 700 * time.Millisecond
+			rr := start(t, cfg)
+			waitFor(t, "every handler to finish", func() bool { return rr.r.Stats().Acked == n })
+			_ = rr.stop(t)
+			c := src.Counts()
+			if c.Receives != n || c.StaleOps != 0 {
+				t.Errorf("%d receives, %d stale operations: a heartbeat was lost", c.Receives, c.StaleOps)
+			}
+			if got := c.Extends >= 4*c.ExtendCalls; got != tc.batched {
+				t.Errorf("%d extensions in %d calls: batched %v, want %v", c.Extends, c.ExtendCalls, got, tc.batched)
+			}
+		})
+	}
+}
+
 func TestRunnerHeartbeatStopsWhenHandlerEnds(t *testing.T) {
 	t.Parallel()
 	src := memSource(workertest.Config{VisibilityTimeout: time.Second})

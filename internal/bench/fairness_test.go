@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -25,7 +26,8 @@ import (
 // worker settings), how fast B's breaker tripped, and how many of B's
 // messages were parked instead of run. Nothing here asserts a speed.
 // TENANTRY_BENCH=full: A 2,000 documents; otherwise (any other
-// TENANTRY_BENCH value) A 300; unset: skipped. Markdown goes to
+// TENANTRY_BENCH value) A 300; unset: skipped. TENANTRY_FAIR_A sets A's
+// backlog instead (B gets a twentieth of it, at least 30). Markdown goes to
 // $TENANTRY_FAIRNESS_BENCH_DOC when set.
 func TestFairDispatch(t *testing.T) {
 	mode := os.Getenv("TENANTRY_BENCH")
@@ -35,6 +37,13 @@ func TestFairDispatch(t *testing.T) {
 	aDocs, bDocs := 300, 30
 	if mode == "full" {
 		aDocs, bDocs = 2000, 100
+	}
+	if v := os.Getenv("TENANTRY_FAIR_A"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			t.Fatalf("TENANTRY_FAIR_A=%q: want a positive number of documents", v)
+		}
+		aDocs, bDocs = n, max(n/20, 30)
 	}
 	harness.LoadStack(t)
 	bin := harness.Binary(t)
