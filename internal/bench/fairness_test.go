@@ -59,11 +59,13 @@ func TestFairDispatch(t *testing.T) {
 			mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs),
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
-	t.Logf("until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s)", mixed.deferred, mixed.undeferred,
-		mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond))
+	t.Logf("until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s); A's notifications sent in %s; "+
+		"when C was done the worker had %d messages in flight (held or running) and %.0f MB resident (C alone: %.0f MB)",
+		mixed.deferred, mixed.undeferred, mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond),
+		mixed.sendA.Round(time.Millisecond), mixed.inFlight, mixed.rss/(1<<20), alone.rss/(1<<20))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
-			"\n\nOne worker process (concurrency 8, prefetch 8, intake hold 256, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
+			"\n\nOne worker process (concurrency 8, prefetch 8, intake hold 4,096 (the default, 512 x concurrency), breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
 			"Latency: SQS notification sent → document ready. Command: `TENANTRY_BENCH=" + mode +
 			" go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
@@ -82,6 +84,11 @@ type starvation struct {
 	// the worker process's CPU time.
 	deferred, undeferred int
 	cpu                  time.Duration
+	// How long sending A's notifications took, and the worker's messages
+	// in flight and resident memory when C was done.
+	sendA    time.Duration
+	inFlight int
+	rss      float64
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -139,6 +146,7 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	defer func() { _ = w.Stop(30 * time.Second) }()
 
 	var bSent, cSent time.Time
+	start := time.Now()
 	for _, d := range docs {
 		switch {
 		case d.tenant == b && bSent.IsZero():
@@ -175,6 +183,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	if m, err := w.Metrics(ctx); err == nil {
 		out.deferred = int(m.Sum("tenantry_breaker_events_total", `event="defer"`))
 		out.undeferred = int(m.Sum("tenantry_breaker_events_total", `event="undefer"`))
+		out.inFlight = int(m.Sum("tenantry_worker_in_flight", `runner="documents"`))
+		out.rss = m.Sum("process_resident_memory_bytes")
+	}
+	if aDocs > 0 && !bSent.IsZero() {
+		out.sendA = bSent.Sub(start)
 	}
 	out.cpu, _ = w.CPU()
 	lats := make([]time.Duration, 0, 20)
