@@ -122,9 +122,17 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer stopPolling()
 	var closed atomic.Bool
 	var pollers sync.WaitGroup
-	for range r.cfg.Pollers {
+	extra := 0
+	if r.cfg.Burst != nil {
+		extra = r.cfg.ExtraPollers
+	}
+	for i := range r.cfg.Pollers + extra {
+		var when func() bool
+		if i >= r.cfg.Pollers {
+			when = r.cfg.Burst
+		}
 		pollers.Go(func() {
-			if r.poll(pollCtx, hard, ops) {
+			if r.poll(pollCtx, hard, ops, when) {
 				closed.Store(true)
 				stopPolling()
 			}
@@ -164,10 +172,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// poll receives while ctx is live. It reports whether the source is closed.
-func (r *Runner) poll(ctx, hard, ops context.Context) (closed bool) {
+// poll receives while ctx is live (and, if when is not nil, while when
+// reports true). It reports whether the source is closed.
+func (r *Runner) poll(ctx, hard, ops context.Context, when func() bool) (closed bool) {
 	failures := 0
 	for {
+		if when != nil && !waitUntil(ctx, when) {
+			return false
+		}
 		// Wait for one free slot, then take any others free, up to a batch.
 		select {
 		case <-ctx.Done():
@@ -463,6 +475,19 @@ func (r *Runner) releaseAll(ops context.Context) int {
 	}
 	r.release(ops, msgs)
 	return len(ds)
+}
+
+// burstCheck is how often an extra poller checks Config.Burst while false.
+const burstCheck = 20 * time.Millisecond
+
+// waitUntil waits until cond reports true (false: ctx ended first).
+func waitUntil(ctx context.Context, cond func() bool) bool {
+	for !cond() {
+		if !sleep(ctx, burstCheck) {
+			return false
+		}
+	}
+	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

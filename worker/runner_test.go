@@ -296,6 +296,53 @@ func TestRunnerHeartbeatKeepsLongHandlerInvisible(t *testing.T) {
 	}
 }
 
+// receiveCounter counts a source's receives and the most at once.
+type receiveCounter struct {
+	worker.Source
+	now, most, calls atomic.Int64
+}
+
+func (c *receiveCounter) Receive(ctx context.Context, n int) ([]*worker.Message, error) {
+	c.calls.Add(1)
+	now := c.now.Add(1)
+	for m := c.most.Load(); now > m && !c.most.CompareAndSwap(m, now); m = c.most.Load() {
+	}
+	defer c.now.Add(-1)
+	return c.Source.Receive(ctx, n)
+}
+
+// Extra pollers receive only in a burst: with Burst false the runner
+// long-polls with Pollers receives at once, with it true with
+// Pollers+ExtraPollers.
+func TestRunnerExtraPollersOnlyInABurst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		burst bool
+		most  int64
+	}{
+		{"idle: the base pollers only", false, 1},
+		{"burst: the extra pollers too", true, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &receiveCounter{Source: memSource(workertest.Config{WaitTime: 50 * time.Millisecond})}
+			cfg := baseConfig(src, worker.HandlerFunc(func(context.Context, *worker.Message) error { return nil }))
+			cfg.Pollers, cfg.ExtraPollers = 1, 3
+			cfg.Burst = func() bool { return tc.burst }
+			rr := start(t, cfg)
+			// 20 long polls of the base poller: time for every extra one to
+			// have polled too, were it allowed.
+			waitFor(t, "20 receives", func() bool { return src.calls.Load() >= 20 && src.most.Load() >= tc.most })
+			_ = rr.stop(t)
+			if got := src.most.Load(); got != tc.most {
+				t.Errorf("%d receives at once, want %d", got, tc.most)
+			}
+		})
+	}
+}
+
 // plainSource hides a source's ExtendBatch: each heartbeat calls Extend.
 type plainSource struct{ worker.Source }
 

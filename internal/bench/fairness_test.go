@@ -27,7 +27,9 @@ import (
 // messages were parked instead of run. Nothing here asserts a speed.
 // TENANTRY_BENCH=full: A 2,000 documents; otherwise (any other
 // TENANTRY_BENCH value) A 300; unset: skipped. TENANTRY_FAIR_A sets A's
-// backlog instead (B gets a twentieth of it, at least 30). Markdown goes to
+// backlog instead (B gets a twentieth of it, at least 30);
+// TENANTRY_FAIR_PREQUEUE queues A's and B's before the worker starts (see
+// starvationRun). Markdown goes to
 // $TENANTRY_FAIRNESS_BENCH_DOC when set.
 func TestFairDispatch(t *testing.T) {
 	mode := os.Getenv("TENANTRY_BENCH")
@@ -139,25 +141,40 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=5", "TENANTRY_BACKOFF_BASE=100ms"}
 	// Experiments: TENANTRY_FAIRNESS_SETTINGS adds worker settings (KEY=VALUE, space-separated).
 	settings = append(settings, strings.Fields(os.Getenv("TENANTRY_FAIRNESS_SETTINGS"))...)
+	var aDone, bSent, cSent time.Time
+	start := time.Now()
+	send := func(ds []doc) {
+		for _, d := range ds {
+			switch {
+			case d.tenant == b && bSent.IsZero():
+				bSent = time.Now()
+				aDone = bSent
+			case d.tenant == c && cSent.IsZero():
+				cSent = time.Now()
+			}
+			if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// TENANTRY_FAIR_PREQUEUE set: A's and B's notifications are all in the
+	// queue before the worker starts (a backlog the worker finds), and B's
+	// trip counts from the worker's start; otherwise they are sent, in
+	// order, while the worker runs.
+	late := docs
+	if os.Getenv("TENANTRY_FAIR_PREQUEUE") != "" {
+		send(docs[:len(docs)-20])
+		late = docs[len(docs)-20:]
+	}
 	w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: settings}, logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = w.Stop(30 * time.Second) }()
-
-	var bSent, cSent time.Time
-	start := time.Now()
-	for _, d := range docs {
-		switch {
-		case d.tenant == b && bSent.IsZero():
-			bSent = time.Now()
-		case d.tenant == c && cSent.IsZero():
-			cSent = time.Now()
-		}
-		if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
-			t.Fatal(err)
-		}
+	if len(late) < len(docs) {
+		bSent = time.Now()
 	}
+	send(late)
 	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
 	var ready []time.Time
 	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -186,8 +203,8 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		out.inFlight = int(m.Sum("tenantry_worker_in_flight", `runner="documents"`))
 		out.rss = m.Sum("process_resident_memory_bytes")
 	}
-	if aDocs > 0 && !bSent.IsZero() {
-		out.sendA = bSent.Sub(start)
+	if aDocs > 0 && !aDone.IsZero() {
+		out.sendA = aDone.Sub(start)
 	}
 	out.cpu, _ = w.CPU()
 	lats := make([]time.Duration, 0, 20)
