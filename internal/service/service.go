@@ -411,8 +411,8 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
-		// While the intake holds messages, a backlog is coming in: three
-		// times as many pollers reach the other tenants' messages behind it
+		// While the intake holds messages, a backlog is coming in: four
+		// times the pollers reach the other tenants' messages behind it
 		// sooner (held messages cost no HEAD, verification or transaction).
 		ExtraPollers: 3 * max(cfg.Pollers, worker.DefaultPollers), Burst: func() bool { return intake.Held() > 0 },
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
