@@ -106,7 +106,11 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 	for i := range forged {
 		key := fmt.Sprintf("%s/forged-%d/a.txt", victim, i)
 		e.upload(key, e.tenant, nil) // the attacker's own envelope, under the victim's prefix
-		go func() { errs <- e.event("ObjectCreated:Put", key, "0001") }()
+		body := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}]}`,
+			e.bucket, e.bucket, key)
+		m := &worker.Message{ID: fmt.Sprintf("forged-%d", i), Body: []byte(body)}
+		go func() { errs <- e.h.Handle(context.Background(), m) }()
 	}
 	for range forged {
 		if err := <-errs; worker.ReasonOf(err) != "binding_mismatch" || !worker.IsPermanent(err) {
