@@ -45,6 +45,13 @@ type Config struct {
 	Pollers int
 	// BatchSize is the most messages one receive asks for (1..10).
 	BatchSize int
+	// ExtraPollers receive, besides Pollers, only while Burst reports true
+	// (checked before each receive, and every 20ms while false): more
+	// receive parallelism while messages come in bulk (a worker holding a
+	// backlog it received ahead), no more long polls than Pollers when idle.
+	// Ignored without Burst.
+	ExtraPollers int
+	Burst        func() bool
 
 	// VisibilityTimeout is how long a received message stays hidden; the
 	// heartbeat extends it by this much. Set it to the source's
@@ -156,6 +163,7 @@ func (c Config) validate() error {
 	check(c.Handler != nil, "Handler is required")
 	check(c.Concurrency > 0, "Concurrency must be positive, got %d", c.Concurrency)
 	check(c.Pollers > 0, "Pollers must be positive, got %d", c.Pollers)
+	check(c.ExtraPollers >= 0, "ExtraPollers must not be negative, got %d", c.ExtraPollers)
 	check(c.BatchSize >= 1 && c.BatchSize <= 10, "BatchSize must be 1..10, got %d", c.BatchSize)
 	check(c.VisibilityTimeout >= time.Second && c.VisibilityTimeout <= MaxVisibility,
 		"VisibilityTimeout must be 1s..12h, got %s", c.VisibilityTimeout)

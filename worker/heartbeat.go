@@ -10,7 +10,8 @@ import (
 )
 
 // heartbeat keeps one running message invisible: every HeartbeatInterval it
-// extends the visibility by VisibilityTimeout, then calls OnHeartbeat with
+// extends the visibility by VisibilityTimeout (batched with other messages'
+// heartbeats when the source is a BatchExtender), then calls OnHeartbeat with
 // the handler's latest progress. It is throttled by construction: progress
 // recorded between ticks costs nothing.
 type heartbeat struct {
@@ -44,9 +45,7 @@ func (r *Runner) startHeartbeat(ops context.Context, d *delivery, st *msgState, 
 				return
 			case <-t.C:
 			}
-			ectx, ecancel := context.WithTimeout(ctx, r.cfg.SourceTimeout)
-			err := r.cfg.Source.Extend(ectx, d.msg, r.cfg.VisibilityTimeout)
-			ecancel()
+			err := r.extend(ctx, d.msg)
 			if ctx.Err() != nil {
 				return
 			}

@@ -22,6 +22,9 @@ type Runner struct {
 
 	slots chan struct{} // one token per message being handled
 	acks  chan *Message
+	// extends carries the heartbeats' extensions to the batch loops (nil:
+	// the source is no BatchExtender; each heartbeat calls Extend).
+	extends chan extendReq
 
 	mu       sync.Mutex
 	inflight map[*delivery]struct{}
@@ -70,14 +73,18 @@ func New(cfg Config) (*Runner, error) {
 		}
 		cfg.Metrics = m
 	}
-	return &Runner{
+	r := &Runner{
 		cfg:      cfg,
 		log:      cfg.Logger.With(zap.String("runner", cfg.Name)),
 		m:        cfg.Metrics.forRunner(cfg.Name),
 		slots:    make(chan struct{}, cfg.Concurrency),
 		acks:     make(chan *Message, cfg.Concurrency+ackBatch),
 		inflight: map[*delivery]struct{}{},
-	}, nil
+	}
+	if _, ok := cfg.Source.(BatchExtender); ok && cfg.HeartbeatInterval > 0 {
+		r.extends = make(chan extendReq)
+	}
+	return r, nil
 }
 
 // Run receives and handles messages until ctx is cancelled, then drains:
@@ -101,18 +108,31 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer hardCancel()
 	r.resolveMaxReceives(ops)
 
-	var ackers sync.WaitGroup
+	var ackers, extenders sync.WaitGroup
 	for range r.cfg.Pollers {
 		ackers.Go(func() { r.ackLoop(ops) })
+	}
+	if be, ok := r.cfg.Source.(BatchExtender); ok && r.extends != nil {
+		for range r.cfg.Pollers {
+			extenders.Go(func() { r.extendLoop(ops, be) })
+		}
 	}
 
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	var closed atomic.Bool
 	var pollers sync.WaitGroup
-	for range r.cfg.Pollers {
+	extra := 0
+	if r.cfg.Burst != nil {
+		extra = r.cfg.ExtraPollers
+	}
+	for i := range r.cfg.Pollers + extra {
+		var when func() bool
+		if i >= r.cfg.Pollers {
+			when = r.cfg.Burst
+		}
 		pollers.Go(func() {
-			if r.poll(pollCtx, hard, ops) {
+			if r.poll(pollCtx, hard, ops, when) {
 				closed.Store(true)
 				stopPolling()
 			}
@@ -141,6 +161,10 @@ func (r *Runner) Run(ctx context.Context) error {
 	}
 	close(r.acks)
 	ackers.Wait()
+	if r.extends != nil {
+		close(r.extends) // every heartbeat has stopped: handlers stop theirs before returning
+		extenders.Wait()
+	}
 	r.log.Info("worker stopped", zap.Int64("handled", r.stats.succeeded.Load()+r.stats.failed.Load()))
 	if closed.Load() {
 		return fmt.Errorf("worker: stopped: %w", ErrSourceClosed)
@@ -148,10 +172,14 @@ func (r *Runner) Run(ctx context.Context) error {
 	return nil
 }
 
-// poll receives while ctx is live. It reports whether the source is closed.
-func (r *Runner) poll(ctx, hard, ops context.Context) (closed bool) {
+// poll receives while ctx is live (and, if when is not nil, while when
+// reports true). It reports whether the source is closed.
+func (r *Runner) poll(ctx, hard, ops context.Context, when func() bool) (closed bool) {
 	failures := 0
 	for {
+		if when != nil && !waitUntil(ctx, when) {
+			return false
+		}
 		// Wait for one free slot, then take any others free, up to a batch.
 		select {
 		case <-ctx.Done():
@@ -447,6 +475,19 @@ func (r *Runner) releaseAll(ops context.Context) int {
 	}
 	r.release(ops, msgs)
 	return len(ds)
+}
+
+// burstCheck is how often an extra poller checks Config.Burst while false.
+const burstCheck = 20 * time.Millisecond
+
+// waitUntil waits until cond reports true (false: ctx ended first).
+func waitUntil(ctx context.Context, cond func() bool) bool {
+	for !cond() {
+		if !sleep(ctx, burstCheck) {
+			return false
+		}
+	}
+	return true
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

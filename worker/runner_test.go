@@ -296,6 +296,107 @@ func TestRunnerHeartbeatKeepsLongHandlerInvisible(t *testing.T) {
 	}
 }
 
+// receiveCounter counts a source's receives and the most at once.
+type receiveCounter struct {
+	worker.Source
+	now, most, calls atomic.Int64
+}
+
+func (c *receiveCounter) Receive(ctx context.Context, n int) ([]*worker.Message, error) {
+	c.calls.Add(1)
+	now := c.now.Add(1)
+	for m := c.most.Load(); now > m && !c.most.CompareAndSwap(m, now); m = c.most.Load() {
+	}
+	defer c.now.Add(-1)
+	return c.Source.Receive(ctx, n)
+}
+
+// Extra pollers receive only in a burst: with Burst false the runner
+// long-polls with Pollers receives at once, with it true with
+// Pollers+ExtraPollers.
+func TestRunnerExtraPollersOnlyInABurst(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		burst bool
+		most  int64
+	}{
+		{"idle: the base pollers only", false, 1},
+		{"burst: the extra pollers too", true, 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := &receiveCounter{Source: memSource(workertest.Config{WaitTime: 50 * time.Millisecond})}
+			cfg := baseConfig(src, worker.HandlerFunc(func(context.Context, *worker.Message) error { return nil }))
+			cfg.Pollers, cfg.ExtraPollers = 1, 3
+			cfg.Burst = func() bool { return tc.burst }
+			rr := start(t, cfg)
+			// 20 long polls of the base poller: time for every extra one to
+			// have polled too, were it allowed.
+			waitFor(t, "20 receives", func() bool { return src.calls.Load() >= 20 && src.most.Load() >= tc.most })
+			_ = rr.stop(t)
+			if got := src.most.Load(); got != tc.most {
+				t.Errorf("%d receives at once, want %d", got, tc.most)
+			}
+		})
+	}
+}
+
+// plainSource hides a source's ExtendBatch: each heartbeat calls Extend.
+type plainSource struct{ worker.Source }
+
+func TestRunnerHeartbeatsBatched(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		plain   bool
+		batched bool // at least 4 extensions per call on average
+	}{
+		{"batch extender: heartbeats share calls", false, true},
+		{"plain source: one call per heartbeat", true, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			src := memSource(workertest.Config{VisibilityTimeout: 2 * time.Second, WaitTime: 100 * time.Millisecond})
+			const n, beats = 20, 3
+			for i := range n {
+				src.Push(fmt.Appendf(nil, "held %d", i), nil)
+			}
+			var s worker.Source = src
+			if tc.plain {
+				s = plainSource{src}
+			}
+			// Every handler runs until the messages were extended beats
+			// times each on average: past the visibility timeout.
+			cfg := baseConfig(s, worker.HandlerFunc(func(ctx context.Context, m *worker.Message) error {
+				for src.Counts().Extends < n*beats {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
+				return nil
+			}))
+			cfg.Concurrency = n
+			cfg.VisibilityTimeout = 2 * time.Second
+			cfg.HeartbeatInterval = 700 * time.Millisecond
+			rr := start(t, cfg)
+			waitFor(t, "every handler to finish", func() bool { return rr.r.Stats().Acked == n })
+			_ = rr.stop(t)
+			c := src.Counts()
+			if c.Receives != n || c.StaleOps != 0 {
+				t.Errorf("%d receives, %d stale operations: a heartbeat was lost", c.Receives, c.StaleOps)
+			}
+			if got := c.Extends >= 4*c.ExtendCalls; got != tc.batched {
+				t.Errorf("%d extensions in %d calls: batched %v, want %v", c.Extends, c.ExtendCalls, got, tc.batched)
+			}
+		})
+	}
+}
+
 func TestRunnerHeartbeatStopsWhenHandlerEnds(t *testing.T) {
 	t.Parallel()
 	src := memSource(workertest.Config{VisibilityTimeout: time.Second})

@@ -88,7 +88,7 @@ echo "==> extraction fidelity: $fidelity_cmd"
 TENANTRY_FIDELITY_DOC="$out/extraction-fidelity.md" go test -count=1 -run '^TestFidelityReport$' -v ./internal/extract
 
 # Fair dispatch: the starvation scenario through the real worker (short form;
-# TENANTRY_FAIRNESS_MODE=full queues 2,000 of tenant A's documents).
+# TENANTRY_FAIRNESS_MODE=full adds a backlog of 10,000 of tenant A's documents to 300 and 2,000).
 fair_cmd="TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} go test -count=1 -timeout 60m -run '^TestFairDispatch\$' -v ./internal/bench"
 echo "==> fair dispatch: $fair_cmd"
 TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} TENANTRY_FAIRNESS_BENCH_DOC="$out/fairness-benchmarks.md" \

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -20,43 +21,67 @@ import (
 
 // TestFairDispatch measures the issue's starvation scenario through the real
 // worker process: tenant A's backlog is queued first, tenant B's documents
-// all fail permanently, then tenant C sends 20 documents. It reports C's
-// p99 notification→ready latency as a ratio to C alone (same run, same
-// worker settings), how fast B's breaker tripped, and how many of B's
-// messages were parked instead of run. Nothing here asserts a speed.
-// TENANTRY_BENCH=full: A 2,000 documents; otherwise (any other
-// TENANTRY_BENCH value) A 300; unset: skipped. Markdown goes to
+// all fail permanently, then tenant C sends 20 documents. For each size of
+// A's backlog it reports C's p99 notification→ready latency as a ratio to
+// C alone measured just before (same run, same worker settings), how fast
+// B's breaker tripped, and how many of B's messages were parked instead of
+// run. Nothing here asserts a speed.
+//
+// A's backlog sizes: TENANTRY_BENCH=full 300, 2,000 and 10,000 documents;
+// any other TENANTRY_BENCH value 300 and 2,000; unset: skipped.
+// TENANTRY_FAIR_A sets them instead (comma-separated); B gets a twentieth
+// of A, at least 30. TENANTRY_FAIR_PREQUEUE queues A's and B's before the
+// worker starts (see starvationRun). Markdown goes to
 // $TENANTRY_FAIRNESS_BENCH_DOC when set.
 func TestFairDispatch(t *testing.T) {
 	mode := os.Getenv("TENANTRY_BENCH")
 	if mode == "" {
 		t.Skip("TENANTRY_BENCH not set: the fairness measurement runs in make bench")
 	}
-	aDocs, bDocs := 300, 30
+	sizes := []int{300, 2000}
 	if mode == "full" {
-		aDocs, bDocs = 2000, 100
+		sizes = append(sizes, 10000)
+	}
+	if v := os.Getenv("TENANTRY_FAIR_A"); v != "" {
+		sizes = sizes[:0]
+		for f := range strings.SplitSeq(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n < 1 {
+				t.Fatalf("TENANTRY_FAIR_A=%q: want positive numbers of documents, comma-separated", v)
+			}
+			sizes = append(sizes, n)
+		}
 	}
 	harness.LoadStack(t)
 	bin := harness.Binary(t)
-	alone := starvationRun(t, bin, 0, 0)
-	mixed := starvationRun(t, bin, aDocs, bDocs)
-	ratio := float64(mixed.cP99) / float64(alone.cP99)
 	lines := []string{
-		"| scenario | C p50 | C p99 | C p99 / alone | B tripped after | B run / parked | A ready when C done |",
-		"|---|---|---|---|---|---|---|",
-		fmt.Sprintf("| C alone (20 docs) | %s | %s | 1.00 | – | – | – |", alone.cP50.Round(time.Millisecond), alone.cP99.Round(time.Millisecond)),
-		fmt.Sprintf("| A %d queued first, B %d all failing, C 20 | %s | %s | %.2f | %s | %d / %d | %d of %d |", aDocs, bDocs,
-			mixed.cP50.Round(time.Millisecond), mixed.cP99.Round(time.Millisecond), ratio, mixed.bTrip.Round(time.Millisecond),
-			mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs),
+		"| A queued first, B all failing, then C 20 | C alone p99 | C p50 | C p99 | C p99 / alone | B tripped after | B run / parked | A ready when C done | A deferred |",
+		"|---|---|---|---|---|---|---|---|---|",
+	}
+	for _, aDocs := range sizes {
+		bDocs := max(aDocs/20, 30)
+		alone := starvationRun(t, bin, 0, 0)
+		mixed := starvationRun(t, bin, aDocs, bDocs)
+		ratio := float64(mixed.cP99) / float64(alone.cP99)
+		lines = append(lines, fmt.Sprintf("| A %d, B %d | %s | %s | %s | **%.2f** | %s | %d / %d | %d of %d | %d |", aDocs, bDocs,
+			alone.cP99.Round(time.Millisecond), mixed.cP50.Round(time.Millisecond), mixed.cP99.Round(time.Millisecond), ratio,
+			mixed.bTrip.Round(time.Millisecond), mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs, mixed.deferred))
+		t.Logf("A %d: until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s); A's notifications sent in %s; "+
+			"when C was done the worker had %d messages in flight (held or running) and %.0f MB resident (C alone: %.0f MB)",
+			aDocs, mixed.deferred, mixed.undeferred, mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond),
+			mixed.sendA.Round(time.Millisecond), mixed.inFlight, mixed.rss/(1<<20), alone.rss/(1<<20))
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
-	t.Logf("until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s)", mixed.deferred, mixed.undeferred,
-		mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
+		how := "sent one by one while the worker runs"
+		if os.Getenv("TENANTRY_FAIR_PREQUEUE") != "" {
+			how = "all in the queue before the worker starts"
+		}
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
-			"\n\nOne worker process (concurrency 8, prefetch 8, intake hold 256, breaker: 5 consecutive permanent failures), the local stack, offline embedder. " +
-			"Latency: SQS notification sent → document ready. Command: `TENANTRY_BENCH=" + mode +
-			" go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
+			"\n\nOne worker process per row and per baseline (concurrency 8, prefetch 8, the default intake hold of 512 x concurrency = 4,096, " +
+			"breaker: 5 consecutive permanent failures), the local stack, offline embedder. A's and B's notifications are " + how +
+			"; C's follow. Latency: C's SQS notification sent → document ready; each row's ratio is to C alone measured just before it. " +
+			"Command: `TENANTRY_BENCH=" + mode + " go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -73,6 +98,11 @@ type starvation struct {
 	// the worker process's CPU time.
 	deferred, undeferred int
 	cpu                  time.Duration
+	// How long sending A's notifications took, and the worker's messages
+	// in flight and resident memory when C was done.
+	sendA    time.Duration
+	inFlight int
+	rss      float64
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -123,24 +153,40 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		"TENANTRY_BREAKER_CONSECUTIVE_FAILURES=5", "TENANTRY_BACKOFF_BASE=100ms"}
 	// Experiments: TENANTRY_FAIRNESS_SETTINGS adds worker settings (KEY=VALUE, space-separated).
 	settings = append(settings, strings.Fields(os.Getenv("TENANTRY_FAIRNESS_SETTINGS"))...)
+	var aDone, bSent, cSent time.Time
+	start := time.Now()
+	send := func(ds []doc) {
+		for _, d := range ds {
+			switch {
+			case d.tenant == b && bSent.IsZero():
+				bSent = time.Now()
+				aDone = bSent
+			case d.tenant == c && cSent.IsZero():
+				cSent = time.Now()
+			}
+			if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// TENANTRY_FAIR_PREQUEUE set: A's and B's notifications are all in the
+	// queue before the worker starts (a backlog the worker finds), and B's
+	// trip counts from the worker's start; otherwise they are sent, in
+	// order, while the worker runs.
+	late := docs
+	if os.Getenv("TENANTRY_FAIR_PREQUEUE") != "" {
+		send(docs[:len(docs)-20])
+		late = docs[len(docs)-20:]
+	}
 	w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: settings}, logf)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = w.Stop(30 * time.Second) }()
-
-	var bSent, cSent time.Time
-	for _, d := range docs {
-		switch {
-		case d.tenant == b && bSent.IsZero():
-			bSent = time.Now()
-		case d.tenant == c && cSent.IsZero():
-			cSent = time.Now()
-		}
-		if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
-			t.Fatal(err)
-		}
+	if len(late) < len(docs) {
+		bSent = time.Now()
 	}
+	send(late)
 	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
 	var ready []time.Time
 	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -166,6 +212,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	if m, err := w.Metrics(ctx); err == nil {
 		out.deferred = int(m.Sum("tenantry_breaker_parked_total", `kind="deferred"`))
 		out.undeferred = int(m.Sum("tenantry_breaker_released_total", `kind="deferred"`))
+		out.inFlight = int(m.Sum("tenantry_worker_in_flight", `runner="documents"`))
+		out.rss = m.Sum("process_resident_memory_bytes")
+	}
+	if aDocs > 0 && !aDone.IsZero() {
+		out.sendA = aDone.Sub(start)
 	}
 	out.cpu, _ = w.CPU()
 	lats := make([]time.Duration, 0, 20)

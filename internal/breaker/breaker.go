@@ -36,6 +36,8 @@ type Breaker struct {
 	db  Gateway
 	m   *Metrics
 	log *zap.Logger
+
+	deferrer deferrer
 }
 
 // New validates cfg (after defaults) and returns a Breaker on db. m and
@@ -285,7 +287,22 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // never deferred. A new message of a closed breaker whose tenant still has
 // work parked before the breaker closed is deferred behind it, so a
 // tenant's work runs in order after its breaker closes.
+//
+// Backlogged messages of one tenant arriving together are kept in one
+// transaction (group commit): a backlog overflowing the worker's intake
+// costs one commit per batch, not one per message.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
+	if backlogged {
+		n, open, err := b.keepDeferred(ctx, scope, m)
+		if err != nil {
+			return Decision{}, fmt.Errorf("breaker: guard: %w", err)
+		}
+		if !open {
+			b.kept(scope, m, ReasonDeferred, "defer", n)
+			return Decision{Kept: ReasonDeferred}, nil
+		}
+		// The breaker is not closed: decided one by one (enter).
+	}
 	d, err := b.enter(ctx, scope, m, mode{keep: true, backlogged: backlogged})
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: guard: %w", err)

@@ -3,8 +3,10 @@ package breaker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -13,6 +15,7 @@ import (
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
+	"github.com/tenantry/tenantry/worker"
 )
 
 // A tenant whose messages keep failing trips its breaker; its next verified
@@ -485,5 +488,77 @@ func TestNewWorkWaitsBehindParkedWork(t *testing.T) {
 	}
 	if d := guard(tenant, "after-refused", nil); d.Kept != "" {
 		t.Fatalf("a refused row held a new message back: %+v", d)
+	}
+}
+
+// countingGateway counts the tenant transactions begun through it.
+type countingGateway struct {
+	breaker.Gateway
+	txs atomic.Int64
+}
+
+func (g *countingGateway) WithTenant(ctx context.Context, scope tenantdb.Scope, fn func(context.Context, tenantdb.Tx) error) error {
+	g.txs.Add(1)
+	return g.Gateway.WithTenant(ctx, scope, fn)
+}
+
+// A backlog overflowing the worker's intake arrives at once: its messages
+// are deferred together, far fewer transactions than messages, each kept
+// exactly once (a redelivery in the same burst too), before any Guard
+// returns; a lone message is not held back for a batch.
+func TestGuardDefersABacklogInBatches(t *testing.T) {
+	t.Parallel()
+	ctx := ctxT(t)
+	e := newEnv(t, breaker.Config{})
+	gw := &countingGateway{Gateway: e.gw}
+	b, err := breaker.New(breaker.Config{}, gw, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tenant := uuid.New()
+	const n = 40
+	type job struct {
+		m     *worker.Message
+		scope tenantdb.Scope
+	}
+	jobs := make([]job, 0, n+1)
+	for i := range n {
+		m := e.deleteJob(t, tenant, "d", fmt.Sprintf("burst-%02d", i))
+		jobs = append(jobs, job{m, e.verify(t, m)})
+	}
+	jobs = append(jobs, jobs[7]) // a redelivery in the same burst
+	go0 := make(chan struct{})
+	var wg sync.WaitGroup
+	kept := make([]string, len(jobs))
+	for i, j := range jobs {
+		wg.Go(func() {
+			<-go0
+			d, err := b.Guard(ctx, j.scope, j.m, true)
+			if err != nil {
+				t.Error(err)
+			}
+			kept[i] = d.Kept
+		})
+	}
+	close(go0)
+	wg.Wait()
+	for i, k := range kept {
+		if k != breaker.ReasonDeferred {
+			t.Errorf("message %d: kept %q, want deferred", i, k)
+		}
+	}
+	if st := e.status(t, tenant); st.Parked != n {
+		t.Errorf("%d kept, want %d (each once)", st.Parked, n)
+	}
+	if txs := gw.txs.Load(); txs > n/4 {
+		t.Errorf("%d transactions for %d deferrals: not batched", txs, len(jobs))
+	}
+	before := gw.txs.Load()
+	lone := e.deleteJob(t, tenant, "d", "lone")
+	if d, err := b.Guard(ctx, e.verify(t, lone), lone, true); err != nil || d.Kept != breaker.ReasonDeferred {
+		t.Fatalf("lone message: %+v %v", d, err)
+	}
+	if txs := gw.txs.Load() - before; txs != 1 {
+		t.Errorf("lone message: %d transactions, want 1", txs)
 	}
 }

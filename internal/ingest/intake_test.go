@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tenantry/tenantry/internal/breaker"
+	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
@@ -71,6 +72,65 @@ func TestIntakeHoldsBeforeTheGate(t *testing.T) {
 	}
 	if in.Held() != 0 {
 		t.Fatalf("%d still held", in.Held())
+	}
+}
+
+// Attacker side of a held backlog: messages forged under a stalled tenant's
+// key prefix (signed for the attacker's own tenant) are held behind it, then
+// pass when it has not moved for MaxWait and take the durable path, where
+// the gate refuses them before anything is decided for the victim: nothing
+// deferred or parked under either tenant, no outcome counted against the
+// victim's breaker, no slot asked under the victim's share.
+func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
+	t.Parallel()
+	e := newSidecarEnv(t)
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10, MaxWait: 50 * time.Millisecond})
+	b, err := breaker.New(breaker.Config{}, e.h.DB, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slots, err := dispatch.New(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h.Intake, e.h.Breaker = in, b
+	e.h.Dispatch = &tenantlimits.Dispatcher{Scheduler: slots, Limits: tenantlimits.NewCache(e.h.DB, time.Minute), DeferAfter: 1}
+	victim := uuid.New()
+	stuck, err := in.Enter(context.Background(), victim.String()) // the victim's work hangs: its line does not move
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stuck.Done()
+	const forged = 3
+	errs := make(chan error, forged)
+	for i := range forged {
+		key := fmt.Sprintf("%s/forged-%d/a.txt", victim, i)
+		e.upload(key, e.tenant, nil) // the attacker's own envelope, under the victim's prefix
+		body := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}]}`,
+			e.bucket, e.bucket, key)
+		m := &worker.Message{ID: fmt.Sprintf("forged-%d", i), Body: []byte(body)}
+		go func() { errs <- e.h.Handle(context.Background(), m) }()
+	}
+	for range forged {
+		if err := <-errs; worker.ReasonOf(err) != "binding_mismatch" || !worker.IsPermanent(err) {
+			t.Fatalf("forged message: %v, want a permanent binding_mismatch", err)
+		}
+	}
+	for q, want := range map[string]int{
+		`SELECT count(*) FROM parked_messages`:                            0,
+		`SELECT count(*) FROM tenant_breakers`:                            0,
+		`SELECT count(*) FROM documents WHERE document_id LIKE 'forged%'`: 0,
+	} {
+		if n := e.n(q); n != want {
+			t.Errorf("%s: %d, want %d", q, n, want)
+		}
+	}
+	if st := slots.Stats(); len(st.Running) != 0 || len(st.Waiting) != 0 || st.Busy != 0 {
+		t.Errorf("a forged message asked for a slot: %+v", st)
+	}
+	if in.Held() != 0 {
+		t.Errorf("%d still held", in.Held())
 	}
 }
 

@@ -89,8 +89,9 @@ type Config struct {
 	Prefetch int
 	// Hold is how many more messages the worker receives to hold, before
 	// verifying them, while the tenant their key names already has a
-	// backlog here (tenantlimits.Intake; default 32 x Concurrency;
-	// negative: 0).
+	// backlog here (tenantlimits.Intake; default 512 x Concurrency;
+	// negative: 0). A held message costs about 30 KB of memory and a
+	// tenth of a visibility extension per heartbeat interval (batched).
 	Hold int
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
@@ -149,7 +150,7 @@ func (c Config) withDefaults() Config {
 	}
 	switch {
 	case c.Hold == 0:
-		c.Hold = 32 * max(c.Concurrency, 1)
+		c.Hold = 512 * max(c.Concurrency, 1)
 	case c.Hold < 0:
 		c.Hold = 0
 	}
@@ -413,6 +414,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		// While the intake holds messages, a backlog is coming in: four
+		// times the pollers reach the other tenants' messages behind it
+		// sooner (held messages cost no HEAD, verification or transaction).
+		ExtraPollers: 3 * max(cfg.Pollers, worker.DefaultPollers), Burst: func() bool { return intake.Held() > 0 },
 		MaxReceiveCount: cfg.MaxReceiveCount, DrainTimeout: cfg.DrainTimeout,
 		Logger: logger,
 	})

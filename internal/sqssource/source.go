@@ -24,11 +24,14 @@ type API interface {
 	ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput, optFns ...func(*sqs.Options)) (*sqs.ReceiveMessageOutput, error)
 	DeleteMessageBatch(ctx context.Context, in *sqs.DeleteMessageBatchInput, optFns ...func(*sqs.Options)) (*sqs.DeleteMessageBatchOutput, error)
 	ChangeMessageVisibility(ctx context.Context, in *sqs.ChangeMessageVisibilityInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityOutput, error)
+	ChangeMessageVisibilityBatch(ctx context.Context, in *sqs.ChangeMessageVisibilityBatchInput, optFns ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error)
 	SendMessage(ctx context.Context, in *sqs.SendMessageInput, optFns ...func(*sqs.Options)) (*sqs.SendMessageOutput, error)
 	GetQueueAttributes(ctx context.Context, in *sqs.GetQueueAttributesInput, optFns ...func(*sqs.Options)) (*sqs.GetQueueAttributesOutput, error)
 }
 
 var _ API = (*sqs.Client)(nil)
+
+var _ worker.BatchExtender = (*Source)(nil)
 
 // Defaults for Config.
 const (
@@ -280,6 +283,48 @@ func (s *Source) Extend(ctx context.Context, m *worker.Message, d time.Duration)
 	return nil
 }
 
+// ExtendBatch implements worker.BatchExtender (ChangeMessageVisibilityBatch,
+// at most 10 messages).
+func (s *Source) ExtendBatch(ctx context.Context, msgs []*worker.Message, d time.Duration) []error {
+	errs := make([]error, len(msgs))
+	entries := make([]types.ChangeMessageVisibilityBatchRequestEntry, len(msgs))
+	for i, m := range msgs {
+		entries[i] = types.ChangeMessageVisibilityBatchRequestEntry{Id: aws.String(strconv.Itoa(i)),
+			ReceiptHandle: aws.String(m.Handle), VisibilityTimeout: seconds(d)}
+	}
+	out, err := s.api.ChangeMessageVisibilityBatch(ctx, &sqs.ChangeMessageVisibilityBatchInput{
+		QueueUrl: aws.String(s.cfg.QueueURL), Entries: entries})
+	if err != nil {
+		for i := range errs {
+			errs[i] = fmt.Errorf("sqssource: extend %d messages: %w", len(msgs), err)
+		}
+		return errs
+	}
+	answered := make([]bool, len(msgs))
+	for _, ok := range out.Successful {
+		if i, err := strconv.Atoi(aws.ToString(ok.Id)); err == nil && i >= 0 && i < len(msgs) {
+			answered[i] = true
+		}
+	}
+	for _, f := range out.Failed {
+		i, err := strconv.Atoi(aws.ToString(f.Id))
+		if err != nil || i < 0 || i >= len(msgs) {
+			continue
+		}
+		answered[i] = true
+		errs[i] = fmt.Errorf("sqssource: extend %s: %s: %s", msgs[i].ID, aws.ToString(f.Code), aws.ToString(f.Message))
+		if notInFlightCode(aws.ToString(f.Code), aws.ToString(f.Message)) {
+			errs[i] = fmt.Errorf("%w: %w", worker.ErrNotInFlight, errs[i])
+		}
+	}
+	for i, ok := range answered {
+		if !ok {
+			errs[i] = fmt.Errorf("sqssource: extend %s: no answer in the batch result", msgs[i].ID)
+		}
+	}
+	return errs
+}
+
 func (s *Source) changeVisibility(ctx context.Context, m *worker.Message, d time.Duration) error {
 	_, err := s.api.ChangeMessageVisibility(ctx, &sqs.ChangeMessageVisibilityInput{
 		QueueUrl:          aws.String(s.cfg.QueueURL),
@@ -304,15 +349,22 @@ func notInFlight(err error) bool {
 	case errors.As(err, &nif), errors.As(err, &rhi):
 		return true
 	case errors.As(err, &ae):
-		switch ae.ErrorCode() {
-		case "MessageNotInflight", "ReceiptHandleIsInvalid", "AWS.SimpleQueueService.MessageNotInflight":
-			return true
-		case "InvalidParameterValue":
-			// SQS reports an expired or deleted receipt handle on
-			// ChangeMessageVisibility this way ("Value ... for parameter
-			// ReceiptHandle is invalid").
-			return strings.Contains(strings.ToLower(ae.ErrorMessage()), "receipthandle")
-		}
+		return notInFlightCode(ae.ErrorCode(), ae.ErrorMessage())
+	}
+	return false
+}
+
+// notInFlightCode classifies an SQS error code and message (of a call, or
+// of one entry of a batch) about a delivery that is no longer held.
+func notInFlightCode(code, msg string) bool {
+	switch code {
+	case "MessageNotInflight", "ReceiptHandleIsInvalid", "AWS.SimpleQueueService.MessageNotInflight":
+		return true
+	case "InvalidParameterValue":
+		// SQS reports an expired or deleted receipt handle on
+		// ChangeMessageVisibility this way ("Value ... for parameter
+		// ReceiptHandle is invalid").
+		return strings.Contains(strings.ToLower(msg), "receipthandle")
 	}
 	return false
 }

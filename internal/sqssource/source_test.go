@@ -26,11 +26,15 @@ type fakeAPI struct {
 	receive  []*sqs.ReceiveMessageInput
 	deletes  []*sqs.DeleteMessageBatchInput
 	changes  []*sqs.ChangeMessageVisibilityInput
+	batches  []*sqs.ChangeMessageVisibilityBatchInput
 	sends    []*sqs.SendMessageInput
 	messages []types.Message
 	// errors by operation name
 	errs      map[string]error
 	delFailed []types.BatchResultErrorEntry
+	// visFailed answers ChangeMessageVisibilityBatch: these entries fail,
+	// the others succeed.
+	visFailed []types.BatchResultErrorEntry
 }
 
 func (f *fakeAPI) record(op string) error {
@@ -76,6 +80,23 @@ func (f *fakeAPI) ChangeMessageVisibility(_ context.Context, in *sqs.ChangeMessa
 		return nil, err
 	}
 	return &sqs.ChangeMessageVisibilityOutput{}, nil
+}
+
+func (f *fakeAPI) ChangeMessageVisibilityBatch(_ context.Context, in *sqs.ChangeMessageVisibilityBatchInput, _ ...func(*sqs.Options)) (*sqs.ChangeMessageVisibilityBatchOutput, error) {
+	err := f.record("ChangeMessageVisibilityBatch")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.batches = append(f.batches, in)
+	if err != nil {
+		return nil, err
+	}
+	out := &sqs.ChangeMessageVisibilityBatchOutput{Failed: f.visFailed}
+	for _, e := range in.Entries {
+		if !slices.ContainsFunc(f.visFailed, func(x types.BatchResultErrorEntry) bool { return aws.ToString(x.Id) == aws.ToString(e.Id) }) {
+			out.Successful = append(out.Successful, types.ChangeMessageVisibilityBatchResultEntry{Id: e.Id})
+		}
+	}
+	return out, nil
 }
 
 func (f *fakeAPI) SendMessage(_ context.Context, in *sqs.SendMessageInput, _ ...func(*sqs.Options)) (*sqs.SendMessageOutput, error) {
@@ -355,6 +376,54 @@ func TestNotInFlightClassification(t *testing.T) {
 	}
 }
 
+func TestExtendBatchAnswersEachMessage(t *testing.T) {
+	t.Parallel()
+	entry := func(id, code, msg string) types.BatchResultErrorEntry {
+		return types.BatchResultErrorEntry{Id: aws.String(id), Code: aws.String(code), Message: aws.String(msg)}
+	}
+	tests := []struct {
+		name    string
+		failed  []types.BatchResultErrorEntry
+		callErr error
+		want    []string // per message: "" ok, "gone" ErrNotInFlight, "err" another error
+	}{
+		{"all extended", nil, nil, []string{"", "", ""}},
+		{"one deleted, one throttled", []types.BatchResultErrorEntry{
+			entry("1", "ReceiptHandleIsInvalid", "gone"), entry("2", "InternalError", "try again")}, nil, []string{"", "gone", "err"}},
+		{"expired handle reported as a parameter", []types.BatchResultErrorEntry{
+			entry("0", "InvalidParameterValue", "Value x for parameter ReceiptHandle is invalid. Reason: expired")}, nil, []string{"gone", "", ""}},
+		{"the call fails", nil, errors.New("connection reset"), []string{"err", "err", "err"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			api := &fakeAPI{visFailed: tc.failed, errs: map[string]error{"ChangeMessageVisibilityBatch": tc.callErr}}
+			src := newSource(t, api, nil)
+			msgs := []*worker.Message{{ID: "a", Handle: "ha"}, {ID: "b", Handle: "hb"}, {ID: "c", Handle: "hc"}}
+			errs := src.ExtendBatch(context.Background(), msgs, 90*time.Second)
+			if len(errs) != len(msgs) {
+				t.Fatalf("%d answers for %d messages", len(errs), len(msgs))
+			}
+			for i, err := range errs {
+				got := ""
+				switch {
+				case errors.Is(err, worker.ErrNotInFlight):
+					got = "gone"
+				case err != nil:
+					got = "err"
+				}
+				if got != tc.want[i] {
+					t.Errorf("message %d: %v (%q), want %q", i, err, got, tc.want[i])
+				}
+			}
+			if len(api.batches) != 1 || len(api.batches[0].Entries) != 3 || api.batches[0].Entries[1].VisibilityTimeout != 90 ||
+				aws.ToString(api.batches[0].Entries[2].ReceiptHandle) != "hc" {
+				t.Errorf("one batch of 3 handles at 90 s wanted, got %+v", api.batches)
+			}
+		})
+	}
+}
+
 func TestDeadLetterPreservesTypedAttributes(t *testing.T) {
 	t.Parallel()
 	orig := map[string]types.MessageAttributeValue{
@@ -498,13 +567,14 @@ func TestInspect(t *testing.T) {
 
 // iamActionOf maps an API method to the IAM action that authorizes it.
 var iamActionOf = map[string]string{
-	"ReceiveMessage":          "sqs:ReceiveMessage",
-	"DeleteMessageBatch":      "sqs:DeleteMessage",
-	"ChangeMessageVisibility": "sqs:ChangeMessageVisibility",
-	"SendMessage":             "sqs:SendMessage",
-	"GetQueueAttributes":      "sqs:GetQueueAttributes",
-	"CreateQueue":             "sqs:CreateQueue",
-	"SetQueueAttributes":      "sqs:SetQueueAttributes",
+	"ReceiveMessage":               "sqs:ReceiveMessage",
+	"DeleteMessageBatch":           "sqs:DeleteMessage",
+	"ChangeMessageVisibility":      "sqs:ChangeMessageVisibility",
+	"ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+	"SendMessage":                  "sqs:SendMessage",
+	"GetQueueAttributes":           "sqs:GetQueueAttributes",
+	"CreateQueue":                  "sqs:CreateQueue",
+	"SetQueueAttributes":           "sqs:SetQueueAttributes",
 }
 
 func TestIAMActionsCoverEveryCall(t *testing.T) {
@@ -521,6 +591,7 @@ func TestIAMActionsCoverEveryCall(t *testing.T) {
 	ctx := context.Background()
 	got, _ := src.Receive(ctx, 1)
 	_ = src.Extend(ctx, got[0], time.Second)
+	_ = src.ExtendBatch(ctx, got, time.Second)
 	_ = src.DeadLetter(ctx, got[0], worker.DeadLetterInfo{Reason: "r"})
 	_ = src.Ack(ctx, got[0])
 	_, _ = src.Inspect(ctx)

@@ -25,13 +25,17 @@ var ErrIntakeClosed = errors.New("tenantlimits: intake closed: the worker is sto
 // prefix can at worst wait behind that tenant's backlog, then be refused.
 //
 // Holding is bounded: at most Hold messages at once (the runner receives
-// that many more messages than it has slots), each for at most MaxWait.
-// A message that cannot be held, or has waited MaxWait, passes anyway and
-// takes the durable path (deferred under its verified tenant when that
-// tenant is backlogged). Held messages stay invisible through the runner's
-// visibility heartbeats, and a worker killed while holding them loses
-// nothing: they become visible again. Safe for concurrent use; a nil
-// *Intake holds nothing.
+// that many more messages than it has slots), and a tenant's held messages
+// wait at most MaxWait without progress: while its earlier messages keep
+// getting slots they stay held, however long its backlog takes, so a large
+// backlog never reaches MaxWait all at once and floods the durable path. A
+// message that cannot be held, or whose tenant has not moved for MaxWait
+// (its running work hangs), passes anyway and takes the durable path
+// (deferred under its verified tenant when that tenant is backlogged). Held
+// messages stay invisible through the runner's visibility heartbeats
+// (batched), and a worker killed while holding them loses nothing: they
+// become visible again. Safe for concurrent use; a nil *Intake holds
+// nothing.
 type Intake struct {
 	pass, hold int
 	maxWait    time.Duration
@@ -51,7 +55,9 @@ type IntakeConfig struct {
 	// Hold is the most messages held at once, all tenants together; 0
 	// holds nothing.
 	Hold int
-	// MaxWait is the longest one message is held (default 1 minute).
+	// MaxWait is the longest one message is held while none of its
+	// tenant's held messages passes (default 1 minute): the wait counts
+	// from its arrival or its tenant's last progress, whichever is later.
 	MaxWait time.Duration
 }
 
@@ -60,6 +66,7 @@ type IntakeConfig struct {
 type hintQueue struct {
 	passed  int
 	waiters []chan struct{}
+	moved   time.Time // when a held message last passed
 }
 
 // NewIntake returns an Intake.
@@ -125,7 +132,8 @@ func (t *Ticket) Done() {
 // once when hint is "" (no hint: jobs, keys that are not canonical), when
 // fewer than Pass messages of hint are past the intake and none are held
 // before it, or when the intake is full; otherwise held, in arrival order,
-// for at most MaxWait. It fails only when ctx ends while held.
+// until its tenant has not moved for MaxWait. It fails only when ctx ends
+// while held.
 func (in *Intake) Enter(ctx context.Context, hint string) (*Ticket, error) {
 	if in == nil || hint == "" {
 		return &Ticket{}, nil
@@ -152,18 +160,38 @@ func (in *Intake) Enter(ctx context.Context, hint string) (*Ticket, error) {
 	in.held++
 	in.mu.Unlock()
 
+	arrived := time.Now()
 	t := time.NewTimer(in.maxWait)
 	defer t.Stop()
-	select {
-	case <-ch:
-		return in.ticket(hint), nil // passed counts it already
-	case <-t.C:
-		return in.leave(hint, ch, nil)
-	case <-in.closed:
-		return in.leave(hint, ch, ErrIntakeClosed)
-	case <-ctx.Done():
-		return in.leave(hint, ch, context.Cause(ctx))
+	for {
+		select {
+		case <-ch:
+			return in.ticket(hint), nil // passed counts it already
+		case <-t.C:
+			if left := in.stillMoving(hint, arrived); left > 0 {
+				t.Reset(left)
+				continue
+			}
+			return in.leave(hint, ch, nil)
+		case <-in.closed:
+			return in.leave(hint, ch, ErrIntakeClosed)
+		case <-ctx.Done():
+			return in.leave(hint, ch, context.Cause(ctx))
+		}
 	}
+}
+
+// stillMoving reports how much longer a message of hint held since arrived
+// may wait: MaxWait from its arrival or its tenant's last progress,
+// whichever is later (0: none).
+func (in *Intake) stillMoving(hint string, arrived time.Time) time.Duration {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	since := arrived
+	if q := in.hints[hint]; q != nil && q.moved.After(since) {
+		since = q.moved
+	}
+	return max(time.Until(since.Add(in.maxWait)), 0)
 }
 
 // leave takes a held message out of its queue without waiting further
@@ -214,6 +242,7 @@ func (in *Intake) done(hint string) {
 		q.waiters = q.waiters[1:]
 		in.held--
 		q.passed++
+		q.moved = time.Now()
 	}
 	in.gc(hint, q)
 }

@@ -138,6 +138,38 @@ func TestIntakeWaitIsBounded(t *testing.T) {
 	tk.Done()
 }
 
+// MaxWait bounds a wait without progress, not a backlog: while the held
+// tenant's earlier messages keep getting slots (one every quarter of
+// MaxWait here), its held messages stay held, in order, one passing per
+// slot, though the last waits twice MaxWait in all. Without that, a large
+// backlog would reach MaxWait at once and flood the durable path.
+func TestIntakeWaitCountsFromTheTenantsLastProgress(t *testing.T) {
+	t.Parallel()
+	const maxWait, held = 400 * time.Millisecond, 8
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: held, MaxWait: maxWait})
+	running := mustEnter(t, in, "a")
+	var waiting []<-chan *tenantlimits.Ticket
+	for i := range held {
+		waiting = append(waiting, enter(context.Background(), in, "a"))
+		waitHeld(t, in, i+1)
+	}
+	tick := time.NewTicker(maxWait / 4)
+	defer tick.Stop()
+	for i := range held {
+		<-tick.C
+		if got := in.Held(); got != held-i {
+			t.Fatalf("step %d: held %d, want %d: messages left while their tenant was moving", i, got, held-i)
+		}
+		running.Done()
+		running = <-waiting[i]
+		if running == nil {
+			t.Fatalf("step %d: the held message ended without a ticket", i)
+		}
+	}
+	running.Done()
+	waitHeld(t, in, 0)
+}
+
 // A message cancelled while held ends with the context's cause and gives
 // its place back.
 func TestIntakeCancelWhileHeld(t *testing.T) {

@@ -50,6 +50,7 @@ func Run(t *testing.T, newSource Factory) {
 		{"NackWithDelayHidesThenReturns", testNackDelay},
 		{"NackZeroReturnsAtOnce", testNackZero},
 		{"ExtendKeepsHiddenPastVisibilityTimeout", testExtend},
+		{"ExtendBatchKeepsHiddenAndRefusesStale", testExtendBatch},
 		{"ReceiveCountIncrements", testReceiveCount},
 		{"VisibilityTimeoutRedelivers", testRedeliver},
 		{"DeadLetterMovesBodyAttributesAndReason", testDeadLetter},
@@ -204,6 +205,46 @@ func testExtend(t *testing.T, src worker.Source, snd Sender) {
 	if m2.ID != m.ID || m2.ReceiveCount != 2 {
 		t.Errorf("redelivery: ID %q count %d, want %q count 2", m2.ID, m2.ReceiveCount, m.ID)
 	}
+}
+
+// testExtendBatch holds a source that is a worker.BatchExtender to what
+// Extend does, per message: two held deliveries stay hidden past the
+// visibility timeout, and a deleted one in the same batch is not in flight.
+func testExtendBatch(t *testing.T, src worker.Source, snd Sender) {
+	be, ok := src.(worker.BatchExtender)
+	if !ok {
+		t.Skip("the source extends one message at a time")
+	}
+	for _, b := range []string{"batch 1", "batch 2", "batch 3"} {
+		send(t, snd, b, nil)
+	}
+	var msgs []*worker.Message
+	deadline := time.Now().Add(10 * time.Second)
+	for len(msgs) < 3 && time.Now().Before(deadline) {
+		msgs = append(msgs, receive(t, src, time.Until(deadline))...)
+	}
+	if len(msgs) != 3 {
+		t.Fatalf("received %d of 3", len(msgs))
+	}
+	received := time.Now()
+	if err := src.Ack(opCtx(t), msgs[2]); err != nil {
+		t.Fatalf("Ack: %v", err)
+	}
+	ext := 3 * VisibilityTimeout
+	errs := be.ExtendBatch(opCtx(t), msgs, ext)
+	if len(errs) != 3 {
+		t.Fatalf("ExtendBatch answered %d of 3", len(errs))
+	}
+	for i, err := range errs[:2] {
+		if err != nil {
+			t.Errorf("ExtendBatch[%d]: %v", i, err)
+		}
+	}
+	if !errors.Is(errs[2], worker.ErrNotInFlight) {
+		t.Errorf("ExtendBatch of a deleted delivery: %v, want ErrNotInFlight", errs[2])
+	}
+	until := received.Add(VisibilityTimeout + 2*time.Second)
+	expectNothing(t, src, time.Until(until), "a message extended in a batch came back early")
 }
 
 func testReceiveCount(t *testing.T, src worker.Source, snd Sender) {

@@ -42,9 +42,13 @@ type Counts struct {
 	Deleted, DeadLettered      int // messages gone for good
 	Receives, Acks, Nacks      int // operations served (Receives counts deliveries)
 	Extends, StaleOps          int // StaleOps: operations on deliveries no longer held
+	// ExtendCalls counts Extend and ExtendBatch calls (Extends counts the
+	// messages they extended or tried to).
+	ExtendCalls int
 }
 
-// Source is an in-memory worker.Source. Create it with NewSource.
+// Source is an in-memory worker.Source (and worker.BatchExtender). Create
+// it with NewSource.
 type Source struct {
 	cfg Config
 
@@ -289,6 +293,24 @@ func (s *Source) Nack(_ context.Context, m *worker.Message, delay time.Duration)
 func (s *Source) Extend(_ context.Context, m *worker.Message, d time.Duration) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.counts.ExtendCalls++
+	return s.extendLocked(m, d)
+}
+
+// ExtendBatch implements worker.BatchExtender: Extend of each message, in
+// one call.
+func (s *Source) ExtendBatch(_ context.Context, msgs []*worker.Message, d time.Duration) []error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.counts.ExtendCalls++
+	errs := make([]error, len(msgs))
+	for i, m := range msgs {
+		errs[i] = s.extendLocked(m, d)
+	}
+	return errs
+}
+
+func (s *Source) extendLocked(m *worker.Message, d time.Duration) error {
 	s.counts.Extends++
 	e, ok := s.heldLocked(m)
 	if !ok {
