@@ -27,12 +27,7 @@ func TestPipelineHoldsAPausedTenant(t *testing.T) {
 	// Retries 300 ms apart: ten of them outlast the resume below.
 	st := newStack(t, stackOptions{breaker: &breaker.Config{}, retryInterval: 300 * time.Millisecond})
 	ctx := context.Background()
-	raw, err := tenantdb.OpenOperator(ctx, st.db.OwnerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
-	op := breaker.NewOperator(raw, nil, nil)
+	op := operator(t, st)
 	resumed, stays, other := uuid.New(), uuid.New(), uuid.New()
 	for _, tenant := range []uuid.UUID{resumed, stays} {
 		if err := op.Pause(ctx, tenant, "alice", "maintenance"); err != nil {
@@ -129,12 +124,7 @@ func TestExpressHoldsAPausedTenant(t *testing.T) {
 	t.Parallel()
 	st := newStack(t, stackOptions{express: true, breaker: &breaker.Config{}})
 	ctx := context.Background()
-	raw, err := tenantdb.OpenOperator(ctx, st.db.OwnerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(raw.Close)
-	op := breaker.NewOperator(raw, nil, nil)
+	op := operator(t, st)
 	tenant := uuid.New()
 	if err := op.Pause(ctx, tenant, "alice", "maintenance"); err != nil {
 		t.Fatal(err)
@@ -173,4 +163,15 @@ func TestExpressHoldsAPausedTenant(t *testing.T) {
 	if n := st.count(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tenant); n != 1 {
 		t.Errorf("ready documents after the replay: %d", n)
 	}
+}
+
+// operator is the owner's breaker operator (pause, resume) on st's database.
+func operator(t *testing.T, st *stack) *breaker.Operator {
+	t.Helper()
+	raw, err := tenantdb.OpenOperator(context.Background(), st.db.OwnerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(raw.Close)
+	return breaker.NewOperator(raw, nil, nil)
 }
