@@ -15,19 +15,7 @@ const ackBatch = 10
 func (r *Runner) ackLoop(ops context.Context) {
 	batch := make([]*Message, 0, ackBatch)
 	for m := range r.acks {
-		batch = append(batch[:0], m)
-	fill:
-		for len(batch) < ackBatch {
-			select {
-			case m, ok := <-r.acks:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, m)
-			default:
-				break fill
-			}
-		}
+		batch = gather(r.acks, batch, m, ackBatch, 0)
 		r.flushAcks(ops, batch)
 	}
 }

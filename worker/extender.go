@@ -60,21 +60,7 @@ func (r *Runner) extend(ctx context.Context, m *Message) error {
 func (r *Runner) extendLoop(ops context.Context, be BatchExtender) {
 	batch := make([]extendReq, 0, extendBatch)
 	for req := range r.extends {
-		batch = append(batch[:0], req)
-		window := time.NewTimer(extendWindow)
-	fill:
-		for len(batch) < extendBatch {
-			select {
-			case req, ok := <-r.extends:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, req)
-			case <-window.C:
-				break fill
-			}
-		}
-		window.Stop()
+		batch = gather(r.extends, batch, req, extendBatch, extendWindow)
 		msgs := make([]*Message, len(batch))
 		for i, req := range batch {
 			msgs[i] = req.m
