@@ -178,22 +178,34 @@ func (b *Breaker) enter(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 	)
 	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
 		var err error
-		n = 0
-		p, err = decide(func(lock bool) (row, bool, time.Time, error) { return load(ctx, tx, lock) }, m, md, b.cfg)
-		if err != nil {
-			return err
-		}
-		switch {
-		case p.keep != "":
-			n, err = keep(ctx, tx, m, p.keep)
-		case p.save != nil:
-			err = save(ctx, tx, *p.save, p.d.HalfOpened, "")
-		}
+		p, n, err = b.apply(ctx, tx, m, md)
 		return err
 	})
 	if err != nil {
 		return Decision{}, err
 	}
+	return b.settle(scope, m, p, n), nil
+}
+
+// apply decides about m in tx (decide) and writes what the plan says: the
+// kept message (n: rows inserted, 0 if it was kept before) or the claimed
+// trial.
+func (b *Breaker) apply(ctx context.Context, tx tenantdb.Tx, m *worker.Message, md mode) (p plan, n int64, err error) {
+	p, err = decide(func(lock bool) (row, bool, time.Time, error) { return load(ctx, tx, lock) }, m, md, b.cfg)
+	if err != nil {
+		return p, 0, err
+	}
+	switch {
+	case p.keep != "":
+		n, err = keep(ctx, tx, m, p.keep)
+	case p.save != nil:
+		err = save(ctx, tx, *p.save, p.d.HalfOpened, "")
+	}
+	return p, n, err
+}
+
+// settle counts and logs a committed decision about m and returns it.
+func (b *Breaker) settle(scope tenantdb.Scope, m *worker.Message, p plan, n int64) Decision {
 	b.m.seen(scope.TenantID(), p.seen)
 	if p.d.HalfOpened {
 		b.m.transition(scope.TenantID(), halfOpen)
@@ -207,7 +219,7 @@ func (b *Breaker) enter(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 		b.log.Info("breaker half-open: message runs as the trial", zap.String("tenant_id", scope.TenantID().String()),
 			zap.String("job_id", scope.JobID()), zap.String("message_id", m.ID))
 	}
-	return p.d, nil
+	return p.d
 }
 
 // ReasonDeferred is the reason of a message parked not because its
@@ -293,17 +305,13 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // costs one commit per batch, not one per message.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
 	if backlogged {
-		n, open, err := b.keepDeferred(ctx, scope, m)
+		p, n, err := b.decideTogether(ctx, scope, m)
 		if err != nil {
 			return Decision{}, fmt.Errorf("breaker: guard: %w", err)
 		}
-		if !open {
-			b.kept(scope, m, ReasonDeferred, "defer", n)
-			return Decision{Kept: ReasonDeferred}, nil
-		}
-		// The breaker is not closed: decided one by one (enter).
+		return b.settle(scope, m, p, n), nil
 	}
-	d, err := b.enter(ctx, scope, m, mode{keep: true, backlogged: backlogged})
+	d, err := b.enter(ctx, scope, m, mode{keep: true})
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
 	}

@@ -16,12 +16,15 @@ const maxDeferBatch = 100
 // contexts: every caller waits for its answer).
 const deferTimeout = 30 * time.Second
 
-// deferrer keeps backlogged tenants' messages in batches (group commit): a
-// tenant's first message opens a transaction at once; the messages that
-// arrive while it runs wait and go together in the next one, one commit
-// for up to maxDeferBatch messages instead of one each. It never delays a
-// lone message. Each message was verified by the gate for the batch's
-// tenant; the transaction runs under the scope of the batch's first.
+// deferrer decides about backlogged tenants' messages in batches (group
+// commit): a tenant's first message opens a transaction at once; the
+// messages that arrive while it runs wait and go together in the next one,
+// one commit for up to maxDeferBatch messages instead of one each. Each
+// message gets the one decision (apply: deferred while the breaker is
+// closed, else parked or run as the trial, in arrival order). It never
+// delays a lone message. Each message was verified by the gate for the
+// batch's tenant; the transaction runs under the scope of the batch's
+// first.
 type deferrer struct {
 	mu      sync.Mutex
 	tenants map[string]*deferLine
@@ -37,16 +40,17 @@ type deferBatch struct {
 	scopes []tenantdb.Scope
 	msgs   []*worker.Message
 	done   chan struct{}
-	// Answers, set before done closes.
-	kept []int64 // per message: rows inserted (0: kept before)
-	open bool    // the breaker was not closed: nothing kept, decide one by one
-	err  error
+	// Answers, set before done closes: per message its plan and the rows
+	// inserted (0: kept before).
+	plans []plan
+	kept  []int64
+	err   error
 }
 
-// keep defers m for scope's tenant with others of that tenant arriving
-// meanwhile. It returns the rows inserted, or open true (nothing kept) when
-// the tenant's breaker is not closed.
-func (b *Breaker) keepDeferred(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (n int64, open bool, err error) {
+// decideTogether decides about backlogged m for scope's tenant in one
+// transaction with the others of that tenant arriving meanwhile, and
+// returns its plan and the rows inserted.
+func (b *Breaker) decideTogether(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (p plan, n int64, err error) {
 	d := &b.deferrer
 	tenant := scope.TenantID().String()
 	d.mu.Lock()
@@ -66,9 +70,9 @@ func (b *Breaker) keepDeferred(ctx context.Context, scope tenantdb.Scope, m *wor
 			select {
 			case <-line.next.done:
 			case <-ctx.Done():
-				return 0, false, context.Cause(ctx)
+				return plan{}, 0, context.Cause(ctx)
 			}
-			return b.keepDeferred(ctx, scope, m)
+			return b.decideTogether(ctx, scope, m)
 		}
 		line.next = &deferBatch{done: make(chan struct{})}
 	}
@@ -86,10 +90,10 @@ func (b *Breaker) keepDeferred(ctx context.Context, scope tenantdb.Scope, m *wor
 		go b.runDeferLine(tenant, line, batch)
 	}
 	<-batch.done // the transaction has its own deadline
-	if batch.err != nil || batch.open {
-		return 0, batch.open, batch.err
+	if batch.err != nil {
+		return plan{}, 0, batch.err
 	}
-	return batch.kept[i], false, nil
+	return batch.plans[i], batch.kept[i], nil
 }
 
 // runDeferLine runs batch, then each batch that filled meanwhile, until the
@@ -110,26 +114,16 @@ func (b *Breaker) runDeferLine(tenant string, line *deferLine, batch *deferBatch
 	}
 }
 
-// runDeferBatch keeps every message of batch in one transaction if the
-// tenant's breaker is closed (a deferral is fair-dispatch overflow, not a
-// breaker decision); otherwise it keeps nothing and says so.
+// runDeferBatch decides about every message of batch in one transaction.
 func (b *Breaker) runDeferBatch(batch *deferBatch) {
 	ctx, cancel := context.WithTimeout(context.Background(), deferTimeout)
 	defer cancel()
+	batch.plans = make([]plan, len(batch.msgs))
 	batch.kept = make([]int64, len(batch.msgs))
 	batch.err = b.db.WithTenant(ctx, batch.scopes[0].WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		clear(batch.kept)
-		batch.open = false
-		r, ok, _, err := load(ctx, tx, false)
-		if err != nil {
-			return err
-		}
-		if ok && r.State != Closed {
-			batch.open = true
-			return nil
-		}
 		for i, m := range batch.msgs {
-			if batch.kept[i], err = keep(ctx, tx, m, ReasonDeferred); err != nil {
+			var err error
+			if batch.plans[i], batch.kept[i], err = b.apply(ctx, tx, m, mode{keep: true, backlogged: true}); err != nil {
 				return err
 			}
 		}
