@@ -225,7 +225,7 @@ func byTenant[V any](ctx context.Context, r *ConsoleReader, what, sql string, ar
 // ProviderUsage is a tenant's embedding provider usage over a span.
 type ProviderUsage struct {
 	Requests  int64
-	Tokens    int64 // estimated
+	Tokens    int64 // the chunker's counts for chunks, estimated for other texts (queries)
 	Throttled int64 // the provider's 429 (or overloaded) answers
 }
 
