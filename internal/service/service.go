@@ -357,7 +357,8 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// A tenant with half the prefetch already waiting here is backlogged:
 	// its next messages are deferred (parked, fed back in order as its share
 	// allows), so the poller reaches the messages of others behind them.
-	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: tenantlimits.NewCache(st.db, cfg.LimitsRefresh),
+	limits := tenantlimits.NewCache(st.db, cfg.LimitsRefresh)
+	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: limits,
 		DeferAfter: max(cfg.Prefetch/2, 1)}
 	// Messages of a tenant with a backlog here wait before the gate (no
 	// HEAD, no verification, no deferral) until it has room; the runner
@@ -440,7 +441,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		g.Go(func() error { return releaser.Run(gctx) })
 	}
 	if cfg.TaskQueueURL != "" {
-		tasks, err := taskRunner(cfg, deps, st, brk, metrics, logger)
+		tasks, err := taskRunner(cfg, deps, st, brk, limits, metrics, logger)
 		if err != nil {
 			return err
 		}
@@ -482,11 +483,15 @@ func gate(cfg Config, deps Deps) *binding.Resolver {
 
 // taskHandler is the Step Functions task handler on the given stages,
 // gateway and tenants' breakers (brk nil: none).
-func taskHandler(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, logger *zap.Logger) (*sfntask.Handler, error) {
-	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, sfntask.Deps{
+func taskHandler(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, limits *tenantlimits.Cache, logger *zap.Logger) (*sfntask.Handler, error) {
+	d := sfntask.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
 		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Breaker: brk, Logger: logger,
-	})
+	}
+	if limits != nil { // the worker: tasks' embed calls wait for their tenant's budget and are tallied
+		d.Tenants = limits
+	}
+	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, d)
 }
 
 // RunLambda serves the Express state machine's tasks as an AWS Lambda
@@ -517,7 +522,7 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 			return err
 		}
 	}
-	h, err := taskHandler(cfg, deps, st, brk, logger)
+	h, err := taskHandler(cfg, deps, st, brk, nil, logger)
 	if err != nil {
 		return err
 	}
@@ -538,8 +543,8 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 
 // taskRunner runs Step Functions tasks from the task queue with the same
 // stages and gateway as the document runner.
-func taskRunner(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
-	h, err := taskHandler(cfg, deps, st, brk, logger)
+func taskRunner(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, limits *tenantlimits.Cache, metrics *worker.Metrics, logger *zap.Logger) (*worker.Runner, error) {
+	h, err := taskHandler(cfg, deps, st, brk, limits, logger)
 	if err != nil {
 		return nil, err
 	}

@@ -74,7 +74,7 @@ func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 			DatabaseURL: db.WorkerURL, QueueURL: docs, DLQURL: docsDLQ, TaskQueueURL: tasks, TaskDLQURL: tasksDLQ,
 			Buckets:     []string{bucket},
 			Concurrency: 4, VisibilityTimeout: 3 * time.Second, WaitTime: time.Second, DrainTimeout: 5 * time.Second,
-			OpsAddr: "127.0.0.1:0",
+			OpsAddr: "127.0.0.1:0", UsageFlush: 100 * time.Millisecond,
 		}, service.Deps{SFN: sfnc, Verifier: kit.Verifier(t), S3: s3c, SQS: sqsc, Embedder: &flakyEmbedder{},
 			OnListening: func(a net.Addr) { ready <- a }}, nil)
 	}()
@@ -126,6 +126,22 @@ func TestWorkerRunsStepFunctionsTasks(t *testing.T) {
 	}
 	if n := readyDocs(tenant); n != 1 {
 		t.Fatalf("ready documents: %d", n)
+	}
+	// The embed task's provider calls are tallied for the verified tenant,
+	// as an SQS message's are (the meter flushes every 100 ms here).
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		var requests, tokens int64
+		if err := c.QueryRow(ctx, `SELECT coalesce(sum(requests), 0), coalesce(sum(tokens), 0)
+			FROM provider_usage WHERE tenant_id = $1`, tenant).Scan(&requests, &tokens); err != nil {
+			t.Fatal(err)
+		}
+		if requests > 0 && tokens > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the Step Functions tasks' provider usage was not tallied for the tenant: %d requests, %d tokens", requests, tokens)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for !heldOnce(local, heldARN) {

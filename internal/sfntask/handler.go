@@ -108,6 +108,17 @@ type Deps struct {
 	// breaker is open (or paused) is refused with ErrorBreakerOpen before
 	// it does any work, and every admitted task's outcome is recorded.
 	Breaker *breaker.Breaker
+	// Tenants, if set, gives a task's context its verified tenant's
+	// provider budget and usage tally (*tenantlimits.Cache) after the gate,
+	// as the dispatcher does for an SQS message: the embed stage then waits
+	// for the tenant's budget and its calls are counted for the tenant.
+	Tenants TenantContext
+}
+
+// TenantContext puts a verified tenant's provider limits into a context
+// (*tenantlimits.Cache).
+type TenantContext interface {
+	Scope(ctx context.Context, scope tenantdb.Scope) context.Context
 }
 
 // Handler runs Step Functions tasks. It implements worker.Handler; give
@@ -125,6 +136,7 @@ type Handler struct {
 	chunker   pipeline.Chunker
 	embedder  pipeline.Embedder
 	breaker   *breaker.Breaker
+	tenants   TenantContext
 	log       *zap.Logger
 
 	mu      sync.Mutex
@@ -154,7 +166,7 @@ func New(cfg Config, deps Deps) (*Handler, error) {
 	}
 	return &Handler{
 		cfg: cfg, db: deps.DB, gate: deps.Gate, objects: objects.New(deps.S3), store: deps.Store, s3: deps.S3, sfn: deps.SFN,
-		extractor: deps.Extractor, chunker: deps.Chunker, embedder: deps.Embedder, breaker: deps.Breaker, log: deps.Logger,
+		extractor: deps.Extractor, chunker: deps.Chunker, embedder: deps.Embedder, breaker: deps.Breaker, tenants: deps.Tenants, log: deps.Logger,
 		running: map[*worker.Message]*running{},
 	}, nil
 }

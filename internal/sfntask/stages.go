@@ -101,6 +101,9 @@ func (h *Handler) bind(ctx context.Context, t *job, b binding.Bound, ref DocRef)
 	if err := h.admit(ctx, t, v.Scope); err != nil {
 		return ctx, nil, err
 	}
+	if h.tenants != nil {
+		ctx = h.tenants.Scope(ctx, v.Scope)
+	}
 	ref.DocumentID = docID
 	tid := v.Scope.TenantID().String()
 	bucket := h.cfg.IntermediateBucket

@@ -41,6 +41,15 @@ func NewCache(db Gateway, refresh time.Duration) *Cache {
 	return &Cache{db: db, refresh: refresh, now: time.Now, entries: map[string]entry{}}
 }
 
+// Scope returns ctx carrying scope's tenant's limits and its verified
+// scope, as Dispatcher.Acquire does, for work that takes no dispatcher slot
+// (a Step Functions task): the Budget then holds the call to the tenant's
+// provider budget and tallies its usage. scope must come from the gate.
+func (c *Cache) Scope(ctx context.Context, scope tenantdb.Scope) context.Context {
+	l, _ := c.Get(ctx, scope) // Default on a read failure, as in Acquire
+	return withTenant(ctx, scope, l)
+}
+
 // Get returns scope's tenant's limits. If they cannot be read and none are
 // cached, the tenant runs under Default (the limits are a fairness tool,
 // not a security boundary: a database hiccup must not stop the worker).

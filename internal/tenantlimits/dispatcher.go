@@ -41,7 +41,13 @@ func (d *Dispatcher) Acquire(ctx context.Context, scope tenantdb.Scope) (context
 	if err != nil {
 		return ctx, nil, err
 	}
-	return context.WithValue(ctx, limitsKey{}, tenantLimits{scope.TenantID().String(), l, scope}), rel, nil
+	return withTenant(ctx, scope, l), rel, nil
+}
+
+// withTenant returns ctx carrying scope's tenant, its limits and the
+// verified scope itself (where Budget records usage).
+func withTenant(ctx context.Context, scope tenantdb.Scope, l Limits) context.Context {
+	return context.WithValue(ctx, limitsKey{}, tenantLimits{scope.TenantID().String(), l, scope})
 }
 
 type limitsKey struct{}
