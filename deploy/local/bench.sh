@@ -6,7 +6,8 @@
 # the previous docs/benchmarks.md in place.
 #
 # Knobs: BENCH_COUNT (repetitions of each micro-benchmark, default 5),
-# BENCH_TIME (-benchtime, default 1s), TENANTRY_BENCH_ONLY (e.g. "latency,memory").
+# BENCH_TIME (-benchtime, default 1s), TENANTRY_BENCH_ONLY (e.g. "latency,memory"),
+# BENCH_SKIP (any of "search,fidelity,fairness": leave that report as it is).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 : "${TENANTRY_ADMIN_DATABASE_URL:?run through make bench (deploy/local/with-stack.sh exports the stack environment)}"
@@ -71,33 +72,41 @@ TENANTRY_BENCH=full TENANTRY_WORKER_BIN="$PWD/bin/tenantry" \
 # Tenant-correct retrieval: recall@10 per tenant on skewed tenants (100,000
 # chunks, clustered and offline-embedded text vectors, with and without a 1%
 # filter), latency against an unfiltered HNSW query in the same run.
+skip=",${BENCH_SKIP:-},"
 search_cmd="TENANTRY_BENCH=full go test -count=1 -timeout 90m -run '^TestSearchRecall\$' -v ./internal/bench"
-echo "==> search recall and latency: $search_cmd"
-TENANTRY_BENCH=full TENANTRY_SEARCH_BENCH_DOC="$out/search-benchmarks.md" \
-	go test -count=1 -timeout 90m -run '^TestSearchRecall$' -v ./internal/bench
-{
-	cat "$out/search-benchmarks.md"
-	printf '\nCommand: `%s` (part of `make bench`). Host: %s, %s CPUs, load average at the end: %s.\n' \
-		"$search_cmd" "$(uname -sr)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-} >"$out/search-benchmarks.full.md"
+if [[ $skip != *,search,* ]]; then
+	echo "==> search recall and latency: $search_cmd"
+	TENANTRY_BENCH=full TENANTRY_SEARCH_BENCH_DOC="$out/search-benchmarks.md" \
+		go test -count=1 -timeout 90m -run '^TestSearchRecall$' -v ./internal/bench
+	{
+		cat "$out/search-benchmarks.md"
+		printf '\nCommand: `%s` (part of `make bench`). Host: %s, %s CPUs, load average at the end: %s.\n' \
+			"$search_cmd" "$(uname -sr)" "$(nproc)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+	} >"$out/search-benchmarks.full.md"
+fi
 
 # Extraction fidelity: share of extracted characters that are boilerplate on
 # real documents, before (the extractor's reference mode) and after, in one run.
 fidelity_cmd="go test -count=1 -run '^TestFidelityReport\$' -v ./internal/extract"
-echo "==> extraction fidelity: $fidelity_cmd"
-TENANTRY_FIDELITY_DOC="$out/extraction-fidelity.md" go test -count=1 -run '^TestFidelityReport$' -v ./internal/extract
+if [[ $skip != *,fidelity,* ]]; then
+	echo "==> extraction fidelity: $fidelity_cmd"
+	TENANTRY_FIDELITY_DOC="$out/extraction-fidelity.md" go test -count=1 -run '^TestFidelityReport$' -v ./internal/extract
+fi
 
 # Fair dispatch: the starvation scenario through the real worker (short form;
 # TENANTRY_FAIRNESS_MODE=full adds a backlog of 10,000 of tenant A's documents to 300 and 2,000).
 fair_cmd="TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} go test -count=1 -timeout 60m -run '^TestFairDispatch\$' -v ./internal/bench"
-echo "==> fair dispatch: $fair_cmd"
-TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} TENANTRY_FAIRNESS_BENCH_DOC="$out/fairness-benchmarks.md" \
-	go test -count=1 -timeout 60m -run '^TestFairDispatch$' -v ./internal/bench
+if [[ $skip != *,fairness,* ]]; then
+	echo "==> fair dispatch: $fair_cmd"
+	TENANTRY_BENCH=${TENANTRY_FAIRNESS_MODE:-short} TENANTRY_FAIRNESS_BENCH_DOC="$out/fairness-benchmarks.md" \
+		go test -count=1 -timeout 60m -run '^TestFairDispatch$' -v ./internal/bench
+fi
 
 mkdir -p docs .stack
-cp "$out/extraction-fidelity.md" docs/extraction-fidelity.md
-cp "$out/fairness-benchmarks.md" docs/fairness-benchmarks.md
-cp "$out/search-benchmarks.full.md" docs/search-benchmarks.md
+for f in extraction-fidelity fairness-benchmarks; do
+	if [ -f "$out/$f.md" ]; then cp "$out/$f.md" "docs/$f.md"; fi
+done
+if [ -f "$out/search-benchmarks.full.md" ]; then cp "$out/search-benchmarks.full.md" docs/search-benchmarks.md; fi
 cp "$out/benchmarks.md" docs/benchmarks.md
 # The raw results, to re-render the report without measuring again:
 #   TENANTRY_BENCH_RENDER=$PWD/.stack/bench-results.json TENANTRY_BENCH_DOC=$PWD/docs/benchmarks.md \
