@@ -189,7 +189,10 @@ func admit(r row, jobID, releasedSeq string, cfg Config, now time.Time) (row, De
 		d.HalfOpened = true
 		return r, d
 	case HalfOpen:
-		free := r.TrialJob == "" || r.TrialUntil == nil || !now.Before(*r.TrialUntil) ||
+		// The trial's own job asking again (a redelivery, or the next task
+		// of a Step Functions execution that is the trial) goes on as the
+		// trial; another job waits until the trial is settled or expires.
+		free := r.TrialJob == "" || r.TrialUntil == nil || !now.Before(*r.TrialUntil) || r.TrialJob == jobID ||
 			(releasedSeq != "" && r.TrialJob == releaseTrial(releasedSeq))
 		if !free {
 			return r, Decision{Park: true, Reason: r.Reason}

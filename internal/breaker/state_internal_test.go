@@ -98,6 +98,7 @@ func TestAdmitDecisions(t *testing.T) {
 		{"tripped, retry time come: the trial", row{State: Open, RetryAt: ptr(t0)}, "m", "", false, true, true},
 		{"half-open, trial in flight: parks", row{State: HalfOpen, TrialJob: "x", TrialUntil: ptr(t0.Add(time.Second))}, "m", "", true, false, false},
 		{"half-open, trial claim expired: the trial", row{State: HalfOpen, TrialJob: "x", TrialUntil: ptr(t0)}, "m", "", false, true, false},
+		{"half-open, the trial's own job again: still the trial", row{State: HalfOpen, TrialJob: "m", TrialUntil: ptr(t0.Add(time.Second))}, "m", "", false, true, false},
 		{"half-open, the releaser's trial arrives", row{State: HalfOpen, TrialJob: releaseTrial("7"), TrialUntil: ptr(t0.Add(time.Second))}, "m", "7", false, true, false},
 		{"half-open, another released message: parks", row{State: HalfOpen, TrialJob: releaseTrial("7"), TrialUntil: ptr(t0.Add(time.Second))}, "m", "8", true, false, false},
 	} {

@@ -36,6 +36,12 @@ func (j *job) id() string {
 	return id
 }
 
+// run names the execution the job belongs to: one document's run through
+// the state machine, the unit a half-open breaker's trial is. Every task of
+// the trial's execution runs as the trial; only its verdict on the document
+// (a permanent failure at any stage, or Finalize's success) settles it.
+func (j *job) run() string { return "sfn:" + j.Execution }
+
 // admit asks scope's tenant's breaker whether j may run now (the same
 // decision as the SQS worker's, breaker.AdmitTask): when the breaker is
 // open, paused, or half-open with its trial taken, the task is refused
@@ -47,7 +53,7 @@ func (h *Handler) admit(ctx context.Context, j *job, scope tenantdb.Scope) error
 	if h.breaker == nil || j.Stage == StageMarkFailed {
 		return nil
 	}
-	d, err := h.breaker.AdmitTask(ctx, scope, j.id())
+	d, err := h.breaker.AdmitTask(ctx, scope, j.run())
 	if err != nil {
 		return err
 	}
@@ -59,17 +65,22 @@ func (h *Handler) admit(ctx context.Context, j *job, scope tenantdb.Scope) error
 // worker tells it how a message ended. A document is one verdict however
 // many tasks it takes: a permanent failure of any stage counts as a
 // failure, Finalize's success as a success; the other stages' successes
-// count only when the task was the half-open trial (it closes the
-// breaker), so a tenant whose every document fails at one stage trips its
-// breaker as it would on the SQS path. Transient failures never count.
+// never count, not even in the half-open trial's execution (a Verify that
+// succeeds proves nothing about the stage that kept failing), so a tenant
+// whose every document fails at one stage trips its breaker as it would on
+// the SQS path, and only a whole document closes it. Transient failures
+// never count (a trial's transient failure frees the trial claim).
 func (h *Handler) record(ctx context.Context, j *job, err error) {
 	if !j.admitted {
 		return
 	}
 	o := breaker.Outcome{JobID: j.id(), Trial: j.trial}
+	if j.trial {
+		o.JobID = j.run() // the trial's claim
+	}
 	switch v := outcome.Classify(err); {
-	case err == nil && !j.trial && j.Stage != StageFinalize:
-		return // not a verdict on the document
+	case err == nil && j.Stage != StageFinalize:
+		return // not a verdict on the document (nor on a trial)
 	case err == nil:
 	case v.Class == outcome.Permanent || v.Class == outcome.Rejected:
 		o.Failed, o.Reason = true, v.Reason

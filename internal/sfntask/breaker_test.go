@@ -122,8 +122,9 @@ func TestBreakerHoldsAPausedTenantsTasks(t *testing.T) {
 // per document: permanent failures trip it (the successful Verify between
 // them is no verdict, so it does not break the run); while it is open a
 // task is refused, MarkFailed still records the failures that tripped it;
-// after OpenFor a task runs as the half-open trial, and its success closes
-// the breaker.
+// after OpenFor an execution's tasks run as the half-open trial (another
+// execution's wait), and only its document becoming ready closes the
+// breaker.
 func TestTaskOutcomesTripAndCloseTheBreaker(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -171,8 +172,41 @@ func TestTaskOutcomesTripAndCloseTheBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	delete(verify, "taskToken")
-	e.run(verify, nil)
-	if st, err := op.Status(ctx, tenant); err != nil || st.State != breaker.Closed {
-		t.Fatalf("after the trial succeeded: %+v %v", st, err)
+	var doc map[string]any
+	e.run(verify, &doc) // exec-good is the half-open trial
+	state := func() breaker.State {
+		t.Helper()
+		st, err := op.Status(ctx, tenant)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.State
+	}
+	// The trial is the whole document: its Verify succeeding proves nothing
+	// about the stage that failed, and another execution's task waits.
+	if s := state(); s != breaker.HalfOpen {
+		t.Fatalf("after the trial's verify: %s, want %s", s, breaker.HalfOpen)
+	}
+	other := map[string]any{"stage": "verify", "execution": "exec-other",
+		"input": json.RawMessage(statemachine.Input{Bucket: bucket, Key: e.upload(tenant, "other", "text/plain")}.JSON())}
+	if err := e.handle(other); err != nil {
+		t.Fatal(err)
+	}
+	e.refused("verify")
+	var ch sfntask.ChunkOutput
+	for _, task := range []map[string]any{{"stage": "extract"}, {"stage": "chunk"}} {
+		task["execution"], task["doc"] = "exec-good", doc
+		e.run(task, &ch)
+	}
+	for _, b := range ch.Batches {
+		e.run(map[string]any{"stage": "embed", "execution": "exec-good", "doc": doc, "batch": b}, nil)
+	}
+	e.run(map[string]any{"stage": "store", "execution": "exec-good", "doc": doc}, nil)
+	if s := state(); s != breaker.HalfOpen {
+		t.Fatalf("before the trial's finalize: %s, want %s", s, breaker.HalfOpen)
+	}
+	e.run(map[string]any{"stage": "finalize", "execution": "exec-good", "doc": doc}, nil)
+	if s := state(); s != breaker.Closed {
+		t.Fatalf("after the trial's document was ready: %s, want %s", s, breaker.Closed)
 	}
 }
