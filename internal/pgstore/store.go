@@ -258,14 +258,14 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 // markReady makes doc's version the one search sees (clearing any pending
 // version), closes its ledger entry and appends the audit row.
 func (c *Scoped) markReady(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, row docRow, chunks int, model, action string) error {
-	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
-		size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END,
-		pending_version = '', pending_key = '', pending_token = '', updated_at = now()
-		WHERE document_id = $1`, doc.DocumentID, doc.Version, chunks, model, doc.SizeBytes, doc.Sequencer); err != nil {
+	if _, err := tx.ExecEach(ctx,
+		tenantdb.Stmt{SQL: `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
+			size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END,
+			pending_version = '', pending_key = '', pending_token = '', updated_at = now()
+			WHERE document_id = $1`, Args: []any{doc.DocumentID, doc.Version, chunks, model, doc.SizeBytes, doc.Sequencer}},
+		tenantdb.Stmt{SQL: `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, Args: []any{jobKey("ingest", doc)}},
+	); err != nil {
 		return fmt.Errorf("pgstore: mark ready: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
-		return fmt.Errorf("pgstore: ledger: %w", err)
 	}
 	_, err := tx.Audit(ctx, ingestAction(doc, row, action), doc.SourceURI, doc.Version, detail(map[string]any{
 		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,
