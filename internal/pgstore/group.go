@@ -246,10 +246,6 @@ func (g *grouper) writeGroup(ctx context.Context, batch []*flip) ([]error, error
 				return errRetrySingly // that document fails alone, with its reason
 			}
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM chunks c USING unnest($1::text[], $2::text[]) AS u(document_id, version)
-			WHERE c.document_id = u.document_id AND c.version <> u.version`, docIDs, versions); err != nil {
-			return fmt.Errorf("pgstore: drop old chunks: %w", err)
-		}
 		return markReadyGroup(ctx, tx, batch, write, rows)
 	})
 	if err != nil {
@@ -258,42 +254,40 @@ func (g *grouper) writeGroup(ctx context.Context, batch []*flip) ([]error, error
 	return results, nil
 }
 
-// markReadyGroup is markReady for the documents write of batch: one
-// statement flips them all, one closes their ledger entries, and each gets
-// its own audit row under its own job.
+// markReadyGroup is markReady for the documents write of batch, after
+// their chunks went in: one statement removes their other versions'
+// chunks, one flips them all, one closes their ledger entries (the three
+// in one round trip), and each gets its own audit row under its own job
+// (all in a second round trip).
 func markReadyGroup(ctx context.Context, tx tenantdb.Tx, batch []*flip, write []int, rows map[string]docRow) error {
 	n := len(write)
 	ids, versions, models, seqs, keys := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	counts, sizes := make([]int64, n), make([]int64, n)
+	audits := make([]tenantdb.AuditEntry, n)
 	for k, i := range write {
 		f := batch[i]
 		d := f.p.doc
 		ids[k], versions[k], models[k], seqs[k], keys[k] = d.DocumentID, d.Version, f.model, d.Sequencer, jobKey("ingest", d)
 		counts[k], sizes[k] = int64(len(f.chunks)), d.SizeBytes
+		audits[k] = tenantdb.AuditEntry{Scope: f.p.c.scope, Action: ingestAction(d, rows[d.DocumentID], "document.ingested"),
+			Resource: d.SourceURI, PayloadHash: d.Version, Detail: detail(map[string]any{
+				"document_id": d.DocumentID, "chunks": len(f.chunks), "model": f.model, "size_bytes": d.SizeBytes,
+			})}
 	}
-	if _, err := tx.Exec(ctx, `UPDATE documents d SET status = 'ready', version = u.version, chunk_count = u.chunks, model = u.model,
-		size_bytes = u.size, error = '', sequencer = CASE WHEN u.seq = '' THEN d.sequencer ELSE u.seq END,
-		pending_version = '', pending_key = '', pending_token = '', updated_at = now()
-		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(document_id, version, chunks, model, size, seq)
-		WHERE d.document_id = u.document_id`, ids, versions, counts, models, sizes, seqs); err != nil {
+	if _, err := tx.ExecEach(ctx,
+		tenantdb.Stmt{SQL: `DELETE FROM chunks c USING unnest($1::text[], $2::text[]) AS u(document_id, version)
+			WHERE c.document_id = u.document_id AND c.version <> u.version`, Args: []any{ids, versions}},
+		tenantdb.Stmt{SQL: `UPDATE documents d SET status = 'ready', version = u.version, chunk_count = u.chunks, model = u.model,
+			size_bytes = u.size, error = '', sequencer = CASE WHEN u.seq = '' THEN d.sequencer ELSE u.seq END,
+			pending_version = '', pending_key = '', pending_token = '', updated_at = now()
+			FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[], $6::text[]) AS u(document_id, version, chunks, model, size, seq)
+			WHERE d.document_id = u.document_id`, Args: []any{ids, versions, counts, models, sizes, seqs}},
+		tenantdb.Stmt{SQL: `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = ANY($1)`, Args: []any{keys}},
+	); err != nil {
 		return fmt.Errorf("pgstore: mark ready: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = ANY($1)`, keys); err != nil {
-		return fmt.Errorf("pgstore: ledger: %w", err)
-	}
-	for _, i := range write {
-		f := batch[i]
-		if err := tx.Act(ctx, f.p.c.scope); err != nil {
-			return err
-		}
-		d, row := f.p.doc, rows[f.p.doc.DocumentID]
-		if _, err := tx.Audit(ctx, ingestAction(d, row, "document.ingested"), d.SourceURI, d.Version, detail(map[string]any{
-			"document_id": d.DocumentID, "chunks": len(f.chunks), "model": f.model, "size_bytes": d.SizeBytes,
-		})); err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := tx.AuditEach(ctx, audits)
+	return err
 }
 
 // readDocs reads and locks (FOR UPDATE, in document id order) the stored

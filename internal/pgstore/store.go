@@ -146,10 +146,10 @@ type pendingTake struct{ version, key, token string }
 // there is still no row, and otherwise judges the row that attempt wrote,
 // locked (a claim must never turn a document another attempt made ready
 // back into processing on the strength of a read that saw no row).
+//
+// A document row implies its tenant's row (foreign key): the tenant is
+// inserted, if it is new, only with a new document, in the same statement.
 func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, take *pendingTake) (pipeline.Claim, docRow, error) {
-	if _, err := tx.Exec(ctx, `INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING`, c.scope.TenantID()); err != nil {
-		return 0, docRow{}, fmt.Errorf("pgstore: tenant: %w", err)
-	}
 	attrs, err := attributesJSON(doc.Attributes)
 	if err != nil {
 		return 0, docRow{}, err
@@ -159,7 +159,8 @@ func (c *Scoped) claim(ctx context.Context, tx tenantdb.Tx, doc pipeline.Documen
 	if take != nil {
 		pv, pk, pt = &take.version, &take.key, &take.token
 	}
-	const insert = `INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
+	const insert = `WITH tenant AS (INSERT INTO tenants (tenant_id) VALUES ($1) ON CONFLICT DO NOTHING)
+		INSERT INTO documents (tenant_id, document_id, source_uri, version, status, size_bytes, media_type, filename, sequencer, attributes, claimed_by,
 			pending_version, pending_key, pending_token)
 		VALUES ($1, $2, $3, $4, 'processing', $5, $6, $7, $8, coalesce($9::jsonb, '{}'::jsonb), $10, coalesce($11, ''), coalesce($12, ''), coalesce($13, ''))
 		ON CONFLICT (tenant_id, document_id) DO NOTHING`
@@ -258,14 +259,14 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 // markReady makes doc's version the one search sees (clearing any pending
 // version), closes its ledger entry and appends the audit row.
 func (c *Scoped) markReady(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document, row docRow, chunks int, model, action string) error {
-	if _, err := tx.Exec(ctx, `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
-		size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END,
-		pending_version = '', pending_key = '', pending_token = '', updated_at = now()
-		WHERE document_id = $1`, doc.DocumentID, doc.Version, chunks, model, doc.SizeBytes, doc.Sequencer); err != nil {
+	if _, err := tx.ExecEach(ctx,
+		tenantdb.Stmt{SQL: `UPDATE documents SET status = 'ready', version = $2, chunk_count = $3, model = $4,
+			size_bytes = $5, error = '', sequencer = CASE WHEN $6 = '' THEN sequencer ELSE $6 END,
+			pending_version = '', pending_key = '', pending_token = '', updated_at = now()
+			WHERE document_id = $1`, Args: []any{doc.DocumentID, doc.Version, chunks, model, doc.SizeBytes, doc.Sequencer}},
+		tenantdb.Stmt{SQL: `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, Args: []any{jobKey("ingest", doc)}},
+	); err != nil {
 		return fmt.Errorf("pgstore: mark ready: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE jobs SET status = 'done', updated_at = now() WHERE job_key = $1`, jobKey("ingest", doc)); err != nil {
-		return fmt.Errorf("pgstore: ledger: %w", err)
 	}
 	_, err := tx.Audit(ctx, ingestAction(doc, row, action), doc.SourceURI, doc.Version, detail(map[string]any{
 		"document_id": doc.DocumentID, "chunks": chunks, "model": model, "size_bytes": doc.SizeBytes,

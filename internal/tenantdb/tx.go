@@ -166,3 +166,85 @@ func (t Tx) Audit(ctx context.Context, action, resource, payloadHash, detail str
 	}
 	return seq, nil
 }
+
+// Stmt is one statement of Tx.ExecEach.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// ExecEach runs stmts in order in one round trip (pipelined) and returns
+// the number of rows each affected. The first failing statement's error is
+// returned; the statements after it do not run (the transaction is aborted,
+// as after a failed Exec).
+func (t Tx) ExecEach(ctx context.Context, stmts ...Stmt) ([]int64, error) {
+	if len(stmts) == 0 {
+		return nil, nil
+	}
+	batch := &pgx.Batch{}
+	for _, s := range stmts {
+		batch.Queue(s.SQL, s.Args...)
+	}
+	br := t.tx.SendBatch(ctx, batch)
+	n := make([]int64, len(stmts))
+	for i := range stmts {
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return nil, err
+		}
+		n[i] = tag.RowsAffected()
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// AuditEntry is one row of Tx.AuditEach, written as Scope's actor and job.
+type AuditEntry struct {
+	Scope                                 Scope
+	Action, Resource, PayloadHash, Detail string
+}
+
+// AuditEach appends entries to the session tenant's audit chain in order,
+// each as its own scope's actor and job — Act then Audit for each entry —
+// in one round trip, and returns their sequence numbers. Every scope is
+// checked first (ErrNoScope, ErrOtherTenant): a refused entry writes
+// nothing and leaves the transaction's scope as it was. Afterwards the
+// transaction acts as the last entry's scope.
+func (t *Tx) AuditEach(ctx context.Context, entries []AuditEntry) ([]int64, error) {
+	for _, e := range entries {
+		if e.Scope.IsZero() {
+			return nil, ErrNoScope
+		}
+		if e.Scope.tenant != t.scope.tenant {
+			return nil, ErrOtherTenant
+		}
+	}
+	if len(entries) == 0 {
+		return nil, nil
+	}
+	batch := &pgx.Batch{}
+	for _, e := range entries {
+		batch.Queue(`SELECT set_config('tenantry.actor', $1, true), set_config('tenantry.job_id', $2, true)`, e.Scope.actor, e.Scope.jobID)
+		batch.Queue("SELECT tenantry_audit($1, $2, $3, $4)", e.Action, e.Resource, e.PayloadHash, e.Detail)
+	}
+	br := t.tx.SendBatch(ctx, batch)
+	seqs := make([]int64, len(entries))
+	for i, e := range entries {
+		if _, err := br.Exec(); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("tenantdb: act as job: %w", err)
+		}
+		if err := br.QueryRow().Scan(&seqs[i]); err != nil {
+			_ = br.Close()
+			return nil, fmt.Errorf("tenantdb: audit %s: %w", e.Action, err)
+		}
+		t.scope = e.Scope
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("tenantdb: audit: %w", err)
+	}
+	return seqs, nil
+}
