@@ -151,6 +151,13 @@ type Extractor struct {
 	// wrapPart, when set (tests only), wraps the decompressed reader of a
 	// DOCX's document.xml, so a test can count what was inflated.
 	wrapPart func(io.Reader) io.Reader
+
+	// htmlStream, when set (tests only), replaces the thresholds of the
+	// incremental HTML reader (htmlstream.go).
+	htmlStream *htmlStreamConfig
+	// htmlParsed, when set (tests only), is told how many bytes of source
+	// each incremental HTML segment holds.
+	htmlParsed func(int)
 }
 
 var _ pipeline.Extractor = (*Extractor)(nil)

@@ -64,7 +64,11 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
 			return e.csvTo(ctx, br, params, comma, emit)
 		}
-	case TypeMarkdown, TypeHTML, TypeDOCX, TypeRST, TypeAsciiDoc, TypeOrg:
+	case TypeHTML:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.htmlTo(ctx, br, size, params, emit)
+		}
+	case TypeMarkdown, TypeDOCX, TypeRST, TypeAsciiDoc, TypeOrg:
 		whole = true
 		wp := e.wholeParser(base)
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
