@@ -158,6 +158,9 @@ type Extractor struct {
 	// htmlParsed, when set (tests only), is told how many bytes of source
 	// each incremental HTML segment holds.
 	htmlParsed func(int)
+	// mdStream, when set (tests only), replaces the thresholds of the
+	// incremental Markdown reader (mdstream.go).
+	mdStream *mdStreamConfig
 }
 
 var _ pipeline.Extractor = (*Extractor)(nil)

@@ -68,7 +68,15 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
 			return e.htmlTo(ctx, br, size, params, emit)
 		}
-	case TypeMarkdown, TypeDOCX, TypeRST, TypeAsciiDoc, TypeOrg:
+	case TypeMarkdown:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.markdownTo(ctx, br, size, params, emit)
+		}
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.lightMarkupTo(ctx, base, br, size, params, emit)
+		}
+	case TypeDOCX:
 		whole = true
 		wp := e.wholeParser(base)
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
