@@ -576,7 +576,6 @@ func (s *htmlScan) push(a atom.Atom, name string, hasAttr, foreign bool, parent 
 // content included.
 const maxOpen = 512
 
-
 // count adds visible text to the page and the candidates it is inside.
 func (s *htmlScan) count(n int) {
 	if n == 0 {
