@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/tenantry/tenantry/pipeline"
@@ -24,6 +25,7 @@ type sectionBuilder struct {
 	bodyCont bool                         // part of the current body was handed over
 	lastHead string                       // the last section's text, when it was a heading
 	isHead   bool                         // the last section added was a heading
+	emitErr  error                        // the last error emit returned
 }
 
 // block appends a block of body text, separated from the previous block by
@@ -66,7 +68,7 @@ func (b *sectionBuilder) heading(text string) error {
 	b.lastHead, b.isHead = text, true
 	s := pipeline.Section{Text: text, Heading: true, Page: b.page}
 	if b.emit != nil {
-		return b.emit(s)
+		return b.send(s)
 	}
 	b.out = append(b.out, s)
 	return nil
@@ -101,9 +103,17 @@ func (b *sectionBuilder) handOver(more bool) error {
 	b.bodyCont = more
 	b.isHead = false
 	if b.emit != nil {
-		return b.emit(s)
+		return b.send(s)
 	}
 	b.out = append(b.out, s)
+	return nil
+}
+
+func (b *sectionBuilder) send(s pipeline.Section) error {
+	if err := b.emit(s); err != nil {
+		b.emitErr = err
+		return err
+	}
 	return nil
 }
 
@@ -113,6 +123,12 @@ func (b *sectionBuilder) count(n int) error {
 		return errOutputLimit
 	}
 	return nil
+}
+
+// emitted reports an error returned by emit (the sink's own, passed
+// through unchanged).
+func (b *sectionBuilder) emitted(err error) bool {
+	return b.emitErr != nil && errors.Is(err, b.emitErr)
 }
 
 // done returns what was collected (emit unset).
