@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tenantry/tenantry/internal/extract"
+	"github.com/tenantry/tenantry/pipeline"
 )
 
 // BenchmarkExtract reports MB/s of input per format (PDF also pages/s).
@@ -53,6 +54,54 @@ func BenchmarkExtract(b *testing.B) {
 			}
 			if c.pages > 0 {
 				b.ReportMetric(float64(n*c.pages)/b.Elapsed().Seconds(), "pages/s")
+			}
+		})
+	}
+}
+
+// discard is a SectionSink that keeps nothing.
+type discard struct{}
+
+func (discard) Add(pipeline.Section) error { return nil }
+
+// BenchmarkExtractTo compares documents above the incremental readers'
+// 1 MiB threshold read whole (Extract) and streamed to a sink that keeps
+// nothing (ExtractTo): MB/s of input and B/op (what was allocated, not what
+// was held at once).
+func BenchmarkExtractTo(b *testing.B) {
+	sentence := "Tenants upload documents; the worker extracts, chunks and embeds them. "
+	var md, html, docx strings.Builder
+	html.WriteString("<html><head><title>T</title></head><body><nav><a href=/>Home</a></nav><main>")
+	for i := range 12000 {
+		fmt.Fprintf(&md, "## Section %d\n\n%s\n\n- item *one*\n- item [two](https://x)\n\n", i, sentence+sentence)
+		fmt.Fprintf(&html, "<h2>Section %d</h2><p>%s<b>%s</b></p><ul><li>a</li><li>b</li></ul><script>var x=%d</script>\n", i, sentence, sentence, i)
+		docx.WriteString(para(sentence + sentence))
+	}
+	html.WriteString("</main><footer>f</footer></body></html>")
+	cases := []struct {
+		name, mediaType string
+		in              []byte
+	}{
+		{"markdown", "text/markdown", []byte(md.String())},
+		{"html", "text/html", []byte(html.String())},
+		{"docx", extract.TypeDOCX, makeDOCX(b, docx.String())},
+	}
+	e := shared(b)
+	for _, c := range cases {
+		b.Run(c.name+"/whole", func(b *testing.B) {
+			b.SetBytes(int64(len(c.in)))
+			for b.Loop() {
+				if _, err := e.Extract(context.Background(), c.mediaType, bytes.NewReader(c.in), int64(len(c.in))); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(c.name+"/stream", func(b *testing.B) {
+			b.SetBytes(int64(len(c.in)))
+			for b.Loop() {
+				if err := e.ExtractTo(context.Background(), c.mediaType, bytes.NewReader(c.in), int64(len(c.in)), discard{}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

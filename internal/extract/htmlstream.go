@@ -142,6 +142,7 @@ type htmlScan struct {
 	articleText     int // text of article candidate 0
 	title           *html.Node
 	inTitle         bool
+	titleAt         int    // stack depth of the first title while it is open in the body (0: none)
 	tag             []byte // the current tag token's name
 	hasAttr         bool   // the current start tag has attributes left to read
 }
@@ -360,6 +361,9 @@ func (s *htmlScan) popTo(n, cut, resume int, ev *htmlScanEvents) error {
 		}
 	}
 	s.stack = s.stack[:n]
+	if n < s.titleAt {
+		s.titleAt = 0 // the first title ended
+	}
 	return nil
 }
 
@@ -377,6 +381,7 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		if top.foreign {
 			if tt != html.SelfClosingTagToken {
 				s.push(a, nm, hasAttr, true, top)
+				s.titleStart(a)
 				if len(s.stack) > maxOpen {
 					return malformed("html", "nesting deeper than the parser allows")
 				}
@@ -401,6 +406,7 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 			break
 		}
 		s.push(a, nm, hasAttr, a == atom.Svg || a == atom.Math, top)
+		s.titleStart(a)
 		if len(s.stack) > maxOpen {
 			return malformed("html", "nesting deeper than the parser allows")
 		}
@@ -449,10 +455,8 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		if n := len(s.stack); n > 0 {
 			top = s.stack[n-1]
 		}
-		if top.a == atom.Title && s.title == nil {
-			t := &html.Node{Type: html.ElementNode, DataAtom: atom.Title, Data: "title"}
-			t.AppendChild(&html.Node{Type: html.TextNode, Data: string(z.Text())})
-			s.title = t
+		if s.titleAt > 0 && len(s.stack) == s.titleAt {
+			s.title.AppendChild(&html.Node{Type: html.TextNode, Data: string(z.Text())})
 		}
 		if s.measure && !top.skip {
 			s.count(visibleLen(string(z.Text())))
@@ -569,6 +573,16 @@ func (s *htmlScan) push(a atom.Atom, name string, hasAttr, foreign bool, parent 
 		}
 	}
 	s.stack = append(s.stack, e)
+}
+
+// titleStart records the document's first title element (in the body:
+// the head's are recorded by headToken) when a was just opened; its text
+// follows while it is the innermost open element.
+func (s *htmlScan) titleStart(a atom.Atom) {
+	if a == atom.Title && s.title == nil {
+		s.title = &html.Node{Type: html.ElementNode, DataAtom: atom.Title, Data: "title"}
+		s.titleAt = len(s.stack)
+	}
 }
 
 // maxOpen is the tree builder's own bound on open elements (x/net/html

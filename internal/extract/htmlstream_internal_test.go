@@ -47,6 +47,8 @@ func htmlEqualityInputs(t *testing.T) map[string]string {
 			"<table><thead><tr><th>h1<th>h2<tbody><tr><td>1<td>2<tr><td>3<td>4</table><p>after <i>it</i> ends</body></html>",
 		"title in body, article": "<body><article><header><h1>A</h1></header><p>x <span>y</span></p><footer>f</footer></article><title>late</title></body>",
 		"head only":              "<html><head><title>Only</title></head></html>",
+		"title in body, main":    "<body><title></title><main><p>x</p></main><title>second</title><p>after</p></body>",
+		"title in body first":    "<body><svg><title>in svg</title></svg><title>t</title>text<article><p>x</p></article>more</body>",
 		"text before body":       "hello <b>world</b><p>para</p>",
 		"hidden and skipped":     `<div hidden><p>no</p></div><p>yes</p><div style="display: none">no</div><svg><title>s</title></svg><template><p>t</p></template><p>end</p>`,
 		"nested lists":           "<ul><li>a<ul><li>b<li>c</ul><li>d</ul><ol><li>x</ol>",
