@@ -215,3 +215,44 @@ func words(ss []pipeline.Section) string {
 	}
 	return b.String()
 }
+
+// TestStreamedLimitsHold: HTML and Markdown above the incremental readers'
+// threshold are refused by the same limits, with the same reasons, as the
+// whole parse refuses them.
+func TestStreamedLimitsHold(t *testing.T) {
+	t.Parallel()
+	para := strings.Repeat("<p>text of a paragraph</p>\n", 60000) // ~1.6 MiB
+	mdPara := strings.Repeat("text of a paragraph\n\n", 80000)    // ~1.6 MiB
+	headings := strings.Repeat("<h2>h</h2><p>x</p>\n", 80000)     // many sections
+	mdHeadings := strings.Repeat("## h\n\nx\n\n", 200000)         // many sections
+	deep := strings.Repeat("<div>", 300) + "x" + para             // deeper than MaxNesting
+	deeper := strings.Repeat("<span>", 600) + "x" + para          // more open elements than the parser allows
+	mdDeep := strings.Repeat("> ", 300) + "q\n\n" + mdPara        // deeper than MaxNesting
+	tests := []struct {
+		name, mediaType, src string
+		cfg                  Config
+	}{
+		{"html text limit", "text/html", para, Config{MaxTextBytes: 512 << 10}},
+		{"html sections", "text/html", headings, Config{MaxSections: 1000}},
+		{"html nesting", "text/html", deep, Config{}},
+		{"html open elements", "text/html", deeper, Config{MaxNesting: 1000}},
+		{"html source limit", "text/html", para, Config{MaxDecompressedBytes: 1 << 20}},
+		{"markdown text limit", "text/markdown", mdPara, Config{MaxTextBytes: 1 << 20}},
+		{"markdown sections", "text/markdown", mdHeadings, Config{MaxSections: 1000}},
+		{"markdown nesting", "text/markdown", mdDeep, Config{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := newTestExtractor(t, tt.cfg)
+			_, want := e.Extract(context.Background(), tt.mediaType, strings.NewReader(tt.src), int64(len(tt.src)))
+			if want == nil {
+				t.Fatal("the whole parse accepted it")
+			}
+			got := e.ExtractTo(context.Background(), tt.mediaType, strings.NewReader(tt.src), int64(len(tt.src)), &joined{})
+			if got == nil || got.Error() != want.Error() {
+				t.Fatalf("streamed: %v, whole: %v", got, want)
+			}
+		})
+	}
+}
