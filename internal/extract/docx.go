@@ -3,7 +3,6 @@ package extract
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -19,20 +18,27 @@ import (
 // breaks kept, deleted revisions and field codes dropped. Headers, footers,
 // footnotes and comments are not extracted.
 //
-// The archive is read from memory (it is at most MaxBytes); its entry count
-// is bounded by MaxEntries and the decompressed XML by MaxDecompressedBytes,
-// counted while inflating (the sizes an archive declares are not trusted).
+// The archive is read where it lies (readerAt: the object itself when it
+// can be read at an offset, else a temporary file), never from memory; its
+// entry count is bounded by MaxEntries and the decompressed XML by
+// MaxDecompressedBytes, counted while inflating (the sizes an archive declares are not trusted).
 // The text is bounded by MaxTextBytes as it is read: inflating stops at the
 // first text run past it (a zip bomb of text is refused after about
 // MaxTextBytes of XML, not MaxDecompressedBytes), and no single XML token
 // may be larger than MaxTextBytes (encoding/xml holds a whole token).
-func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
-	data, err := readAll(ctx, r, size)
+func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, _ int64, _ map[string]string) (pipeline.Extracted, error) {
+	return e.docxWhole(ctx, nil, r)
+}
+
+// docxWhole is docx reading orig where it lies when it can (see readerAt).
+func (e *Extractor) docxWhole(ctx context.Context, orig io.Reader, r *bufio.Reader) (pipeline.Extracted, error) {
+	ra, n, release, err := e.readerAt(ctx, "docx", orig, r)
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
+	defer release()
 	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}
-	if err := e.docxFrom(ctx, bytes.NewReader(data), int64(len(data)), &b); err != nil {
+	if err := e.docxFrom(ctx, ra, n, &b); err != nil {
 		return pipeline.Extracted{}, err
 	}
 	return b.done(), nil

@@ -204,9 +204,14 @@ func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, 
 		return pipeline.Extracted{}, err
 	}
 	parse := e.wholeParser(base)
-	if base == TypePDF { // read where it lies, not copied
+	switch base { // read where they lie, not copied into memory
+	case TypePDF:
 		parse = func(ctx context.Context, br *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
 			return e.pdfFrom(ctx, orig, br, size, params)
+		}
+	case TypeDOCX:
+		parse = func(ctx context.Context, br *bufio.Reader, _ int64, _ map[string]string) (pipeline.Extracted, error) {
+			return e.docxWhole(ctx, orig, br)
 		}
 	}
 	if parse == nil {
