@@ -401,7 +401,7 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		}
 		if voidElement(a) {
 			if s.measure && a == atom.Img && !top.skip {
-				s.img(hasAttr, top)
+				s.img(hasAttr)
 			}
 			break
 		}
@@ -607,7 +607,7 @@ func (s *htmlScan) count(n int) {
 }
 
 // img counts an image's alt text.
-func (s *htmlScan) img(hasAttr bool, _ openElem) {
+func (s *htmlScan) img(hasAttr bool) {
 	if !hasAttr {
 		return
 	}
@@ -876,16 +876,15 @@ func (st *htmlStreamer) flush(end int) error {
 	if seg == "" || st.skip > 0 {
 		return nil
 	}
-	ctxNode := st.chain[len(st.chain)-1]
+	ctxNode := st.chain[len(st.chain)-1] // the container: the fragment's context and parent
 	depth := st.depths[len(st.depths)-1]
-	context := ctxNode
 	if ctxNode.Type != html.ElementNode {
 		return nil
 	}
 	if st.parsed != nil {
 		st.parsed(len(seg))
 	}
-	nodes, err := html.ParseFragmentWithOptions(ctxReader{ctx: st.ctx, r: strings.NewReader(seg)}, context, html.ParseOptionEnableScripting(true))
+	nodes, err := html.ParseFragmentWithOptions(ctxReader{ctx: st.ctx, r: strings.NewReader(seg)}, ctxNode, html.ParseOptionEnableScripting(true))
 	if err != nil {
 		if st.ctx.Err() != nil {
 			return st.ctx.Err()
