@@ -46,13 +46,18 @@ type sizes struct {
 	latencyRate                               float64
 	memSizes                                  []int
 	pdfPages                                  int
+	// structured is the size of the memory phase's HTML, Markdown and
+	// DOCX documents (0: none), formats lists which of them.
+	structured int
+	formats    []string
 }
 
 func sizesFor(mode string) sizes {
 	if mode == "full" {
 		return sizes{ingestDocs: 400, ingestTenants: 4, ingestDocBytes: 12 << 10,
 			latencyN: 200, latencyBytes: 10 << 10, latencyRate: 4,
-			memSizes: []int{1 << 10, 10 << 10, 100 << 10, 1 << 20, 10 << 20, 30 << 20, 100 << 20, 300 << 20}, pdfPages: 1500}
+			memSizes: []int{1 << 10, 10 << 10, 100 << 10, 1 << 20, 10 << 20, 30 << 20, 100 << 20, 300 << 20}, pdfPages: 1500,
+			structured: 30 << 20, formats: []string{"html", "md", "docx"}}
 	}
 	return sizes{ingestDocs: 12, ingestTenants: 2, ingestDocBytes: 4 << 10,
 		latencyN: 8, latencyBytes: 10 << 10, latencyRate: 5, memSizes: []int{1 << 10, 1 << 20}}
@@ -790,11 +795,20 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 	const maxDoc, maxChunks = 320 << 20, 200000
 	if v := os.Getenv("TENANTRY_BENCH_MEM_SIZES"); v != "" {
 		// e.g. "1048576,314572800": only these text sizes (bytes), and the
-		// PDF only when "pdf" is listed.
-		sz.memSizes, sz.pdfPages = nil, 0
+		// PDF, HTML, Markdown or DOCX document only when "pdf", "html",
+		// "md" or "docx" is listed.
+		sz.memSizes, sz.pdfPages, sz.formats = nil, 0, nil
+		sz.structured = 30 << 20
+		if n, err := strconv.Atoi(os.Getenv("TENANTRY_BENCH_MEM_STRUCTURED")); err == nil && n > 0 {
+			sz.structured = n
+		}
 		for _, f := range strings.Split(v, ",") {
-			if f == "pdf" {
+			switch f {
+			case "pdf":
 				sz.pdfPages = 1500
+				continue
+			case "html", "md", "docx":
+				sz.formats = append(sz.formats, f)
 				continue
 			}
 			n, err := strconv.Atoi(f)
@@ -832,6 +846,17 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 		}
 		pdf := harness.PDF(pages)
 		items = append(items, item{label: fmt.Sprintf("PDF, %d pages", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages})
+	}
+	for _, f := range sz.formats {
+		switch f {
+		case "html":
+			items = append(items, item{label: "HTML " + sizeLabel(sz.structured), ctype: "text/html", filename: "doc.html", body: htmlDoc(rng, sz.structured)})
+		case "md":
+			items = append(items, item{label: "Markdown " + sizeLabel(sz.structured), ctype: "text/markdown", filename: "doc.md", body: markdownDoc(rng, sz.structured)})
+		case "docx":
+			items = append(items, item{label: "DOCX, " + sizeLabel(sz.structured) + " of XML", ctype: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+				filename: "doc.docx", body: docxDoc(rng, sz.structured)})
+		}
 	}
 	for i, it := range items {
 		id := fmt.Sprintf("mem-%02d", i)

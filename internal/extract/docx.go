@@ -3,7 +3,6 @@ package extract
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/xml"
 	"errors"
@@ -19,43 +18,75 @@ import (
 // breaks kept, deleted revisions and field codes dropped. Headers, footers,
 // footnotes and comments are not extracted.
 //
-// The archive is read from memory (it is at most MaxBytes); its entry count
-// is bounded by MaxEntries and the decompressed XML by MaxDecompressedBytes,
-// counted while inflating (the sizes an archive declares are not trusted).
+// The archive is read where it lies (readerAt: the object itself when it
+// can be read at an offset, else a temporary file), never from memory; its
+// entry count is bounded by MaxEntries and the decompressed XML by
+// MaxDecompressedBytes, counted while inflating (the sizes an archive declares are not trusted).
 // The text is bounded by MaxTextBytes as it is read: inflating stops at the
 // first text run past it (a zip bomb of text is refused after about
 // MaxTextBytes of XML, not MaxDecompressedBytes), and no single XML token
 // may be larger than MaxTextBytes (encoding/xml holds a whole token).
-func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string) (pipeline.Extracted, error) {
-	data, err := readAll(ctx, r, size)
+func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, _ int64, _ map[string]string) (pipeline.Extracted, error) {
+	return e.docxWhole(ctx, nil, r)
+}
+
+// docxWhole is docx reading orig where it lies when it can (see readerAt).
+func (e *Extractor) docxWhole(ctx context.Context, orig io.Reader, r *bufio.Reader) (pipeline.Extracted, error) {
+	ra, n, release, err := e.readerAt(ctx, "docx", orig, r)
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	defer release()
+	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}
+	if err := e.docxFrom(ctx, ra, n, &b); err != nil {
+		return pipeline.Extracted{}, err
+	}
+	return b.done(), nil
+}
+
+// docxTo is docx handing each section to emit as soon as its paragraph (or
+// table) ends, reading the archive where it lies (see readerAt) rather than
+// from memory.
+func (e *Extractor) docxTo(ctx context.Context, orig io.Reader, br *bufio.Reader, emit func(pipeline.Section) error) error {
+	ra, n, release, err := e.readerAt(ctx, "docx", orig, br)
 	if err != nil {
-		return pipeline.Extracted{}, malformed("docx", "not a ZIP archive")
+		return err
+	}
+	defer release()
+	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections, emit: emit}
+	if err := e.docxFrom(ctx, ra, n, &b); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
+// docxFrom extracts the archive of n bytes in ra into b.
+func (e *Extractor) docxFrom(ctx context.Context, ra io.ReaderAt, n int64, b *sectionBuilder) error {
+	zr, err := zip.NewReader(ra, n)
+	if err != nil {
+		return malformed("docx", "not a ZIP archive")
 	}
 	if len(zr.File) > e.cfg.MaxEntries {
-		return pipeline.Extracted{}, tooLarge("docx", "archive has more entries than MaxEntries")
+		return tooLarge("docx", "archive has more entries than MaxEntries")
 	}
 	var doc *zip.File
 	for _, f := range zr.File {
 		if f.Name == "word/document.xml" {
 			if doc != nil {
-				return pipeline.Extracted{}, malformed("docx", "duplicate word/document.xml")
+				return malformed("docx", "duplicate word/document.xml")
 			}
 			doc = f
 		}
 	}
 	if doc == nil {
-		return pipeline.Extracted{}, malformed("docx", "no word/document.xml")
+		return malformed("docx", "no word/document.xml")
 	}
 	if doc.UncompressedSize64 > uint64(e.cfg.MaxDecompressedBytes) {
-		return pipeline.Extracted{}, tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
+		return tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
 	}
 	rc, err := doc.Open()
 	if err != nil {
-		return pipeline.Extracted{}, malformed("docx", "unreadable document.xml")
+		return malformed("docx", "unreadable document.xml")
 	}
 	defer rc.Close()
 	var part io.Reader = rc
@@ -63,30 +94,29 @@ func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, size int64, _ map
 		part = e.wrapPart(part)
 	}
 	lr := &limitReader{r: ctxReader{ctx: ctx, r: part}, n: e.cfg.MaxDecompressedBytes}
-	out, err := e.wordXML(ctx, lr)
-	if err != nil {
-		switch {
-		case errors.Is(err, errInputLimit):
-			return pipeline.Extracted{}, tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
-		case ctx.Err() != nil:
-			return pipeline.Extracted{}, ctx.Err()
-		case errors.Is(err, errTooDeep):
-			return pipeline.Extracted{}, malformed("docx", "nesting deeper than MaxNesting")
-		case errors.Is(err, errOutputLimit), errors.Is(err, errSectionLimit):
-			return pipeline.Extracted{}, err
-		}
-		return pipeline.Extracted{}, malformed("docx", "invalid document.xml")
+	err = e.wordXML(ctx, lr, b)
+	if err == nil || b.emitted(err) {
+		return err
 	}
-	return out, nil
+	switch {
+	case errors.Is(err, errInputLimit):
+		return tooLarge("docx", "document.xml exceeds MaxDecompressedBytes")
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, errTooDeep):
+		return malformed("docx", "nesting deeper than MaxNesting")
+	case errors.Is(err, errOutputLimit), errors.Is(err, errSectionLimit):
+		return err
+	}
+	return malformed("docx", "invalid document.xml")
 }
 
-// wordXML walks the WordprocessingML token stream.
-func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracted, error) {
+// wordXML walks the WordprocessingML token stream into b.
+func (e *Extractor) wordXML(ctx context.Context, r io.Reader, b *sectionBuilder) error {
 	guard := &tokenGuard{r: r, max: e.cfg.MaxTextBytes + 64<<10}
 	d := xml.NewDecoder(guard)
 	guard.d = d
 	d.Strict = true
-	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}
 	budget := textBudget{left: e.cfg.MaxTextBytes}
 	var (
 		depth   int
@@ -117,7 +147,7 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 	for steps := 0; ; steps++ {
 		if steps%4096 == 0 {
 			if err := ctx.Err(); err != nil {
-				return pipeline.Extracted{}, err
+				return err
 			}
 		}
 		tok, err := d.RawToken()
@@ -125,13 +155,13 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 			break
 		}
 		if err != nil {
-			return pipeline.Extracted{}, err
+			return err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
 			depth++
 			if depth > e.cfg.MaxNesting {
-				return pipeline.Extracted{}, errTooDeep
+				return errTooDeep
 			}
 			if skip > 0 {
 				skip++
@@ -167,7 +197,7 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 		case xml.EndElement:
 			depth--
 			if depth < 0 {
-				return pipeline.Extracted{}, errors.New("unbalanced XML")
+				return errors.New("unbalanced XML")
 			}
 			if skip > 0 {
 				skip--
@@ -178,7 +208,7 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 				inText = false
 			case "p":
 				if err := flushPara(); err != nil {
-					return pipeline.Extracted{}, err
+					return err
 				}
 			case "tc":
 				if n := len(tables); n > 0 {
@@ -201,22 +231,22 @@ func (e *Extractor) wordXML(ctx context.Context, r io.Reader) (pipeline.Extracte
 					continue
 				}
 				if err := b.block(text); err != nil {
-					return pipeline.Extracted{}, err
+					return err
 				}
 			}
 		case xml.CharData:
 			if inText && skip == 0 {
 				if err := budget.spend(len(t)); err != nil {
-					return pipeline.Extracted{}, err
+					return err
 				}
 				para.Write(t)
 			}
 		}
 	}
 	if depth != 0 {
-		return pipeline.Extracted{}, errors.New("unbalanced XML")
+		return errors.New("unbalanced XML")
 	}
-	return b.done(), nil
+	return nil
 }
 
 // tokenGuard fails reads once the decoder has read max bytes past the start

@@ -50,6 +50,12 @@ type Config struct {
 	// own deadline or cancellation returns the context's error instead.
 	Timeout time.Duration
 
+	// SpoolDir is where a DOCX or PDF that is not read from memory or a
+	// file section (an io.ReaderAt with a Size method) is copied while it is
+	// read: an unlinked temporary file (default: the system's temporary
+	// directory).
+	SpoolDir string
+
 	// PDFConcurrency bounds PDFium instances running at once (default 2);
 	// more PDFs wait for a free one.
 	PDFConcurrency int
@@ -151,6 +157,16 @@ type Extractor struct {
 	// wrapPart, when set (tests only), wraps the decompressed reader of a
 	// DOCX's document.xml, so a test can count what was inflated.
 	wrapPart func(io.Reader) io.Reader
+
+	// htmlStream, when set (tests only), replaces the thresholds of the
+	// incremental HTML reader (htmlstream.go).
+	htmlStream *htmlStreamConfig
+	// htmlParsed, when set (tests only), is told how many bytes of source
+	// each incremental HTML segment holds.
+	htmlParsed func(int)
+	// mdStream, when set (tests only), replaces the thresholds of the
+	// incremental Markdown reader (mdstream.go).
+	mdStream *mdStreamConfig
 }
 
 var _ pipeline.Extractor = (*Extractor)(nil)
@@ -182,11 +198,22 @@ func (e *Extractor) Close() error { return e.pdf.close() }
 // object's size when known (<0: unknown). A missing or generic media type is
 // sniffed from the first bytes.
 func (e *Extractor) Extract(ctx context.Context, mediaType string, r io.Reader, size int64) (pipeline.Extracted, error) {
+	orig := whole(r)
 	base, params, br, err := e.open(mediaType, r, size)
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
 	parse := e.wholeParser(base)
+	switch base { // read where they lie, not copied into memory
+	case TypePDF:
+		parse = func(ctx context.Context, br *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+			return e.pdfFrom(ctx, orig, br, size, params)
+		}
+	case TypeDOCX:
+		parse = func(ctx context.Context, br *bufio.Reader, _ int64, _ map[string]string) (pipeline.Extracted, error) {
+			return e.docxWhole(ctx, orig, br)
+		}
+	}
 	if parse == nil {
 		return pipeline.Extracted{}, unsupported("unknown", "unsupported media type")
 	}

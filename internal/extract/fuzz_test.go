@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -40,6 +41,18 @@ func fuzzExtractor(t testing.TB) *extract.Extractor {
 // every error permanent.
 func fuzzExtract(t *testing.T, mediaType string, data []byte) {
 	out, err := fuzzExtractor(t).Extract(context.Background(), mediaType, bytes.NewReader(data), int64(len(data)))
+	// ExtractTo (what the worker runs) refuses the same way and, joined,
+	// hands over the same sections.
+	var streamed collect
+	serr := fuzzExtractor(t).ExtractTo(context.Background(), mediaType, bytes.NewReader(data), int64(len(data)), &streamed)
+	switch {
+	case (err == nil) != (serr == nil):
+		t.Fatalf("Extract: %v, ExtractTo: %v", err, serr)
+	case err != nil && err.Error() != serr.Error():
+		t.Fatalf("Extract: %v, ExtractTo: %v", err, serr)
+	case err == nil && !reflect.DeepEqual(out, streamed.out):
+		t.Fatalf("ExtractTo handed over other sections than Extract returned:\n%+v\n%+v", out.Sections, streamed.out.Sections)
+	}
 	if err != nil {
 		var xe *extract.Error
 		if errors.As(err, &xe) && xe.Reason == "parser failed" {

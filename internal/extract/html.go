@@ -26,6 +26,12 @@ func (e *Extractor) html(ctx context.Context, r *bufio.Reader, size int64, param
 	if err != nil {
 		return pipeline.Extracted{}, err
 	}
+	return e.htmlSource(ctx, src)
+}
+
+// htmlSource extracts the decoded source of a whole HTML document, parsed
+// into one tree.
+func (e *Extractor) htmlSource(ctx context.Context, src string) (pipeline.Extracted, error) {
 	doc, err := html.ParseWithOptions(ctxReader{ctx: ctx, r: strings.NewReader(src)}, html.ParseOptionEnableScripting(true))
 	if err != nil {
 		if ctx.Err() != nil {
@@ -326,8 +332,7 @@ func (w *htmlWalker) heading(n *html.Node, depth int) error {
 	}
 	sub.newline()
 	text := sub.block.String()
-	if last := len(w.b.out) - 1; last >= 0 && w.b.body.Len() == 0 && w.b.out[last].Heading &&
-		w.b.out[last].Text == collapseSpace(text) {
+	if last, ok := w.b.lastHeading(); ok && last == collapseSpace(text) {
 		return nil // the page's title repeated as its first heading
 	}
 	return w.b.heading(text)

@@ -167,6 +167,18 @@ func (f *contentFilter) drop(n *html.Node) bool {
 	if n == f.root {
 		return false
 	}
+	if n.DataAtom == atom.A {
+		return skipLink(n)
+	}
+	return f.dropMarkup(n) || f.dropText(n)
+}
+
+// dropMarkup reports furniture told by its markup alone: landmarks, a
+// header outside the content, furniture roles.
+func (f *contentFilter) dropMarkup(n *html.Node) bool {
+	if n == f.root {
+		return false
+	}
 	switch n.DataAtom {
 	case atom.Nav, atom.Aside, atom.Footer, atom.Form:
 		return true
@@ -174,12 +186,14 @@ func (f *contentFilter) drop(n *html.Node) bool {
 		if !inside(n, atom.Article, atom.Main, atom.Section) {
 			return true
 		}
-	case atom.A:
-		return skipLink(n)
 	}
-	if furnitureRoles[strings.ToLower(strings.TrimSpace(htmlAttr(n, "role")))] {
-		return true
-	}
+	return furnitureRoles[strings.ToLower(strings.TrimSpace(htmlAttr(n, "role")))]
+}
+
+// dropText reports furniture told by the text under it (the element is
+// measured): link farms, tables of contents, furniture-named elements that
+// are mostly links or short.
+func (f *contentFilter) dropText(n *html.Node) bool {
 	s := f.stats[n]
 	if furnitureName(htmlAttr(n, "class")) || furnitureName(htmlAttr(n, "id")) {
 		// The name is a hint, the text decides. Furniture is links (menus,

@@ -10,6 +10,7 @@ import (
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/extension"
 	east "github.com/yuin/goldmark/extension/ast"
+	"github.com/yuin/goldmark/parser"
 	"github.com/yuin/goldmark/text"
 
 	"github.com/tenantry/tenantry/pipeline"
@@ -31,31 +32,15 @@ func (e *Extractor) markdown(ctx context.Context, r *bufio.Reader, size int64, p
 	if markdownDepth(src) > e.cfg.MaxNesting {
 		return pipeline.Extracted{}, malformed("markdown", "nesting deeper than MaxNesting")
 	}
+	return e.markdownSource(ctx, src)
+}
+
+// markdownSource extracts decoded Markdown parsed whole.
+func (e *Extractor) markdownSource(ctx context.Context, src string) (pipeline.Extracted, error) {
 	source := []byte(src)
-	// goldmark cannot be interrupted: parse in a goroutine and stop waiting
-	// at the deadline (the input is bounded, so the parse ends anyway).
-	type result struct {
-		doc ast.Node
-		p   any
-	}
-	done := make(chan result, 1)
-	go func() {
-		defer func() {
-			if p := recover(); p != nil {
-				done <- result{p: p}
-			}
-		}()
-		done <- result{doc: md.Parser().Parse(text.NewReader(source))}
-	}()
-	var doc ast.Node
-	select {
-	case res := <-done:
-		if res.p != nil {
-			return pipeline.Extracted{}, malformed("markdown", "parser failed")
-		}
-		doc = res.doc
-	case <-ctx.Done():
-		return pipeline.Extracted{}, ctx.Err()
+	doc, _, err := parseMarkdown(ctx, source, nil)
+	if err != nil {
+		return pipeline.Extracted{}, err
 	}
 	w := &mdWalker{ctx: ctx, src: source, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}}
 	if err := w.blocks(doc, 0); err != nil {
@@ -65,6 +50,46 @@ func (e *Extractor) markdown(ctx context.Context, r *bufio.Reader, size int64, p
 		return pipeline.Extracted{}, err
 	}
 	return w.b.done(), nil
+}
+
+// parseMarkdown parses source with goldmark, knowing the link reference
+// definitions given (besides its own), and returns the tree and the
+// definitions it found. goldmark cannot be interrupted: it parses in a
+// goroutine, and the wait stops at the deadline (the input is bounded, so
+// the parse ends anyway).
+func parseMarkdown(ctx context.Context, source []byte, known []parser.Reference) (ast.Node, []parser.Reference, error) {
+	type result struct {
+		doc  ast.Node
+		refs []parser.Reference
+		p    any
+	}
+	done := make(chan result, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{p: p}
+			}
+		}()
+		pc := parser.NewContext()
+		for _, r := range known {
+			pc.AddReference(r)
+		}
+		doc := md.Parser().Parse(text.NewReader(source), parser.WithContext(pc))
+		var refs []parser.Reference
+		if known == nil {
+			refs = pc.References()
+		}
+		done <- result{doc: doc, refs: refs}
+	}()
+	select {
+	case res := <-done:
+		if res.p != nil {
+			return nil, nil, malformed("markdown", "parser failed")
+		}
+		return res.doc, res.refs, nil
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 }
 
 // markdownDepth returns the deepest block nesting a line opens with

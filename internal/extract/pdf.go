@@ -184,8 +184,13 @@ func (p *pdfEngine) close() error {
 // pdfDoc extracts the text of each page as one section with its page
 // number, in a fresh PDFium instance that is stopped at the deadline.
 func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
+	return e.pdfFrom(ctx, nil, r, size, params)
+}
+
+// pdfFrom is pdfDoc reading orig where it lies when it can (see readerAt).
+func (e *Extractor) pdfFrom(ctx context.Context, orig io.Reader, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
 	var out pipeline.Extracted
-	err := e.pdfTo(ctx, r, size, params, func(s pipeline.Section) error {
+	err := e.pdfTo(ctx, orig, r, size, params, func(s pipeline.Section) error {
 		out.Sections = append(out.Sections, s)
 		return nil
 	})
@@ -197,15 +202,30 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, par
 
 // pdfTo hands each page's text to emit as soon as PDFium produced it; the
 // time emit takes does not count against the extraction deadline (it is the
-// rest of the pipeline working on the pages so far).
-func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ map[string]string, emit func(pipeline.Section) error) error {
-	data, err := readAll(ctx, r, size)
+// rest of the pipeline working on the pages so far). PDFium reads the
+// document where it lies (orig when it is an io.ReaderAt with a Size, else a
+// temporary copy: readerAt), block by block as it needs them, through
+// FPDF_LoadCustomDocument: the bytes are never held whole, in Go or in the
+// WebAssembly memory.
+func (e *Extractor) pdfTo(ctx context.Context, orig io.Reader, r *bufio.Reader, _ int64, _ map[string]string, emit func(pipeline.Section) error) error {
+	head, err := r.Peek(1024)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return readErr("pdf", err)
+	}
+	if i := bytes.Index(head, []byte("%PDF-")); i < 0 {
+		return malformed("pdf", "no PDF header")
+	}
+	ra, n, release, err := e.readerAt(ctx, "pdf", orig, r)
 	if err != nil {
 		return err
 	}
-	if i := bytes.Index(data[:min(len(data), 1024)], []byte("%PDF-")); i < 0 {
-		return malformed("pdf", "no PDF header")
-	}
+	defer release()
+	src := &pdfSource{}
+	src.r.Store(io.NewSectionReader(ra, 0, n))
+	// go-pdfium keeps the reader in a process-wide table until the
+	// document or the instance is closed; a killed instance may not get
+	// there, so the table then holds this empty shell, not the file.
+	defer src.r.Store(nil)
 	slot, err := e.pdf.acquire(ctx)
 	if err != nil {
 		return err
@@ -258,7 +278,7 @@ func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ ma
 		case <-done:
 		}
 	}()
-	err = e.pdfPages(ctx, inst, data, collect)
+	err = e.pdfPages(ctx, inst, src, n, collect)
 	close(done)
 	wg.Wait()
 	_ = inst.Close()
@@ -275,6 +295,29 @@ func (e *Extractor) pdfTo(ctx context.Context, r *bufio.Reader, size int64, _ ma
 	return handOver(pipeline.Section{})
 }
 
+// pdfSource is the document as PDFium reads it, detachable once done.
+type pdfSource struct {
+	r atomic.Pointer[io.SectionReader]
+}
+
+var errPDFDetached = errors.New("extract: PDF source closed")
+
+func (p *pdfSource) Read(b []byte) (int, error) {
+	r := p.r.Load()
+	if r == nil {
+		return 0, errPDFDetached
+	}
+	return r.Read(b)
+}
+
+func (p *pdfSource) Seek(off int64, whence int) (int64, error) {
+	r := p.r.Load()
+	if r == nil {
+		return 0, errPDFDetached
+	}
+	return r.Seek(off, whence)
+}
+
 // pdfHandOver is how much page text pdfTo holds before handing it over
 // while the PDFium instance still runs.
 const pdfHandOver = 16 << 20
@@ -283,7 +326,7 @@ const pdfHandOver = 16 << 20
 // re-raised rather than blamed on the PDF.
 type emitPanic struct{ v any }
 
-func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byte, emit func(pipeline.Section) error) (err error) {
+func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, src *pdfSource, size int64, emit func(pipeline.Section) error) (err error) {
 	defer func() {
 		// A killed instance can fail in ways go-pdfium does not expect.
 		if p := recover(); p != nil {
@@ -297,7 +340,7 @@ func (e *Extractor) pdfPages(ctx context.Context, inst pdfium.Pdfium, data []byt
 			err = malformed("pdf", "PDF engine failed")
 		}
 	}()
-	doc, err := inst.OpenDocument(&requests.OpenDocument{File: &data})
+	doc, err := inst.OpenDocument(&requests.OpenDocument{FileReader: src, FileReaderSize: size})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()

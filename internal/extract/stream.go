@@ -17,11 +17,17 @@ var _ pipeline.StreamExtractor = (*Extractor)(nil)
 // ExtractTo is Extract handing the sections to sink as it reads
 // (pipeline.StreamExtractor), with the same limits and refusals. Plain text
 // is handed over in blocks of about 64 KiB (continuation sections: chunk
-// offsets are those of one section), a PDF page by page; the other formats
-// are parsed whole under their limits, then handed over section by section.
-// The time sink takes does not count against Config.Timeout. It stops at the
-// first error sink returns and returns it unchanged.
+// offsets are those of one section), CSV in blocks of rows, a PDF page by
+// page; HTML and Markdown above 1 MiB of source are parsed a segment at a
+// time (htmlstream.go, mdstream.go; smaller ones whole), DOCX as its XML
+// is read, reStructuredText, AsciiDoc and Org line by line, and each
+// section is handed over once it is complete (a long body in continuation
+// pieces). A DOCX or PDF is read where it lies when r is an io.ReaderAt with
+// a Size method, else from a temporary file (Config.SpoolDir), never from
+// memory whole. The time sink takes does not count against Config.Timeout.
+// It stops at the first error sink returns and returns it unchanged.
 func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader, size int64, sink pipeline.SectionSink) error {
+	orig := whole(r)
 	base, params, br, err := e.open(mediaType, r, size)
 	if err != nil {
 		return err
@@ -48,13 +54,12 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 			return emit(sec)
 		})
 	}
-	whole := false // parsed whole by Extract, then handed over section by section
 	switch base {
 	case TypeText:
 		parse = plain
 	case TypePDF:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
-			return e.pdfTo(ctx, br, size, params, emit)
+			return e.pdfTo(ctx, orig, br, size, params, emit)
 		}
 	case TypeCSV, TypeTSV:
 		comma := rune(0)
@@ -64,17 +69,21 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
 			return e.csvTo(ctx, br, params, comma, emit)
 		}
-	case TypeMarkdown, TypeHTML, TypeDOCX, TypeRST, TypeAsciiDoc, TypeOrg:
-		whole = true
-		wp := e.wholeParser(base)
+	case TypeHTML:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
-			if e.cfg.Timeout > 0 { // the parse's own clock, as in Extract
-				var cancel context.CancelFunc
-				ctx, cancel = context.WithTimeoutCause(ctx, e.cfg.Timeout, errTimeLimit)
-				defer cancel()
-			}
-			out, err := wp(ctx, br, size, params)
-			return emitAll(out, err, emit)
+			return e.htmlTo(ctx, br, size, params, emit)
+		}
+	case TypeMarkdown:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.markdownTo(ctx, br, size, params, emit)
+		}
+	case TypeRST, TypeAsciiDoc, TypeOrg:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.lightMarkupTo(ctx, base, br, size, params, emit)
+		}
+	case TypeDOCX:
+		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
+			return e.docxTo(ctx, orig, br, emit)
 		}
 	default:
 		if !textual(base) {
@@ -82,7 +91,7 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		}
 		parse = plain // any other text/*: read as plain text, as Extract does
 	}
-	if base != TypePDF && !whole { // those keep their own clocks
+	if base != TypePDF { // PDFs keep their own clock (it starts once PDFium is ready)
 		var b *budget
 		ctx, b = withBudget(ctx, e.cfg.Timeout)
 		defer b.stop()

@@ -87,6 +87,20 @@ func (e *Extractor) lightMarkup(kind string) func(ctx context.Context, r *bufio.
 	}
 }
 
+// lightMarkupTo is lightMarkup handing each section to emit as soon as it
+// is complete (the decoded source is held; its sections are not).
+func (e *Extractor) lightMarkupTo(ctx context.Context, kind string, r *bufio.Reader, size int64, params map[string]string, emit func(pipeline.Section) error) error {
+	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxTextBytes)
+	if err != nil {
+		return err
+	}
+	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections, emit: emit}
+	if err := splitMarkup(ctx, kind, src, &b); err != nil {
+		return err
+	}
+	return b.flush()
+}
+
 // splitMarkup writes src's headings and body blocks (split on blank lines)
 // into b.
 func splitMarkup(ctx context.Context, kind, src string, b *sectionBuilder) error {

@@ -164,6 +164,9 @@ func (c Config) withDefaults() Config {
 		c.Extract.PDFCacheDir = pdfCacheDir()
 	}
 	c.Limits = c.Limits.WithDefaults()
+	if c.Extract.SpoolDir == "" {
+		c.Extract.SpoolDir = c.Limits.SpoolDir // a DOCX or PDF not already in a file section
+	}
 	if c.Extract.MaxTextBytes == 0 {
 		// The text limit follows the chunk cap: text past what MaxChunks
 		// chunks can hold is refused while it is read, not after chunking.
