@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/ingest"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/worker"
@@ -29,10 +31,9 @@ func TestIntakeHoldsBeforeTheGate(t *testing.T) {
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10})
 	e.h.Intake = in
 	busy, other := uuid.New(), uuid.New()
-	ctx := context.Background()
-	first, err := in.Enter(ctx, busy.String()) // one of busy's messages is being verified
-	if err != nil {
-		t.Fatal(err)
+	first, now := in.Enter(busy.String(), nil) // one of busy's messages is being verified
+	if !now {
+		t.Fatal("the first message was held")
 	}
 
 	own := busy.String() + "/own/a.txt"
@@ -60,7 +61,7 @@ func TestIntakeHoldsBeforeTheGate(t *testing.T) {
 	if err := <-done[own]; err != nil {
 		t.Fatalf("own message: %v", err)
 	}
-	err = <-done[forged]
+	err := <-done[forged]
 	if worker.ReasonOf(err) != "binding_mismatch" {
 		t.Fatalf("forged message: %v, want binding_mismatch", err)
 	}
@@ -96,9 +97,9 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 	e.h.Intake, e.h.Breaker = in, b
 	e.h.Dispatch = &tenantlimits.Dispatcher{Scheduler: slots, Limits: tenantlimits.NewCache(e.h.DB, time.Minute), DeferAfter: 1}
 	victim := uuid.New()
-	stuck, err := in.Enter(context.Background(), victim.String()) // the victim's work hangs: its line does not move
-	if err != nil {
-		t.Fatal(err)
+	stuck, now := in.Enter(victim.String(), nil) // the victim's work hangs: its line does not move
+	if !now {
+		t.Fatal("the first message was held")
 	}
 	defer stuck.Done()
 	const forged = 3
@@ -110,7 +111,7 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}]}`,
 			e.bucket, e.bucket, key)
 		m := &worker.Message{ID: fmt.Sprintf("forged-%d", i), Body: []byte(body)}
-		go func() { errs <- e.h.Handle(context.Background(), m) }()
+		go func() { errs <- deliver(context.Background(), e.h, m) }()
 	}
 	for range forged {
 		if err := <-errs; worker.ReasonOf(err) != "binding_mismatch" || !worker.IsPermanent(err) {
@@ -133,6 +134,29 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 		t.Errorf("%d still held", in.Held())
 	}
 }
+
+// deliver handles m as the runner does: its Admitter first (held until it
+// starts m, or gives it back: errGivenBack), then the handler with m's
+// admission, given back when the handler returns.
+func deliver(ctx context.Context, h *ingest.Handler, m *worker.Message) error {
+	adm := h.Admitter()
+	if adm == nil {
+		return h.Handle(ctx, m)
+	}
+	started := make(chan worker.Admission, 1)
+	a, now := adm.Admit(m, func(a worker.Admission) { started <- a })
+	if !now {
+		if a = <-started; a == nil {
+			return errGivenBack
+		}
+	}
+	if a != nil {
+		defer a.Done()
+	}
+	return h.Handle(worker.WithAdmission(ctx, a), m)
+}
+
+var errGivenBack = errors.New("given back")
 
 func waitHeldN(t *testing.T, in *tenantlimits.Intake, n int) {
 	t.Helper()
