@@ -72,6 +72,7 @@ type hintQueue struct {
 	waiters []waiter
 	moved   time.Time   // when a held message last passed
 	timer   *time.Timer // armed for the first waiter's MaxWait while any waits
+	armed   uint64      // counts the timers armed: which one is current
 }
 
 // waiter is one held message: what to call when it passes, and when it
@@ -202,17 +203,17 @@ func (in *Intake) arm(hint string, q *hintQueue) {
 	if q.moved.After(since) {
 		since = q.moved
 	}
-	var t *time.Timer
-	t = time.AfterFunc(time.Until(since.Add(in.maxWait)), func() { in.expire(hint, q, t) })
-	q.timer = t
+	q.armed++
+	gen := q.armed
+	q.timer = time.AfterFunc(time.Until(since.Add(in.maxWait)), func() { in.expire(hint, q, gen) })
 }
 
 // expire lets through q's held messages whose tenant has not moved for
 // MaxWait since they arrived, oldest first: each takes a passed place, as
 // if its tenant had room.
-func (in *Intake) expire(hint string, q *hintQueue, t *time.Timer) {
+func (in *Intake) expire(hint string, q *hintQueue, gen uint64) {
 	in.mu.Lock()
-	if q.timer != t {
+	if q.timer == nil || q.armed != gen {
 		in.mu.Unlock() // stopped meanwhile
 		return
 	}
