@@ -415,7 +415,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
 		// Held messages wait in the intake with no goroutine of their own;
 		// the runner gives them back to the queue when it drains.
-		Admitter: h.Admitter(),
+		Admitter:    h.Admitter(),
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		// While the intake holds messages, a backlog is coming in: four
