@@ -218,3 +218,44 @@ func TestMultiRecordNotificationPassesEachTenantsBreaker(t *testing.T) {
 		t.Fatalf("%d rows parked for another tenant", n)
 	}
 }
+
+// The handler's Admitter asks the intake only about a message of one object
+// event under a canonical key (its tenant is the hint): a malformed body, a
+// key that is not canonical or a message of several records starts at once,
+// whatever the intake holds; without an intake there is no Admitter.
+func TestAdmitterHintsOnlyCanonicalObjectKeys(t *testing.T) {
+	t.Parallel()
+	if a := (&ingest.Handler{}).Admitter(); a != nil {
+		t.Fatalf("an Admitter without an intake: %v", a)
+	}
+	busy := uuid.New()
+	rec := func(key string) string {
+		return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":"bucket","arn":"arn:aws:s3:::bucket"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}`, key)
+	}
+	own := busy.String() + "/doc/a.txt"
+	tests := []struct {
+		name string
+		body string
+		held bool
+	}{
+		{"busy tenant's object", `{"Records":[` + rec(own) + `]}`, true},
+		{"malformed body", `{"Records":[`, false},
+		{"key not canonical", `{"Records":[` + rec(busy.String()+"/../a.txt") + `]}`, false},
+		{"several records", `{"Records":[` + rec(own) + `,` + rec(own) + `]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10})
+			if _, now := in.Enter(busy.String(), nil); !now {
+				t.Fatal("the first message was held")
+			}
+			adm := (&ingest.Handler{Deps: ingest.Deps{Intake: in}}).Admitter()
+			_, now := adm.Admit(&worker.Message{ID: "m", Body: []byte(tt.body)}, func(worker.Admission) {})
+			if now == tt.held || in.Held() != map[bool]int{true: 1}[tt.held] {
+				t.Fatalf("started now %v, held %d; want held %v", now, in.Held(), tt.held)
+			}
+		})
+	}
+}
