@@ -50,7 +50,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		retried:      counter("messages_retried_total", "Failed messages made visible again after a backoff delay.", "runner"),
 		deadLettered: counter("messages_dead_lettered_total", "Messages sent to the dead-letter queue, by reason code.", "runner", "reason"),
 		released:     counter("messages_released_total", "Messages made visible again at once during a drain.", "runner"),
-		heartbeats:   counter("heartbeats_total", "Successful visibility extensions of running messages.", "runner"),
+		heartbeats:   counter("heartbeats_total", "Successful visibility extensions of running and held messages.", "runner"),
 		sourceErrors: counter("source_errors_total", "Failed source operations, by operation.", "runner", "op"),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "in_flight",
 			Help: "Messages being handled (received and not yet settled, held ones included)."}, []string{"runner"}),
