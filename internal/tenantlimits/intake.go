@@ -1,14 +1,9 @@
 package tenantlimits
 
 import (
-	"errors"
 	"sync"
 	"time"
 )
-
-// ErrIntakeClosed is returned by Enter for a message held when the intake
-// was closed (the worker is draining): it goes back to the queue unverified.
-var ErrIntakeClosed = errors.New("tenantlimits: intake closed: the worker is stopping")
 
 // Intake holds received messages in memory, before the gate verifies them,
 // while the tenant their object key names already has Pass messages being
