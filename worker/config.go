@@ -37,8 +37,9 @@ type Config struct {
 	// (default "default"); give each runner sharing a Metrics its own.
 	Name string
 
-	// Concurrency is the most messages handled at once. The runner never
-	// receives more messages than it has free slots.
+	// Concurrency is the most messages handled at once, held by the
+	// Admitter included. The runner never receives more messages than it
+	// has free slots.
 	Concurrency int
 	// Pollers is the number of goroutines receiving (each waits for free
 	// slots, then long-polls for up to BatchSize messages).
@@ -52,6 +53,14 @@ type Config struct {
 	// Ignored without Burst.
 	ExtraPollers int
 	Burst        func() bool
+	// Admitter, if set, is asked before each received message's handler
+	// starts whether it starts now or later (see Admitter). A message it
+	// keeps costs no goroutine: it holds a slot (Concurrency counts it),
+	// is kept invisible by one heartbeat loop for all kept messages
+	// (batched when the Source is a BatchExtender), and goes back to the
+	// queue at once when the runner drains. A message received more often
+	// than MaxReceiveCount is not asked about.
+	Admitter Admitter
 
 	// VisibilityTimeout is how long a received message stays hidden; the
 	// heartbeat extends it by this much. Set it to the source's

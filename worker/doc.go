@@ -16,6 +16,11 @@
 // stops receiving, lets in-flight handlers finish within DrainTimeout, then
 // cancels them and makes their messages visible again at once.
 //
+// An Admitter (Config.Admitter) may hold received messages before their
+// handlers start — a message waiting for its key's turn costs no goroutine,
+// only its slot and a place in one heartbeat loop — and start them later;
+// the drain gives held messages back to the queue at once.
+//
 // Each handler runs with a context carrying a child zap logger (Logger) with
 // message_id and receive_count; middleware adds fields (tenant_id, job_id)
 // with WithLogFields, and those fields also appear on the single outcome

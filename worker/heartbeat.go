@@ -37,7 +37,10 @@ func (r *Runner) startHeartbeat(ops context.Context, d *delivery, st *msgState, 
 	h := &heartbeat{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(h.done)
-		t := time.NewTicker(r.cfg.HeartbeatInterval)
+		// The first beat comes a HeartbeatInterval after the visibility
+		// was last set (received, or extended while held).
+		since := time.Since(time.Unix(0, d.extended.Load()))
+		t := time.NewTimer(min(max(r.cfg.HeartbeatInterval-since, 0), r.cfg.HeartbeatInterval))
 		defer t.Stop()
 		for {
 			select {
@@ -45,6 +48,7 @@ func (r *Runner) startHeartbeat(ops context.Context, d *delivery, st *msgState, 
 				return
 			case <-t.C:
 			}
+			t.Reset(r.cfg.HeartbeatInterval)
 			err := r.extend(ctx, d.msg)
 			if ctx.Err() != nil {
 				return

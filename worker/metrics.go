@@ -17,7 +17,8 @@ import (
 //	tenantry_worker_messages_retried_total{runner}              failures put back with a delay
 //	tenantry_worker_messages_dead_lettered_total{runner,reason}
 //	tenantry_worker_messages_released_total{runner}             made visible at once during drain
-//	tenantry_worker_in_flight{runner}                           messages being handled
+//	tenantry_worker_in_flight{runner}                           messages being handled (held ones included)
+//	tenantry_worker_held{runner}                                messages kept by the Admitter, not started
 //	tenantry_worker_handler_duration_seconds{runner,outcome}    outcome: success|failure
 //	tenantry_worker_queue_lag_seconds{runner}                   receive time − SentAt
 //	tenantry_worker_heartbeats_total{runner}                    successful visibility extensions
@@ -25,7 +26,7 @@ import (
 type Metrics struct {
 	received, succeeded, retried, released, heartbeats *prometheus.CounterVec
 	failed, deadLettered, sourceErrors                 *prometheus.CounterVec
-	inFlight                                           *prometheus.GaugeVec
+	inFlight, held                                     *prometheus.GaugeVec
 	handlerDuration, queueLag                          *prometheus.HistogramVec
 
 	mu      sync.Mutex
@@ -49,10 +50,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		retried:      counter("messages_retried_total", "Failed messages made visible again after a backoff delay.", "runner"),
 		deadLettered: counter("messages_dead_lettered_total", "Messages sent to the dead-letter queue, by reason code.", "runner", "reason"),
 		released:     counter("messages_released_total", "Messages made visible again at once during a drain.", "runner"),
-		heartbeats:   counter("heartbeats_total", "Successful visibility extensions of running messages.", "runner"),
+		heartbeats:   counter("heartbeats_total", "Successful visibility extensions of running and held messages.", "runner"),
 		sourceErrors: counter("source_errors_total", "Failed source operations, by operation.", "runner", "op"),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "in_flight",
-			Help: "Messages being handled."}, []string{"runner"}),
+			Help: "Messages being handled (received and not yet settled, held ones included)."}, []string{"runner"}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "held",
+			Help: "Messages received and kept by the Admitter, their handlers not started."}, []string{"runner"}),
 		handlerDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub,
 			Name: "handler_duration_seconds", Help: "Handler latency, by outcome (success|failure).",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2.5, 12)}, []string{"runner", "outcome"}),
@@ -62,7 +65,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		reasons: map[string]bool{},
 	}
 	for _, c := range []prometheus.Collector{m.received, m.succeeded, m.failed, m.retried, m.deadLettered,
-		m.released, m.heartbeats, m.sourceErrors, m.inFlight, m.handlerDuration, m.queueLag} {
+		m.released, m.heartbeats, m.sourceErrors, m.inFlight, m.held, m.handlerDuration, m.queueLag} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -88,7 +91,7 @@ type runnerMetrics struct {
 	m                                                     *Metrics
 	name                                                  string
 	received, succeeded, retried, released, heartbeats    prometheus.Counter
-	inFlight                                              prometheus.Gauge
+	inFlight, held                                        prometheus.Gauge
 	durationSuccess, durationFailure, queueLag            prometheus.Observer
 	errReceive, errAck, errNack, errExtend, errDeadLetter prometheus.Counter
 	errFinalize                                           prometheus.Counter // the Finalizer failed
@@ -103,6 +106,7 @@ func (m *Metrics) forRunner(name string) *runnerMetrics {
 		released:        m.released.WithLabelValues(name),
 		heartbeats:      m.heartbeats.WithLabelValues(name),
 		inFlight:        m.inFlight.WithLabelValues(name),
+		held:            m.held.WithLabelValues(name),
 		durationSuccess: m.handlerDuration.WithLabelValues(name, "success"),
 		durationFailure: m.handlerDuration.WithLabelValues(name, "failure"),
 		queueLag:        m.queueLag.WithLabelValues(name),

@@ -30,6 +30,12 @@ type Runner struct {
 	inflight map[*delivery]struct{}
 	handlers sync.WaitGroup
 
+	// The deliveries kept by the Admitter (lazily pruned of those that
+	// left), for their heartbeats; heldN counts them exactly.
+	hmu   sync.Mutex
+	held  []*delivery
+	heldN atomic.Int64
+
 	started atomic.Bool
 	stats   stats
 
@@ -42,12 +48,18 @@ type Runner struct {
 const (
 	stateRunning  int32 = iota
 	stateDone           // the handler returned; its outcome applies
-	stateReleased       // released at the drain deadline; the outcome is dropped
+	stateReleased       // released at the drain (deadline); the outcome is dropped
+	stateHeld           // kept by the Admitter: no goroutine yet
 )
 
 type delivery struct {
 	msg   *Message
 	state atomic.Int32
+	// extended is when the message's visibility was last set (received
+	// or extended), beatAt when a held message is next extended (unix
+	// nanoseconds).
+	extended, beatAt atomic.Int64
+	admission        Admission // set before the handler starts
 
 	mu sync.Mutex
 	hb *heartbeat // nil until the handler starts
@@ -118,6 +130,15 @@ func (r *Runner) Run(ctx context.Context) error {
 		}
 	}
 
+	// One goroutine keeps every held message invisible (none when nothing
+	// can be held).
+	var beats sync.WaitGroup
+	beatCtx, stopBeats := context.WithCancel(ops)
+	defer stopBeats()
+	if r.cfg.Admitter != nil && r.cfg.HeartbeatInterval > 0 {
+		beats.Go(func() { r.heldBeats(beatCtx, ops) })
+	}
+
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	var closed atomic.Bool
@@ -142,8 +163,14 @@ func (r *Runner) Run(ctx context.Context) error {
 		zap.Int("concurrency", r.cfg.Concurrency), zap.Int("pollers", r.cfg.Pollers),
 		zap.Duration("visibility_timeout", r.cfg.VisibilityTimeout), zap.Int("max_receives", r.maxReceives))
 	pollers.Wait()
+	// Held messages go back to the queue at once rather than wait out the
+	// drain (no extension may follow their release).
+	stopBeats()
+	beats.Wait()
+	held := r.releaseHeld(ops)
 
-	r.log.Info("worker draining", zap.Int("in_flight", r.inFlight()), zap.Duration("drain_timeout", r.cfg.DrainTimeout))
+	r.log.Info("worker draining", zap.Int("in_flight", r.inFlight()), zap.Int("held_released", held),
+		zap.Duration("drain_timeout", r.cfg.DrainTimeout))
 	handlersDone := make(chan struct{})
 	go func() {
 		r.handlers.Wait()
@@ -243,25 +270,55 @@ func (r *Runner) freeSlots(n int) {
 	}
 }
 
-// start handles m in its own goroutine; the caller holds a slot for it.
+// start handles m in its own goroutine, now or when the Admitter starts
+// it; the caller holds a slot for it.
 func (r *Runner) start(hard, ops context.Context, m *Message) {
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = time.Now()
+	}
+	r.stats.received.Add(1)
+	r.m.receivedMsg(m.ReceivedAt.Sub(m.SentAt), !m.SentAt.IsZero())
 	d := &delivery{msg: m}
+	d.extended.Store(m.ReceivedAt.UnixNano())
 	r.mu.Lock()
 	r.inflight[d] = struct{}{}
 	r.mu.Unlock()
 	r.stats.inFlight.Add(1)
 	r.m.inFlight.Inc()
+	if r.cfg.Admitter != nil && !r.overReceived(m) {
+		d.state.Store(stateHeld)
+		if !r.admit(hard, ops, d) {
+			return // held: started by the Admitter
+		}
+	}
+	r.spawn(hard, ops, d)
+}
+
+// spawn runs d's handler in its own goroutine.
+func (r *Runner) spawn(hard, ops context.Context, d *delivery) {
 	r.handlers.Go(func() {
-		defer func() {
-			r.mu.Lock()
-			delete(r.inflight, d)
-			r.mu.Unlock()
-			r.stats.inFlight.Add(-1)
-			r.m.inFlight.Dec()
-			<-r.slots
-		}()
+		defer r.finished(d)
+		if d.admission != nil {
+			defer d.admission.Done()
+		}
 		r.process(hard, ops, d)
 	})
+}
+
+// finished frees d's slot.
+func (r *Runner) finished(d *delivery) {
+	r.mu.Lock()
+	delete(r.inflight, d)
+	r.mu.Unlock()
+	r.stats.inFlight.Add(-1)
+	r.m.inFlight.Dec()
+	<-r.slots
+}
+
+// overReceived reports whether m was received after its last allowed
+// attempt.
+func (r *Runner) overReceived(m *Message) bool {
+	return r.maxReceives > 0 && m.ReceiveCount > r.maxReceives
 }
 
 func (r *Runner) inFlight() int {
@@ -272,14 +329,9 @@ func (r *Runner) inFlight() int {
 
 func (r *Runner) process(hard, ops context.Context, d *delivery) {
 	m := d.msg
-	if m.ReceivedAt.IsZero() {
-		m.ReceivedAt = time.Now()
-	}
-	r.stats.received.Add(1)
-	r.m.receivedMsg(m.ReceivedAt.Sub(m.SentAt), !m.SentAt.IsZero())
 	log := r.log.With(zap.String("message_id", m.ID), zap.Int("receive_count", m.ReceiveCount))
 
-	if r.maxReceives > 0 && m.ReceiveCount > r.maxReceives {
+	if r.overReceived(m) {
 		// Received again after its last allowed attempt (a crash, a lost
 		// visibility): not handled again, but finalized.
 		d.state.Store(stateDone)
@@ -302,6 +354,7 @@ func (r *Runner) process(hard, ops context.Context, d *delivery) {
 	defer span.End()
 	ctx = context.WithValue(ctx, stateKey{}, st)
 	ctx = context.WithValue(ctx, loggerKey{}, log)
+	ctx = WithAdmission(ctx, d.admission)
 	hb := r.startHeartbeat(ops, d, st, log)
 	d.mu.Lock()
 	d.hb = hb
@@ -432,11 +485,18 @@ func (r *Runner) deadLetter(ops context.Context, d *delivery, log *zap.Logger, f
 		zap.Int("attempts", info.Attempts))...)
 }
 
+// releasers bounds the Nack calls of one release (a drain may release
+// thousands of held messages).
+const releasers = 16
+
 // release makes never-started messages visible again at once.
 func (r *Runner) release(ops context.Context, msgs []*Message) {
 	var wg sync.WaitGroup
+	sem := make(chan struct{}, releasers)
 	for _, m := range msgs {
+		sem <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-sem }()
 			ctx, cancel := context.WithTimeout(ops, r.cfg.SourceTimeout)
 			defer cancel()
 			if err := r.cfg.Source.Nack(ctx, m, 0); err != nil {

@@ -68,7 +68,7 @@ type WorkerCmd struct {
 
 	Concurrency       int           `name:"concurrency" env:"TENANTRY_CONCURRENCY" default:"8" help:"Messages handled at once (slots shared by weighted round-robin over tenants)."`
 	Prefetch          int           `name:"prefetch" env:"TENANTRY_PREFETCH" default:"0" help:"Messages held beyond --concurrency, waiting for their tenant's turn (0: as many as --concurrency; -1: none)."`
-	Hold              int           `name:"hold" env:"TENANTRY_HOLD" default:"0" help:"Messages also received and held unverified while the tenant their key names has a backlog here (0: 512 x --concurrency; -1: none)."`
+	Hold              int           `name:"hold" env:"TENANTRY_HOLD" default:"0" help:"Messages also received and held unverified while the tenant their key names has a backlog here, about 3 KB and no goroutine each (0: 2048 x --concurrency; -1: none)."`
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls (four times as many while the worker holds messages for a backlogged tenant)."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`

@@ -67,9 +67,13 @@ func TestFairDispatch(t *testing.T) {
 			alone.cP99.Round(time.Millisecond), mixed.cP50.Round(time.Millisecond), mixed.cP99.Round(time.Millisecond), ratio,
 			mixed.bTrip.Round(time.Millisecond), mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs, mixed.deferred))
 		t.Logf("A %d: until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s); A's notifications sent in %s; "+
-			"when C was done the worker had %d messages in flight (held or running) and %.0f MB resident (C alone: %.0f MB)",
+			"when C was done the worker had %d messages in flight (held or running) and %.0f MB resident (C alone: %.0f MB); "+
+			"C's p50/p99 until its row was written %s/%s (alone %s/%s), from then until ready %s/%s (alone %s/%s); GCs %d (alone %d)",
 			aDocs, mixed.deferred, mixed.undeferred, mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond),
-			mixed.sendA.Round(time.Millisecond), mixed.inFlight, mixed.rss/(1<<20), alone.rss/(1<<20))
+			mixed.sendA.Round(time.Millisecond), mixed.inFlight, mixed.rss/(1<<20), alone.rss/(1<<20),
+			mixed.cWait50.Round(time.Millisecond), mixed.cWait99.Round(time.Millisecond), alone.cWait50.Round(time.Millisecond),
+			alone.cWait99.Round(time.Millisecond), mixed.cWork50.Round(time.Millisecond), mixed.cWork99.Round(time.Millisecond),
+			alone.cWork50.Round(time.Millisecond), alone.cWork99.Round(time.Millisecond), mixed.gcs, alone.gcs)
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
@@ -78,7 +82,7 @@ func TestFairDispatch(t *testing.T) {
 			how = "all in the queue before the worker starts"
 		}
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
-			"\n\nOne worker process per row and per baseline (concurrency 8, prefetch 8, the default intake hold of 512 x concurrency = 4,096, " +
+			"\n\nOne worker process per row and per baseline (concurrency 8, prefetch 8, the default intake hold of 2,048 x concurrency = 16,384, " +
 			"breaker: 5 consecutive permanent failures), the local stack, offline embedder. A's and B's notifications are " + how +
 			"; C's follow. Latency: C's SQS notification sent → document ready; each row's ratio is to C alone measured just before it. " +
 			"Command: `TENANTRY_BENCH=" + mode + " go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
@@ -103,6 +107,12 @@ type starvation struct {
 	sendA    time.Duration
 	inFlight int
 	rss      float64
+	// Where C's time went (p50, p99): from its notification until its
+	// document row was written (queue, intake, verification, a slot) and
+	// from then until ready (the pipeline's stages); the worker's garbage
+	// collections until C was done.
+	cWait50, cWait99, cWork50, cWork99 time.Duration
+	gcs                                int
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -188,20 +198,20 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	}
 	send(late)
 	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
-	var ready []time.Time
+	var ready, created []time.Time
 	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
-		rows, err := conn.Query(ctx, "SELECT updated_at FROM documents WHERE tenant_id = $1 AND status = 'ready'", c)
+		rows, err := conn.Query(ctx, "SELECT created_at, updated_at FROM documents WHERE tenant_id = $1 AND status = 'ready'", c)
 		if err != nil {
 			return false, err
 		}
 		defer rows.Close()
-		ready = ready[:0]
+		ready, created = ready[:0], created[:0]
 		for rows.Next() {
-			var at time.Time
-			if err := rows.Scan(&at); err != nil {
+			var cr, at time.Time
+			if err := rows.Scan(&cr, &at); err != nil {
 				return false, err
 			}
-			ready = append(ready, at)
+			ready, created = append(ready, at), append(created, cr)
 		}
 		return len(ready) == 20, rows.Err()
 	})
@@ -214,6 +224,7 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		out.undeferred = int(m.Sum("tenantry_breaker_released_total", `kind="deferred"`))
 		out.inFlight = int(m.Sum("tenantry_worker_in_flight", `runner="documents"`))
 		out.rss = m.Sum("process_resident_memory_bytes")
+		out.gcs = int(m.Sum("go_gc_duration_seconds_count"))
 	}
 	if aDocs > 0 && !aDone.IsZero() {
 		out.sendA = aDone.Sub(start)
@@ -225,6 +236,13 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	}
 	slices.Sort(lats)
 	out.cP50, out.cP99 = lats[len(lats)/2], lats[len(lats)-1]
+	waits, works := make([]time.Duration, 0, 20), make([]time.Duration, 0, 20)
+	for i := range ready {
+		waits, works = append(waits, created[i].Sub(cSent)), append(works, ready[i].Sub(created[i]))
+	}
+	slices.Sort(waits)
+	slices.Sort(works)
+	out.cWait50, out.cWait99, out.cWork50, out.cWork99 = waits[len(waits)/2], waits[len(waits)-1], works[len(works)/2], works[len(works)-1]
 	_ = conn.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", a).Scan(&out.aReadyAtC)
 	if bDocs > 0 {
 		var changed time.Time

@@ -48,7 +48,8 @@ type Deps struct {
 	Dispatch *tenantlimits.Dispatcher
 	// Intake, if set, holds a message before the gate while the tenant its
 	// object key names (a hint, verified only afterwards) already has
-	// messages being verified or waiting here.
+	// messages being verified or waiting here; the runner asks it through
+	// Admitter before the message's handler starts.
 	Intake *tenantlimits.Intake
 }
 
@@ -89,13 +90,10 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 		}
 		return worker.WithStage(worker.Permanent(err, reason), "decode")
 	}
-	// A message of one object event waits, unverified, while its key's
-	// tenant already has enough of its messages ahead of it here.
-	tk, err := h.Intake.Enter(ctx, hint(evs))
-	if err != nil {
-		return worker.WithStage(err, "intake") // cancelled while held: retry
-	}
-	defer tk.Done()
+	// A message of one object event was held, unverified, before the
+	// runner started it, while its key's tenant had enough of its messages
+	// ahead of it here (Admitter); its place is given back once it runs.
+	tk := worker.Admitted(ctx)
 	// Each record of an S3 notification of several passes its own tenant's
 	// breaker as a message of its own (a direct notification of that one
 	// record, id "<message id>#<index>"): a record of an open breaker's
@@ -134,7 +132,7 @@ func (h *Handler) Handle(ctx context.Context, m *worker.Message) error {
 // the DLQ replay tool) and, only under the verified scope, does what ev asks.
 // A message of one event, or one record of a notification of several (split
 // by Handle), passes the tenant's breaker.
-func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool, tk *tenantlimits.Ticket) error {
+func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.Event, guarded bool, tk worker.Admission) error {
 	if ev.Kind == event.KindIgnore {
 		return nil
 	}
@@ -171,6 +169,41 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	return err
 }
+
+// Admitter returns the runner's Admitter for h's Intake (nil without one):
+// a message of one object event whose key's tenant already has enough of
+// its messages past the intake is held, unverified and without a goroutine,
+// until that tenant has room (see tenantlimits.Intake).
+func (h *Handler) Admitter() worker.Admitter {
+	if h.Intake == nil {
+		return nil
+	}
+	return intakeAdmitter{h.Intake}
+}
+
+type intakeAdmitter struct{ in *tenantlimits.Intake }
+
+// Admit decodes m only for its hint: nothing of it is kept but m itself
+// (the handler decodes it again when it starts).
+func (a intakeAdmitter) Admit(m *worker.Message, start func(worker.Admission)) (worker.Admission, bool) {
+	evs, err := event.Decode(m.Body, m.Attributes)
+	if err != nil {
+		return nil, true // the handler refuses it
+	}
+	tk, now := a.in.Enter(hint(evs), func(tk *tenantlimits.Ticket) {
+		if tk == nil {
+			start(nil) // not a typed nil: given back
+			return
+		}
+		start(tk)
+	})
+	if !now {
+		return nil, false
+	}
+	return tk, true
+}
+
+func (a intakeAdmitter) Close() { a.in.Close() }
 
 // hint is the tenant the object key of a message's only event names, before
 // anything is verified ("" for jobs, several events, non-canonical keys). It

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/tenantry/tenantry/internal/breaker"
 	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/event"
+	"github.com/tenantry/tenantry/internal/ingest"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/internal/tenantlimits"
 	"github.com/tenantry/tenantry/worker"
@@ -29,10 +31,9 @@ func TestIntakeHoldsBeforeTheGate(t *testing.T) {
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10})
 	e.h.Intake = in
 	busy, other := uuid.New(), uuid.New()
-	ctx := context.Background()
-	first, err := in.Enter(ctx, busy.String()) // one of busy's messages is being verified
-	if err != nil {
-		t.Fatal(err)
+	first, now := in.Enter(busy.String(), nil) // one of busy's messages is being verified
+	if !now {
+		t.Fatal("the first message was held")
 	}
 
 	own := busy.String() + "/own/a.txt"
@@ -60,7 +61,7 @@ func TestIntakeHoldsBeforeTheGate(t *testing.T) {
 	if err := <-done[own]; err != nil {
 		t.Fatalf("own message: %v", err)
 	}
-	err = <-done[forged]
+	err := <-done[forged]
 	if worker.ReasonOf(err) != "binding_mismatch" {
 		t.Fatalf("forged message: %v, want binding_mismatch", err)
 	}
@@ -96,9 +97,9 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 	e.h.Intake, e.h.Breaker = in, b
 	e.h.Dispatch = &tenantlimits.Dispatcher{Scheduler: slots, Limits: tenantlimits.NewCache(e.h.DB, time.Minute), DeferAfter: 1}
 	victim := uuid.New()
-	stuck, err := in.Enter(context.Background(), victim.String()) // the victim's work hangs: its line does not move
-	if err != nil {
-		t.Fatal(err)
+	stuck, now := in.Enter(victim.String(), nil) // the victim's work hangs: its line does not move
+	if !now {
+		t.Fatal("the first message was held")
 	}
 	defer stuck.Done()
 	const forged = 3
@@ -110,7 +111,7 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}]}`,
 			e.bucket, e.bucket, key)
 		m := &worker.Message{ID: fmt.Sprintf("forged-%d", i), Body: []byte(body)}
-		go func() { errs <- e.h.Handle(context.Background(), m) }()
+		go func() { errs <- deliver(context.Background(), e.h, m) }()
 	}
 	for range forged {
 		if err := <-errs; worker.ReasonOf(err) != "binding_mismatch" || !worker.IsPermanent(err) {
@@ -133,6 +134,29 @@ func TestForgedMessagesHeldUnderAVictimsPrefixSpendNothingOfIt(t *testing.T) {
 		t.Errorf("%d still held", in.Held())
 	}
 }
+
+// deliver handles m as the runner does: its Admitter first (held until it
+// starts m, or gives it back: errGivenBack), then the handler with m's
+// admission, given back when the handler returns.
+func deliver(ctx context.Context, h *ingest.Handler, m *worker.Message) error {
+	adm := h.Admitter()
+	if adm == nil {
+		return h.Handle(ctx, m)
+	}
+	started := make(chan worker.Admission, 1)
+	a, now := adm.Admit(m, func(a worker.Admission) { started <- a })
+	if !now {
+		if a = <-started; a == nil {
+			return errGivenBack
+		}
+	}
+	if a != nil {
+		defer a.Done()
+	}
+	return h.Handle(worker.WithAdmission(ctx, a), m)
+}
+
+var errGivenBack = errors.New("given back")
 
 func waitHeldN(t *testing.T, in *tenantlimits.Intake, n int) {
 	t.Helper()
@@ -192,5 +216,46 @@ func TestMultiRecordNotificationPassesEachTenantsBreaker(t *testing.T) {
 	}
 	if n := e.n(`SELECT count(*) FROM parked_messages WHERE tenant_id <> $1`, paused); n != 0 {
 		t.Fatalf("%d rows parked for another tenant", n)
+	}
+}
+
+// The handler's Admitter asks the intake only about a message of one object
+// event under a canonical key (its tenant is the hint): a malformed body, a
+// key that is not canonical or a message of several records starts at once,
+// whatever the intake holds; without an intake there is no Admitter.
+func TestAdmitterHintsOnlyCanonicalObjectKeys(t *testing.T) {
+	t.Parallel()
+	if a := (&ingest.Handler{}).Admitter(); a != nil {
+		t.Fatalf("an Admitter without an intake: %v", a)
+	}
+	busy := uuid.New()
+	rec := func(key string) string {
+		return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":"bucket","arn":"arn:aws:s3:::bucket"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}`, key)
+	}
+	own := busy.String() + "/doc/a.txt"
+	tests := []struct {
+		name string
+		body string
+		held bool
+	}{
+		{"busy tenant's object", `{"Records":[` + rec(own) + `]}`, true},
+		{"malformed body", `{"Records":[`, false},
+		{"key not canonical", `{"Records":[` + rec(busy.String()+"/../a.txt") + `]}`, false},
+		{"several records", `{"Records":[` + rec(own) + `,` + rec(own) + `]}`, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10})
+			if _, now := in.Enter(busy.String(), nil); !now {
+				t.Fatal("the first message was held")
+			}
+			adm := (&ingest.Handler{Deps: ingest.Deps{Intake: in}}).Admitter()
+			_, now := adm.Admit(&worker.Message{ID: "m", Body: []byte(tt.body)}, func(worker.Admission) {})
+			if now == tt.held || in.Held() != map[bool]int{true: 1}[tt.held] {
+				t.Fatalf("started now %v, held %d; want held %v", now, in.Held(), tt.held)
+			}
+		})
 	}
 }

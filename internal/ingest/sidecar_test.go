@@ -142,7 +142,7 @@ func (e *sidecarEnv) event(name, key, sequencer string) error {
 	body := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
 		"eventName":%q,"s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":%q}}}]}`,
 		name, e.bucket, e.bucket, key, sequencer)
-	return e.h.Handle(context.Background(), &worker.Message{ID: fmt.Sprintf("m-%d", e.msgs), Body: []byte(body)})
+	return deliver(context.Background(), e.h, &worker.Message{ID: fmt.Sprintf("m-%d", e.msgs), Body: []byte(body)})
 }
 
 func (e *sidecarEnv) must(err error) {

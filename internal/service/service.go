@@ -89,9 +89,10 @@ type Config struct {
 	Prefetch int
 	// Hold is how many more messages the worker receives to hold, before
 	// verifying them, while the tenant their key names already has a
-	// backlog here (tenantlimits.Intake; default 512 x Concurrency;
-	// negative: 0). A held message costs about 30 KB of memory and a
-	// tenth of a visibility extension per heartbeat interval (batched).
+	// backlog here (tenantlimits.Intake; default 2,048 x Concurrency;
+	// negative: 0). A held message costs no goroutine, about 3 KB of
+	// memory (the message as received) and a tenth of a visibility
+	// extension per heartbeat interval (batched).
 	Hold int
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
@@ -150,7 +151,7 @@ func (c Config) withDefaults() Config {
 	}
 	switch {
 	case c.Hold == 0:
-		c.Hold = 512 * max(c.Concurrency, 1)
+		c.Hold = 2048 * max(c.Concurrency, 1)
 	case c.Hold < 0:
 		c.Hold = 0
 	}
@@ -416,6 +417,9 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	}
 	runner, err := worker.New(worker.Config{
 		Metrics: metrics, Source: source, Handler: worker.Chain(h, worker.Timeout(cfg.HandlerTimeout)), Finalizer: h,
+		// Held messages wait in the intake with no goroutine of their own;
+		// the runner gives them back to the queue when it drains.
+		Admitter:    h.Admitter(),
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
 		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		// While the intake holds messages, a backlog is coming in: four
@@ -436,10 +440,6 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	defer func() { stopMeter(); <-meterDone }()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return runner.Run(gctx) })
-	go func() {
-		<-gctx.Done()
-		intake.Close() // draining: held messages go back to the queue now
-	}()
 	if releaser != nil {
 		g.Go(func() error { return releaser.Run(gctx) })
 	}

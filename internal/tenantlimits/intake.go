@@ -1,22 +1,17 @@
 package tenantlimits
 
 import (
-	"context"
-	"errors"
 	"sync"
 	"time"
 )
-
-// ErrIntakeClosed is returned by Enter for a message held when the intake
-// was closed (the worker is draining): it goes back to the queue unverified.
-var ErrIntakeClosed = errors.New("tenantlimits: intake closed: the worker is stopping")
 
 // Intake holds received messages in memory, before the gate verifies them,
 // while the tenant their object key names already has Pass messages being
 // verified or waiting for a slot on this worker. A backlogged tenant's
 // messages then cost nothing until that tenant has room (no S3 HEAD, no
-// verification, no deferral transaction), and the poller reaches the other
-// tenants' messages queued behind them.
+// verification, no deferral transaction, no goroutine: the runner keeps a
+// held message as received, see worker.Admitter), and the poller reaches
+// the other tenants' messages queued behind them.
 //
 // The key's tenant is an unverified hint. It decides only when a message is
 // verified, never whose share it spends, whose breaker it counts against, or
@@ -43,8 +38,12 @@ type Intake struct {
 	mu     sync.Mutex
 	held   int
 	hints  map[string]*hintQueue
-	closed chan struct{}
-	once   sync.Once
+	closed bool
+	// Passes to call, in order, by one goroutine at a time (calling one
+	// may end a ticket and so pass more: they queue here instead of
+	// nesting).
+	outbox  []passing
+	calling bool
 }
 
 // IntakeConfig configures an Intake.
@@ -65,8 +64,23 @@ type IntakeConfig struct {
 // yet admitted, and the held ones in arrival order.
 type hintQueue struct {
 	passed  int
-	waiters []chan struct{}
-	moved   time.Time // when a held message last passed
+	waiters []waiter
+	moved   time.Time   // when a held message last passed
+	timer   *time.Timer // armed for the first waiter's MaxWait while any waits
+	armed   uint64      // counts the timers armed: which one is current
+}
+
+// waiter is one held message: what to call when it passes, and when it
+// arrived.
+type waiter struct {
+	pass    func(*Ticket)
+	arrived time.Time
+}
+
+// passing is a pass to call with its ticket (nil: given back).
+type passing struct {
+	pass func(*Ticket)
+	tk   *Ticket
 }
 
 // NewIntake returns an Intake.
@@ -77,17 +91,29 @@ func NewIntake(cfg IntakeConfig) *Intake {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = time.Minute
 	}
-	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, hints: map[string]*hintQueue{},
-		closed: make(chan struct{})}
+	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, hints: map[string]*hintQueue{}}
 }
 
 // Close ends holding (call it when the worker starts draining): every held
-// message leaves with ErrIntakeClosed, to be put back into the queue rather
-// than wait out the drain, and nothing is held any more. Idempotent.
+// message is given back (its pass is called with nil), to be put back into
+// the queue rather than wait out the drain, and nothing is held any more.
+// Idempotent.
 func (in *Intake) Close() {
-	if in != nil {
-		in.once.Do(func() { close(in.closed) })
+	if in == nil {
+		return
 	}
+	in.mu.Lock()
+	in.closed = true
+	var out []passing
+	for hint, q := range in.hints {
+		for _, w := range q.waiters {
+			out = append(out, passing{pass: w.pass})
+		}
+		in.held -= len(q.waiters)
+		q.waiters = nil
+		in.gc(hint, q)
+	}
+	in.call(out) // unlocks
 }
 
 // Held reports how many messages are held now.
@@ -114,7 +140,8 @@ func (in *Intake) Holding(hint string) int {
 }
 
 // Ticket is a message's passage through the intake. Done ends it (when the
-// message got its slot, or ended without one); it is idempotent.
+// message got its slot, or ended without one); it is idempotent. It is a
+// worker.Admission.
 type Ticket struct {
 	once sync.Once
 	done func()
@@ -128,99 +155,82 @@ func (t *Ticket) Done() {
 	}
 }
 
-// Enter waits until a message whose key names hint may be verified: at
-// once when hint is "" (no hint: jobs, keys that are not canonical), when
-// fewer than Pass messages of hint are past the intake and none are held
-// before it, or when the intake is full; otherwise held, in arrival order,
-// until its tenant has not moved for MaxWait. It fails only when ctx ends
-// while held.
-func (in *Intake) Enter(ctx context.Context, hint string) (*Ticket, error) {
+// Enter asks whether a message whose key names hint may be verified now:
+// at once when hint is "" (no hint: jobs, keys that are not canonical),
+// when fewer than Pass messages of hint are past the intake and none are
+// held before it, when the intake is full, or when it is closed; then Enter
+// returns the message's ticket and true. Otherwise the message is held, in
+// arrival order, and Enter returns false: pass is called later, exactly
+// once, with the message's ticket when its tenant has room or has not moved
+// for MaxWait, or with nil when the intake is closed (the message goes back
+// to the queue). pass is never called from inside Enter nor with the
+// intake's lock held, and passes are called one at a time, in the order
+// they were decided.
+func (in *Intake) Enter(hint string, pass func(*Ticket)) (*Ticket, bool) {
 	if in == nil || hint == "" {
-		return &Ticket{}, nil
+		return &Ticket{}, true
 	}
 	in.mu.Lock()
+	defer in.mu.Unlock()
 	q := in.hints[hint]
 	if q == nil {
 		q = &hintQueue{}
 		in.hints[hint] = q
 	}
-	closed := false
-	select {
-	case <-in.closed:
-		closed = true
-	default:
-	}
-	if (q.passed < in.pass && len(q.waiters) == 0) || in.held >= in.hold || closed {
+	if (q.passed < in.pass && len(q.waiters) == 0) || in.held >= in.hold || in.closed {
 		q.passed++
-		in.mu.Unlock()
-		return in.ticket(hint), nil
+		return in.ticket(hint), true
 	}
-	ch := make(chan struct{})
-	q.waiters = append(q.waiters, ch)
+	q.waiters = append(q.waiters, waiter{pass: pass, arrived: time.Now()})
 	in.held++
-	in.mu.Unlock()
-
-	arrived := time.Now()
-	t := time.NewTimer(in.maxWait)
-	defer t.Stop()
-	for {
-		select {
-		case <-ch:
-			return in.ticket(hint), nil // passed counts it already
-		case <-t.C:
-			if left := in.stillMoving(hint, arrived); left > 0 {
-				t.Reset(left)
-				continue
-			}
-			return in.leave(hint, ch, nil)
-		case <-in.closed:
-			return in.leave(hint, ch, ErrIntakeClosed)
-		case <-ctx.Done():
-			return in.leave(hint, ch, context.Cause(ctx))
-		}
-	}
+	in.arm(hint, q)
+	return nil, false
 }
 
-// stillMoving reports how much longer a message of hint held since arrived
-// may wait: MaxWait from its arrival or its tenant's last progress,
-// whichever is later (0: none).
-func (in *Intake) stillMoving(hint string, arrived time.Time) time.Duration {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	since := arrived
-	if q := in.hints[hint]; q != nil && q.moved.After(since) {
+// arm sets q's timer for its first waiter's MaxWait (from its arrival or
+// the tenant's last progress, whichever is later), if q has waiters and no
+// timer. Called with mu held.
+func (in *Intake) arm(hint string, q *hintQueue) {
+	if q.timer != nil || len(q.waiters) == 0 {
+		return
+	}
+	since := q.waiters[0].arrived
+	if q.moved.After(since) {
 		since = q.moved
 	}
-	return max(time.Until(since.Add(in.maxWait)), 0)
+	q.armed++
+	gen := q.armed
+	q.timer = time.AfterFunc(time.Until(since.Add(in.maxWait)), func() { in.expire(hint, q, gen) })
 }
 
-// leave takes a held message out of its queue without waiting further
-// (err nil: it passes, as a timed-out wait does; else it ends with err).
-func (in *Intake) leave(hint string, ch chan struct{}, err error) (*Ticket, error) {
+// expire lets through q's held messages whose tenant has not moved for
+// MaxWait since they arrived, oldest first: each takes a passed place, as
+// if its tenant had room.
+func (in *Intake) expire(hint string, q *hintQueue, gen uint64) {
 	in.mu.Lock()
-	q := in.hints[hint]
-	for i, w := range q.waiters {
-		if w == ch {
-			q.waiters = append(q.waiters[:i], q.waiters[i+1:]...)
-			in.held--
-			if err != nil {
-				in.gc(hint, q)
-				in.mu.Unlock()
-				return nil, err
-			}
-			q.passed++
-			in.mu.Unlock()
-			return in.ticket(hint), nil
+	if q.timer == nil || q.armed != gen {
+		in.mu.Unlock() // stopped meanwhile
+		return
+	}
+	q.timer = nil
+	now := time.Now()
+	var out []passing
+	for len(q.waiters) > 0 {
+		since := q.waiters[0].arrived
+		if q.moved.After(since) {
+			since = q.moved
 		}
+		if since.Add(in.maxWait).After(now) {
+			break
+		}
+		out = append(out, passing{q.waiters[0].pass, in.ticket(hint)})
+		q.waiters[0] = waiter{}
+		q.waiters = q.waiters[1:]
+		in.held--
+		q.passed++
 	}
-	in.mu.Unlock()
-	// Let through meanwhile: it holds a passed place already.
-	tk := in.ticket(hint)
-	if err != nil {
-		tk.Done()
-		return nil, err
-	}
-	return tk, nil
+	in.arm(hint, q)
+	in.call(out) // unlocks
 }
 
 func (in *Intake) ticket(hint string) *Ticket {
@@ -231,23 +241,52 @@ func (in *Intake) ticket(hint string) *Ticket {
 // first, while there is room.
 func (in *Intake) done(hint string) {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	q := in.hints[hint]
 	if q == nil {
+		in.mu.Unlock()
 		return
 	}
 	q.passed--
+	var out []passing
 	for q.passed < in.pass && len(q.waiters) > 0 {
-		close(q.waiters[0])
+		out = append(out, passing{q.waiters[0].pass, in.ticket(hint)})
+		q.waiters[0] = waiter{}
 		q.waiters = q.waiters[1:]
 		in.held--
 		q.passed++
 		q.moved = time.Now()
 	}
 	in.gc(hint, q)
+	in.call(out) // unlocks
+}
+
+// call queues out and, unless another goroutine is calling passes already,
+// calls every queued pass in order. Called with mu held; it unlocks it.
+func (in *Intake) call(out []passing) {
+	in.outbox = append(in.outbox, out...)
+	if in.calling || len(in.outbox) == 0 {
+		in.mu.Unlock()
+		return
+	}
+	in.calling = true
+	for len(in.outbox) > 0 {
+		batch := in.outbox
+		in.outbox = nil
+		in.mu.Unlock()
+		for _, p := range batch {
+			p.pass(p.tk)
+		}
+		in.mu.Lock()
+	}
+	in.calling = false
+	in.mu.Unlock()
 }
 
 func (in *Intake) gc(hint string, q *hintQueue) {
+	if len(q.waiters) == 0 && q.timer != nil {
+		q.timer.Stop()
+		q.timer = nil
+	}
 	if q.passed <= 0 && len(q.waiters) == 0 {
 		delete(in.hints, hint)
 	}

@@ -1,8 +1,6 @@
 package tenantlimits_test
 
 import (
-	"context"
-	"errors"
 	"runtime"
 	"testing"
 	"time"
@@ -22,25 +20,22 @@ func waitHeld(t *testing.T, in *tenantlimits.Intake, n int) {
 	}
 }
 
-// enter starts Enter in a goroutine; the channel gets its ticket.
-func enter(ctx context.Context, in *tenantlimits.Intake, hint string) <-chan *tenantlimits.Ticket {
+// enter enters a message that must be held; the channel gets what its pass
+// is called with (nil: given back).
+func enter(t *testing.T, in *tenantlimits.Intake, hint string) <-chan *tenantlimits.Ticket {
+	t.Helper()
 	ch := make(chan *tenantlimits.Ticket, 1)
-	go func() {
-		tk, err := in.Enter(ctx, hint)
-		if err != nil {
-			close(ch)
-			return
-		}
-		ch <- tk
-	}()
+	if _, now := in.Enter(hint, func(tk *tenantlimits.Ticket) { ch <- tk }); now {
+		t.Fatalf("a message of %q passed, want it held", hint)
+	}
 	return ch
 }
 
 func mustEnter(t *testing.T, in *tenantlimits.Intake, hint string) *tenantlimits.Ticket {
 	t.Helper()
-	tk, err := in.Enter(context.Background(), hint)
-	if err != nil {
-		t.Fatal(err)
+	tk, now := in.Enter(hint, func(*tenantlimits.Ticket) { t.Error("a message that passed was passed again") })
+	if !now {
+		t.Fatalf("a message of %q was held, want it passed", hint)
 	}
 	return tk
 }
@@ -76,13 +71,15 @@ func TestIntakePassesWithoutHoldingWhenThereIsRoom(t *testing.T) {
 // them.
 func TestIntakeHoldsABackloggedTenantInOrder(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 2, Hold: 10})
 	first, second := mustEnter(t, in, "a"), mustEnter(t, in, "a")
 	var held []<-chan *tenantlimits.Ticket
 	for i := range 3 {
-		held = append(held, enter(ctx, in, "a"))
+		held = append(held, enter(t, in, "a"))
 		waitHeld(t, in, i+1)
+	}
+	if got := in.Holding("a"); got != 3 {
+		t.Fatalf("holding %d of a, want 3", got)
 	}
 	mustEnter(t, in, "b") // not behind a's backlog
 	first.Done()
@@ -106,18 +103,54 @@ func TestIntakeHoldsABackloggedTenantInOrder(t *testing.T) {
 	mustEnter(t, in, "a").Done()
 }
 
+// Passes are called one at a time, in the order they were decided, never
+// from inside another pass: a held message that ends at once (its ticket
+// done inside its pass) lets the next through after it, so a long backlog
+// passing in a burst neither reorders nor nests.
+func TestIntakePassesInOrderWithoutNesting(t *testing.T) {
+	t.Parallel()
+	const n = 500
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: n})
+	first := mustEnter(t, in, "a")
+	var (
+		order       []int
+		depth, most int
+	)
+	for i := range n {
+		if _, now := in.Enter("a", func(tk *tenantlimits.Ticket) {
+			depth++
+			most = max(most, depth)
+			order = append(order, i)
+			tk.Done() // ends at once: the next may pass
+			depth--
+		}); now {
+			t.Fatalf("message %d passed", i)
+		}
+	}
+	first.Done()
+	if len(order) != n || most != 1 {
+		t.Fatalf("%d of %d passed, nested %d deep", len(order), n, most)
+	}
+	for i, v := range order {
+		if v != i {
+			t.Fatalf("pass %d was message %d", i, v)
+		}
+	}
+	if in.Held() != 0 || in.Holding("a") != 0 {
+		t.Fatalf("held %d", in.Held())
+	}
+}
+
 // The hold is bounded: once Hold messages wait, the next message passes (to
 // the durable path) instead of being held, whatever tenant its key names.
 // A flood of messages forged under a victim's key prefix can therefore
 // neither grow memory without bound nor block the poller.
 func TestIntakeHoldIsBounded(t *testing.T) {
 	t.Parallel()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 3})
 	mustEnter(t, in, "victim")
 	for i := range 3 {
-		_ = enter(ctx, in, "victim")
+		_ = enter(t, in, "victim")
 		waitHeld(t, in, i+1)
 	}
 	mustEnter(t, in, "victim") // full: passes
@@ -127,15 +160,24 @@ func TestIntakeHoldIsBounded(t *testing.T) {
 	}
 }
 
+// A message whose tenant has not moved for MaxWait passes anyway, with a
+// ticket (to the durable path); its tenant's next message is held again.
 func TestIntakeWaitIsBounded(t *testing.T) {
 	t.Parallel()
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 3, MaxWait: 20 * time.Millisecond})
 	mustEnter(t, in, "a") // never done
-	tk := mustEnter(t, in, "a")
-	if got := in.Held(); got != 0 {
-		t.Fatalf("held %d after the wait ended", got)
+	tk := <-enter(t, in, "a")
+	if tk == nil {
+		t.Fatal("the message was given back, want it passed")
 	}
+	waitHeld(t, in, 0)
+	next := enter(t, in, "a")
 	tk.Done()
+	if tk := <-next; tk == nil {
+		t.Fatal("the next message was given back")
+	} else {
+		tk.Done()
+	}
 }
 
 // MaxWait bounds a wait without progress, not a backlog: while the held
@@ -150,7 +192,7 @@ func TestIntakeWaitCountsFromTheTenantsLastProgress(t *testing.T) {
 	running := mustEnter(t, in, "a")
 	var waiting []<-chan *tenantlimits.Ticket
 	for i := range held {
-		waiting = append(waiting, enter(context.Background(), in, "a"))
+		waiting = append(waiting, enter(t, in, "a"))
 		waitHeld(t, in, i+1)
 	}
 	tick := time.NewTicker(maxWait / 4)
@@ -163,70 +205,48 @@ func TestIntakeWaitCountsFromTheTenantsLastProgress(t *testing.T) {
 		running.Done()
 		running = <-waiting[i]
 		if running == nil {
-			t.Fatalf("step %d: the held message ended without a ticket", i)
+			t.Fatalf("step %d: the held message was given back", i)
 		}
 	}
 	running.Done()
 	waitHeld(t, in, 0)
 }
 
-// A message cancelled while held ends with the context's cause and gives
-// its place back.
-func TestIntakeCancelWhileHeld(t *testing.T) {
+// Closing (the worker drains) gives every held message back at once (its
+// pass gets nil), of every tenant, and holds nothing afterwards; tickets
+// already out still work.
+func TestIntakeCloseGivesHeldMessagesBack(t *testing.T) {
 	t.Parallel()
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 3})
-	first := mustEnter(t, in, "a")
-	ctx, cancel := context.WithCancelCause(context.Background())
-	stop := errors.New("draining")
-	errc := make(chan error, 1)
-	go func() {
-		_, err := in.Enter(ctx, "a")
-		errc <- err
-	}()
-	waitHeld(t, in, 1)
-	cancel(stop)
-	if err := <-errc; !errors.Is(err, stop) {
-		t.Fatalf("err = %v, want the cause", err)
-	}
-	waitHeld(t, in, 0)
-	first.Done()
-	mustEnter(t, in, "a").Done() // nothing left behind
-}
-
-// Closing (the worker drains) sends every held message back at once, with
-// ErrIntakeClosed, and holds nothing afterwards.
-func TestIntakeCloseReleasesHeldMessages(t *testing.T) {
-	t.Parallel()
-	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 3})
-	mustEnter(t, in, "a")
-	errc := make(chan error, 2)
-	for i := range 2 {
-		go func() {
-			_, err := in.Enter(context.Background(), "a")
-			errc <- err
-		}()
-		waitHeld(t, in, i+1)
-	}
+	a, b := mustEnter(t, in, "a"), mustEnter(t, in, "b")
+	held := []<-chan *tenantlimits.Ticket{enter(t, in, "a"), enter(t, in, "a"), enter(t, in, "b")}
+	waitHeld(t, in, 3)
 	in.Close()
 	in.Close()
-	for range 2 {
-		if err := <-errc; !errors.Is(err, tenantlimits.ErrIntakeClosed) {
-			t.Fatalf("err = %v, want ErrIntakeClosed", err)
+	for i, ch := range held {
+		if tk := <-ch; tk != nil {
+			t.Fatalf("held message %d passed at the close, want it given back", i)
 		}
 	}
 	waitHeld(t, in, 0)
-	mustEnter(t, in, "a") // closed: passes, never held
+	mustEnter(t, in, "a").Done() // closed: passes, never held
+	a.Done()
+	b.Done()
 }
 
 func ExampleIntake() {
 	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 4, Hold: 256})
-	// hint: the tenant the message's object key names, not yet verified.
-	tk, err := in.Enter(context.Background(), "8f0c1c1e-6f1d-4a8e-9a65-2f1a4d0c9b10")
-	if err != nil {
-		return // cancelled while held: retry the message later
+	run := func(tk *tenantlimits.Ticket) {
+		if tk == nil {
+			return // given back (the worker drains): the message goes back to the queue
+		}
+		defer tk.Done() // also when verification fails
+		// ... verify through the gate, wait for a slot, then:
+		tk.Done() // the next held message of that tenant may be verified
+		// ... run it
 	}
-	defer tk.Done() // also when verification fails
-	// ... verify through the gate, wait for a slot, then:
-	tk.Done() // the next held message of that tenant may be verified
-	// ... run it
+	// hint: the tenant the message's object key names, not yet verified.
+	if tk, now := in.Enter("8f0c1c1e-6f1d-4a8e-9a65-2f1a4d0c9b10", run); now {
+		run(tk)
+	} // else: held; run is called when its tenant has room
 }
