@@ -57,18 +57,28 @@ func TestFailingTenantTripsWhileOthersRun(t *testing.T) {
 	e.upload(good, "returns", "returns.txt", "text/plain", "Returns are accepted within 14 days.")
 	e.waitStatus(good, "warranty", "ready")
 	e.waitStatus(good, "returns", "ready")
-	var st breaker.Status
-	e.eventually("the later uploads to be parked", func() bool {
-		st = e.breakerStatus(adm, bad)
-		return st.Parked == secondWave
-	})
+	// Every later upload is parked. A first-wave upload the intake let
+	// through only after the third failure had tripped the breaker is
+	// parked too (it never ran): the trip needs 3 of the 4 to fail.
+	parked := func(doc string) int {
+		return e.adminCount("SELECT count(*) FROM parked_messages WHERE tenant_id = $1 AND body LIKE '%/' || $2 || '-%'", bad, doc)
+	}
+	e.eventually("the later uploads to be parked", func() bool { return parked("late") == secondWave })
+	firstParked := parked("bin")
+	if firstParked > firstWave-3 {
+		t.Fatalf("%d first-wave uploads parked: the breaker tripped before 3 failures", firstParked)
+	}
+	st := e.breakerStatus(adm, bad)
+	if st.Parked != int64(secondWave+firstParked) {
+		t.Errorf("status parked %d, want %d", st.Parked, secondWave+firstParked)
+	}
 	if !strings.Contains(st.Reason, "consecutive permanent failures") {
 		t.Errorf("status: %+v", st)
 	}
 	if n := e.adminCount("SELECT count(*) FROM documents WHERE tenant_id = $1 AND document_id LIKE 'late-%'", bad); n != 0 {
 		t.Errorf("%d parked uploads were processed", n)
 	}
-	const badDocs = firstWave
+	badDocs := firstWave - firstParked
 	reasons := e.dlqMessages(badDocs)
 	for _, r := range reasons {
 		if r != "unsupported_media_type" {
