@@ -15,6 +15,8 @@ const (
 	TargetLatencyP50   = 0.300 // seconds
 	TargetLatencyP99   = 1.0
 	TargetPeakRSS100MB = 150 << 20
+	// TargetPeakRSSPDF: a 1,500-page PDF.
+	TargetPeakRSSPDF = 200 << 20
 )
 
 // Render writes the Markdown report of r.
@@ -33,7 +35,8 @@ func Render(w io.Writer, r Results) error {
 	p("")
 	p("Every throughput is stated as a **ratio against a baseline measured in the same run** on the same machine, and")
 	p("latencies and memory as distributions and growth: this machine is shared and noisy, so absolute figures")
-	p("describe only this run.")
+	p("describe only this run. Comparisons of a change's binary before and after it, run alternately by hand, are in")
+	p("[comparisons.md](comparisons.md).")
 	p("")
 	h := r.Host
 	p("**Machine:** %d CPUs (%s), %s RAM, load average at start %s; %s; %s with pgvector %s; commit `%s`.",
@@ -102,9 +105,14 @@ func renderSummary(p printer, r Results) {
 	}
 	if m := r.Memory; m != nil {
 		for _, row := range m.Rows {
-			if row.MediaType == "text/plain" && row.Bytes >= 100<<20 {
-				p("| worker peak RSS ≤ 150 MiB for a 100 MB text document | %s (%s) | %s |", bytesIEC(row.PeakRSS), statusText(row),
-					verdict(row.PeakRSS <= TargetPeakRSS100MB))
+			switch {
+			case row.MediaType == "text/plain" && row.Bytes >= 100<<20:
+				// The target is set at 100 MB and holds above it (flat in size).
+				p("| worker peak RSS ≤ 150 MiB for a %s text document | %s (%s) | %s |", sizeIEC(int(row.Bytes)), bytesIEC(row.PeakRSS),
+					statusText(row), verdict(row.PeakRSS <= TargetPeakRSS100MB))
+			case row.Pages > 0:
+				p("| worker peak RSS ≤ 200 MiB for a %d-page PDF | %s (%s) | %s |", row.Pages, bytesIEC(row.PeakRSS), statusText(row),
+					verdict(row.PeakRSS <= TargetPeakRSSPDF))
 			}
 		}
 		if g, ok := m.Growth(); ok {

@@ -129,7 +129,7 @@ func TestRender(t *testing.T) {
 			"each document costs about **200.0 ms of PostgreSQL CPU**",
 			"| upload → searchable p50 ≤ 300 ms (10 KiB documents, 4.0/s) | 200 ms | met |",
 			"| upload → searchable p99 ≤ 1.00 s | 1.50 s (n = 4) | **not met** |",
-			"| worker peak RSS ≤ 150 MiB for a 100 MB text document | 700 MiB (failed (document_too_large)) | **not met** |",
+			"| worker peak RSS ≤ 150 MiB for a 100 MiB text document | 700 MiB (failed (document_too_large)) | **not met** |",
 			"| **tenantry worker** |", "index maintenance is 90% of the limit's cost",
 			"**2.50 ×**", "Placeholder — not measured in this run", "make bench",
 		}, []string{"Smoke run"}},
