@@ -141,17 +141,32 @@ var ErrOtherTenant = errors.New("tenantdb: scope of another tenant")
 // changes: scope must be a verified scope of the transaction's tenant, or
 // Act fails with ErrNoScope or ErrOtherTenant and changes nothing.
 func (t *Tx) Act(ctx context.Context, scope Scope) error {
+	if err := t.mayAct(scope); err != nil {
+		return err
+	}
+	if _, err := t.tx.Exec(ctx, actSQL, scope.actor, scope.jobID); err != nil {
+		return fmt.Errorf("tenantdb: act as job: %w", err)
+	}
+	t.scope = scope
+	return nil
+}
+
+// actSQL sets the session's actor and job (Act, AuditEach); auditSQL
+// appends an audit row as them (Audit, AuditEach).
+const (
+	actSQL   = `SELECT set_config('tenantry.actor', $1, true), set_config('tenantry.job_id', $2, true)`
+	auditSQL = "SELECT tenantry_audit($1, $2, $3, $4)"
+)
+
+// mayAct is the rule of Act and AuditEach: scope must be a verified scope
+// of the transaction's tenant.
+func (t *Tx) mayAct(scope Scope) error {
 	if scope.IsZero() {
 		return ErrNoScope
 	}
 	if scope.tenant != t.scope.tenant {
 		return ErrOtherTenant
 	}
-	if _, err := t.tx.Exec(ctx, `SELECT set_config('tenantry.actor', $1, true), set_config('tenantry.job_id', $2, true)`,
-		scope.actor, scope.jobID); err != nil {
-		return fmt.Errorf("tenantdb: act as job: %w", err)
-	}
-	t.scope = scope
 	return nil
 }
 
@@ -161,7 +176,7 @@ func (t *Tx) Act(ctx context.Context, scope Scope) error {
 // detail must not contain document text.
 func (t Tx) Audit(ctx context.Context, action, resource, payloadHash, detail string) (int64, error) {
 	var seq int64
-	if err := t.tx.QueryRow(ctx, "SELECT tenantry_audit($1, $2, $3, $4)", action, resource, payloadHash, detail).Scan(&seq); err != nil {
+	if err := t.tx.QueryRow(ctx, auditSQL, action, resource, payloadHash, detail).Scan(&seq); err != nil {
 		return 0, fmt.Errorf("tenantdb: audit %s: %w", action, err)
 	}
 	return seq, nil
@@ -215,11 +230,8 @@ type AuditEntry struct {
 // transaction acts as the last entry's scope.
 func (t *Tx) AuditEach(ctx context.Context, entries []AuditEntry) ([]int64, error) {
 	for _, e := range entries {
-		if e.Scope.IsZero() {
-			return nil, ErrNoScope
-		}
-		if e.Scope.tenant != t.scope.tenant {
-			return nil, ErrOtherTenant
+		if err := t.mayAct(e.Scope); err != nil {
+			return nil, err
 		}
 	}
 	if len(entries) == 0 {
@@ -227,8 +239,8 @@ func (t *Tx) AuditEach(ctx context.Context, entries []AuditEntry) ([]int64, erro
 	}
 	batch := &pgx.Batch{}
 	for _, e := range entries {
-		batch.Queue(`SELECT set_config('tenantry.actor', $1, true), set_config('tenantry.job_id', $2, true)`, e.Scope.actor, e.Scope.jobID)
-		batch.Queue("SELECT tenantry_audit($1, $2, $3, $4)", e.Action, e.Resource, e.PayloadHash, e.Detail)
+		batch.Queue(actSQL, e.Scope.actor, e.Scope.jobID)
+		batch.Queue(auditSQL, e.Action, e.Resource, e.PayloadHash, e.Detail)
 	}
 	br := t.tx.SendBatch(ctx, batch)
 	seqs := make([]int64, len(entries))
