@@ -409,9 +409,8 @@ func TestStreamedIngest(t *testing.T) {
 	if got := readState(t, db, scope, "big"); got.visible != 100 || got.stored != 100 || got.audits != 2 || got.pendV != "" {
 		t.Fatalf("after the resumed retry: %+v", got)
 	}
-	hits, err := st.For(scope).Search(ctx, must(wordEmbedder{}.Embed(ctx, []string{"beta line"}))[0], 5)
-	if err != nil || len(hits) == 0 || !strings.HasPrefix(hits[0].Text, "beta") {
-		t.Fatalf("search after the flip: %v, %v", hits, err)
+	if hits := searchTenant(t, db, scope, "beta line", 5); len(hits) == 0 || !strings.HasPrefix(hits[0].Text, "beta") {
+		t.Fatalf("search after the flip: %v", hits)
 	}
 
 	// A permanent failure mid-stream (the chunk cap) records the failure

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/pipeline"
@@ -82,8 +83,35 @@ func (wordEmbedder) Embed(_ context.Context, texts []string) ([][]float32, error
 
 func setup(t *testing.T) (*pgstore.Store, *pipeline.Processor, memFetcher) {
 	t.Helper()
+	_, st, p, f := setupGateway(t)
+	return st, p, f
+}
+
+// setupGateway is setup, also returning the test's gateway (for
+// searchTenant).
+func setupGateway(t *testing.T) (*tenantdbtest.Gateway, *pgstore.Store, *pipeline.Processor, memFetcher) {
+	t.Helper()
 	f := memFetcher{}
-	return pgstore.New(tenantdbtest.TestTx(t), nil), &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}, f
+	g := tenantdbtest.TestTx(t)
+	return g, pgstore.New(g, nil), &pipeline.Processor{Fetcher: f, Extractor: lineExtractor{}, Chunker: lineChunker{}, Embedder: wordEmbedder{}}, f
+}
+
+// searchTenant is the product's search (internal/retrieval: the tenant as
+// a predicate the planner sees, exact for small tenants). These tests do
+// not use the post-filtered HNSW baseline (Scoped.Search): its answer
+// depends on every other test's rows in the shared index.
+func searchTenant(t *testing.T, g retrieval.Gateway, scope tenantdb.Scope, query string, k int) []retrieval.Hit {
+	t.Helper()
+	ctx := context.Background()
+	s, err := retrieval.New(g, retrieval.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Search(ctx, scope, retrieval.Request{Vector: must(wordEmbedder{}.Embed(ctx, []string{query}))[0], K: k})
+	if err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	return res.Hits
 }
 
 func doc(tenant uuid.UUID, id, seq string) pipeline.Document {
@@ -94,7 +122,7 @@ func doc(tenant uuid.UUID, id, seq string) pipeline.Document {
 func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, p, f := setup(t)
+	g, st, p, f := setupGateway(t)
 	tenant := uuid.New()
 	scope := tenantdbtest.Scope(t, tenant)
 	f["d1"] = "alpha beta\ngamma delta\nepsilon"
@@ -148,9 +176,8 @@ func TestIngestIsIdempotentReplacesAndDeletes(t *testing.T) {
 	if docs, _ = st.For(scope).Documents(ctx); len(docs) != 0 {
 		t.Fatalf("after delete: %+v", docs)
 	}
-	hits, err := st.For(scope).Search(ctx, must(wordEmbedder{}.Embed(ctx, []string{"zeta"}))[0], 5)
-	if err != nil || len(hits) != 0 {
-		t.Fatalf("search after delete: %v, %v", hits, err)
+	if hits := searchTenant(t, g, scope, "zeta", 5); len(hits) != 0 {
+		t.Fatalf("search after delete: %v", hits)
 	}
 }
 
@@ -292,7 +319,7 @@ func TestPermanentFailureIsRecordedNotRetried(t *testing.T) {
 func TestSearchSeesOnlyTheScopedTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, p, f := setup(t)
+	g, st, p, f := setupGateway(t)
 	a, b := uuid.New(), uuid.New()
 	f["shared"] = "the quarterly revenue report"
 	for _, tn := range []uuid.UUID{a, b} {
@@ -307,12 +334,8 @@ func TestSearchSeesOnlyTheScopedTenant(t *testing.T) {
 			}
 		}
 	}
-	q := must(wordEmbedder{}.Embed(ctx, []string{"quarterly revenue"}))[0]
 	for _, tn := range []uuid.UUID{a, b} {
-		hits, err := st.For(tenantdbtest.Scope(t, tn)).Search(ctx, q, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
+		hits := searchTenant(t, g, tenantdbtest.Scope(t, tn), "quarterly revenue", 10)
 		if len(hits) != 10 {
 			t.Fatalf("got %d hits, want 10", len(hits))
 		}

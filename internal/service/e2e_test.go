@@ -278,14 +278,20 @@ func (e *env) dlqMessages(want int) []string {
 	return reasons
 }
 
-func (e *env) search(tenant uuid.UUID, q string) []pgstore.Hit {
+// search is the product's search (internal/retrieval), as the CLI and the
+// API run it.
+func (e *env) search(tenant uuid.UUID, q string) []retrieval.Hit {
 	e.t.Helper()
 	v, _ := e.emb.Embed(e.ctx, []string{q})
-	hits, err := e.store.For(tenantdbtest.Scope(e.t, tenant)).Search(e.ctx, v[0], 5)
+	s, err := retrieval.New(e.gw, retrieval.Config{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return hits
+	res, err := s.Search(e.ctx, tenantdbtest.Scope(e.t, tenant), retrieval.Request{Vector: v[0], K: 5})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return res.Hits
 }
 
 // flakyEmbedder is a deterministic bag-of-words embedder that answers the
