@@ -99,6 +99,7 @@ func (r *Runner) admitted(hard, ops context.Context, d *delivery, a Admission) {
 		d.state.Store(stateReleased)
 		r.handlers.Go(func() {
 			defer r.finished(d)
+			r.settled(d)
 			r.release(ops, []*Message{d.msg})
 		})
 	case ok:
@@ -197,8 +198,28 @@ func (r *Runner) dueHeld(before time.Time) []*delivery {
 // extendHeld extends ds (at most extendBatch) and schedules their next
 // extension: a HeartbeatInterval later, or at the next round after a
 // failure; never again after ErrNotInFlight (another consumer may have the
-// message; it is handled when it starts, as handlers are idempotent).
+// message; it is handled when it starts, as handlers are idempotent). A
+// delivery that left the hold since dueHeld is not extended; one that
+// leaves during the call is nacked only after it (settled).
 func (r *Runner) extendHeld(ops context.Context, ds []*delivery) {
+	kept := make([]*delivery, 0, len(ds))
+	for _, d := range ds {
+		d.ext.Lock()
+		if d.state.Load() != stateHeld {
+			d.ext.Unlock()
+			continue
+		}
+		kept = append(kept, d)
+	}
+	ds = kept
+	defer func() {
+		for _, d := range ds {
+			d.ext.Unlock()
+		}
+	}()
+	if len(ds) == 0 {
+		return
+	}
 	msgs := make([]*Message, len(ds))
 	for i, d := range ds {
 		msgs[i] = d.msg

@@ -37,11 +37,16 @@ type extendReq struct {
 
 // extend extends m's visibility by VisibilityTimeout: through the batch
 // loops when the source is a BatchExtender, else with its own call. Once the
-// request is taken it waits for the answer whatever ctx does, so nothing
-// extends m after the heartbeat that asked has stopped.
+// request is sent (or taken by a batch loop) it waits for the answer
+// whatever ctx does, up to SourceTimeout: a call abandoned on cancellation
+// may still reach the queue after the Nack that follows, and hide the
+// message again.
 func (r *Runner) extend(ctx context.Context, m *Message) error {
 	if r.extends == nil {
-		ectx, cancel := context.WithTimeout(ctx, r.cfg.SourceTimeout)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SourceTimeout)
 		defer cancel()
 		return r.cfg.Source.Extend(ectx, m, r.cfg.VisibilityTimeout)
 	}

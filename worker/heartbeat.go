@@ -18,12 +18,17 @@ type heartbeat struct {
 	once   sync.Once
 	cancel context.CancelFunc
 	done   chan struct{}
+	settle func() // waits for an extension in flight (nil: none)
 }
 
-// stop ends the heartbeat and waits until no extension is in progress, so
-// nothing extends the message after stop returns. It is idempotent.
+// stop ends the heartbeat and waits until no extension is in progress (an
+// extension once sent is waited for, never abandoned), so nothing extends
+// the message after stop returns. It is idempotent.
 func (h *heartbeat) stop() {
 	h.once.Do(h.cancel)
+	if h.settle != nil {
+		h.settle()
+	}
 	<-h.done
 }
 
@@ -34,7 +39,7 @@ func (r *Runner) startHeartbeat(ops context.Context, d *delivery, st *msgState, 
 		return h
 	}
 	ctx, cancel := context.WithCancel(ops) //nolint:gosec // G118: cancel is kept in h and called by stop
-	h := &heartbeat{cancel: cancel, done: make(chan struct{})}
+	h := &heartbeat{cancel: cancel, done: make(chan struct{}), settle: func() { r.settled(d) }}
 	go func() {
 		defer close(h.done)
 		// The first beat comes a HeartbeatInterval after the visibility
@@ -49,7 +54,15 @@ func (r *Runner) startHeartbeat(ops context.Context, d *delivery, st *msgState, 
 			case <-t.C:
 			}
 			t.Reset(r.cfg.HeartbeatInterval)
+			// Under d.ext: stop waits for the extension (settled);
+			// none starts once stop has cancelled ctx.
+			d.ext.Lock()
+			if ctx.Err() != nil {
+				d.ext.Unlock()
+				return
+			}
 			err := r.extend(ctx, d.msg)
+			d.ext.Unlock()
 			if ctx.Err() != nil {
 				return
 			}

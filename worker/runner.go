@@ -42,6 +42,10 @@ type Runner struct {
 	// maxReceives is the effective MaxReceiveCount (see
 	// resolveMaxReceives), set by Run before any message is received.
 	maxReceives int
+
+	// extWait, if set (tests), is called when a visibility change of m
+	// has to wait for an extension of m in flight.
+	extWait func(m *Message)
 }
 
 // delivery states.
@@ -63,6 +67,28 @@ type delivery struct {
 
 	mu sync.Mutex
 	hb *heartbeat // nil until the handler starts
+
+	// ext is locked while an extension of this delivery is in flight
+	// (a held message's or a heartbeat's). What ends the delivery waits
+	// for it (settled) before any Nack: the heartbeat's stop, and a
+	// give-back. An extension answered after the Nack would hide the
+	// message again for a whole visibility timeout.
+	ext sync.Mutex
+}
+
+// settled returns once no extension of d is in flight. Whoever calls it
+// has already moved d out of the state that is extended (held, or running
+// with a live heartbeat), so none starts afterwards.
+func (r *Runner) settled(d *delivery) {
+	if d.ext.TryLock() {
+		d.ext.Unlock()
+		return
+	}
+	if r.extWait != nil {
+		r.extWait(d.msg)
+	}
+	d.ext.Lock()
+	d.ext.Unlock() //nolint:staticcheck // SA2001: waiting for the holder is the point
 }
 
 // ErrAlreadyStarted is returned by a second call to Run.

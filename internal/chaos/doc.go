@@ -12,11 +12,16 @@
 //     worker (service.Run) whose embedding provider answers 429 and 5xx
 //     storms;
 //   - TestHostileInputs: a corpus of forged envelopes, malformed events and
-//     hostile documents sent through the running worker.
+//     hostile documents sent through the running worker;
+//   - TestChaosKillWhileHolding: workers SIGKILLed while they hold (in
+//     memory, unverified, kept invisible by batched heartbeats) many
+//     messages of a backlogged tenant, the backlog queued before the first
+//     worker starts or arriving while it runs.
 //
 // Every run is short inside `make test`; TENANTRY_CHAOS=long (make chaos)
 // runs the long version (1,000 documents, at least 20 kills, a PostgreSQL
-// restart — which briefly affects everyone using the shared local stack);
+// restart — which briefly affects everyone using the shared local stack;
+// a 2,000-document backlog killed five times while held);
 // TENANTRY_CHAOS=dense runs the kill test with 400 documents, 30% of them
 // delivered twice, and no restart. TENANTRY_CHAOS_GROUP_DOCS sets the
 // killed worker's --group-docs.

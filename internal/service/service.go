@@ -344,13 +344,10 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	if err != nil {
 		return err
 	}
-	// Each tenant's provider budget (requests/tokens per minute) is waited
-	// for outside the shared embedding slots: a tenant over budget holds none.
-	// Each tenant's provider usage (requests, tokens, 429s per minute) is
-	// tallied in memory by the budget and flushed in batches, one scoped
-	// transaction per tenant, for the operator console.
-	meter := usage.NewMeter(st.db, logger)
-	deps.Embedder = tenantlimits.NewBudget(sched.Embedder(deps.Embedder)).RecordUsage(meter)
+	// Each tenant's provider budget is waited for outside the shared
+	// embedding slots: a tenant over budget holds none.
+	var meter *usage.Meter
+	deps.Embedder, meter = budgeted(sched.Embedder(deps.Embedder), st.db, logger)
 	// Verified messages share the worker's slots by weighted round-robin
 	// over tenants; the runner receives Prefetch more messages than that, so
 	// a backlogged tenant waits in its own queue while others' run.
@@ -484,17 +481,27 @@ func gate(cfg Config, deps Deps) *binding.Resolver {
 	return &binding.Resolver{Verifier: deps.Verifier, Objects: objects.New(deps.S3), Buckets: cfg.Buckets}
 }
 
+// budgeted wraps e in each tenant's provider budget (requests/tokens per
+// minute, waited for by work whose context carries the tenant's limits:
+// the dispatcher's, tenantlimits.Cache.Scope) and tallies each tenant's
+// provider usage (requests, tokens, 429s per minute) in memory into the
+// returned meter, which the caller flushes (one scoped transaction per
+// tenant, for the operator console). The worker and the Lambda function
+// share it.
+func budgeted(e pipeline.Embedder, db *tenantdb.DB, logger *zap.Logger) (pipeline.Embedder, *usage.Meter) {
+	meter := usage.NewMeter(db, logger)
+	return tenantlimits.NewBudget(e).RecordUsage(meter), meter
+}
+
 // taskHandler is the Step Functions task handler on the given stages,
-// gateway and tenants' breakers (brk nil: none).
+// gateway, tenants' breakers (brk nil: none) and limits: a task's embed
+// calls wait for its tenant's budget and are tallied (deps.Embedder is
+// budgeted).
 func taskHandler(cfg Config, deps Deps, st *stages, brk *breaker.Breaker, limits *tenantlimits.Cache, logger *zap.Logger) (*sfntask.Handler, error) {
-	d := sfntask.Deps{
+	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, sfntask.Deps{
 		DB: st.db, Gate: gate(cfg, deps), Store: pgstore.New(st.db, logger), S3: deps.S3, SFN: deps.SFN,
-		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Breaker: brk, Logger: logger,
-	}
-	if limits != nil { // the worker: tasks' embed calls wait for their tenant's budget and are tallied
-		d.Tenants = limits
-	}
-	return sfntask.New(sfntask.Config{Limits: cfg.Limits}, d)
+		Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder, Breaker: brk, Tenants: limits, Logger: logger,
+	})
 }
 
 // RunLambda serves the Express state machine's tasks as an AWS Lambda
@@ -525,20 +532,24 @@ func RunLambda(ctx context.Context, cfg Config, deps Deps, logger *zap.Logger) e
 			return err
 		}
 	}
-	h, err := taskHandler(cfg, deps, st, brk, nil, logger)
+	// As in the worker's task runner: the embed stage waits for its
+	// tenant's provider budget and its calls are tallied; the tally is
+	// flushed before each invocation returns (flushingInvoker).
+	var meter *usage.Meter
+	deps.Embedder, meter = budgeted(deps.Embedder, st.db, logger)
+	h, err := taskHandler(cfg, deps, st, brk, tenantlimits.NewCache(st.db, cfg.LimitsRefresh), logger)
 	if err != nil {
 		return err
 	}
 	logger.Info("serving Step Functions tasks as a Lambda function", zap.String("embedding_model", deps.Embedder.Model()))
-	var inv sfnlambda.Invoker = h
+	inv := &flushingInvoker{next: h, usage: meter, log: logger}
 	if cfg.EMFInterval > 0 {
 		// Any positive interval turns metrics on; they are written after
 		// each invocation (flushingInvoker), not on a clock.
 		if err := reg.Register(st.db.Collector()); err != nil {
 			return err
 		}
-		w := emf.New(emf.Config{Interval: cfg.EMFInterval, Namespace: cfg.EMFNamespace, Output: deps.EMFOutput}, reg, logger)
-		inv = &flushingInvoker{next: h, emf: w, log: logger}
+		inv.emf = emf.New(emf.Config{Interval: cfg.EMFInterval, Namespace: cfg.EMFNamespace, Output: deps.EMFOutput}, reg, logger)
 	}
 	sfnlambda.Start(ctx, inv)
 	return nil

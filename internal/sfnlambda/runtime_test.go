@@ -103,7 +103,11 @@ func (r *runtimeAPI) result(id string) (result, bool) {
 // object carries another object's envelope fails with the error type the
 // definition catches (Tenantry.EnvelopeRejected), a malformed task with
 // Tenantry.Permanent, and a task of a paused tenant with the error the
-// definition retries (Tenantry.BreakerOpen).
+// definition retries (Tenantry.BreakerOpen). The verified document's
+// extract, chunk and embed tasks follow: by the time the embed invocation
+// has answered, its provider usage is in the tenant's provider_usage rows
+// (the tally is flushed before an invocation returns: a frozen Lambda
+// would keep it in memory).
 func TestLambdaServesExpressTasks(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -212,5 +216,44 @@ func TestLambdaServesExpressTasks(t *testing.T) {
 	if err := tenantdbtest.Conn(t, env.DB.AdminURL).QueryRow(ctx,
 		"SELECT count(*) FROM security_events WHERE reason = 'binding_mismatch'").Scan(&n); err != nil || n != 1 {
 		t.Errorf("%d security events for the forged task (%v), want 1", n, err)
+	}
+
+	// The verified document's next stages, one invocation at a time.
+	c := tenantdbtest.Conn(t, env.DB.AdminURL)
+	r, _ := api.result("req-good")
+	doc := json.RawMessage(r.body)
+	next := func(id string, task map[string]any) string {
+		t.Helper()
+		task["execution"], task["doc"] = "exec-1", doc
+		b, err := json.Marshal(task)
+		if err != nil {
+			t.Fatal(err)
+		}
+		api.invoke(id, b)
+		var res result
+		err = harness.Eventually(ctx, id+" answered", time.Minute, 20*time.Millisecond, func(context.Context) (bool, error) {
+			var ok bool
+			res, ok = api.result(id)
+			return ok, nil
+		})
+		if err != nil || !res.ok {
+			b, _ := os.ReadFile(logf.Name())
+			t.Fatalf("%s: %v %+v\nlog:\n%s", id, err, res, b)
+		}
+		return res.body
+	}
+	next("req-extract", map[string]any{"stage": "extract"})
+	var ch sfntask.ChunkOutput
+	if err := json.Unmarshal([]byte(next("req-chunk", map[string]any{"stage": "chunk"})), &ch); err != nil || len(ch.Batches) == 0 {
+		t.Fatalf("chunk output %+v (%v)", ch, err)
+	}
+	next("req-embed", map[string]any{"stage": "embed", "batch": ch.Batches[0]})
+	var requests, tokens int64
+	if err := c.QueryRow(ctx, `SELECT coalesce(sum(requests), 0), coalesce(sum(tokens), 0)
+		FROM provider_usage WHERE tenant_id = $1`, tenant).Scan(&requests, &tokens); err != nil {
+		t.Fatal(err)
+	}
+	if requests < 1 || tokens < 1 {
+		t.Fatalf("after the embed invocation: %d requests, %d tokens in the tenant's provider_usage, want some", requests, tokens)
 	}
 }
