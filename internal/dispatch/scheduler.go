@@ -23,9 +23,26 @@ type Scheduler struct {
 
 	mu      sync.Mutex
 	busy    int
-	vtime   uint64 // pass of the last tenant served: where a newly active tenant starts
+	vtime   uint64 // the largest pass served so far: where a tenant without credit starts
 	tenants map[string]*tenant
+	// idle remembers the pass of tenants gone idle while it is above their
+	// floor, so that coming back does not renew credit already used.
+	idle    map[string]idleTenant
+	sweepAt int // len(idle) at which it is next swept
 }
+
+type idleTenant struct {
+	pass   uint64
+	weight int
+}
+
+// Bounds of the idle tenants remembered: swept of those at their floor
+// whenever their number doubles (from minSweep), and forgotten all at once
+// past maxIdle (each then comes back with at most one round of credit).
+const (
+	minSweep = 64
+	maxIdle  = 1 << 14
+)
 
 type tenant struct {
 	share   Share
@@ -44,7 +61,7 @@ func New(slots int) (*Scheduler, error) {
 	if slots < 1 {
 		return nil, errors.New("dispatch: slots must be positive")
 	}
-	return &Scheduler{slots: slots, tenants: map[string]*tenant{}}, nil
+	return &Scheduler{slots: slots, tenants: map[string]*tenant{}, idle: map[string]idleTenant{}, sweepAt: minSweep}, nil
 }
 
 // Slots is the global number of slots.
@@ -63,11 +80,16 @@ func (s *Scheduler) Acquire(ctx context.Context, id string, share Share) (releas
 	s.mu.Lock()
 	t := s.tenants[id]
 	if t == nil {
-		// Newly active: starts at the current virtual time (no banked credit).
-		t = &tenant{pass: s.vtime}
+		t = &tenant{pass: s.idle[id].pass}
+		delete(s.idle, id)
 		s.tenants[id] = t
 	}
 	t.share = share
+	if len(t.waiters) == 0 {
+		// Starts waiting (newly active, or only running until now): its
+		// wake-up credit is at most one round behind the virtual time.
+		t.pass = max(t.pass, s.floor(share.Weight))
+	}
 	w := &waiter{ready: make(chan struct{})}
 	t.waiters = append(t.waiters, w)
 	s.dispatch()
@@ -107,11 +129,40 @@ func (s *Scheduler) release(id string) {
 	s.dispatch()
 }
 
-// forget drops an idle tenant (nothing running or waiting).
-func (s *Scheduler) forget(id string, t *tenant) {
-	if t.running == 0 && len(t.waiters) == 0 {
-		delete(s.tenants, id)
+// floor is the lowest pass a tenant of weight w may have when it starts
+// waiting: one round of the slots at its weight (Slots grants) behind the
+// virtual time, or 0. Called with mu held.
+func (s *Scheduler) floor(w int) uint64 {
+	round := uint64(s.slots) * uint64(stride1/w)
+	if s.vtime < round {
+		return 0
 	}
+	return s.vtime - round
+}
+
+// forget drops an idle tenant (nothing running or waiting), remembering
+// its pass while that is above its floor.
+func (s *Scheduler) forget(id string, t *tenant) {
+	if t.running != 0 || len(t.waiters) != 0 {
+		return
+	}
+	delete(s.tenants, id)
+	if t.pass <= s.floor(t.share.Weight) {
+		return
+	}
+	s.idle[id] = idleTenant{t.pass, t.share.Weight}
+	if len(s.idle) < s.sweepAt && len(s.idle) <= maxIdle {
+		return
+	}
+	for k, v := range s.idle {
+		if v.pass <= s.floor(v.weight) {
+			delete(s.idle, k)
+		}
+	}
+	if len(s.idle) > maxIdle {
+		clear(s.idle)
+	}
+	s.sweepAt = max(2*len(s.idle), minSweep)
 }
 
 // dispatch grants free slots: each to the eligible waiting tenant (under

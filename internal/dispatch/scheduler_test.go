@@ -100,8 +100,9 @@ func TestWeightedRoundRobin(t *testing.T) {
 	}
 }
 
-// A tenant idle while another ran does not bank credit: when it comes back
-// it alternates, it does not get a burst.
+// A tenant idle while another ran banks no more than one round (one slot
+// here): when it comes back it gets at most two grants in a row, then
+// alternates.
 func TestNoBankedCredit(t *testing.T) {
 	t.Parallel()
 	s, _ := dispatch.New(1)

@@ -360,7 +360,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// allows), so the poller reaches the messages of others behind them.
 	limits := tenantlimits.NewCache(st.db, cfg.LimitsRefresh)
 	dispatcher := &tenantlimits.Dispatcher{Scheduler: fairSlots, Limits: limits,
-		DeferAfter: max(cfg.Prefetch/2, 1)}
+		DeferAfter: max(cfg.Prefetch/2, 1), Wait: tenantlimits.NewDispatchWait(reg)}
 	// Messages of a tenant with a backlog here wait before the gate (no
 	// HEAD, no verification, no deferral) until it has room; the runner
 	// receives Hold more messages for them.

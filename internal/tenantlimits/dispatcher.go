@@ -2,6 +2,7 @@ package tenantlimits
 
 import (
 	"context"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -18,6 +19,9 @@ type Dispatcher struct {
 	// DeferAfter: a tenant with this many messages already waiting on
 	// this worker is backlogged (Backlogged); 0 never.
 	DeferAfter int
+	// Wait, if set, observes how long each granted Acquire waited, in
+	// seconds (NewDispatchWait).
+	Wait interface{ Observe(float64) }
 }
 
 // Backlogged reports whether scope's tenant already has DeferAfter
@@ -36,10 +40,14 @@ func (d *Dispatcher) Ready(tenant uuid.UUID) bool {
 // Acquire waits for a slot for scope's tenant. The returned context carries
 // the tenant's limits; call release exactly once when the work is done.
 func (d *Dispatcher) Acquire(ctx context.Context, scope tenantdb.Scope) (context.Context, func(), error) {
+	start := time.Now()
 	l, _ := d.Limits.Get(ctx, scope) // Default on a read failure: never stop the work for it
 	rel, err := d.Scheduler.Acquire(ctx, scope.TenantID().String(), dispatch.Share{Weight: l.Weight, Max: l.MaxConcurrency})
 	if err != nil {
 		return ctx, nil, err
+	}
+	if d.Wait != nil {
+		d.Wait.Observe(time.Since(start).Seconds())
 	}
 	return withTenant(ctx, scope, l), rel, nil
 }
