@@ -642,6 +642,9 @@ func uploadAll(t *testing.T, env *harness.Env, c *corpus) {
 func measureLatency(t *testing.T, bin string, sz sizes) *bench.Latency {
 	ctx := context.Background()
 	env := harness.NewEnv(t, harness.EnvConfig{Prefix: "lat-"})
+	if os.Getenv("TENANTRY_BENCH_NOV_INDEXES") == "1" {
+		novIndexes(t, env)
+	}
 	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -964,4 +967,21 @@ func tailFile(path string) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// novIndexes gives the chunks table the indexes it had on 2026-11-23
+// (diagnostic, TENANTRY_BENCH_NOV_INDEXES=1): no full-text GIN indexes and
+// the HNSW index with pgvector's default build parameters (m 16,
+// ef_construction 64), to tell the write cost the search indexes added from
+// the worker's own.
+func novIndexes(t *testing.T, env *harness.Env) {
+	t.Helper()
+	c := tenantdbtest.Conn(t, env.DB.OwnerURL)
+	for _, sql := range []string{"DROP INDEX chunks_fts_english", "DROP INDEX chunks_fts_simple", "DROP INDEX chunks_embedding_hnsw",
+		"CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw (embedding vector_cosine_ops)"} {
+		if _, err := c.Exec(context.Background(), sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	t.Log("latency: chunks indexes as on 2026-11-23 (no full-text GIN, HNSW ef_construction 64)")
 }

@@ -311,11 +311,38 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 		}
 		return b.settle(scope, m, p, n), nil
 	}
-	d, err := b.enter(ctx, scope, m, mode{keep: true})
+	return b.GuardWith(ctx, scope, m, false, nil)
+}
+
+// GuardWith is Guard that, for a message not backlogged, also runs with in
+// the decision's transaction when the message is not kept (it runs, or
+// runs as the trial): a read the caller makes before the work anyway (the
+// ingest handler's precheck of the stored document) costs no transaction
+// of its own. with runs under scope's tenant with the breaker's actor; it
+// must not write audit rows. An error of with rolls the decision back (a
+// claimed trial included) and is returned as Guard's. A backlogged message
+// is decided in its tenant's batch (see Guard) and with is not run: the
+// caller runs its read itself when the message is not kept.
+func (b *Breaker) GuardWith(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool,
+	with func(ctx context.Context, tx tenantdb.Tx) error) (Decision, error) {
+	if backlogged {
+		return b.Guard(ctx, scope, m, true)
+	}
+	var (
+		p plan
+		n int64
+	)
+	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
+		var err error
+		if p, n, err = b.apply(ctx, tx, m, mode{keep: true}); err != nil || p.d.Kept != "" || with == nil {
+			return err
+		}
+		return with(ctx, tx)
+	})
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
 	}
-	return d, nil
+	return b.settle(scope, m, p, n), nil
 }
 
 // Record counts the outcome of a message that ran for scope's tenant and
@@ -330,13 +357,7 @@ func (b *Breaker) Record(ctx context.Context, scope tenantdb.Scope, o Outcome) (
 		if !o.Failed && !o.Transient && !o.Trial {
 			// The common case: a success on a closed breaker can change
 			// nothing but the counts. One statement.
-			n, err := tx.Exec(ctx, `UPDATE tenant_breakers SET
-				window_total = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 1 ELSE window_total + 1 END,
-				window_failures = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 0 ELSE window_failures END,
-				window_start = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN now() ELSE window_start END,
-				consecutive_failures = 0
-				WHERE tenant_id = tenantry_current_tenant() AND state = 'closed'`, b.cfg.Window.Seconds())
-			if err != nil || n == 1 {
+			if ok, err := b.CountSuccess(ctx, tx); err != nil || ok {
 				return err
 			}
 		}
@@ -367,6 +388,26 @@ func (b *Breaker) Record(ctx context.Context, scope tenantdb.Scope, o Outcome) (
 			zap.String("job_id", scope.JobID()), zap.String("reason", reason), zap.String("actor", Actor))
 	}
 	return tr, nil
+}
+
+// CountSuccess is Record of one success that is not a trial, as a
+// statement of the caller's transaction (tx, under the tenant's verified
+// scope): the ingest handler counts a document's success in the
+// transaction that makes the document ready, so it is counted exactly when
+// that commits, with no transaction of its own. It reports false, having
+// changed nothing, when the tenant's breaker is not closed or has no row
+// yet: the caller then calls Record, which decides the transition.
+func (b *Breaker) CountSuccess(ctx context.Context, tx tenantdb.Tx) (bool, error) {
+	n, err := tx.Exec(ctx, `UPDATE tenant_breakers SET
+		window_total = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 1 ELSE window_total + 1 END,
+		window_failures = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN 0 ELSE window_failures END,
+		window_start = CASE WHEN now() - window_start >= make_interval(secs => $1) THEN now() ELSE window_start END,
+		consecutive_failures = 0
+		WHERE tenant_id = tenantry_current_tenant() AND state = 'closed'`, b.cfg.Window.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("breaker: count success: %w", err)
+	}
+	return n == 1, nil
 }
 
 // Pause opens scope's tenant's breaker until Resume (an operator's or the

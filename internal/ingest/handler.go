@@ -142,17 +142,38 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 	}
 	v := b.Verified
 	ctx = h.verified(ctx, v)
-	var d breaker.Decision
+	var (
+		d   breaker.Decision
+		run = runState{}
+	)
 	guarded = guarded && h.Breaker != nil
 	if guarded {
 		// Parked (the tenant's breaker is open) or deferred (this worker
-		// already holds a backlog of the tenant) in one transaction.
+		// already holds a backlog of the tenant) in one transaction, which
+		// also reads the stored document for the precheck of an object
+		// event when the message is not kept.
 		backlogged := h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope)
-		if d, err = h.Breaker.Guard(ctx, v.Scope, m, backlogged); err != nil {
+		var with func(ctx context.Context, tx tenantdb.Tx) error
+		if doc, ok := precheckable(ev, b); ok && !backlogged {
+			pre := &precheck{}
+			with = func(ctx context.Context, tx tenantdb.Tx) error {
+				var err error
+				pre.claim, err = pgstore.PrecheckIn(ctx, tx, doc)
+				return err
+			}
+			run.pre = pre
+		}
+		if d, err = h.Breaker.GuardWith(ctx, v.Scope, m, backlogged, with); err != nil {
 			return worker.WithStage(err, "breaker") // not decided or not kept: retry, never delete
 		}
 		if d.Kept != "" {
 			return nil // kept durably: the message may be deleted
+		}
+		if !d.Trial {
+			// A success is counted in the transaction that makes the
+			// document ready (not for a trial: its outcome decides a
+			// transition, which Record makes).
+			run.ready = &pgstore.ReadyHook{Run: h.Breaker.CountSuccess}
 		}
 	}
 	if h.Dispatch != nil {
@@ -163,11 +184,35 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 		defer release()
 	}
 	tk.Done() // running: the next held message of the key's tenant may be verified
-	err = h.do(ctx, ev, b)
-	if guarded {
+	err = h.do(ctx, ev, b, run)
+	if guarded && (err != nil || !run.ready.Applied()) {
 		h.record(ctx, v.Scope, m, d, err)
 	}
 	return err
+}
+
+// runState is what the handler decided about a message before its work,
+// for the work: the precheck already made (nil: not made) and the hook
+// that counts a success with the tenant's breaker in the document's flip
+// (nil: none).
+type runState struct {
+	pre   *precheck
+	ready *pgstore.ReadyHook
+}
+
+// precheck is the stored document's judgement of an object event, read in
+// the breaker decision's transaction.
+type precheck struct{ claim pipeline.Claim }
+
+// precheckable returns the document an ObjectCreated event stands for when
+// ingestObject would precheck it (an object event with a sequencer, not a
+// sidecar or tag change).
+func precheckable(ev event.Event, b binding.Bound) (pipeline.Document, bool) {
+	if ev.Kind != event.KindObjectCreated || b.AttributesOnly || ev.Object == nil {
+		return pipeline.Document{}, false
+	}
+	doc := docFor(ev.Object.Bucket, ev.Object.Key, b.Head, ev.Object.Sequencer)
+	return doc, doc.DocumentID != "" && doc.Sequencer != ""
 }
 
 // Admitter returns the runner's Admitter for h's Intake (nil without one):
@@ -233,7 +278,7 @@ func (h *Handler) record(ctx context.Context, scope tenantdb.Scope, m *worker.Me
 }
 
 // do does what a verified event asks.
-func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound) error {
+func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound, run runState) error {
 	v := b.Verified
 	if b.AttributesOnly {
 		// A <file>.metadata.json sidecar is never ingested or deleted as a
@@ -244,7 +289,7 @@ func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound) error
 	switch ev.Kind {
 	case event.KindObjectCreated:
 		o := ev.Object
-		return h.ingestObject(ctx, v, o.Bucket, o.Key, b.Head, o.Sequencer)
+		return h.ingestObject(ctx, v, o.Bucket, o.Key, b.Head, o.Sequencer, run)
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
@@ -317,12 +362,17 @@ func docFor(bucket, key string, head objects.Head, sequencer string) pipeline.Do
 // its search attributes. An S3 event already applied (a redelivery) or
 // superseded is recognised from the stored document first, before its
 // attributes (tags, sidecar) are read from S3.
-func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket, key string, head objects.Head, sequencer string) error {
+func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket, key string, head objects.Head, sequencer string, run runState) error {
 	doc := docFor(bucket, key, head, sequencer)
 	if doc.DocumentID != "" && doc.Sequencer != "" {
-		claim, err := h.Store.For(v.Scope).Precheck(ctx, doc)
-		if err != nil {
-			return classify(err)
+		var claim pipeline.Claim
+		if run.pre != nil {
+			claim = run.pre.claim // read with the breaker's decision
+		} else {
+			var err error
+			if claim, err = h.Store.For(v.Scope).Precheck(ctx, doc); err != nil {
+				return classify(err)
+			}
 		}
 		if claim != pipeline.ClaimProceed {
 			h.counted(ctx, doc, pipeline.Result{Claim: claim})
@@ -334,7 +384,7 @@ func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket,
 	if doc.Attributes, err = h.attributes(ctx, bucket, key, head); err != nil {
 		return err
 	}
-	return h.ingest(ctx, v.Scope, doc)
+	return h.ingest(ctx, v.Scope, doc, run.ready)
 }
 
 // attributes reads a document's search attributes (retrieval.ReadAttributes:
@@ -373,7 +423,7 @@ func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bu
 	case errors.Is(err, pgstore.ErrNotFound), err == nil && status == "failed":
 		// Not stored (its own event failed, e.g. on this sidecar, or is
 		// still queued) or failed: ingest it, as its own event would.
-		return h.ingestObject(ctx, v, bucket, docKey, b.Head, "")
+		return h.ingestObject(ctx, v, bucket, docKey, b.Head, "", runState{})
 	case err != nil:
 		return classify(err)
 	case status != "ready":
@@ -414,11 +464,11 @@ func (h *Handler) counted(ctx context.Context, doc pipeline.Document, res pipeli
 		zap.Int("chunks", res.Chunks), zap.Int("claim", int(res.Claim)))
 }
 
-func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document) error {
+func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline.Document, ready *pgstore.ReadyHook) error {
 	if doc.DocumentID == "" {
 		return worker.Permanent(fmt.Errorf("ingest: object key must be {tenant}/{document}/{filename}"), string(envelope.ReasonNonCanonicalKey))
 	}
-	res, err := h.Processor.Ingest(ctx, h.Store.For(scope), doc)
+	res, err := h.Processor.Ingest(ctx, h.Store.For(scope).OnReady(ready), doc)
 	t := res.Timings
 	for stage, d := range map[string]float64{"fetch": t.Fetch.Seconds(), "claim": t.Claim.Seconds(), "extract": t.Extract.Seconds(),
 		"chunk": t.Chunk.Seconds(), "embed": t.Embed.Seconds(), "store": t.Store.Seconds()} {
@@ -477,7 +527,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
-		return h.ingestObject(ctx, v, j.Bucket, j.Key, head, "")
+		return h.ingestObject(ctx, v, j.Bucket, j.Key, head, "", runState{})
 	case envelope.ActionReindex:
 		stored, _, err := h.Store.For(v.Scope).Document(ctx, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {
@@ -490,7 +540,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		// written over since (by a server that resolved another key onto
 		// this one, say) is refused, not ingested as this tenant's text.
 		stored.Force, stored.Sequencer, stored.PinVersion = true, "", stored.Version
-		return h.ingest(ctx, v.Scope, stored)
+		return h.ingest(ctx, v.Scope, stored, nil)
 	case envelope.ActionDelete:
 		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))

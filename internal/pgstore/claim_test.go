@@ -3,7 +3,7 @@ package pgstore_test
 import (
 	"context"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,7 +28,7 @@ type pausingGateway struct {
 	pause   string
 	reached chan struct{} // closed when the paused statement is about to run
 	resume  chan struct{} // closed by the test to let it run
-	once    sync.Once
+	paused  atomic.Bool   // the statement was reached (later ones run at once)
 }
 
 func newPausingGateway(t *testing.T, url, pause string) *pausingGateway {
@@ -65,11 +65,9 @@ type pausingTx struct {
 }
 
 func (tx *pausingTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if strings.Contains(sql, tx.g.pause) {
-		tx.g.once.Do(func() {
-			close(tx.g.reached)
-			<-tx.g.resume
-		})
+	if strings.Contains(sql, tx.g.pause) && tx.g.paused.CompareAndSwap(false, true) {
+		close(tx.g.reached)
+		<-tx.g.resume
 	}
 	return tx.Tx.Exec(ctx, sql, args...)
 }

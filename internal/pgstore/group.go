@@ -48,9 +48,12 @@ func (g GroupConfig) withDefaults() GroupConfig {
 }
 
 // grouper queues the flips of small documents per tenant. Nothing waits for
-// a group to fill: while one group of a tenant is being written, the flips
-// that arrive queue up and go together in the next (group commit), so an
-// idle tenant's document is written at once and a busy tenant's documents
+// a group to fill: a flip that arrives while every group of its tenant in
+// progress is being written starts another group at once if a writer is
+// free (so a tenant's documents ready one after the other are written side
+// by side, as without grouping, and one never waits for another's write);
+// while every writer is busy, the flips that arrive queue up and go
+// together in the next group (group commit), so a busy tenant's documents
 // share transactions.
 type grouper struct {
 	s   *Store
@@ -63,8 +66,11 @@ type grouper struct {
 }
 
 type tenantQueue struct {
-	queue   []*flip
-	writing bool
+	queue []*flip
+	// drains counts the goroutines draining the queue (at most Writers),
+	// writing those of them that hold a writer and write a group; the
+	// others wait for a writer and take the queue's head when they get one.
+	drains, writing int
 }
 
 // flip is one document's final write waiting for its group.
@@ -86,8 +92,10 @@ func (g *grouper) submit(ctx context.Context, f *flip) error {
 		g.tenants[tid] = q
 	}
 	q.queue = append(q.queue, f)
-	if !q.writing {
-		q.writing = true
+	if q.drains == q.writing && q.drains < g.cfg.Writers {
+		// Every drain of the tenant is writing: another one takes this
+		// flip as soon as a writer is free, instead of after their groups.
+		q.drains++
 		go g.drain(tid, q)
 	}
 	g.mu.Unlock()
@@ -112,8 +120,10 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			g.mu.Lock()
 		}
 		if len(q.queue) == 0 {
-			q.writing = false
-			delete(g.tenants, tid)
+			q.drains--
+			if q.drains == 0 {
+				delete(g.tenants, tid)
+			}
 			g.mu.Unlock()
 			return
 		}
@@ -127,8 +137,16 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 		}
 		batch := q.queue[:n:n]
 		q.queue = q.queue[n:]
+		if n > 0 {
+			q.writing++
+		}
 		g.mu.Unlock()
-		g.write(batch)
+		if n > 0 { // else another drain took the queue meanwhile
+			g.write(batch)
+			g.mu.Lock()
+			q.writing--
+			g.mu.Unlock()
+		}
 		<-g.writers
 	}
 }
@@ -141,9 +159,10 @@ func (g *grouper) write(batch []*flip) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.cfg.Timeout)
 	defer cancel()
 	if len(batch) > 1 {
-		results, err := g.writeGroup(ctx, batch)
+		results, ran, err := g.writeGroup(ctx, batch)
 		if err == nil {
 			for i, f := range batch {
+				f.p.c.committed(ran[i])
 				f.done <- results[i]
 			}
 			return
@@ -160,13 +179,16 @@ func (g *grouper) write(batch []*flip) {
 // are written one by one.
 var errRetrySingly = errors.New("pgstore: group needs writing one by one")
 
-// writeGroup is the group's transaction. Its result holds each document's
-// outcome when the transaction committed; any error rolls everything back.
-func (g *grouper) writeGroup(ctx context.Context, batch []*flip) ([]error, error) {
+// writeGroup is the group's transaction. Its results hold each document's
+// outcome, and whether its ReadyHook did its work, when the transaction
+// committed; any error rolls everything back.
+func (g *grouper) writeGroup(ctx context.Context, batch []*flip) ([]error, []bool, error) {
 	results := make([]error, len(batch))
+	ran := make([]bool, len(batch)) // each document's ReadyHook did its work
 	lead := batch[0].p.c
 	err := lead.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
 		clear(results)
+		clear(ran)
 		ids := make([]string, len(batch))
 		for i, f := range batch {
 			ids[i] = f.p.doc.DocumentID
@@ -246,12 +268,20 @@ func (g *grouper) writeGroup(ctx context.Context, batch []*flip) ([]error, error
 				return errRetrySingly // that document fails alone, with its reason
 			}
 		}
-		return markReadyGroup(ctx, tx, batch, write, rows)
+		if err := markReadyGroup(ctx, tx, batch, write, rows); err != nil {
+			return err
+		}
+		for _, i := range write {
+			if ran[i], err = batch[i].p.c.runReady(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return results, nil
+	return results, ran, nil
 }
 
 // markReadyGroup is markReady for the documents write of batch, after

@@ -169,7 +169,9 @@ func (p *pending) Finish(ctx context.Context, chunks []pipeline.Chunk, embs []pi
 // finish is Finish's own transaction.
 func (p *pending) finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	doc := p.doc
-	return p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+	var ran bool
+	err := p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		ran = false
 		row, err := p.hold(ctx, tx, " FOR UPDATE")
 		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
 			return nil // a newer event won while we worked: drop our result
@@ -194,8 +196,16 @@ func (p *pending) finish(ctx context.Context, chunks []pipeline.Chunk, embs []pi
 		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version <> $2`, doc.DocumentID, doc.Version); err != nil {
 			return fmt.Errorf("pgstore: drop old chunks: %w", err)
 		}
-		return p.c.markReady(ctx, tx, doc, row, total, model, "document.ingested")
+		if err := p.c.markReady(ctx, tx, doc, row, total, model, "document.ingested"); err != nil {
+			return err
+		}
+		ran, err = p.c.runReady(ctx, tx)
+		return err
 	})
+	if err == nil {
+		p.c.committed(ran)
+	}
+	return err
 }
 
 // dropPending discards the partial chunks of doc's version when it is the

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/tenantry/tenantry/internal/event"
@@ -58,6 +59,51 @@ func (s *Store) For(scope tenantdb.Scope) *Scoped {
 type Scoped struct {
 	s     *Store
 	scope tenantdb.Scope
+	ready *ReadyHook // nil: none
+}
+
+// ReadyHook is a statement of the caller's run in the transaction that
+// makes a document ready (Finish, alone or grouped, and Commit), after the
+// document's own statements: the ingest handler counts the document's
+// success with its tenant's breaker there instead of in a transaction of
+// its own. Run reports whether it did its work (false: the caller does it
+// itself afterwards); an error fails that transaction. Applied is set once
+// a transaction in which Run reported true has committed, and only then.
+type ReadyHook struct {
+	Run     func(ctx context.Context, tx tenantdb.Tx) (bool, error)
+	applied atomic.Bool
+}
+
+// Applied reports whether Run's work committed with the document.
+func (h *ReadyHook) Applied() bool { return h != nil && h.applied.Load() }
+
+// OnReady returns c with hook run in the transaction that makes its
+// document ready (see ReadyHook); one hook per document.
+func (c *Scoped) OnReady(hook *ReadyHook) *Scoped {
+	cc := *c
+	cc.ready = hook
+	return &cc
+}
+
+// runReady runs c's hook in tx (if any) and reports whether it did its
+// work; the caller marks it applied once tx commits.
+func (c *Scoped) runReady(ctx context.Context, tx tenantdb.Tx) (bool, error) {
+	if c.ready == nil || c.ready.Run == nil {
+		return false, nil
+	}
+	ok, err := c.ready.Run(ctx, tx)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: on ready: %w", err)
+	}
+	return ok, nil
+}
+
+// committed marks c's hook applied after a transaction in which it ran
+// (ran true) committed.
+func (c *Scoped) committed(ran bool) {
+	if ran && c.ready != nil {
+		c.ready.applied.Store(true)
+	}
 }
 
 var (
@@ -215,7 +261,9 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 	if len(embs) > 0 {
 		model = embs[0].Model
 	}
-	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+	var ran bool
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		ran = false
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil {
 			return err
@@ -252,8 +300,16 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 		if existing > 0 {
 			action = "document.ingest_duplicate"
 		}
-		return c.markReady(ctx, tx, doc, row, len(chunks), model, action)
+		if err := c.markReady(ctx, tx, doc, row, len(chunks), model, action); err != nil {
+			return err
+		}
+		ran, err = c.runReady(ctx, tx)
+		return err
 	})
+	if err == nil {
+		c.committed(ran)
+	}
+	return err
 }
 
 // markReady makes doc's version the one search sees (clearing any pending
@@ -378,11 +434,22 @@ func detail(m map[string]any) string {
 func (c *Scoped) Precheck(ctx context.Context, doc pipeline.Document) (pipeline.Claim, error) {
 	claim := pipeline.ClaimProceed
 	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		row, err := readDoc(ctx, tx, doc.DocumentID, "")
-		claim = row.judge(doc)
+		var err error
+		claim, err = PrecheckIn(ctx, tx, doc)
 		return err
 	})
 	return claim, err
+}
+
+// PrecheckIn is Precheck as one read in the caller's transaction (tx, under
+// the document's tenant): the ingest handler makes it in the transaction of
+// the tenant's breaker decision. It writes nothing.
+func PrecheckIn(ctx context.Context, tx tenantdb.Tx, doc pipeline.Document) (pipeline.Claim, error) {
+	row, err := readDoc(ctx, tx, doc.DocumentID, "")
+	if err != nil {
+		return pipeline.ClaimProceed, err
+	}
+	return row.judge(doc), nil
 }
 
 // attributesJSON encodes a document's attributes for the jsonb column; nil

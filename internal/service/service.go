@@ -68,6 +68,9 @@ type Config struct {
 	// writes share a transaction (pgstore.GroupConfig.MaxDocs; 0: the
 	// default 16; 1 or less: every document writes alone).
 	GroupDocs int
+	// GroupWriters bounds the groups written at once
+	// (pgstore.GroupConfig.Writers; 0: the default 2).
+	GroupWriters int
 
 	Concurrency       int
 	Pollers           int
@@ -383,7 +386,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		releaser.SetReady(func(t uuid.UUID) bool { return dispatcher.Ready(t) && intake.Holding(t.String()) == 0 })
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
-		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs}),
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs, Writers: cfg.GroupWriters}),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder,
 			Observer: stageObserver(cfg.Telemetry)},
 		Metrics: ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
