@@ -26,7 +26,12 @@ type grant struct {
 
 func newStepper(t *testing.T, slots int) *stepper {
 	t.Helper()
-	s, err := dispatch.New(slots)
+	return newStepperCredit(t, slots, dispatch.DefaultCredit)
+}
+
+func newStepperCredit(t *testing.T, slots, rounds int) *stepper {
+	t.Helper()
+	s, err := dispatch.NewWithCredit(slots, rounds)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,17 +80,21 @@ func (x *stepper) runningOf(tenant string) int { return x.s.Stats().Running[tena
 func TestWakeUpCredit(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name  string
-		slots int
-		want  string // grants after c starts waiting
+		name   string
+		slots  int
+		rounds int
+		want   string // grants after c starts waiting
 	}{
-		{"one slot", 1, "ccacacac"},
-		{"four slots", 4, "cccccacacaca"},
-		{"eight slots", 8, "cccccccccacaca"},
+		{"one slot", 1, 1, "ccacacac"},
+		{"four slots", 4, 1, "cccccacacaca"},
+		{"eight slots", 8, 1, "cccccccccacaca"},
+		{"no credit", 4, 0, "cacacaca"},
+		{"two rounds", 4, 2, "cccccccccacaca"},
+		{"three rounds of eight", 8, 3, strings.Repeat("c", 25) + "acaca"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			x := newStepper(t, tc.slots)
+			x := newStepperCredit(t, tc.slots, tc.rounds)
 			one := dispatch.Share{Weight: 1}
 			x.queue("a", one, tc.slots) // a fills every slot
 			for range 3 * tc.slots {    // and runs a while alone
@@ -145,18 +154,21 @@ func TestWakeUpCreditKeepsBackloggedShare(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		slots  int
+		rounds int
 		wA, wC int
 		burst  int // c's jobs each time it comes back
 	}{
-		{"bursts of one", 4, 1, 1, 1},
-		{"bursts of one round", 4, 1, 1, 4},
-		{"bursts of two rounds", 4, 1, 1, 8},
-		{"heavier returning tenant", 8, 1, 3, 8},
-		{"heavier backlogged tenant", 8, 3, 1, 8},
+		{"bursts of one", 4, 1, 1, 1, 1},
+		{"bursts of one round", 4, 1, 1, 1, 4},
+		{"bursts of two rounds", 4, 1, 1, 1, 8},
+		{"heavier returning tenant", 8, 1, 1, 3, 8},
+		{"heavier backlogged tenant", 8, 1, 3, 1, 8},
+		{"three rounds, bursts of four rounds", 4, 3, 1, 1, 16},
+		{"three rounds, heavier returning tenant", 8, 3, 1, 3, 32},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			x := newStepper(t, tc.slots)
+			x := newStepperCredit(t, tc.slots, tc.rounds)
 			a, c := dispatch.Share{Weight: tc.wA}, dispatch.Share{Weight: tc.wC}
 			x.queue("a", a, tc.slots+4*tc.slots)
 			const steps = 2000
@@ -175,11 +187,11 @@ func TestWakeUpCreditKeepsBackloggedShare(t *testing.T) {
 			got := x.order.String()
 			nA := strings.Count(got, "a")
 			share := float64(tc.wA) / float64(tc.wA+tc.wC)
-			if min := share*steps - float64(tc.slots); float64(nA) < min {
-				t.Errorf("a was granted %d of %d slots (c came back %d times), want at least %.0f (its weighted share less one round)",
+			if min := share*steps - float64(tc.rounds*tc.slots); float64(nA) < min {
+				t.Errorf("a was granted %d of %d slots (c came back %d times), want at least %.0f (its weighted share less its credit)",
 					nA, steps, returns, min)
 			}
-			if gap := strings.Repeat("c", tc.slots*tc.wC/tc.wA+2); strings.Contains(got, gap) {
+			if gap := strings.Repeat("c", tc.rounds*tc.slots*tc.wC/tc.wA+2); strings.Contains(got, gap) {
 				t.Errorf("a waited through %d or more grants to c", len(gap))
 			}
 			t.Logf("a %d of %d, c came back %d times", nA, steps, returns)

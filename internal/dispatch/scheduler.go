@@ -19,7 +19,8 @@ type Share struct {
 
 // Scheduler hands out slots across tenants. It is safe for concurrent use.
 type Scheduler struct {
-	slots int
+	slots  int
+	credit uint64 // wake-up credit in rounds
 
 	mu      sync.Mutex
 	busy    int
@@ -56,12 +57,28 @@ type waiter struct {
 	granted bool
 }
 
-// New returns a Scheduler with slots concurrent runs (at least 1).
+// DefaultCredit is the wake-up credit New gives, in rounds.
+const DefaultCredit = 1
+
+// New returns a Scheduler with slots concurrent runs (at least 1) and the
+// default wake-up credit (DefaultCredit rounds).
 func New(slots int) (*Scheduler, error) {
+	return NewWithCredit(slots, DefaultCredit)
+}
+
+// NewWithCredit returns a Scheduler with slots concurrent runs (at least
+// 1) whose wake-up credit is rounds rounds (0: none; a round is slots
+// grants at the tenant's weight): a tenant that starts waiting may be that
+// far behind the virtual time, so it gets up to rounds x slots + 1 grants
+// before a backlogged tenant of the same weight gets its next.
+func NewWithCredit(slots, rounds int) (*Scheduler, error) {
 	if slots < 1 {
 		return nil, errors.New("dispatch: slots must be positive")
 	}
-	return &Scheduler{slots: slots, tenants: map[string]*tenant{}, idle: map[string]idleTenant{}, sweepAt: minSweep}, nil
+	if rounds < 0 || rounds > 64 {
+		return nil, errors.New("dispatch: credit must be 0..64 rounds")
+	}
+	return &Scheduler{slots: slots, credit: uint64(rounds), tenants: map[string]*tenant{}, idle: map[string]idleTenant{}, sweepAt: minSweep}, nil
 }
 
 // Slots is the global number of slots.
@@ -130,10 +147,10 @@ func (s *Scheduler) release(id string) {
 }
 
 // floor is the lowest pass a tenant of weight w may have when it starts
-// waiting: one round of the slots at its weight (Slots grants) behind the
-// virtual time, or 0. Called with mu held.
+// waiting: its credit in rounds of the slots at its weight (Slots grants
+// each) behind the virtual time, or 0. Called with mu held.
 func (s *Scheduler) floor(w int) uint64 {
-	round := uint64(s.slots) * uint64(stride1/w)
+	round := s.credit * uint64(s.slots) * uint64(stride1/w)
 	if s.vtime < round {
 		return 0
 	}

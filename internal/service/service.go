@@ -72,7 +72,12 @@ type Config struct {
 	// (pgstore.GroupConfig.Writers; 0: the default 2).
 	GroupWriters int
 
-	Concurrency       int
+	Concurrency int
+	// FairCredit is the wake-up credit of fair dispatch, in rounds of
+	// Concurrency grants (dispatch.NewWithCredit): how far ahead of a
+	// backlogged tenant one that starts waiting may run (0: the default,
+	// dispatch.DefaultCredit; negative: none).
+	FairCredit        int
 	Pollers           int
 	VisibilityTimeout time.Duration
 	WaitTime          time.Duration
@@ -354,7 +359,14 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// Verified messages share the worker's slots by weighted round-robin
 	// over tenants; the runner receives Prefetch more messages than that, so
 	// a backlogged tenant waits in its own queue while others' run.
-	fairSlots, err := dispatch.New(max(cfg.Concurrency, 1))
+	credit := cfg.FairCredit
+	switch {
+	case credit == 0:
+		credit = dispatch.DefaultCredit
+	case credit < 0:
+		credit = 0
+	}
+	fairSlots, err := dispatch.NewWithCredit(max(cfg.Concurrency, 1), credit)
 	if err != nil {
 		return err
 	}
