@@ -42,6 +42,7 @@ func (s *countingSigner) Sign(ctx context.Context, c client.Claims) (string, err
 type recordingSQS struct {
 	bodies []string
 	attrs  []map[string]sqstypes.MessageAttributeValue
+	inputs []*sqs.SendMessageInput
 	err    error
 }
 
@@ -51,6 +52,7 @@ func (r *recordingSQS) SendMessage(_ context.Context, in *sqs.SendMessageInput, 
 	}
 	r.bodies = append(r.bodies, aws.ToString(in.MessageBody))
 	r.attrs = append(r.attrs, in.MessageAttributes)
+	r.inputs = append(r.inputs, in)
 	return &sqs.SendMessageOutput{MessageId: aws.String(uuid.NewString())}, nil
 }
 
@@ -155,6 +157,54 @@ func TestJobsPassTheGate(t *testing.T) {
 		if b.Verified.Scope.TenantID() != tenant || b.Verified.Claims.Action != tc.act || b.Verified.Claims.ID != sent.JobID {
 			t.Fatalf("%s: verified %+v", tc.name, b.Verified.Claims)
 		}
+	}
+}
+
+// TestJobsAreGroupedByTenant: every job goes out with its tenant as the
+// message group (SQS fair queues on a standard queue; per-tenant order on a
+// FIFO queue), and on a FIFO queue with its job id as the deduplication id.
+func TestJobsAreGroupedByTenant(t *testing.T) {
+	t.Parallel()
+	kit := envelopetest.New(t)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, queue string
+		fifo        bool
+	}{
+		{"standard queue", "https://sqs.example/q", false},
+		{"FIFO queue", "https://sqs.example/q.fifo", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			q := &recordingSQS{}
+			cfg := client.Config{Signer: kit.EdDSA, Issuer: kit.Issuer, Audience: kit.Audience, TTL: time.Hour, Now: kit.Now,
+				SQS: q, QueueURL: tc.queue}
+			c, err := client.New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, b := uuid.New(), uuid.New()
+			var sent []client.SentJob
+			for _, tn := range []uuid.UUID{a, b, a} {
+				j, err := c.Reindex(ctx, tn, "svc:cron", "doc-1", "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent = append(sent, j)
+			}
+			for i, in := range q.inputs {
+				if got, want := aws.ToString(in.MessageGroupId), sent[i].Tenant.String(); got != want {
+					t.Errorf("job %d: message group %q, want the tenant %q", i, got, want)
+				}
+				dedup := aws.ToString(in.MessageDeduplicationId)
+				if tc.fifo && dedup != sent[i].JobID {
+					t.Errorf("job %d: deduplication id %q, want the job id %q", i, dedup, sent[i].JobID)
+				}
+				if !tc.fifo && dedup != "" {
+					t.Errorf("job %d: deduplication id %q on a standard queue", i, dedup)
+				}
+			}
+		})
 	}
 }
 

@@ -146,8 +146,7 @@ func (c *Client) SendJob(ctx context.Context, tenant uuid.UUID, actor string, jo
 	}
 	// The caller's trace context (W3C traceparent) rides in the message
 	// attributes, so the worker's span continues the producer's trace.
-	out, err := c.cfg.SQS.SendMessage(ctx, &sqs.SendMessageInput{QueueUrl: aws.String(c.cfg.QueueURL), MessageBody: aws.String(m.Body),
-		MessageAttributes: telemetry.InjectSQS(ctx, nil)})
+	out, err := c.cfg.SQS.SendMessage(ctx, jobInput(ctx, c.cfg.QueueURL, tenant, m))
 	if err != nil {
 		return SentJob{}, &SendError{QueueURL: c.cfg.QueueURL, Err: err}
 	}
@@ -176,4 +175,21 @@ func (c *Client) Delete(ctx context.Context, tenant uuid.UUID, actor, documentID
 // PurgeTenant asks the worker to delete every document of the tenant.
 func (c *Client) PurgeTenant(ctx context.Context, tenant uuid.UUID, actor string) (SentJob, error) {
 	return c.SendJob(ctx, tenant, actor, Job{Type: JobPurgeTenant})
+}
+
+// jobInput is the SendMessage request of a signed job. Its message group
+// is the tenant: on a standard queue that lets SQS fair queues tell tenants
+// apart (a tenant with a backlog no longer delays the others' messages
+// behind it in the queue; a queue without fair queueing ignores it), and
+// on a FIFO queue each tenant's jobs keep their order without holding up
+// other tenants'. A FIFO queue also gets the job id as the deduplication id
+// (one per signed envelope). The group is a routing hint only: the worker
+// takes the tenant from the verified envelope.
+func jobInput(ctx context.Context, queueURL string, tenant uuid.UUID, m JobMessage) *sqs.SendMessageInput {
+	in := &sqs.SendMessageInput{QueueUrl: aws.String(queueURL), MessageBody: aws.String(m.Body),
+		MessageAttributes: telemetry.InjectSQS(ctx, nil), MessageGroupId: aws.String(tenant.String())}
+	if strings.HasSuffix(queueURL, ".fifo") {
+		in.MessageDeduplicationId = aws.String(m.JobID)
+	}
+	return in
 }
