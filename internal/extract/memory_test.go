@@ -56,7 +56,7 @@ func TestExtractMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := memChild(t, f+":"+path)
-			t.Logf("%-4s %4d MiB: peak RSS %4d MiB (idle %d MiB), %s, %.1f s", f, size>>20, r.rss>>20, idle.rss>>20, r.out, r.seconds)
+			t.Logf("%-4s %4d MiB: peak RSS %4d MiB (idle %d MiB), %s, %.1f s, CPU %.1f s", f, size>>20, r.rss>>20, idle.rss>>20, r.out, r.seconds, r.cpu)
 		}
 	}
 }
@@ -64,7 +64,8 @@ func TestExtractMemory(t *testing.T) {
 type memResult struct {
 	rss     int64
 	out     string
-	seconds float64
+	seconds float64 // wall clock
+	cpu     float64 // user and system CPU seconds
 }
 
 // memChild runs this test binary as a child extracting one document and
@@ -79,7 +80,7 @@ func memChild(t *testing.T, spec string) memResult {
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("child %s: %v: %s", spec, err, out.String())
 	}
-	res := memResult{seconds: time.Since(began).Seconds()}
+	res := memResult{seconds: time.Since(began).Seconds(), cpu: (cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()).Seconds()}
 	// The child's own high-water mark: the rusage of a child started with
 	// vfork also counts the parent's memory before the exec.
 	peak, rest, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
@@ -168,7 +169,8 @@ var memWords = strings.Fields("the tenant worker extracts text from each documen
 
 // generate writes a document of about size bytes of format (html: a page
 // with navigation and footer around a <main> of sections; md: headings,
-// paragraphs and lists) to path, unless it is already there.
+// paragraphs with reference links to definitions under each heading, and
+// lists) to path, unless it is already there.
 func generate(path, format string, size int) error {
 	if _, err := os.Stat(path); err == nil {
 		return nil
@@ -207,7 +209,7 @@ func generate(path, format string, size int) error {
 		case format == "html" && i%40 == 0:
 			put(fmt.Sprintf("<h2 id=\"s%d\">Section %d</h2>\n", i/40, i/40))
 		case i%40 == 0:
-			put(fmt.Sprintf("## Section %d\n\n", i/40))
+			put(fmt.Sprintf("## Section %d\n\n[s%d]: /sections/%d\n\n", i/40, i/40, i/40))
 		}
 		switch {
 		case format == "html":
@@ -219,7 +221,8 @@ func generate(path, format string, size int) error {
 			}
 			put("\n")
 		default:
-			put(p + "\n\n")
+			first, rest, _ := strings.Cut(p, " ")
+			put(fmt.Sprintf("%s [link][s%d] %s\n\n", first, i/40, rest))
 		}
 	}
 	if format == "html" {
