@@ -34,7 +34,7 @@ type StageFlags struct {
 	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
 	DocParallel      int    `name:"document-parallel" env:"TENANTRY_DOCUMENT_PARALLEL" default:"4" help:"Batches of one document embedded and stored at once (a large document does not hold the tail; the embedding limiter and per-tenant fairness still apply)."`
 	GroupDocs        int    `name:"group-docs" env:"TENANTRY_GROUP_DOCS" default:"16" help:"Most small documents of one tenant whose final writes share one transaction when they are ready together (1: each document writes alone; the Lambda task always writes alone)."`
-	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB while they are processed (an unlinked temporary file; default: the system's temporary directory)."`
+	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB, and the decoded source of HTML and Markdown above 1 MiB, while they are processed (unlinked temporary files; default: the system's temporary directory)."`
 
 	Telemetry TelemetryFlags `embed:""`
 }
