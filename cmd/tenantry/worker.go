@@ -35,7 +35,7 @@ type StageFlags struct {
 	DocParallel      int    `name:"document-parallel" env:"TENANTRY_DOCUMENT_PARALLEL" default:"4" help:"Batches of one document embedded and stored at once (a large document does not hold the tail; the embedding limiter and per-tenant fairness still apply)."`
 	GroupDocs        int    `name:"group-docs" env:"TENANTRY_GROUP_DOCS" default:"16" help:"Most small documents of one tenant whose final writes share one transaction when they are ready together (1: each document writes alone; the Lambda task always writes alone)."`
 	GroupWriters     int    `name:"group-writers" env:"TENANTRY_GROUP_WRITERS" default:"2" help:"Grouped final writes made at once, all tenants together (concurrent inserts into the HNSW index cost more CPU per chunk)."`
-	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB while they are processed (an unlinked temporary file; default: the system's temporary directory)."`
+	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB, and the decoded source of HTML and Markdown above 1 MiB, while they are processed (unlinked temporary files; default: the system's temporary directory)."`
 
 	Telemetry TelemetryFlags `embed:""`
 }

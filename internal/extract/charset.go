@@ -37,7 +37,18 @@ import (
 // with, following the rules above; "" means "let decodeText decide" (a
 // byte-order mark, or the declared charset).
 func sourceCharset(raw []byte, declared string) string {
-	if bomEncoding(raw) != encAuto {
+	return chooseCharset(raw[:min(len(raw), prescanBytes)], declared, func() bool { return utf8.Valid(raw) })
+}
+
+// prescanBytes is how much of a source its own declarations are looked for
+// in (the HTML prescan's 1024 bytes; a byte-order mark is in the first 3).
+const prescanBytes = 1024
+
+// chooseCharset is sourceCharset given the source's first prescanBytes
+// (head) and a way to tell whether all of it is valid UTF-8 (called only
+// when the rules get that far).
+func chooseCharset(head []byte, declared string, valid func() bool) string {
+	if bomEncoding(head) != encAuto {
 		return ""
 	}
 	if declared != "" && !utf8Label(declared) {
@@ -48,15 +59,15 @@ func sourceCharset(raw []byte, declared string) string {
 			return declared
 		}
 	}
-	if utf8.Valid(raw) {
+	if valid() {
 		return "utf-8"
 	}
-	if enc := xmlDeclEncoding(raw); enc != "" && !utf8Label(enc) {
+	if enc := xmlDeclEncoding(head); enc != "" && !utf8Label(enc) {
 		if _, name := charset.Lookup(enc); name != "" {
 			return enc
 		}
 	}
-	if _, name, _ := charset.DetermineEncoding(raw, ""); name != "" && !utf8Label(name) {
+	if _, name, _ := charset.DetermineEncoding(head, ""); name != "" && !utf8Label(name) {
 		return name
 	}
 	return "windows-1252"
@@ -168,4 +179,95 @@ func foreignCharset(r io.Reader, charset string) (io.Reader, string) {
 		return r, charset
 	}
 	return transform.NewReader(r, dec), "utf-8"
+}
+
+// decodeSourceTo is decodeSource for a source read at offsets (raw, whose
+// size the caller bounded) instead of held: it reads raw through once to
+// tell whether it is valid UTF-8 (when the rules need to know), once to
+// decode it into out (bounded by limit), and, when the document's own
+// declaration does not decode it either, once more as Windows-1252 into a
+// fresh out. It returns the spill holding the decoded source.
+func decodeSourceTo(ctx context.Context, raw sizedReaderAt, declared string, limit int64, newOut func() *spill) (*spill, error) {
+	head, err := spanAt(raw, 0, min(raw.Size(), prescanBytes), nil)
+	if err != nil {
+		return nil, err
+	}
+	var verr error
+	cs := chooseCharset(head, declared, func() bool {
+		ok, err := validUTF8At(ctx, raw, 64<<10)
+		verr = err
+		return ok
+	})
+	if verr != nil {
+		return nil, verr
+	}
+	decode := func(cs string) (*spill, bool, error) {
+		out := newOut()
+		replaced := false
+		err := decodeTextTo(ctx, io.NewSectionReader(raw, 0, raw.Size()), cs, limit, func(s string) error {
+			replaced = replaced || strings.ContainsRune(s, utf8.RuneError)
+			_, err := out.WriteString(s)
+			return err
+		})
+		if err != nil {
+			out.close()
+			return nil, false, err
+		}
+		return out, replaced, nil
+	}
+	out, replaced, err := decode(cs)
+	if err != nil || cs == declared || cs == "" || !replaced {
+		return out, err
+	}
+	spelt, err := containsAt(ctx, raw, "\xef\xbf\xbd")
+	if err != nil || spelt {
+		if err != nil {
+			out.close()
+			return nil, err
+		}
+		return out, nil
+	}
+	// The document's own declaration does not decode it either.
+	out.close()
+	out, _, err = decode("windows-1252")
+	return out, err
+}
+
+// validUTF8At reports whether r is valid UTF-8, read in blocks of block
+// bytes (utf8.Valid of the whole, without holding it).
+func validUTF8At(ctx context.Context, r sizedReaderAt, block int) (bool, error) {
+	valid := true
+	err := scanBlocks(ctx, r, block, func(p []byte, final bool) (int, bool) {
+		cut := len(p)
+		if !final {
+			// Keep an incomplete sequence at the end for the next block.
+			for i := len(p) - 1; i >= 0 && i >= len(p)-utf8.UTFMax+1; i-- {
+				if utf8.RuneStart(p[i]) {
+					if !utf8.FullRune(p[i:]) {
+						cut = i
+					}
+					break
+				}
+			}
+		}
+		if !utf8.Valid(p[:cut]) {
+			valid = false
+			return 0, true
+		}
+		return len(p) - cut, false
+	})
+	return valid, err
+}
+
+// containsAt reports whether r holds sub (at most 9 bytes).
+func containsAt(ctx context.Context, r sizedReaderAt, sub string) (bool, error) {
+	found := false
+	err := scanBlocks(ctx, r, 64<<10, func(p []byte, _ bool) (int, bool) {
+		if bytes.Contains(p, []byte(sub)) {
+			found = true
+			return 0, true
+		}
+		return min(len(p), len(sub)-1), false
+	})
+	return found, err
 }

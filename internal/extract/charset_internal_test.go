@@ -56,8 +56,10 @@ func TestXMLDeclEncoding(t *testing.T) {
 
 // FuzzDecodeSource: any bytes under any declared charset decode to valid
 // UTF-8 (or are refused as binary); 8-bit input declared as UTF-8 or
-// Latin-1, or not declared, never gains a U+FFFD it did not spell; and
-// clean UTF-8 text comes out as it went in.
+// Latin-1, or not declared, never gains a U+FFFD it did not spell; clean
+// UTF-8 text comes out as it went in; and decoding it read at offsets
+// (decodeSourceTo, the incremental HTML reader's) gives the same text or
+// the same refusal.
 func FuzzDecodeSource(f *testing.F) {
 	for _, s := range []string{"<meta charset=iso-8859-1>caf\xe9", "<?xml encoding='koi8-r'?>\xf0", "caf\xc3\xa9 \xff", "plain", "\xff\xfe<\x00p\x00", "<meta charset=shift_jis>\x82\xff\xa0"} {
 		for _, cs := range []string{"", "utf-8", "iso-8859-1", "shift_jis", "utf-16le"} {
@@ -66,6 +68,16 @@ func FuzzDecodeSource(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, declared string) {
 		out, err := decodeSource(context.Background(), bytes.NewReader(raw), declared, int64(len(raw)), 1<<20)
+		sp, err2 := decodeSourceTo(context.Background(), bytes.NewReader(raw), declared, 1<<20, func() *spill { return &spill{above: 2 << 20} })
+		if (err == nil) != (err2 == nil) || (err != nil && err.Error() != err2.Error()) {
+			t.Fatalf("decodeSource: %v, decodeSourceTo: %v", err, err2)
+		}
+		if err2 == nil {
+			p, _ := sp.held()
+			if string(p) != out {
+				t.Fatalf("decodeSourceTo %q, decodeSource %q", p, out)
+			}
+		}
 		if errors.Is(err, errBinary) {
 			return
 		}

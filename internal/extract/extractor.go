@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/yuin/goldmark/ast"
 	"go.uber.org/zap"
 
 	"github.com/tenantry/tenantry/pipeline"
@@ -52,8 +53,10 @@ type Config struct {
 
 	// SpoolDir is where a DOCX or PDF that is not read from memory or a
 	// file section (an io.ReaderAt with a Size method) is copied while it is
-	// read: an unlinked temporary file (default: the system's temporary
-	// directory).
+	// read, and where HTML and Markdown above 1 MiB of decoded source keep
+	// that source while they are parsed a segment at a time (with an HTML
+	// document's raw bytes too, when they cannot be read at offsets): an
+	// unlinked temporary file (default: the system's temporary directory).
 	SpoolDir string
 
 	// PDFConcurrency bounds PDFium instances running at once (default 2);
@@ -167,6 +170,9 @@ type Extractor struct {
 	// mdStream, when set (tests only), replaces the thresholds of the
 	// incremental Markdown reader (mdstream.go).
 	mdStream *mdStreamConfig
+	// mdFirstPass, when set (tests only), is shown each tree the
+	// incremental Markdown reader's first pass parses.
+	mdFirstPass func(ast.Node)
 }
 
 var _ pipeline.Extractor = (*Extractor)(nil)

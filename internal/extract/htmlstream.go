@@ -2,8 +2,10 @@ package extract
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -20,10 +22,13 @@ import (
 // bytes of source, entered); each segment is parsed as a fragment in its
 // container's context (html.ParseFragment: the same tree construction for
 // everything inside it) and walked by the same htmlWalker, whose state (the
-// current line and block, the sections so far) runs on across segments. What
-// is held is the decoded source, one segment's tree and the text of the
-// current section (handed over in continuation pieces of about streamBlock
-// bytes).
+// current line and block, the sections so far) runs on across segments. The
+// decoded source is not held: it is spooled to an unlinked temporary file
+// (Config.SpoolDir) as it is decoded, the raw bytes read where they lie (or
+// spooled too, when the reader cannot be read at offsets), and the passes
+// read it back. What is held is one segment's source and tree, the token
+// being read and the text of the current section (handed over in
+// continuation pieces of about streamBlock bytes).
 //
 // What the streaming reader decides differently from the whole parse:
 //   - the content root (the one main or article element) and the page's
@@ -58,24 +63,59 @@ func (e *Extractor) htmlStreamConfig() htmlStreamConfig {
 	return defaultHTMLStream
 }
 
-// htmlTo is html handing sections to emit as they complete.
-func (e *Extractor) htmlTo(ctx context.Context, r *bufio.Reader, size int64, params map[string]string, emit func(pipeline.Section) error) error {
-	src, err := decodeSource(ctx, r, params["charset"], size, e.cfg.MaxDecompressedBytes)
+// htmlTo is html handing sections to emit as they complete. The decoded
+// source is kept in memory up to htmlStream.above bytes and parsed whole;
+// past that it is spooled and read incrementally.
+func (e *Extractor) htmlTo(ctx context.Context, orig io.Reader, br *bufio.Reader, params map[string]string, emit func(pipeline.Section) error) error {
+	sc := e.htmlStreamConfig()
+	limit, above := e.cfg.MaxDecompressedBytes, int64(sc.above)
+	raw, release, err := e.rawSource(ctx, orig, br, limit, above)
+	var src *spill
+	if err == nil {
+		src, err = decodeSourceTo(ctx, raw, params["charset"], limit, func() *spill { return &spill{dir: e.cfg.SpoolDir, above: above} })
+		release()
+	}
 	if errors.Is(err, errOutputLimit) {
 		err = errSourceLimit
 	}
 	if err != nil {
 		return err
 	}
-	sc := e.htmlStreamConfig()
-	if len(src) <= sc.above {
-		out, err := e.htmlSource(ctx, src)
+	defer src.close()
+	if p, ok := src.held(); ok && src.size() <= above {
+		out, err := e.htmlSource(ctx, string(p))
 		return emitAll(out, err, emit)
 	}
-	return e.htmlStreamed(ctx, src, sc, emit)
+	return e.htmlStreamed(ctx, src.readerAt(), sc, emit)
 }
 
-func (e *Extractor) htmlStreamed(ctx context.Context, src string, sc htmlStreamConfig, emit func(pipeline.Section) error) error {
+// rawSource returns an HTML document's raw bytes to be read at offsets:
+// orig itself when it is a sizedReaderAt (whole), else the rest of br
+// spooled (in memory up to above bytes). A source past MaxBytes or limit is
+// refused as reading it whole refuses it (errInputLimit, errOutputLimit).
+func (e *Extractor) rawSource(ctx context.Context, orig io.Reader, br *bufio.Reader, limit, above int64) (sizedReaderAt, func(), error) {
+	if s, ok := orig.(sizedReaderAt); ok {
+		switch n := s.Size(); {
+		case n > e.cfg.MaxBytes && e.cfg.MaxBytes <= limit:
+			return nil, nil, errInputLimit
+		case n > limit:
+			return nil, nil, errOutputLimit
+		}
+		return s, func() {}, nil
+	}
+	sp := &spill{dir: e.cfg.SpoolDir, above: above}
+	_, err := io.Copy(sp, ctxReader{ctx: ctx, r: io.LimitReader(br, limit+1)})
+	if err == nil && sp.size() > limit {
+		err = errOutputLimit
+	}
+	if err != nil {
+		sp.close()
+		return nil, nil, err
+	}
+	return sp.readerAt(), sp.close, nil
+}
+
+func (e *Extractor) htmlStreamed(ctx context.Context, src sizedReaderAt, sc htmlStreamConfig, emit func(pipeline.Section) error) error {
 	w := &htmlWalker{ctx: ctx, max: e.cfg.MaxNesting,
 		b:       sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections, emit: emit},
 		written: &textBudget{left: e.cfg.MaxTextBytes}}
@@ -126,7 +166,7 @@ type openElem struct {
 // page's content-root candidates; with measure set it also counts the
 // visible text of the page and of its first main and article candidates.
 type htmlScan struct {
-	src     string
+	src     sizedReaderAt
 	measure bool
 
 	z        *html.Tokenizer
@@ -167,7 +207,7 @@ func (s *htmlScan) run(ctx context.Context, ev *htmlScanEvents) error {
 	if ev == nil {
 		ev = &htmlScanEvents{}
 	}
-	s.z = html.NewTokenizer(strings.NewReader(s.src))
+	s.z = html.NewTokenizer(sourceReader(ctx, s.src))
 	for n := 0; ; n++ {
 		if n%1024 == 0 {
 			if err := ctx.Err(); err != nil {
@@ -176,7 +216,10 @@ func (s *htmlScan) run(ctx context.Context, ev *htmlScanEvents) error {
 		}
 		tt := s.z.Next()
 		if tt == html.ErrorToken {
-			return nil // io.EOF: the source is a string
+			if err := s.z.Err(); !errors.Is(err, io.EOF) {
+				return err
+			}
+			return nil
 		}
 		s.tokStart = s.off
 		s.off += len(s.z.Raw())
@@ -626,7 +669,8 @@ func (s *htmlScan) img(hasAttr bool) {
 // into segments and walks them.
 type htmlStreamer struct {
 	ctx    context.Context
-	src    string
+	src    sizedReaderAt
+	buf    []byte // the current segment's source
 	cfg    htmlStreamConfig
 	w      *htmlWalker
 	filter *contentFilter
@@ -689,7 +733,7 @@ func (st *htmlStreamer) run() error {
 		return err
 	}
 	if st.active {
-		if err := st.flush(len(st.src)); err != nil {
+		if err := st.flush(int(st.src.Size())); err != nil {
 			return err
 		}
 		for len(st.kinds) > 0 {
@@ -717,8 +761,10 @@ func (st *htmlStreamer) token() error {
 		}
 		e := s.stack[len(s.stack)-1]
 		if (st.rootMain && e.main == st.root) || (!st.rootMain && e.article == st.root) {
-			n := st.element(e)
-			n.Parent = nil
+			n, err := st.element(e)
+			if err != nil {
+				return err
+			}
 			doc := &html.Node{Type: html.DocumentNode}
 			htm := &html.Node{Type: html.ElementNode, DataAtom: atom.Html, Data: "html"}
 			body := &html.Node{Type: html.ElementNode, DataAtom: atom.Body, Data: "body"}
@@ -751,9 +797,13 @@ func (st *htmlStreamer) token() error {
 
 // element returns a node for the open element e, attributes read again
 // from its start tag.
-func (st *htmlStreamer) element(e openElem) *html.Node {
+func (st *htmlStreamer) element(e openElem) (*html.Node, error) {
 	n := &html.Node{Type: html.ElementNode, DataAtom: e.a, Data: e.name}
-	z := html.NewTokenizer(strings.NewReader(st.src[e.start:e.inner]))
+	tag, err := spanAt(st.src, int64(e.start), int64(e.inner), nil)
+	if err != nil {
+		return nil, err
+	}
+	z := html.NewTokenizer(bytes.NewReader(tag))
 	if tt := z.Next(); tt == html.StartTagToken || tt == html.SelfClosingTagToken {
 		for _, more := z.TagName(); more; {
 			var k, v []byte
@@ -761,7 +811,7 @@ func (st *htmlStreamer) element(e openElem) *html.Node {
 			n.Attr = append(n.Attr, html.Attribute{Key: string(k), Val: string(v)})
 		}
 	}
-	return n
+	return n, nil
 }
 
 // enterable reports elements a container may be: not parsed whole by the
@@ -784,7 +834,10 @@ func enterable(e openElem) bool {
 // enter makes the open element e (at the container's level) a container:
 // the source before it is walked, and its content is cut at its children.
 func (st *htmlStreamer) enter(e *openElem) error {
-	n := st.element(*e)
+	n, err := st.element(*e)
+	if err != nil {
+		return err
+	}
 	if !enterable(*e) && !skipped(n) {
 		e.fixed = true
 		return nil
@@ -871,9 +924,9 @@ func (st *htmlStreamer) exit() error {
 // flush walks the source from the segment's start to end, parsed in the
 // innermost container's context.
 func (st *htmlStreamer) flush(end int) error {
-	seg := st.src[st.segStart:end]
+	start := st.segStart
 	st.segStart = end
-	if seg == "" || st.skip > 0 {
+	if start == end || st.skip > 0 {
 		return nil
 	}
 	ctxNode := st.chain[len(st.chain)-1] // the container: the fragment's context and parent
@@ -881,10 +934,15 @@ func (st *htmlStreamer) flush(end int) error {
 	if ctxNode.Type != html.ElementNode {
 		return nil
 	}
+	seg, err := spanAt(st.src, int64(start), int64(end), st.buf)
+	if err != nil {
+		return err
+	}
+	st.buf = seg
 	if st.parsed != nil {
 		st.parsed(len(seg))
 	}
-	nodes, err := html.ParseFragmentWithOptions(ctxReader{ctx: st.ctx, r: strings.NewReader(seg)}, ctxNode, html.ParseOptionEnableScripting(true))
+	nodes, err := html.ParseFragmentWithOptions(ctxReader{ctx: st.ctx, r: bytes.NewReader(seg)}, ctxNode, html.ParseOptionEnableScripting(true))
 	if err != nil {
 		if st.ctx.Err() != nil {
 			return st.ctx.Err()

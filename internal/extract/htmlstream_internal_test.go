@@ -3,6 +3,7 @@ package extract
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,6 +55,9 @@ func htmlEqualityInputs(t *testing.T) map[string]string {
 		"nested lists":           "<ul><li>a<ul><li>b<li>c</ul><li>d</ul><ol><li>x</ol>",
 		"entities":               "<p>caf&eacute; &amp; &lt;tag&gt;</p><h2>A &amp; B</h2>",
 		"whitespace inline":      "<p><span>a</span> <span>b</span>\n<em>c</em></p>  <span>d</span> e",
+		"charset from meta":      "<meta charset=\"iso-8859-1\"><h1>Caf\xe9</h1><p>cr\xe8me \x80 br\xfbl\xe9e</p>",
+		"meta does not decode":   "<meta charset=shift_jis><p>\x82\xff\xa0 caf\xe9</p>",
+		"utf-16 with a bom":      "\xff\xfe<\x00p\x00>\x00x\x00",
 	}
 	dir := filepath.Join("testdata", "fidelity")
 	ents, err := os.ReadDir(dir)
@@ -218,7 +222,8 @@ func words(ss []pipeline.Section) string {
 
 // TestStreamedLimitsHold: HTML and Markdown above the incremental readers'
 // threshold are refused by the same limits, with the same reasons, as the
-// whole parse refuses them.
+// whole parse refuses them, whether the reader can be read at offsets or
+// not, and whether the size was declared or not.
 func TestStreamedLimitsHold(t *testing.T) {
 	t.Parallel()
 	para := strings.Repeat("<p>text of a paragraph</p>\n", 60000) // ~1.6 MiB
@@ -231,28 +236,44 @@ func TestStreamedLimitsHold(t *testing.T) {
 	tests := []struct {
 		name, mediaType, src string
 		cfg                  Config
+		unknownSize          bool
 	}{
-		{"html text limit", "text/html", para, Config{MaxTextBytes: 512 << 10}},
-		{"html sections", "text/html", headings, Config{MaxSections: 1000}},
-		{"html nesting", "text/html", deep, Config{}},
-		{"html open elements", "text/html", deeper, Config{MaxNesting: 1000}},
-		{"html source limit", "text/html", para, Config{MaxDecompressedBytes: 1 << 20}},
-		{"markdown text limit", "text/markdown", mdPara, Config{MaxTextBytes: 1 << 20}},
-		{"markdown sections", "text/markdown", mdHeadings, Config{MaxSections: 1000}},
-		{"markdown nesting", "text/markdown", mdDeep, Config{}},
+		{"html text limit", "text/html", para, Config{MaxTextBytes: 512 << 10}, false},
+		{"html sections", "text/html", headings, Config{MaxSections: 1000}, false},
+		{"html nesting", "text/html", deep, Config{}, false},
+		{"html open elements", "text/html", deeper, Config{MaxNesting: 1000}, false},
+		{"html source limit", "text/html", para, Config{MaxDecompressedBytes: 1 << 20}, false},
+		{"markdown text limit", "text/markdown", mdPara, Config{MaxTextBytes: 1 << 20}, false},
+		{"markdown sections", "text/markdown", mdHeadings, Config{MaxSections: 1000}, false},
+		{"markdown nesting", "text/markdown", mdDeep, Config{}, false},
+		{"html source limit, size unknown", "text/html", para, Config{MaxDecompressedBytes: 1 << 20}, true},
+		{"html source limit under MaxBytes", "text/html", para, Config{MaxBytes: 3 << 20 / 2, MaxDecompressedBytes: 1 << 20}, true},
+		{"html MaxBytes, size unknown", "text/html", para, Config{MaxBytes: 1 << 20}, true},
+		{"html MaxBytes under the source limit", "text/html", para, Config{MaxBytes: 1 << 20, MaxDecompressedBytes: 3 << 20 / 2}, true},
+		{"markdown MaxBytes, size unknown", "text/markdown", mdPara, Config{MaxBytes: 1 << 20}, true},
+	}
+	readers := map[string]func(string) io.Reader{
+		"strings.Reader": func(s string) io.Reader { return strings.NewReader(s) },
+		"plain reader":   func(s string) io.Reader { return plainReader{strings.NewReader(s)} },
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			e := newTestExtractor(t, tt.cfg)
-			_, want := e.Extract(context.Background(), tt.mediaType, strings.NewReader(tt.src), int64(len(tt.src)))
-			if want == nil {
-				t.Fatal("the whole parse accepted it")
-			}
-			got := e.ExtractTo(context.Background(), tt.mediaType, strings.NewReader(tt.src), int64(len(tt.src)), &joined{})
-			if got == nil || got.Error() != want.Error() {
-				t.Fatalf("streamed: %v, whole: %v", got, want)
-			}
-		})
+		for rname, reader := range readers {
+			t.Run(tt.name+"/"+rname, func(t *testing.T) {
+				t.Parallel()
+				size := int64(len(tt.src))
+				if tt.unknownSize {
+					size = -1
+				}
+				e := newTestExtractor(t, tt.cfg)
+				_, want := e.Extract(context.Background(), tt.mediaType, reader(tt.src), size)
+				if want == nil {
+					t.Fatal("the whole parse accepted it")
+				}
+				got := e.ExtractTo(context.Background(), tt.mediaType, reader(tt.src), size, &joined{})
+				if got == nil || got.Error() != want.Error() {
+					t.Fatalf("streamed: %v, whole: %v", got, want)
+				}
+			})
+		}
 	}
 }

@@ -41,6 +41,9 @@ func shared(t testing.TB) *extract.Extractor {
 }
 
 func TestMain(m *testing.M) {
+	if spec := os.Getenv(memChildEnv); spec != "" {
+		os.Exit(runMemChild(spec)) // a child of TestExtractMemory: nothing else runs
+	}
 	// Compile PDFium into the cache directory once, before tests with
 	// deadlines start PDF engines (a cold compile takes ~3 s, ~35 s under
 	// the race detector).

@@ -98,25 +98,30 @@ func parseMarkdown(ctx context.Context, source []byte, known []parser.Reference)
 func markdownDepth(src string) int {
 	deepest := 0
 	for line := range strings.Lines(src) {
-		depth := 0
-		i := 0
-		for i < len(line) {
-			switch c := line[i]; {
-			case c == '>':
-				depth++
-				i++
-			case c == ' ' || c == '\t':
-				i++
-			case (c == '-' || c == '*' || c == '+') && i+1 < len(line) && (line[i+1] == ' ' || line[i+1] == '\t'):
-				depth++
-				i += 2
-			default:
-				i = len(line)
-			}
-		}
-		deepest = max(deepest, depth)
+		deepest = max(deepest, lineDepth(line))
 	}
 	return deepest
+}
+
+// lineDepth returns the block nesting one line opens (markdownDepth).
+func lineDepth[T ~string | ~[]byte](line T) int {
+	depth := 0
+	i := 0
+	for i < len(line) {
+		switch c := line[i]; {
+		case c == '>':
+			depth++
+			i++
+		case c == ' ' || c == '\t':
+			i++
+		case (c == '-' || c == '*' || c == '+') && i+1 < len(line) && (line[i+1] == ' ' || line[i+1] == '\t'):
+			depth++
+			i += 2
+		default:
+			i = len(line)
+		}
+	}
+	return depth
 }
 
 type mdWalker struct {

@@ -2,9 +2,11 @@ package extract
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
-	"strings"
+	"io"
+	"slices"
 
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/parser"
@@ -25,8 +27,13 @@ import (
 // the one thing a later line changes about an earlier one (whether
 // "[text][label]" is a link): when the source has any ("]:"), a first pass
 // collects them from every segment and each segment is parsed knowing them
-// all. The walker (its sections, the text budget) runs on across segments;
-// the decoded source is held, one segment's tree at a time.
+// all. The walker (its sections, the text budget) runs on across segments.
+// The decoded source is not held: past mdStream.above bytes it is spooled to
+// an unlinked temporary file (Config.SpoolDir) as it is decoded, and read
+// back line by line: a pass for the nesting depth and whether there are
+// reference definitions, then the segments (twice when there are). What is
+// held is one segment's source and tree (a segment holds whole lines), the
+// reference definitions and the cut offsets.
 type mdStreamConfig struct {
 	above   int // sources up to this many bytes are parsed whole
 	segment int // source parsed at a time, at least
@@ -34,21 +41,49 @@ type mdStreamConfig struct {
 
 var defaultMDStream = mdStreamConfig{above: 1 << 20, segment: 64 << 10}
 
-func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, size int64, params map[string]string, emit func(pipeline.Section) error) error {
-	src, err := decodeText(ctx, r, params["charset"], size, e.cfg.MaxTextBytes)
-	if err != nil {
-		return err
-	}
-	if markdownDepth(src) > e.cfg.MaxNesting {
-		return malformed("markdown", "nesting deeper than MaxNesting")
-	}
+func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, params map[string]string, emit func(pipeline.Section) error) error {
 	sc := defaultMDStream
 	if e.mdStream != nil {
 		sc = *e.mdStream
 	}
-	if len(src) <= sc.above {
-		out, err := e.markdownSource(ctx, src)
+	above := int64(sc.above)
+	src := &spill{dir: e.cfg.SpoolDir, above: above}
+	defer src.close()
+	err := decodeTextTo(ctx, r, params["charset"], e.cfg.MaxTextBytes, func(s string) error {
+		_, err := src.WriteString(s)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if p, ok := src.held(); ok && src.size() <= above {
+		text := string(p)
+		if markdownDepth(text) > e.cfg.MaxNesting {
+			return malformed("markdown", "nesting deeper than MaxNesting")
+		}
+		out, err := e.markdownSource(ctx, text)
 		return emitAll(out, err, emit)
+	}
+	return e.markdownStreamed(ctx, src.readerAt(), sc, emit)
+}
+
+// markdownStreamed reads a spooled source a segment at a time.
+func (e *Extractor) markdownStreamed(ctx context.Context, src sizedReaderAt, sc mdStreamConfig, emit func(pipeline.Section) error) error {
+	depth, refs := 0, false
+	lines := newLineReader(sourceReader(ctx, src))
+	for {
+		line, err := lines.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		depth = max(depth, lineDepth(line))
+		refs = refs || bytes.Contains(line, []byte("]:")) // "]:" cannot span lines
+	}
+	if depth > e.cfg.MaxNesting {
+		return malformed("markdown", "nesting deeper than MaxNesting")
 	}
 	w := &mdWalker{ctx: ctx, max: e.cfg.MaxNesting, b: sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections, emit: emit}}
 	walk := func(doc ast.Node, seg []byte) error {
@@ -61,8 +96,8 @@ func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, size int64,
 		}
 		return nil
 	}
-	if !strings.Contains(src, "]:") {
-		err := mdSegments(ctx, src, sc.segment, func(doc ast.Node, _ []parser.Reference, seg []byte, _ int) error {
+	if !refs {
+		err := mdSegments(ctx, src, sc.segment, func(doc ast.Node, _ []parser.Reference, seg []byte, _ int64) error {
 			return walk(doc, seg)
 		})
 		if err != nil {
@@ -72,21 +107,33 @@ func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, size int64,
 	}
 	// First pass: where to cut, and the reference definitions of every
 	// segment; then each segment again, knowing them all.
-	refs := []parser.Reference{}
-	var cuts []int
-	err = mdSegments(ctx, src, sc.segment, func(_ ast.Node, defs []parser.Reference, _ []byte, end int) error {
-		refs = append(refs, defs...)
+	defs := []parser.Reference{}
+	var cuts []int64
+	err := mdSegments(ctx, src, sc.segment, func(doc ast.Node, found []parser.Reference, _ []byte, end int64) error {
+		if e.mdFirstPass != nil {
+			e.mdFirstPass(doc)
+		}
+		for _, r := range found {
+			// Copied: a definition as the parser found it is a node of its
+			// segment's tree, and would hold the whole tree.
+			defs = append(defs, parser.NewReference(bytes.Clone(r.Label()), bytes.Clone(r.Destination()), bytes.Clone(r.Title())))
+		}
 		cuts = append(cuts, end)
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	start := 0
+	in := sourceReader(ctx, src)
+	var seg []byte
+	start := int64(0)
 	for _, end := range cuts {
-		seg := []byte(src[start:end])
+		seg = slices.Grow(seg[:0], int(end-start))[:end-start]
 		start = end
-		doc, _, err := parseMarkdown(ctx, seg, refs)
+		if _, err := io.ReadFull(in, seg); err != nil {
+			return err
+		}
+		doc, _, err := parseMarkdown(ctx, seg, defs)
 		if err != nil {
 			return err
 		}
@@ -98,54 +145,81 @@ func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, size int64,
 }
 
 // mdSegments cuts src into segments (see mdStreamConfig) and calls walk
-// with each one's tree, the reference definitions it holds, and where it
-// ends.
-func mdSegments(ctx context.Context, src string, size int, walk func(doc ast.Node, defs []parser.Reference, seg []byte, end int) error) error {
-	start := 0  // the segment's start
+// with each one's tree, the reference definitions it holds (nodes of that
+// tree: walk copies what it keeps), and where it ends. seg is reused once
+// walk returns.
+func mdSegments(ctx context.Context, src sizedReaderAt, size int, walk func(doc ast.Node, defs []parser.Reference, seg []byte, end int64) error) error {
+	lines := newLineReader(sourceReader(ctx, src))
+	var seg []byte // the segment so far, up to pos
+	pos := int64(0)
 	try := size // the length at which a cut is next tried
-	pos := 0
-	for pos < len(src) {
-		if err := ctx.Err(); err != nil {
+	cut := false
+	for {
+		line, err := lines.next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
 			return err
 		}
-		end := strings.IndexByte(src[pos:], '\n')
-		if end < 0 {
-			end = len(src)
-		} else {
-			end += pos + 1
+		before := len(seg)
+		seg = append(seg, line...)
+		pos += int64(len(line))
+		if before < try || !atxLine(line) {
+			continue
 		}
-		line := src[pos:end]
-		if pos-start >= try && atxLine(line) {
-			seg := []byte(src[start:end])
-			doc, defs, err := parseMarkdown(ctx, seg, nil)
-			if err != nil {
-				return err
-			}
-			if endsWithHeading(doc, len(seg)-len(line)) {
-				if err := walk(doc, defs, seg, end); err != nil {
-					return err
-				}
-				start, try = end, size
-			} else {
-				try = 2 * (pos - start)
-			}
-		}
-		pos = end
-	}
-	if start < len(src) || start == 0 {
-		seg := []byte(src[start:])
 		doc, defs, err := parseMarkdown(ctx, seg, nil)
 		if err != nil {
 			return err
 		}
-		return walk(doc, defs, seg, len(src))
+		if !endsWithHeading(doc, before) {
+			try = 2 * before
+			continue
+		}
+		if err := walk(doc, defs, seg, pos); err != nil {
+			return err
+		}
+		seg, try, cut = seg[:0], size, true
+	}
+	if len(seg) > 0 || !cut {
+		doc, defs, err := parseMarkdown(ctx, seg, nil)
+		if err != nil {
+			return err
+		}
+		return walk(doc, defs, seg, pos)
 	}
 	return nil
 }
 
+// lineReader reads lines, each with its "\n" (the last may have none); a
+// line is valid until the next call.
+type lineReader struct {
+	r    *bufio.Reader
+	long []byte // a line longer than r's buffer
+}
+
+func newLineReader(r *bufio.Reader) *lineReader { return &lineReader{r: r} }
+
+// next returns the next line, or io.EOF after the last.
+func (l *lineReader) next() ([]byte, error) {
+	line, err := l.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		l.long = append(l.long[:0], line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = l.r.ReadSlice('\n')
+			l.long = append(l.long, line...)
+		}
+		line = l.long
+	}
+	if errors.Is(err, io.EOF) && len(line) > 0 {
+		err = nil
+	}
+	return line, err
+}
+
 // atxLine reports a line that is an ATX heading if it starts a block: one
 // to six '#' in the first column, then a space, a tab or the line's end.
-func atxLine(line string) bool {
+func atxLine(line []byte) bool {
 	n := leading(line, '#')
 	if n == 0 || n > 6 {
 		return false

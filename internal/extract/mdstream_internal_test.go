@@ -2,14 +2,18 @@ package extract
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+	"weak"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/yuin/goldmark/ast"
 
 	"github.com/tenantry/tenantry/pipeline"
 )
@@ -131,5 +135,44 @@ func TestMarkupStreamMatchesWhole(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestMarkdownStreamLetsTreesGo: the trees the first pass parses (to find
+// the cuts and the reference definitions) are not held while the second
+// pass runs: the definitions kept are copies, not nodes of those trees.
+func TestMarkdownStreamLetsTreesGo(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&b, "## Part %d\n\n[p%d]: /parts/%d \"Part\"\n\nSee [the part][p%d] and [p%d].\n\n", i, i, i, i, i)
+	}
+	src := b.String()
+	e := newTestExtractor(t, Config{})
+	e.mdStream = &mdStreamConfig{above: 1 << 10, segment: 1 << 10}
+	var trees []weak.Pointer[ast.Document]
+	e.mdFirstPass = func(doc ast.Node) { trees = append(trees, weak.Make(doc.(*ast.Document))) }
+	held := -1
+	err := e.ExtractTo(context.Background(), "text/markdown", strings.NewReader(src), int64(len(src)), sinkFunc(func(pipeline.Section) error {
+		if held < 0 { // the first section: the first pass is over
+			runtime.GC()
+			runtime.GC()
+			held = 0
+			for _, p := range trees {
+				if p.Value() != nil {
+					held++
+				}
+			}
+		}
+		return nil
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(trees) < 10 {
+		t.Fatalf("%d segments in the first pass, want at least 10", len(trees))
+	}
+	if held != 0 {
+		t.Fatalf("%d of the first pass's %d trees still held during the second", held, len(trees))
 	}
 }

@@ -24,7 +24,8 @@ var _ pipeline.StreamExtractor = (*Extractor)(nil)
 // section is handed over once it is complete (a long body in continuation
 // pieces). A DOCX or PDF is read where it lies when r is an io.ReaderAt with
 // a Size method, else from a temporary file (Config.SpoolDir), never from
-// memory whole. The time sink takes does not count against Config.Timeout.
+// memory whole; the decoded source of HTML and Markdown above 1 MiB is kept
+// in such a file while it is parsed, not in memory. The time sink takes does not count against Config.Timeout.
 // It stops at the first error sink returns and returns it unchanged.
 func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader, size int64, sink pipeline.SectionSink) error {
 	orig := whole(r)
@@ -71,11 +72,11 @@ func (e *Extractor) ExtractTo(ctx context.Context, mediaType string, r io.Reader
 		}
 	case TypeHTML:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
-			return e.htmlTo(ctx, br, size, params, emit)
+			return e.htmlTo(ctx, orig, br, params, emit)
 		}
 	case TypeMarkdown:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {
-			return e.markdownTo(ctx, br, size, params, emit)
+			return e.markdownTo(ctx, br, params, emit)
 		}
 	case TypeRST, TypeAsciiDoc, TypeOrg:
 		parse = func(ctx context.Context, emit func(pipeline.Section) error) error {

@@ -216,7 +216,7 @@ func adornment(line string) bool {
 }
 
 // leading counts the leading c bytes of s.
-func leading(s string, c byte) int {
+func leading[T ~string | ~[]byte](s T, c byte) int {
 	n := 0
 	for n < len(s) && s[n] == c {
 		n++

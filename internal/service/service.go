@@ -174,7 +174,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Limits = c.Limits.WithDefaults()
 	if c.Extract.SpoolDir == "" {
-		c.Extract.SpoolDir = c.Limits.SpoolDir // a DOCX or PDF not already in a file section
+		c.Extract.SpoolDir = c.Limits.SpoolDir // a DOCX or PDF not already in a file section; the decoded source of large HTML and Markdown
 	}
 	if c.Extract.MaxTextBytes == 0 {
 		// The text limit follows the chunk cap: text past what MaxChunks
