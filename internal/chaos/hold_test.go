@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -33,7 +34,8 @@ func holdRunPlan() holdPlan {
 // comes back when its visibility lapses; in the end every document is
 // ready exactly once with its chunk count, nothing is dead-lettered, every
 // audit chain verifies. Two shapes: the whole backlog in SQS before the
-// first worker starts, and the backlog arriving while it runs.
+// first worker starts, and the backlog arriving while the workers run (a
+// wave for each worker to be killed, so each has one to hold).
 func TestChaosKillWhileHolding(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -90,24 +92,46 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 		notes[i] = env.Notification("ObjectCreated:Put", d.Key)
 	}
 
-	start := workerStarter(t, ctx, env, bin)
-	fed := make(chan error, 1)
+	// One slot: the backlog outlasts the held messages' first heartbeats
+	// even on an idle machine (eight slots finish a wave before them).
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_CONCURRENCY=1")
+	// Pre-queued: everything is in SQS before the first worker starts.
+	// Arriving: the backlog comes in one wave per worker to be killed, each
+	// sent as that worker starts, as fast as the queue takes it (faster than
+	// the worker finishes documents, so it piles up in the intake); the
+	// small tenant's documents come with the last wave. Each worker then
+	// has a backlog of its own to hold, however fast the one before it was.
+	waves := [][]string{notes}
+	kills := slices.Clone(p.kills)
+	if !prequeued {
+		waves = holdWaves(notes[:p.backlog], len(kills))
+		waves[len(waves)-1] = append(waves[len(waves)-1], notes[p.backlog:]...)
+		for i := range kills {
+			kills[i] = min(kills[i], len(waves[i])/4)
+		}
+	}
+	fed := make(chan error, len(waves))
+	send := func(i int) { fed <- env.Send(ctx, waves[i]...) }
 	if prequeued {
-		fed <- env.Send(ctx, notes...)
+		send(0)
 	}
 	w := start()
 	if !prequeued {
-		// Sent as fast as the queue takes them, faster than the worker
-		// finishes documents: the backlog piles up in its intake.
-		go func() { fed <- env.Send(ctx, notes...) }()
+		go send(0)
 	}
 
 	// Kill each worker once it holds enough and has kept them invisible
-	// (at least as many visibility extensions as it must hold: the held
-	// messages' batched heartbeats have run); start the next at once (the
-	// dead one's messages stay invisible until their visibility lapses).
-	heldAtKill := make([]int, 0, len(p.kills))
-	for _, want := range p.kills {
+	// (minBeats: the held messages' batched heartbeats have run); start the
+	// next at once (the dead one's messages stay invisible until their
+	// visibility lapses).
+	// Two batches of extensions (10 messages each) before a kill: the
+	// held messages at the front of the backlog were kept invisible by a
+	// heartbeat and are still held when the worker dies (one slot works
+	// through them in order), so an extension that kept them invisible
+	// too long would lose them.
+	const minBeats = 20
+	heldAtKill := make([]int, 0, len(kills))
+	for i, want := range kills {
 		var held, beats int
 		err := harness.Eventually(ctx, fmt.Sprintf("the worker holding %d messages through their heartbeats", want), 2*time.Minute, 20*time.Millisecond,
 			func(ctx context.Context) (bool, error) {
@@ -122,7 +146,7 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 				}
 				held = int(m.Sum("tenantry_worker_held"))
 				beats = int(m.Sum("tenantry_worker_heartbeats_total"))
-				return held >= want && beats >= want, nil
+				return held >= want && beats >= minBeats, nil
 			})
 		if err != nil {
 			ready, _ := db.count(ctx, "SELECT count(*) FROM documents WHERE status = 'ready'")
@@ -133,9 +157,14 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 		}
 		heldAtKill = append(heldAtKill, held)
 		w = start()
+		if i+1 < len(waves) {
+			go send(i + 1)
+		}
 	}
-	if err := <-fed; err != nil {
-		t.Fatal(err)
+	for range waves {
+		if err := <-fed; err != nil {
+			t.Fatal(err)
+		}
 	}
 	readyAtLastKill, _ := db.count(ctx, "SELECT count(*) FROM documents WHERE status = 'ready'")
 
@@ -158,4 +187,13 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 	t.Logf("pre-queued %v: killed %d workers holding %v messages of a %d-document backlog (%d of %d documents ready after "+
 		"the last kill): %d documents ready exactly once (%d chunks), %d duplicate deliveries absorbed, %d audit events verified",
 		prequeued, len(heldAtKill), heldAtKill, p.backlog, readyAtLastKill, len(docs), r.Ready, r.Chunks, r.DuplicateAudits, r.AuditEvents)
+}
+
+// holdWaves splits notes into n waves of (nearly) equal size, in order.
+func holdWaves(notes []string, n int) [][]string {
+	waves := make([][]string, n)
+	for i := range n {
+		waves[i] = slices.Clip(notes[i*len(notes)/n : (i+1)*len(notes)/n])
+	}
+	return waves
 }
