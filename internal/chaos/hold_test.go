@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/chaos/faultproxy"
 	"github.com/tenantry/tenantry/internal/chaos/harness"
 )
 
@@ -92,9 +93,23 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 		notes[i] = env.Notification("ObjectCreated:Put", d.Key)
 	}
 
-	// One slot: the backlog outlasts the held messages' first heartbeats
-	// even on an idle machine (eight slots finish a wave before them).
-	start := workerStarter(t, ctx, env, bin, "TENANTRY_CONCURRENCY=1")
+	// One slot, and S3 answering the worker 30 ms late (through a proxy):
+	// a document takes at least ~100 ms whatever the machine's speed, so
+	// the backlog (received without touching S3) outlasts the held
+	// messages' first heartbeats; eight slots on an idle machine finished
+	// a wave before them.
+	proxy, err := faultproxy.New(faultproxy.Config{Target: env.Stack.S3Endpoint, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	if err := proxy.Set(faultproxy.Faults{Latency: 30 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_CONCURRENCY=1", "TENANTRY_S3_ENDPOINT="+proxy.URL())
 	// Pre-queued: everything is in SQS before the first worker starts.
 	// Arriving: the backlog comes in one wave per worker to be killed, each
 	// sent as that worker starts, as fast as the queue takes it (faster than
@@ -107,7 +122,7 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 		waves = holdWaves(notes[:p.backlog], len(kills))
 		waves[len(waves)-1] = append(waves[len(waves)-1], notes[p.backlog:]...)
 		for i := range kills {
-			kills[i] = min(kills[i], len(waves[i])/4)
+			kills[i] = min(kills[i], len(waves[i])/2)
 		}
 	}
 	fed := make(chan error, len(waves))
