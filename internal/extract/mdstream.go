@@ -70,17 +70,13 @@ func (e *Extractor) markdownTo(ctx context.Context, r *bufio.Reader, params map[
 // markdownStreamed reads a spooled source a segment at a time.
 func (e *Extractor) markdownStreamed(ctx context.Context, src sizedReaderAt, sc mdStreamConfig, emit func(pipeline.Section) error) error {
 	depth, refs := 0, false
-	lines := newLineReader(sourceReader(ctx, src))
-	for {
-		line, err := lines.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	err := newLineReader(sourceReader(ctx, src)).each(func(line []byte) error {
 		depth = max(depth, lineDepth(line))
 		refs = refs || bytes.Contains(line, []byte("]:")) // "]:" cannot span lines
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if depth > e.cfg.MaxNesting {
 		return malformed("markdown", "nesting deeper than MaxNesting")
@@ -109,7 +105,7 @@ func (e *Extractor) markdownStreamed(ctx context.Context, src sizedReaderAt, sc 
 	// segment; then each segment again, knowing them all.
 	defs := []parser.Reference{}
 	var cuts []int64
-	err := mdSegments(ctx, src, sc.segment, func(doc ast.Node, found []parser.Reference, _ []byte, end int64) error {
+	err = mdSegments(ctx, src, sc.segment, func(doc ast.Node, found []parser.Reference, _ []byte, end int64) error {
 		if e.mdFirstPass != nil {
 			e.mdFirstPass(doc)
 		}
@@ -149,24 +145,16 @@ func (e *Extractor) markdownStreamed(ctx context.Context, src sizedReaderAt, sc 
 // tree: walk copies what it keeps), and where it ends. seg is reused once
 // walk returns.
 func mdSegments(ctx context.Context, src sizedReaderAt, size int, walk func(doc ast.Node, defs []parser.Reference, seg []byte, end int64) error) error {
-	lines := newLineReader(sourceReader(ctx, src))
 	var seg []byte // the segment so far, up to pos
 	pos := int64(0)
 	try := size // the length at which a cut is next tried
 	cut := false
-	for {
-		line, err := lines.next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	err := newLineReader(sourceReader(ctx, src)).each(func(line []byte) error {
 		before := len(seg)
 		seg = append(seg, line...)
 		pos += int64(len(line))
 		if before < try || !atxLine(line) {
-			continue
+			return nil
 		}
 		doc, defs, err := parseMarkdown(ctx, seg, nil)
 		if err != nil {
@@ -174,12 +162,16 @@ func mdSegments(ctx context.Context, src sizedReaderAt, size int, walk func(doc 
 		}
 		if !endsWithHeading(doc, before) {
 			try = 2 * before
-			continue
+			return nil
 		}
 		if err := walk(doc, defs, seg, pos); err != nil {
 			return err
 		}
 		seg, try, cut = seg[:0], size, true
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if len(seg) > 0 || !cut {
 		doc, defs, err := parseMarkdown(ctx, seg, nil)
@@ -199,6 +191,22 @@ type lineReader struct {
 }
 
 func newLineReader(r *bufio.Reader) *lineReader { return &lineReader{r: r} }
+
+// each calls fn with every line in order, until the last or fn's error.
+func (l *lineReader) each(fn func(line []byte) error) error {
+	for {
+		line, err := l.next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(line); err != nil {
+			return err
+		}
+	}
+}
 
 // next returns the next line, or io.EOF after the last.
 func (l *lineReader) next() ([]byte, error) {
