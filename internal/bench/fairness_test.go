@@ -68,12 +68,14 @@ func TestFairDispatch(t *testing.T) {
 			mixed.bTrip.Round(time.Millisecond), mixed.bRun, mixed.bParked, mixed.aReadyAtC, aDocs, mixed.deferred))
 		t.Logf("A %d: until C was done: %d deferred, %d fed back, worker CPU %s (C alone: %s); A's notifications sent in %s; "+
 			"when C was done the worker had %d messages in flight (held or running) and %.0f MB resident (C alone: %.0f MB); "+
-			"C's p50/p99 until its row was written %s/%s (alone %s/%s), from then until ready %s/%s (alone %s/%s); GCs %d (alone %d)",
+			"C's p50/p99 until its row was written %s/%s (alone %s/%s), from then until ready %s/%s (alone %s/%s); GCs %d (alone %d); "+
+			"%d messages visible in the queue when C's first was sent, none visible %s after it (alone: %d, %s)",
 			aDocs, mixed.deferred, mixed.undeferred, mixed.cpu.Round(time.Millisecond), alone.cpu.Round(time.Millisecond),
 			mixed.sendA.Round(time.Millisecond), mixed.inFlight, mixed.rss/(1<<20), alone.rss/(1<<20),
 			mixed.cWait50.Round(time.Millisecond), mixed.cWait99.Round(time.Millisecond), alone.cWait50.Round(time.Millisecond),
 			alone.cWait99.Round(time.Millisecond), mixed.cWork50.Round(time.Millisecond), mixed.cWork99.Round(time.Millisecond),
-			alone.cWork50.Round(time.Millisecond), alone.cWork99.Round(time.Millisecond), mixed.gcs, alone.gcs)
+			alone.cWork50.Round(time.Millisecond), alone.cWork99.Round(time.Millisecond), mixed.gcs, alone.gcs,
+			mixed.aheadOfC, mixed.queueDry.Round(time.Millisecond), alone.aheadOfC, alone.queueDry.Round(time.Millisecond))
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
@@ -113,6 +115,12 @@ type starvation struct {
 	// collections until C was done.
 	cWait50, cWait99, cWork50, cWork99 time.Duration
 	gcs                                int
+	// The queue in front of C: messages visible (not yet received) when
+	// C's first notification was sent, and how long after it the queue
+	// first had none visible (every message sent so far received: C's time
+	// in the queue is at most this).
+	aheadOfC int
+	queueDry time.Duration
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -164,6 +172,7 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	// Experiments: TENANTRY_FAIRNESS_SETTINGS adds worker settings (KEY=VALUE, space-separated).
 	settings = append(settings, strings.Fields(os.Getenv("TENANTRY_FAIRNESS_SETTINGS"))...)
 	var aDone, bSent, cSent time.Time
+	ahead := 0
 	start := time.Now()
 	send := func(ds []doc) {
 		for _, d := range ds {
@@ -172,6 +181,9 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 				bSent = time.Now()
 				aDone = bSent
 			case d.tenant == c && cSent.IsZero():
+				if v, _, err := env.QueueDepth(ctx, env.QueueURL); err == nil {
+					ahead = v
+				}
 				cSent = time.Now()
 			}
 			if err := env.Send(ctx, env.Notification("ObjectCreated:Put", d.key)); err != nil {
@@ -197,6 +209,18 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		bSent = time.Now()
 	}
 	send(late)
+	dry := make(chan time.Duration, 1)
+	go func() {
+		err := harness.Eventually(ctx, "no message visible in the queue", 15*time.Minute, 10*time.Millisecond, func(ctx context.Context) (bool, error) {
+			v, _, err := env.QueueDepth(ctx, env.QueueURL)
+			return err == nil && v == 0, nil
+		})
+		if err != nil {
+			dry <- -1
+			return
+		}
+		dry <- time.Since(cSent)
+	}()
 	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
 	var ready, created []time.Time
 	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
@@ -230,6 +254,7 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		out.sendA = aDone.Sub(start)
 	}
 	out.cpu, _ = w.CPU()
+	out.aheadOfC, out.queueDry = ahead, <-dry
 	lats := make([]time.Duration, 0, 20)
 	for _, at := range ready {
 		lats = append(lats, at.Sub(cSent))
