@@ -141,14 +141,7 @@ func TestChaosWorkerKillsAndFaults(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, 99))
 	t.Logf("plan %+v, seed %d", p, seed)
 
-	proxy, err := faultproxy.New(faultproxy.Config{Target: env.Stack.S3Endpoint, Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proxy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := s3Proxy(t, env, seed)
 
 	// The corpus: uploaded before the run (the upload is not under test).
 	tenants := make([]uuid.UUID, p.tenants)
@@ -401,4 +394,19 @@ func tail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// s3Proxy starts a fault proxy in front of the stack's S3 (closed when t
+// ends); the worker reaches S3 through it when its endpoint is proxy.URL().
+func s3Proxy(t *testing.T, env *harness.Env, seed uint64) *faultproxy.Proxy {
+	t.Helper()
+	proxy, err := faultproxy.New(faultproxy.Config{Target: env.Stack.S3Endpoint, Seed: seed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = proxy.Close() })
+	return proxy
 }

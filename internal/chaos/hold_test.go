@@ -98,14 +98,7 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 	// the backlog (received without touching S3) outlasts the held
 	// messages' first heartbeats; eight slots on an idle machine finished
 	// a wave before them.
-	proxy, err := faultproxy.New(faultproxy.Config{Target: env.Stack.S3Endpoint, Seed: seed})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := proxy.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = proxy.Close() })
+	proxy := s3Proxy(t, env, seed)
 	if err := proxy.Set(faultproxy.Faults{Latency: 30 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
