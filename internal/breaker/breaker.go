@@ -66,7 +66,7 @@ func (b *Breaker) Config() Config { return b.cfg }
 // now, runs as the half-open trial, or must be parked. m's id is the trial's
 // job id.
 func (b *Breaker) Admit(ctx context.Context, scope tenantdb.Scope, m *worker.Message) (Decision, error) {
-	d, err := b.enter(ctx, scope, m, mode{})
+	d, err := b.enter(ctx, scope, m, mode{}, nil)
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: admit: %w", err)
 	}
@@ -96,7 +96,7 @@ func (openError) Reason() string { return ReasonOpen }
 // with ErrOpen, and nothing is kept. Otherwise the work runs (as the
 // half-open trial if Decision.Trial) and its outcome goes to Record.
 func (b *Breaker) AdmitTask(ctx context.Context, scope tenantdb.Scope, jobID string) (Decision, error) {
-	d, err := b.enter(ctx, scope, &worker.Message{ID: jobID}, mode{})
+	d, err := b.enter(ctx, scope, &worker.Message{ID: jobID}, mode{}, nil)
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: admit: %w", err)
 	}
@@ -170,16 +170,20 @@ func decide(read reader, m *worker.Message, md mode, cfg Config) (plan, error) {
 }
 
 // enter decides about m in one transaction of scope's tenant and writes
-// what the decision says (the kept message, the claimed trial).
-func (b *Breaker) enter(ctx context.Context, scope tenantdb.Scope, m *worker.Message, md mode) (Decision, error) {
+// what the decision says (the kept message, the claimed trial); with, if
+// set, runs in that transaction after a decision that keeps nothing.
+func (b *Breaker) enter(ctx context.Context, scope tenantdb.Scope, m *worker.Message, md mode,
+	with func(ctx context.Context, tx tenantdb.Tx) error) (Decision, error) {
 	var (
 		p plan
 		n int64
 	)
 	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
 		var err error
-		p, n, err = b.apply(ctx, tx, m, md)
-		return err
+		if p, n, err = b.apply(ctx, tx, m, md); err != nil || p.d.Kept != "" || with == nil {
+			return err
+		}
+		return with(ctx, tx)
 	})
 	if err != nil {
 		return Decision{}, err
@@ -304,14 +308,7 @@ func (b *Breaker) kept(scope tenantdb.Scope, m *worker.Message, reason string, e
 // transaction (group commit): a backlog overflowing the worker's intake
 // costs one commit per batch, not one per message.
 func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool) (Decision, error) {
-	if backlogged {
-		p, n, err := b.decideTogether(ctx, scope, m)
-		if err != nil {
-			return Decision{}, fmt.Errorf("breaker: guard: %w", err)
-		}
-		return b.settle(scope, m, p, n), nil
-	}
-	return b.GuardWith(ctx, scope, m, false, nil)
+	return b.GuardWith(ctx, scope, m, backlogged, nil)
 }
 
 // GuardWith is Guard that, for a message not backlogged, also runs with in
@@ -325,20 +322,14 @@ func (b *Breaker) Guard(ctx context.Context, scope tenantdb.Scope, m *worker.Mes
 // caller runs its read itself when the message is not kept.
 func (b *Breaker) GuardWith(ctx context.Context, scope tenantdb.Scope, m *worker.Message, backlogged bool,
 	with func(ctx context.Context, tx tenantdb.Tx) error) (Decision, error) {
-	if backlogged {
-		return b.Guard(ctx, scope, m, true)
-	}
-	var (
-		p plan
-		n int64
-	)
-	err := b.db.WithTenant(ctx, scope.WithActor(Actor), func(ctx context.Context, tx tenantdb.Tx) error {
-		var err error
-		if p, n, err = b.apply(ctx, tx, m, mode{keep: true}); err != nil || p.d.Kept != "" || with == nil {
-			return err
+	if !backlogged {
+		d, err := b.enter(ctx, scope, m, mode{keep: true}, with)
+		if err != nil {
+			return Decision{}, fmt.Errorf("breaker: guard: %w", err)
 		}
-		return with(ctx, tx)
-	})
+		return d, nil
+	}
+	p, n, err := b.decideTogether(ctx, scope, m)
 	if err != nil {
 		return Decision{}, fmt.Errorf("breaker: guard: %w", err)
 	}

@@ -1,11 +1,12 @@
 package breaker
 
 import (
-	"errors"
 	"sync"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenantry/tenantry/internal/promreg"
 )
 
 // Metrics are the breaker's Prometheus metrics. Every series describes one
@@ -66,29 +67,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Refused:      counter("release_refused_total", "Parked messages refused at release per tenant (kept for operators)."),
 		TasksRefused: counter("tasks_refused_total", "Step Functions tasks refused per tenant because its breaker is open (retried by the state machine)."),
 	}
-	if reg != nil {
-		m.State = register(reg, m.State)
-		m.Transitions = register(reg, m.Transitions)
-		m.Parked = register(reg, m.Parked)
-		m.Released = register(reg, m.Released)
-		m.Refused = register(reg, m.Refused)
-		m.TasksRefused = register(reg, m.TasksRefused)
-	}
+	m.State = promreg.Register(reg, m.State)
+	m.Transitions = promreg.Register(reg, m.Transitions)
+	m.Parked = promreg.Register(reg, m.Parked)
+	m.Released = promreg.Register(reg, m.Released)
+	m.Refused = promreg.Register(reg, m.Refused)
+	m.TasksRefused = promreg.Register(reg, m.TasksRefused)
 	return m
-}
-
-// register registers c on reg, or returns the collector registered before
-// under the same name.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if prev, ok := are.ExistingCollector.(C); ok {
-				return prev
-			}
-		}
-	}
-	return c
 }
 
 // transition counts tr for tenant and sets the state it leads to.

@@ -102,7 +102,7 @@ func killWhileHolding(t *testing.T, p holdPlan, prequeued bool) {
 	if err := proxy.Set(faultproxy.Faults{Latency: 30 * time.Millisecond}); err != nil {
 		t.Fatal(err)
 	}
-	start := workerStarter(t, ctx, env, bin, "TENANTRY_CONCURRENCY=1", "TENANTRY_S3_ENDPOINT="+proxy.URL())
+	start := workerStarterVia(t, ctx, env, bin, proxy.URL(), "TENANTRY_CONCURRENCY=1")
 	// Pre-queued: everything is in SQS before the first worker starts.
 	// Arriving: the backlog comes in one wave per worker to be killed, each
 	// sent as that worker starts, as fast as the queue takes it (faster than

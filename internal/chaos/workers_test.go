@@ -14,6 +14,13 @@ import (
 // if the test fails. Every started worker is killed when the test ends.
 func workerStarter(t *testing.T, ctx context.Context, env *harness.Env, bin string, extra ...string) func() *harness.Process {
 	t.Helper()
+	return workerStarterVia(t, ctx, env, bin, "", extra...)
+}
+
+// workerStarterVia is workerStarter with the workers reaching S3 at
+// s3Endpoint (a fault proxy's URL; "": the stack's S3).
+func workerStarterVia(t *testing.T, ctx context.Context, env *harness.Env, bin, s3Endpoint string, extra ...string) func() *harness.Process {
+	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +31,7 @@ func workerStarter(t *testing.T, ctx context.Context, env *harness.Env, bin stri
 		}
 		_ = logf.Close()
 	})
-	cfg := harness.WorkerConfig{Settings: append(append([]string(nil), chaosSettings...), extra...)}
+	cfg := harness.WorkerConfig{S3Endpoint: s3Endpoint, Settings: append(append([]string(nil), chaosSettings...), extra...)}
 	return func() *harness.Process {
 		t.Helper()
 		w, err := env.StartWorker(ctx, bin, cfg, logf)

@@ -1,9 +1,9 @@
 package embed
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenantry/tenantry/internal/promreg"
 
 	"github.com/tenantry/tenantry/internal/embed/adaptive"
 )
@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reg:       reg,
 	}
 	for _, c := range []**prometheus.CounterVec{&m.Requests, &m.Throttled, &m.Tokens, &m.Texts} {
-		*c = register(reg, *c)
+		*c = promreg.Register(reg, *c)
 	}
 	return m
 }
@@ -49,21 +49,6 @@ func labelsFor(name string) []string {
 		return []string{"model", "outcome"}
 	}
 	return []string{"model"}
-}
-
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(C); ok {
-				return existing
-			}
-		}
-	}
-	return c
 }
 
 // StatsLimiter is a limiter that reports its state (*adaptive.Limiter).
@@ -80,13 +65,13 @@ func (m *Metrics) ObserveLimiter(l StatsLimiter) {
 		return
 	}
 	gauge := func(name, help string, f func(adaptive.Stats) float64) {
-		register(m.reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tenantry", Subsystem: "embed", Name: name, Help: help},
+		promreg.Register(m.reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "tenantry", Subsystem: "embed", Name: name, Help: help},
 			func() float64 { return f(l.Stats()) }))
 	}
 	gauge("rate", "The AIMD limiter's current request rate (permits per second).", func(s adaptive.Stats) float64 { return s.Rate })
 	gauge("concurrency", "The limiter's current cap on requests in flight.", func(s adaptive.Stats) float64 { return float64(s.Concurrency) })
 	gauge("in_flight", "Embedding requests in flight.", func(s adaptive.Stats) float64 { return float64(s.InFlight) })
-	register(m.reg, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tenantry", Subsystem: "embed", Name: "limiter_decreases_total",
+	promreg.Register(m.reg, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "tenantry", Subsystem: "embed", Name: "limiter_decreases_total",
 		Help: "Times the AIMD limiter cut its rate."}, func() float64 { return float64(l.Stats().Decreases) }))
 }
 

@@ -162,12 +162,24 @@ func decodeSource(ctx context.Context, r io.Reader, declared string, sizeHint, l
 	}
 	cs := sourceCharset(raw, declared)
 	text, err := decodeText(ctx, bytes.NewReader(raw), cs, sizeHint, limit)
-	if err == nil && cs != declared && cs != "" && strings.ContainsRune(text, utf8.RuneError) &&
-		!bytes.Contains(raw, []byte("\xef\xbf\xbd")) {
-		// The document's own declaration does not decode it either.
+	if err == nil && redecode(cs, declared, strings.ContainsRune(text, utf8.RuneError)) && !bytes.Contains(raw, replacementUTF8) {
 		return decodeText(ctx, bytes.NewReader(raw), "windows-1252", sizeHint, limit)
 	}
 	return text, err
+}
+
+// replacementUTF8 is U+FFFD as UTF-8: a source that spells it can have it
+// in its decoded text without a decoding error.
+var replacementUTF8 = []byte("\xef\xbf\xbd")
+
+// redecode is the fallback rule of decodeSource and decodeSourceTo: a
+// source decoded by the charset sourceCharset chose from the source itself
+// (cs: not the transport's declared one, nor a byte-order mark's) into
+// text with replacement characters (replaced) is decoded again as
+// Windows-1252 — unless the source spells U+FFFD itself, which the caller
+// checks last (it reads the source again).
+func redecode(cs, declared string, replaced bool) bool {
+	return cs != declared && cs != "" && replaced
 }
 
 // foreignCharset wraps r in the decoder of a declared charset the text
@@ -216,10 +228,10 @@ func decodeSourceTo(ctx context.Context, raw sizedReaderAt, declared string, lim
 		return out, replaced, nil
 	}
 	out, replaced, err := decode(cs)
-	if err != nil || cs == declared || cs == "" || !replaced {
+	if err != nil || !redecode(cs, declared, replaced) {
 		return out, err
 	}
-	spelt, err := containsAt(ctx, raw, "\xef\xbf\xbd")
+	spelt, err := containsAt(ctx, raw, string(replacementUTF8))
 	if err != nil || spelt {
 		if err != nil {
 			out.close()

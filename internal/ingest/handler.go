@@ -155,13 +155,13 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 		backlogged := h.Dispatch != nil && h.Dispatch.Backlogged(v.Scope)
 		var with func(ctx context.Context, tx tenantdb.Tx) error
 		if doc, ok := precheckable(ev, b); ok && !backlogged {
-			pre := &precheck{}
+			claim := new(pipeline.Claim)
 			with = func(ctx context.Context, tx tenantdb.Tx) error {
 				var err error
-				pre.claim, err = pgstore.PrecheckIn(ctx, tx, doc)
+				*claim, err = pgstore.PrecheckIn(ctx, tx, doc)
 				return err
 			}
-			run.pre = pre
+			run.claim = claim
 		}
 		if d, err = h.Breaker.GuardWith(ctx, v.Scope, m, backlogged, with); err != nil {
 			return worker.WithStage(err, "breaker") // not decided or not kept: retry, never delete
@@ -192,17 +192,14 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 }
 
 // runState is what the handler decided about a message before its work,
-// for the work: the precheck already made (nil: not made) and the hook
-// that counts a success with the tenant's breaker in the document's flip
-// (nil: none).
+// for the work: the stored document's judgement of an object event, read
+// in the breaker decision's transaction (nil: not read), and the hook that
+// counts a success with the tenant's breaker in the document's flip (nil:
+// none).
 type runState struct {
-	pre   *precheck
+	claim *pipeline.Claim
 	ready *pgstore.ReadyHook
 }
-
-// precheck is the stored document's judgement of an object event, read in
-// the breaker decision's transaction.
-type precheck struct{ claim pipeline.Claim }
 
 // precheckable returns the document an ObjectCreated event stands for when
 // ingestObject would precheck it (an object event with a sequencer, not a
@@ -366,8 +363,8 @@ func (h *Handler) ingestObject(ctx context.Context, v envelope.Verified, bucket,
 	doc := docFor(bucket, key, head, sequencer)
 	if doc.DocumentID != "" && doc.Sequencer != "" {
 		var claim pipeline.Claim
-		if run.pre != nil {
-			claim = run.pre.claim // read with the breaker's decision
+		if run.claim != nil {
+			claim = *run.claim // read with the breaker's decision
 		} else {
 			var err error
 			if claim, err = h.Store.For(v.Scope).Precheck(ctx, doc); err != nil {

@@ -1,9 +1,9 @@
 package tenantlimits
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/tenantry/tenantry/internal/promreg"
 )
 
 // NewDispatchWait returns the histogram of how long verified work waits
@@ -19,16 +19,5 @@ func NewDispatchWait(reg prometheus.Registerer) prometheus.Histogram {
 	h := prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "tenantry", Subsystem: "dispatch", Name: "wait_seconds",
 		Help:    "Time from a verified message asking for a fair dispatch slot to getting it (its tenant's limits read, its turn come).",
 		Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 14)})
-	if reg == nil {
-		return h
-	}
-	if err := reg.Register(h); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if prev, ok := are.ExistingCollector.(prometheus.Histogram); ok {
-				return prev
-			}
-		}
-	}
-	return h
+	return promreg.Register(reg, h)
 }
