@@ -47,7 +47,11 @@ func TestChaosStreamingKill(t *testing.T) {
 	doc := harness.Doc{Tenant: tenant, DocumentID: "big", Key: harness.Key(tenant, "big", "big.txt"), Version: harness.Version(body), Chunks: len(chs)}
 	upload(t, ctx, env, []harness.Doc{doc}, [][]byte{body})
 
-	start := workerStarter(t, ctx, env, bin, "TENANTRY_EMBED_BATCH=16")
+	// One batch of the document at a time: the restarted worker's resumed
+	// batches then leave a window wide enough to take the row lock before
+	// its flip (with four at once an idle machine could store the rest and
+	// flip between two polls, and the test waited out its deadline).
+	start := workerStarter(t, ctx, env, bin, "TENANTRY_EMBED_BATCH=16", "TENANTRY_DOCUMENT_PARALLEL=1")
 	// pending counts the chunks of the document's pending version.
 	pending := func(ctx context.Context) (int, error) {
 		return db.count(ctx, `SELECT count(*) FROM chunks c JOIN documents d USING (tenant_id, document_id)
