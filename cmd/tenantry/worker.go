@@ -69,6 +69,7 @@ type WorkerCmd struct {
 
 	Concurrency       int           `name:"concurrency" env:"TENANTRY_CONCURRENCY" default:"8" help:"Messages handled at once (slots shared by weighted round-robin over tenants)."`
 	FairCredit        int           `name:"fair-credit" env:"TENANTRY_FAIR_CREDIT" default:"0" help:"Wake-up credit of fair dispatch, in rounds of --concurrency slots: a tenant that starts waiting may take that many rounds of slots before a backlogged tenant of the same weight gets its next (0: default; -1: none)."`
+	FairReserve       int           `name:"fair-reserve" env:"TENANTRY_FAIR_RESERVE" default:"0" help:"Messages that may run beyond --concurrency, kept for tenants running fewer than that many, so a tenant arriving next to backlogs that fill every slot starts at once (0: a quarter of --concurrency, at least 1; -1: none)."`
 	Prefetch          int           `name:"prefetch" env:"TENANTRY_PREFETCH" default:"0" help:"Messages held beyond --concurrency, waiting for their tenant's turn (0: as many as --concurrency; -1: none)."`
 	Hold              int           `name:"hold" env:"TENANTRY_HOLD" default:"0" help:"Messages also received and held unverified while the tenant their key names has a backlog here, about 3 KB and no goroutine each (0: 2048 x --concurrency; -1: none)."`
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls (four times as many while the worker holds messages for a backlogged tenant)."`
@@ -91,6 +92,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	cfg := c.Telemetry.apply(c.config())
 	cfg.QueueURL, cfg.DLQURL = c.QueueURL, c.DLQURL
 	cfg.TaskQueueURL, cfg.TaskDLQURL = c.TaskQueueURL, c.TaskDLQURL
+	cfg.FairReserve = c.FairReserve
 	cfg.Concurrency, cfg.FairCredit, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.FairCredit, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr

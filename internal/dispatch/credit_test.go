@@ -31,7 +31,7 @@ func newStepper(t *testing.T, slots int) *stepper {
 
 func newStepperCredit(t *testing.T, slots, rounds int) *stepper {
 	t.Helper()
-	s, err := dispatch.NewWithCredit(slots, rounds)
+	s, err := dispatch.NewWith(dispatch.Config{Slots: slots, Credit: rounds})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,13 +19,15 @@ type Share struct {
 
 // Scheduler hands out slots across tenants. It is safe for concurrent use.
 type Scheduler struct {
-	slots  int
-	credit uint64 // wake-up credit in rounds
+	slots   int
+	reserve int    // slots kept for tenants running fewer than reserve
+	credit  uint64 // wake-up credit in rounds
 
-	mu      sync.Mutex
-	busy    int
-	vtime   uint64 // the largest pass served so far: where a tenant without credit starts
-	tenants map[string]*tenant
+	mu       sync.Mutex
+	busy     int    // of the slots
+	reserved int    // of the reserve
+	vtime    uint64 // the largest pass served so far: where a tenant without credit starts
+	tenants  map[string]*tenant
 	// idle remembers the pass of tenants gone idle while it is above their
 	// floor, so that coming back does not renew credit already used.
 	idle    map[string]idleTenant
@@ -55,34 +57,57 @@ type tenant struct {
 type waiter struct {
 	ready   chan struct{}
 	granted bool
+	reserve bool // granted from the reserve
 }
 
 // DefaultCredit is the wake-up credit New gives, in rounds.
 const DefaultCredit = 1
 
-// New returns a Scheduler with slots concurrent runs (at least 1) and the
-// default wake-up credit (DefaultCredit rounds).
-func New(slots int) (*Scheduler, error) {
-	return NewWithCredit(slots, DefaultCredit)
+// Config configures a Scheduler.
+type Config struct {
+	// Slots is how many runs at once the tenants share (at least 1).
+	Slots int
+	// Credit is the wake-up credit in rounds (0: none, at most 64; a
+	// round is Slots grants at the tenant's weight): a tenant that starts
+	// waiting may be that far behind the virtual time, so it gets up to
+	// Credit x Slots + 1 grants before a backlogged tenant of the same
+	// weight gets its next.
+	Credit int
+	// Reserve is how many runs at once, beyond Slots, are kept for
+	// tenants running fewer than Reserve (0: none): a tenant arriving
+	// next to backlogs that hold every slot starts at once instead of
+	// waiting for one of theirs to end, and a tenant alone never runs
+	// more than Slots.
+	Reserve int
 }
 
-// NewWithCredit returns a Scheduler with slots concurrent runs (at least
-// 1) whose wake-up credit is rounds rounds (0: none; a round is slots
-// grants at the tenant's weight): a tenant that starts waiting may be that
-// far behind the virtual time, so it gets up to rounds x slots + 1 grants
-// before a backlogged tenant of the same weight gets its next.
-func NewWithCredit(slots, rounds int) (*Scheduler, error) {
-	if slots < 1 {
+// New returns a Scheduler with slots concurrent runs (at least 1), the
+// default wake-up credit (DefaultCredit rounds) and no reserve.
+func New(slots int) (*Scheduler, error) {
+	return NewWith(Config{Slots: slots, Credit: DefaultCredit})
+}
+
+// NewWith returns a Scheduler configured by cfg.
+func NewWith(cfg Config) (*Scheduler, error) {
+	if cfg.Slots < 1 {
 		return nil, errors.New("dispatch: slots must be positive")
 	}
-	if rounds < 0 || rounds > 64 {
+	if cfg.Credit < 0 || cfg.Credit > 64 {
 		return nil, errors.New("dispatch: credit must be 0..64 rounds")
 	}
-	return &Scheduler{slots: slots, credit: uint64(rounds), tenants: map[string]*tenant{}, idle: map[string]idleTenant{}, sweepAt: minSweep}, nil
+	if cfg.Reserve < 0 || cfg.Reserve > cfg.Slots {
+		return nil, errors.New("dispatch: reserve must be 0..slots")
+	}
+	return &Scheduler{slots: cfg.Slots, reserve: cfg.Reserve, credit: uint64(cfg.Credit), tenants: map[string]*tenant{},
+		idle: map[string]idleTenant{}, sweepAt: minSweep}, nil
 }
 
-// Slots is the global number of slots.
+// Slots is the global number of slots (the reserve not included).
 func (s *Scheduler) Slots() int { return s.slots }
+
+// Reserve is the number of runs kept beyond Slots for tenants running
+// fewer than that (Config.Reserve).
+func (s *Scheduler) Reserve() int { return s.reserve }
 
 // Acquire waits for a slot for tenant under share and returns the function
 // that gives it back (call it exactly once). It returns ctx's error if ctx
@@ -112,7 +137,7 @@ func (s *Scheduler) Acquire(ctx context.Context, id string, share Share) (releas
 	s.dispatch()
 	s.mu.Unlock()
 
-	rel := func() { s.release(id) }
+	rel := func() { s.release(id, w.reserve) }
 	select {
 	case <-w.ready:
 		return sync.OnceFunc(rel), nil
@@ -135,10 +160,14 @@ func (s *Scheduler) Acquire(ctx context.Context, id string, share Share) (releas
 	}
 }
 
-func (s *Scheduler) release(id string) {
+func (s *Scheduler) release(id string, reserve bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.busy--
+	if reserve {
+		s.reserved--
+	} else {
+		s.busy--
+	}
 	if t := s.tenants[id]; t != nil {
 		t.running--
 		s.forget(id, t)
@@ -182,36 +211,57 @@ func (s *Scheduler) forget(id string, t *tenant) {
 	s.sweepAt = max(2*len(s.idle), minSweep)
 }
 
-// dispatch grants free slots: each to the eligible waiting tenant (under
-// its cap) with the smallest pass.
+// dispatch grants free slots, each to the eligible waiting tenant (under
+// its cap) with the smallest pass; when every slot is busy, the reserve's
+// free places go the same way to tenants running fewer than the reserve.
 func (s *Scheduler) dispatch() {
-	for s.busy < s.slots {
-		var (
-			best   *tenant
-			bestID string
-		)
-		for id, t := range s.tenants {
-			if len(t.waiters) == 0 || (t.share.Max > 0 && t.running >= t.share.Max) {
-				continue
-			}
-			if best == nil || t.pass < best.pass || (t.pass == best.pass && id < bestID) {
-				best, bestID = t, id
-			}
+	for {
+		reserve := false
+		switch {
+		case s.busy < s.slots:
+		case s.reserved < s.reserve:
+			reserve = true
+		default:
+			return
 		}
+		best := s.next(reserve)
 		if best == nil {
 			return
 		}
 		w := best.waiters[0]
 		best.waiters = best.waiters[1:]
 		best.running++
-		s.busy++
+		if reserve {
+			s.reserved++
+		} else {
+			s.busy++
+		}
 		if best.pass > s.vtime {
 			s.vtime = best.pass
 		}
 		best.pass += uint64(stride1 / best.share.Weight)
-		w.granted = true
+		w.granted, w.reserve = true, reserve
 		close(w.ready)
 	}
+}
+
+// next returns the waiting tenant under its cap with the smallest pass
+// (ties by id), only among those running fewer than the reserve when
+// reserve is set; nil if none. Called with mu held.
+func (s *Scheduler) next(reserve bool) *tenant {
+	var (
+		best   *tenant
+		bestID string
+	)
+	for id, t := range s.tenants {
+		if len(t.waiters) == 0 || (t.share.Max > 0 && t.running >= t.share.Max) || (reserve && t.running >= s.reserve) {
+			continue
+		}
+		if best == nil || t.pass < best.pass || (t.pass == best.pass && id < bestID) {
+			best, bestID = t, id
+		}
+	}
+	return best
 }
 
 // Waiting returns how many callers of tenant id wait for a slot.
@@ -226,16 +276,17 @@ func (s *Scheduler) Waiting(id string) int {
 
 // Stats is a snapshot of the scheduler.
 type Stats struct {
-	Busy    int
-	Running map[string]int
-	Waiting map[string]int
+	Busy     int // runs in progress, the reserve's included
+	Reserved int // of them, runs on the reserve
+	Running  map[string]int
+	Waiting  map[string]int
 }
 
 // Stats returns a snapshot (for metrics and tests).
 func (s *Scheduler) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	st := Stats{Busy: s.busy, Running: map[string]int{}, Waiting: map[string]int{}}
+	st := Stats{Busy: s.busy + s.reserved, Reserved: s.reserved, Running: map[string]int{}, Waiting: map[string]int{}}
 	for id, t := range s.tenants {
 		if t.running > 0 {
 			st.Running[id] = t.running

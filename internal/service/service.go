@@ -74,10 +74,15 @@ type Config struct {
 
 	Concurrency int
 	// FairCredit is the wake-up credit of fair dispatch, in rounds of
-	// Concurrency grants (dispatch.NewWithCredit): how far ahead of a
+	// Concurrency grants (dispatch.Config.Credit): how far ahead of a
 	// backlogged tenant one that starts waiting may run (0: the default,
 	// dispatch.DefaultCredit; negative: none).
-	FairCredit        int
+	FairCredit int
+	// FairReserve is how many runs beyond Concurrency are kept for tenants
+	// running fewer than that many (dispatch.Config.Reserve), so one
+	// arriving next to backlogs that hold every slot starts at once (0: a
+	// quarter of Concurrency, at least 1; negative: none).
+	FairReserve       int
 	Pollers           int
 	VisibilityTimeout time.Duration
 	WaitTime          time.Duration
@@ -337,6 +342,17 @@ type stages struct {
 
 func (s *stages) close() { _ = s.ex.Close(); s.db.Close() }
 
+// fairReserve is the reserve of fair dispatch cfg asks for.
+func (cfg Config) fairReserve() int {
+	switch {
+	case cfg.FairReserve < 0:
+		return 0
+	case cfg.FairReserve == 0:
+		return max(cfg.Concurrency/4, 1)
+	}
+	return min(cfg.FairReserve, max(cfg.Concurrency, 1))
+}
+
 func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
 	st, err := openStages(ctx, cfg, logger)
 	if err != nil {
@@ -366,7 +382,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	case credit < 0:
 		credit = 0
 	}
-	fairSlots, err := dispatch.NewWithCredit(max(cfg.Concurrency, 1), credit)
+	fairSlots, err := dispatch.NewWith(dispatch.Config{Slots: max(cfg.Concurrency, 1), Credit: credit, Reserve: cfg.fairReserve()})
 	if err != nil {
 		return err
 	}
@@ -433,7 +449,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		// the runner gives them back to the queue when it drains.
 		Admitter:    h.Admitter(),
 		BackoffBase: cfg.BackoffBase, BackoffMax: cfg.BackoffMax, Name: "documents",
-		Concurrency: max(cfg.Concurrency, 1) + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
+		Concurrency: max(cfg.Concurrency, 1) + fairSlots.Reserve() + cfg.Prefetch + cfg.Hold, Pollers: cfg.Pollers, VisibilityTimeout: cfg.VisibilityTimeout,
 		// While the intake holds messages, a backlog is coming in: four
 		// times the pollers reach the other tenants' messages behind it
 		// sooner (held messages cost no HEAD, verification or transaction).
