@@ -69,7 +69,7 @@ func (e *Extractor) htmlStreamConfig() htmlStreamConfig {
 func (e *Extractor) htmlTo(ctx context.Context, orig io.Reader, br *bufio.Reader, params map[string]string, emit func(pipeline.Section) error) error {
 	sc := e.htmlStreamConfig()
 	limit, above := e.cfg.MaxDecompressedBytes, int64(sc.above)
-	raw, release, err := e.rawSource(ctx, orig, br, limit, above)
+	raw, release, err := e.source(ctx, orig, br, limit, above)
 	var src *spill
 	if err == nil {
 		src, err = decodeSourceTo(ctx, raw, params["charset"], limit, func() *spill { return &spill{dir: e.cfg.SpoolDir, above: above} })
@@ -87,32 +87,6 @@ func (e *Extractor) htmlTo(ctx context.Context, orig io.Reader, br *bufio.Reader
 		return emitAll(out, err, emit)
 	}
 	return e.htmlStreamed(ctx, src.readerAt(), sc, emit)
-}
-
-// rawSource returns an HTML document's raw bytes to be read at offsets:
-// orig itself when it is a sizedReaderAt (whole), else the rest of br
-// spooled (in memory up to above bytes). A source past MaxBytes or limit is
-// refused as reading it whole refuses it (errInputLimit, errOutputLimit).
-func (e *Extractor) rawSource(ctx context.Context, orig io.Reader, br *bufio.Reader, limit, above int64) (sizedReaderAt, func(), error) {
-	if s, ok := orig.(sizedReaderAt); ok {
-		switch n := s.Size(); {
-		case n > e.cfg.MaxBytes && e.cfg.MaxBytes <= limit:
-			return nil, nil, errInputLimit
-		case n > limit:
-			return nil, nil, errOutputLimit
-		}
-		return s, func() {}, nil
-	}
-	sp := &spill{dir: e.cfg.SpoolDir, above: above}
-	_, err := io.Copy(sp, ctxReader{ctx: ctx, r: io.LimitReader(br, limit+1)})
-	if err == nil && sp.size() > limit {
-		err = errOutputLimit
-	}
-	if err != nil {
-		sp.close()
-		return nil, nil, err
-	}
-	return sp.readerAt(), sp.close, nil
 }
 
 func (e *Extractor) htmlStreamed(ctx context.Context, src sizedReaderAt, sc htmlStreamConfig, emit func(pipeline.Section) error) error {
