@@ -287,9 +287,9 @@ func TestSource(t *testing.T) {
 	doc := strings.Repeat("0123456789abcdef", n/16)
 	type kind int
 	const (
-		sized kind = iota // a bytes.Reader: read where it lies
-		section           // an io.SectionReader: read where it lies
-		plain             // neither: copied
+		sized   kind = iota // a bytes.Reader: read where it lies
+		section             // an io.SectionReader: read where it lies
+		plain               // neither: copied
 	)
 	tests := []struct {
 		name            string
