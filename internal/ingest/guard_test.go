@@ -66,17 +66,7 @@ func TestGuardedIngestTransactions(t *testing.T) {
 			key += retrieval.SidecarSuffix
 			e.s3.put(key, `{"metadataAttributes":{"year":2024}}`, nil, nil)
 		}
-		before := cg.n.Load()
-		e.must(e.event("ObjectCreated:Put", key, tc.seq))
-		if got := cg.n.Load() - before; got != tc.txs {
-			t.Errorf("%s: %d tenant transactions, want %d", tc.name, got, tc.txs)
-		}
-		if got := e.counted(tc.tenant); got != tc.counted {
-			t.Errorf("%s: %d outcomes counted, want %d", tc.name, got, tc.counted)
-		}
-		if got := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tc.tenant); got != tc.ready {
-			t.Errorf("%s: %d ready documents, want %d", tc.name, got, tc.ready)
-		}
+		e.guarded(t, cg, tc.name, tc.tenant, func() error { return e.event("ObjectCreated:Put", key, tc.seq) }, tc.txs, tc.counted, tc.ready)
 	}
 }
 
@@ -113,6 +103,24 @@ func newGuardedEnv(t *testing.T) (e *sidecarEnv, cg *countingGateway, paused uui
 		t.Fatal(err)
 	}
 	return e, cg, paused
+}
+
+// guarded delivers one message of tenant (send) and checks the tenant
+// transactions it took through cg, the tenant's outcomes counted after it
+// and its ready documents.
+func (e *sidecarEnv) guarded(t *testing.T, cg *countingGateway, name string, tenant uuid.UUID, send func() error, txs int64, counted, ready int) {
+	t.Helper()
+	before := cg.n.Load()
+	e.must(send())
+	if got := cg.n.Load() - before; got != txs {
+		t.Errorf("%s: %d tenant transactions, want %d", name, got, txs)
+	}
+	if got := e.counted(tenant); got != counted {
+		t.Errorf("%s: %d outcomes counted, want %d", name, got, counted)
+	}
+	if got := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tenant); got != ready {
+		t.Errorf("%s: %d ready documents, want %d", name, got, ready)
+	}
 }
 
 // counted is how many outcomes tenant's breaker counted in its window.
@@ -170,17 +178,7 @@ func TestGuardedJobTransactions(t *testing.T) {
 		{"reindex job: guard, read, claim, commit+count", e.tenant, reindexJob(e.tenant, "b"), 4, 4, 2, 3},
 		{"paused tenant: parked, nothing read", paused, ingestJob(paused, "c"), 1, 0, 0, 0},
 	} {
-		before := cg.n.Load()
-		e.must(tc.send())
-		if got := cg.n.Load() - before; got != tc.txs {
-			t.Errorf("%s: %d tenant transactions, want %d", tc.name, got, tc.txs)
-		}
-		if got := e.counted(tc.tenant); got != tc.counted {
-			t.Errorf("%s: %d outcomes counted, want %d", tc.name, got, tc.counted)
-		}
-		if got := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tc.tenant); got != tc.ready {
-			t.Errorf("%s: %d ready documents, want %d", tc.name, got, tc.ready)
-		}
+		e.guarded(t, cg, tc.name, tc.tenant, tc.send, tc.txs, tc.counted, tc.ready)
 		if got := versions(tc.tenant); got != tc.written {
 			t.Errorf("%s: %d versions written, want %d", tc.name, got, tc.written)
 		}
