@@ -386,3 +386,29 @@ func TestSource(t *testing.T) {
 		})
 	}
 }
+
+// TestSpillReserve: a spill with a reserve takes that memory at its first
+// write and fills it without moving what it holds to a larger array.
+func TestSpillReserve(t *testing.T) {
+	t.Parallel()
+	for _, reserve := range []int64{0, 1 << 10} {
+		s := &spill{dir: t.TempDir(), above: 1 << 10, reserve: reserve}
+		if _, err := s.WriteString("x"); err != nil {
+			t.Fatal(err)
+		}
+		first := &s.mem[0]
+		for range 1<<10 - 1 {
+			if _, err := s.WriteString("y"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, held := s.held()
+		if !held || len(p) != 1<<10 {
+			t.Fatalf("reserve %d: held %v, %d bytes", reserve, held, len(p))
+		}
+		if moved := &p[0] != first; moved != (reserve == 0) {
+			t.Errorf("reserve %d: moved to a larger array: %v, want %v", reserve, moved, reserve == 0)
+		}
+		s.close()
+	}
+}

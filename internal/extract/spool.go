@@ -87,10 +87,14 @@ func (e *Extractor) sourceSize(n, limit int64) error {
 type spill struct {
 	dir   string
 	above int64
-	mem   []byte
-	f     *os.File
-	name  string // f's name
-	n     int64
+	// reserve, when set, is the memory taken at the first write (the
+	// size expected, at most above): a source that grows to above bytes
+	// in memory is not copied from ever larger arrays on its way there.
+	reserve int64
+	mem     []byte
+	f       *os.File
+	name    string // f's name
+	n       int64
 }
 
 // Write appends p.
@@ -131,7 +135,13 @@ func (s *spill) WriteString(p string) (int, error) {
 
 // grow moves what is held to the file when n more bytes would pass above.
 func (s *spill) grow(n int) error {
-	if s.f != nil || s.n+int64(n) <= s.above {
+	if s.f != nil {
+		return nil
+	}
+	if s.n+int64(n) <= s.above {
+		if s.mem == nil && s.reserve > 0 {
+			s.mem = make([]byte, 0, max(min(s.reserve, s.above), int64(n)))
+		}
 		return nil
 	}
 	f, err := os.CreateTemp(s.dir, "tenantry-extract-*")
