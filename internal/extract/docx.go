@@ -18,7 +18,7 @@ import (
 // breaks kept, deleted revisions and field codes dropped. Headers, footers,
 // footnotes and comments are not extracted.
 //
-// The archive is read where it lies (readerAt: the object itself when it
+// The archive is read where it lies (source: the object itself when it
 // can be read at an offset, else a temporary file), never from memory; its
 // entry count is bounded by MaxEntries and the decompressed XML by
 // MaxDecompressedBytes, counted while inflating (the sizes an archive declares are not trusted).
@@ -30,31 +30,31 @@ func (e *Extractor) docx(ctx context.Context, r *bufio.Reader, _ int64, _ map[st
 	return e.docxWhole(ctx, nil, r)
 }
 
-// docxWhole is docx reading orig where it lies when it can (see readerAt).
+// docxWhole is docx reading orig where it lies when it can (see source).
 func (e *Extractor) docxWhole(ctx context.Context, orig io.Reader, r *bufio.Reader) (pipeline.Extracted, error) {
-	ra, n, release, err := e.readerAt(ctx, "docx", orig, r)
+	src, release, err := e.source(ctx, orig, r, e.cfg.MaxBytes, 0)
 	if err != nil {
-		return pipeline.Extracted{}, err
+		return pipeline.Extracted{}, readErr("docx", err)
 	}
 	defer release()
 	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections}
-	if err := e.docxFrom(ctx, ra, n, &b); err != nil {
+	if err := e.docxFrom(ctx, src, src.Size(), &b); err != nil {
 		return pipeline.Extracted{}, err
 	}
 	return b.done(), nil
 }
 
 // docxTo is docx handing each section to emit as soon as its paragraph (or
-// table) ends, reading the archive where it lies (see readerAt) rather than
+// table) ends, reading the archive where it lies (see source) rather than
 // from memory.
 func (e *Extractor) docxTo(ctx context.Context, orig io.Reader, br *bufio.Reader, emit func(pipeline.Section) error) error {
-	ra, n, release, err := e.readerAt(ctx, "docx", orig, br)
+	src, release, err := e.source(ctx, orig, br, e.cfg.MaxBytes, 0)
 	if err != nil {
-		return err
+		return readErr("docx", err)
 	}
 	defer release()
 	b := sectionBuilder{limit: e.cfg.MaxTextBytes, maxSections: e.cfg.MaxSections, emit: emit}
-	if err := e.docxFrom(ctx, ra, n, &b); err != nil {
+	if err := e.docxFrom(ctx, src, src.Size(), &b); err != nil {
 		return err
 	}
 	return b.flush()

@@ -2,6 +2,7 @@ package extract
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -86,7 +87,7 @@ type htmlWalker struct {
 	ctx   context.Context
 	max   int
 	b     sectionBuilder
-	line  strings.Builder // the current line of inline text
+	line  bytes.Buffer    // the current line of inline text (its array reused from line to line)
 	block strings.Builder // lines of the current block
 	pre   int             // inside <pre>
 	cells []string        // cells of the current table row
@@ -271,16 +272,31 @@ func (w *htmlWalker) text(s string) error {
 	if s == "" {
 		return nil
 	}
-	// Collapse whitespace, keeping one space at the edges when present.
-	collapsed := collapseSpace(s)
-	if err := w.written.spend(len(collapsed) + 1); err != nil {
+	// Collapse whitespace, keeping one space at the edges when present:
+	// the words are written straight into the line (collapseSpace would
+	// build the collapsed text first).
+	collapsed := 0
+	for f := range strings.FieldsSeq(s) {
+		collapsed += len(f) + 1
+	}
+	if collapsed > 0 {
+		collapsed-- // the spaces between the words
+	}
+	if err := w.written.spend(collapsed + 1); err != nil {
 		return err
 	}
 	if isSpaceByte(s[0]) {
 		w.space()
 	}
-	w.line.WriteString(collapsed)
-	if collapsed != "" && isSpaceByte(s[len(s)-1]) {
+	first := true
+	for f := range strings.FieldsSeq(s) {
+		if !first {
+			w.line.WriteByte(' ')
+		}
+		w.line.WriteString(f)
+		first = false
+	}
+	if collapsed > 0 && isSpaceByte(s[len(s)-1]) {
 		w.space()
 	}
 	return nil
@@ -288,7 +304,7 @@ func (w *htmlWalker) text(s string) error {
 
 // space writes one space unless the line is empty or already ends in one.
 func (w *htmlWalker) space() {
-	if n := w.line.Len(); n > 0 && !isSpaceByte(w.line.String()[n-1]) {
+	if n := w.line.Len(); n > 0 && !isSpaceByte(w.line.Bytes()[n-1]) {
 		w.line.WriteByte(' ')
 	}
 }
@@ -299,18 +315,17 @@ func isSpaceByte(b byte) bool {
 
 // newline ends the current line of text.
 func (w *htmlWalker) newline() {
-	line := w.line.String()
-	w.line.Reset()
+	line := w.line.Bytes()
 	if w.pre == 0 {
-		line = strings.TrimSpace(line)
-		if line == "" {
-			return
+		line = bytes.TrimSpace(line)
+	}
+	if w.pre > 0 || len(line) > 0 {
+		if w.block.Len() > 0 {
+			w.block.WriteByte('\n')
 		}
+		w.block.Write(line)
 	}
-	if w.block.Len() > 0 {
-		w.block.WriteByte('\n')
-	}
-	w.block.WriteString(line)
+	w.line.Reset() // copied into the block: the array is reused
 }
 
 // endBlock ends the current block: a paragraph break follows.

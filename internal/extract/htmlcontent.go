@@ -113,6 +113,19 @@ func visibleLen(s string) int {
 	return n
 }
 
+// visibleLenBytes is visibleLen of string(b), without the copy.
+func visibleLenBytes(b []byte) int {
+	n := 0
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r > ' ' {
+			n++
+		}
+		b = b[size:]
+	}
+	return n
+}
+
 // contentRoot returns the page's one main or article element, or nil when
 // there is none (or more than one).
 func contentRoot(doc *html.Node) *html.Node {

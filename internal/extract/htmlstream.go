@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"iter"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -69,10 +70,12 @@ func (e *Extractor) htmlStreamConfig() htmlStreamConfig {
 func (e *Extractor) htmlTo(ctx context.Context, orig io.Reader, br *bufio.Reader, params map[string]string, emit func(pipeline.Section) error) error {
 	sc := e.htmlStreamConfig()
 	limit, above := e.cfg.MaxDecompressedBytes, int64(sc.above)
-	raw, release, err := e.rawSource(ctx, orig, br, limit, above)
+	raw, release, err := e.source(ctx, orig, br, limit, above)
 	var src *spill
 	if err == nil {
-		src, err = decodeSourceTo(ctx, raw, params["charset"], limit, func() *spill { return &spill{dir: e.cfg.SpoolDir, above: above} })
+		src, err = decodeSourceTo(ctx, raw, params["charset"], limit, func() *spill {
+			return &spill{dir: e.cfg.SpoolDir, above: above, reserve: min(raw.Size(), above)}
+		})
 		release()
 	}
 	if errors.Is(err, errOutputLimit) {
@@ -87,32 +90,6 @@ func (e *Extractor) htmlTo(ctx context.Context, orig io.Reader, br *bufio.Reader
 		return emitAll(out, err, emit)
 	}
 	return e.htmlStreamed(ctx, src.readerAt(), sc, emit)
-}
-
-// rawSource returns an HTML document's raw bytes to be read at offsets:
-// orig itself when it is a sizedReaderAt (whole), else the rest of br
-// spooled (in memory up to above bytes). A source past MaxBytes or limit is
-// refused as reading it whole refuses it (errInputLimit, errOutputLimit).
-func (e *Extractor) rawSource(ctx context.Context, orig io.Reader, br *bufio.Reader, limit, above int64) (sizedReaderAt, func(), error) {
-	if s, ok := orig.(sizedReaderAt); ok {
-		switch n := s.Size(); {
-		case n > e.cfg.MaxBytes && e.cfg.MaxBytes <= limit:
-			return nil, nil, errInputLimit
-		case n > limit:
-			return nil, nil, errOutputLimit
-		}
-		return s, func() {}, nil
-	}
-	sp := &spill{dir: e.cfg.SpoolDir, above: above}
-	_, err := io.Copy(sp, ctxReader{ctx: ctx, r: io.LimitReader(br, limit+1)})
-	if err == nil && sp.size() > limit {
-		err = errOutputLimit
-	}
-	if err != nil {
-		sp.close()
-		return nil, nil, err
-	}
-	return sp.readerAt(), sp.close, nil
 }
 
 func (e *Extractor) htmlStreamed(ctx context.Context, src sizedReaderAt, sc htmlStreamConfig, emit func(pipeline.Section) error) error {
@@ -183,8 +160,7 @@ type htmlScan struct {
 	title           *html.Node
 	inTitle         bool
 	titleAt         int    // stack depth of the first title while it is open in the body (0: none)
-	tag             []byte // the current tag token's name
-	hasAttr         bool   // the current start tag has attributes left to read
+	tag             []byte // the current tag token's name (a buffer reused from token to token)
 }
 
 // htmlScanEvents receives what the scan sees; nil funcs are not called.
@@ -223,9 +199,9 @@ func (s *htmlScan) run(ctx context.Context, ev *htmlScanEvents) error {
 		}
 		s.tokStart = s.off
 		s.off += len(s.z.Raw())
-		s.tag, s.hasAttr = nil, false
+		s.tag = s.tag[:0]
 		if tt == html.StartTagToken || tt == html.SelfClosingTagToken || tt == html.EndTagToken {
-			s.tag, s.hasAttr = s.z.TagName() // once per token: it consumes the name
+			s.tag = tagName(s.tag, s.z.Raw())
 		}
 		var err error
 		if !s.inBody {
@@ -414,16 +390,15 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 	z := s.z
 	switch tt {
 	case html.StartTagToken, html.SelfClosingTagToken:
-		hasAttr := s.hasAttr
 		a := atom.Lookup(s.tag)
-		nm := string(s.tag)
+		nm := elemName(a, s.tag)
 		top := openElem{main: -1, article: -1}
 		if n := len(s.stack); n > 0 {
 			top = s.stack[n-1]
 		}
 		if top.foreign {
 			if tt != html.SelfClosingTagToken {
-				s.push(a, nm, hasAttr, true, top)
+				s.push(a, nm, true, top)
 				s.titleStart(a)
 				if len(s.stack) > maxOpen {
 					return malformed("html", "nesting deeper than the parser allows")
@@ -444,18 +419,18 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		}
 		if voidElement(a) {
 			if s.measure && a == atom.Img && !top.skip {
-				s.img(hasAttr)
+				s.img()
 			}
 			break
 		}
-		s.push(a, nm, hasAttr, a == atom.Svg || a == atom.Math, top)
+		s.push(a, nm, a == atom.Svg || a == atom.Math, top)
 		s.titleStart(a)
 		if len(s.stack) > maxOpen {
 			return malformed("html", "nesting deeper than the parser allows")
 		}
 	case html.EndTagToken:
 		a := atom.Lookup(s.tag)
-		nm := string(s.tag)
+		nm := elemName(a, s.tag)
 		switch a {
 		case atom.Body, atom.Html, atom.Br:
 			break
@@ -502,7 +477,7 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 			s.title.AppendChild(&html.Node{Type: html.TextNode, Data: string(z.Text())})
 		}
 		if s.measure && !top.skip {
-			s.count(visibleLen(string(z.Text())))
+			s.count(visibleLenBytes(z.Text()))
 		}
 	}
 	if ev.token != nil {
@@ -589,19 +564,17 @@ func (s *htmlScan) implied(a atom.Atom, ev *htmlScanEvents) error {
 
 // push opens an element; with measure or candidates to find, its
 // attributes decide whether it is skipped or a content-root candidate.
-func (s *htmlScan) push(a atom.Atom, name string, hasAttr, foreign bool, parent openElem) {
+func (s *htmlScan) push(a atom.Atom, name string, foreign bool, parent openElem) {
 	e := openElem{a: a, name: name, start: s.tokStart, inner: s.off, skip: parent.skip, inMain: parent.inMain,
 		foreign: foreign || parent.foreign, main: -1, article: -1}
 	if !e.skip {
 		n := &html.Node{Type: html.ElementNode, DataAtom: a, Data: name}
-		if hasAttr {
-			for {
-				k, v, more := s.z.TagAttr()
-				n.Attr = append(n.Attr, html.Attribute{Key: string(k), Val: string(v)})
-				if !more {
-					break
-				}
+		for k, v := range s.attrs() {
+			key := atom.Lookup(k).String() // no copy for the names HTML knows
+			if key == "" {
+				key = string(k)
 			}
+			n.Attr = append(n.Attr, html.Attribute{Key: key, Val: string(v)})
 		}
 		switch {
 		case skipped(n):
@@ -650,19 +623,57 @@ func (s *htmlScan) count(n int) {
 }
 
 // img counts an image's alt text.
-func (s *htmlScan) img(hasAttr bool) {
-	if !hasAttr {
-		return
-	}
-	for {
-		k, v, more := s.z.TagAttr()
-		if strings.EqualFold(string(k), "alt") {
-			s.count(visibleLen(string(v)))
-		}
-		if !more {
-			break
+func (s *htmlScan) img() {
+	for k, v := range s.attrs() {
+		if string(k) == "alt" { // keys come lower-cased
+			s.count(visibleLenBytes(v))
 		}
 	}
+}
+
+// attrs yields the current start tag's attributes (each key and value
+// valid until the next), as TagAttr returns them: with none, TagAttr
+// returns a nil key (a key it returns is never empty).
+func (s *htmlScan) attrs() iter.Seq2[[]byte, []byte] {
+	return func(yield func(k, v []byte) bool) {
+		for {
+			k, v, more := s.z.TagAttr()
+			if k == nil || !yield(k, v) || !more {
+				return
+			}
+		}
+	}
+}
+
+// tagName appends to buf the name of the tag token raw (a start or end
+// tag's raw bytes, z.Raw()) as the tokenizer's TagName returns it —
+// lower-cased, NUL as U+FFFD — without the copy TagName makes of every
+// name: the bytes after "<" or "</" up to white space, "/" or ">".
+func tagName(buf, raw []byte) []byte {
+	raw = bytes.TrimPrefix(raw, []byte("<"))
+	raw = bytes.TrimPrefix(raw, []byte("/"))
+	for _, c := range raw {
+		switch {
+		case c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\f' || c == '/' || c == '>':
+			return buf
+		case c == 0:
+			buf = append(buf, "\ufffd"...)
+		case 'A' <= c && c <= 'Z':
+			buf = append(buf, c+'a'-'A')
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return buf
+}
+
+// elemName is the name of an element of atom a named tag: the atom's own
+// string when it has one (no copy).
+func elemName(a atom.Atom, tag []byte) string {
+	if a != 0 {
+		return a.String()
+	}
+	return string(tag)
 }
 
 // htmlStreamer is the second pass: it cuts the body (or the content root)

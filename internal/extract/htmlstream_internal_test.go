@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+	"golang.org/x/net/html"
 
 	"github.com/tenantry/tenantry/pipeline"
 )
@@ -274,6 +275,74 @@ func TestStreamedLimitsHold(t *testing.T) {
 					t.Fatalf("streamed: %v, whole: %v", got, want)
 				}
 			})
+		}
+	}
+}
+
+var tagNameInputs = []string{
+	"<p>a</p>", "<DIV Class=x>", "</DIV >", "<br/>", "<a/b>", "<img\tsrc=x>", "<my-Widget\ndata-x>y</my-widget\r>",
+	"<p\x00q>", "</p\x00Q>", "<svg><foreignObject></foreignObject></svg>", "<script>if (a<b) {}</script>",
+	"<title>a</TITLE>", "<textarea><b></textarea>", "< p>", "</ p>", "<!-- <p> -->", "<p", "</>", "<\xc3\xa9>",
+	"<P\xc3\x89>", "<p\f>",
+}
+
+// TestTagName: the tag name read from a token's raw bytes is the name the
+// tokenizer's TagName returns, for every start and end tag of a source.
+func TestTagName(t *testing.T) {
+	t.Parallel()
+	for _, in := range tagNameInputs {
+		checkTagNames(t, in)
+	}
+}
+
+func FuzzTagName(f *testing.F) {
+	for _, in := range tagNameInputs {
+		f.Add(in)
+	}
+	f.Fuzz(func(t *testing.T, in string) { checkTagNames(t, in) })
+}
+
+func checkTagNames(t *testing.T, in string) {
+	t.Helper()
+	z := html.NewTokenizer(strings.NewReader(in))
+	var buf []byte
+	for {
+		tt := z.Next()
+		if tt == html.ErrorToken {
+			return
+		}
+		if tt != html.StartTagToken && tt != html.SelfClosingTagToken && tt != html.EndTagToken {
+			continue
+		}
+		buf = tagName(buf[:0], z.Raw())
+		want, _ := z.TagName()
+		if string(buf) != string(want) {
+			t.Fatalf("%q: tag %q named %q, want %q", in, z.Raw(), buf, want)
+		}
+	}
+}
+
+// TestHTMLScanMeasuresAsTheTree: the streaming reader's first pass counts
+// a page's visible text (characters, not bytes, white space left out, an
+// image's alt text in) as the content filter counts it on the whole tree.
+func TestHTMLScanMeasuresAsTheTree(t *testing.T) {
+	t.Parallel()
+	for _, in := range []string{
+		"<p>plain words</p>",
+		"<p>caf\xc3\xa9 \xe2\x82\xac\xe2\x82\xac\t\n na\xc3\xafve</p><p>\xe4\xb8\xad\xe6\x96\x87</p>",
+		"<p>one <img alt=\"caf\xc3\xa9 logo\"> two</p><script>not counted</script>",
+		"<div hidden>gone</div><p>kept \xc3\xbc</p>",
+	} {
+		scan := &htmlScan{src: strings.NewReader(in), measure: true}
+		if err := scan.run(context.Background(), nil); err != nil {
+			t.Fatal(err)
+		}
+		doc, err := html.Parse(strings.NewReader(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := newContentFilter(doc).total; scan.docText != want {
+			t.Errorf("%q: scan counted %d, the tree %d", in, scan.docText, want)
 		}
 	}
 }

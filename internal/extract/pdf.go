@@ -187,7 +187,7 @@ func (e *Extractor) pdfDoc(ctx context.Context, r *bufio.Reader, size int64, par
 	return e.pdfFrom(ctx, nil, r, size, params)
 }
 
-// pdfFrom is pdfDoc reading orig where it lies when it can (see readerAt).
+// pdfFrom is pdfDoc reading orig where it lies when it can (see source).
 func (e *Extractor) pdfFrom(ctx context.Context, orig io.Reader, r *bufio.Reader, size int64, params map[string]string) (pipeline.Extracted, error) {
 	var out pipeline.Extracted
 	err := e.pdfTo(ctx, orig, r, size, params, func(s pipeline.Section) error {
@@ -204,7 +204,7 @@ func (e *Extractor) pdfFrom(ctx context.Context, orig io.Reader, r *bufio.Reader
 // time emit takes does not count against the extraction deadline (it is the
 // rest of the pipeline working on the pages so far). PDFium reads the
 // document where it lies (orig when it is an io.ReaderAt with a Size, else a
-// temporary copy: readerAt), block by block as it needs them, through
+// temporary copy: source), block by block as it needs them, through
 // FPDF_LoadCustomDocument: the bytes are never held whole, in Go or in the
 // WebAssembly memory.
 func (e *Extractor) pdfTo(ctx context.Context, orig io.Reader, r *bufio.Reader, _ int64, _ map[string]string, emit func(pipeline.Section) error) error {
@@ -215,13 +215,13 @@ func (e *Extractor) pdfTo(ctx context.Context, orig io.Reader, r *bufio.Reader, 
 	if i := bytes.Index(head, []byte("%PDF-")); i < 0 {
 		return malformed("pdf", "no PDF header")
 	}
-	ra, n, release, err := e.readerAt(ctx, "pdf", orig, r)
+	ra, release, err := e.source(ctx, orig, r, e.cfg.MaxBytes, 0)
 	if err != nil {
-		return err
+		return readErr("pdf", err)
 	}
 	defer release()
 	src := &pdfSource{}
-	src.r.Store(io.NewSectionReader(ra, 0, n))
+	src.r.Store(io.NewSectionReader(ra, 0, ra.Size()))
 	// go-pdfium keeps the reader in a process-wide table until the
 	// document or the instance is closed; a killed instance may not get
 	// there, so the table then holds this empty shell, not the file.
@@ -278,7 +278,7 @@ func (e *Extractor) pdfTo(ctx context.Context, orig io.Reader, r *bufio.Reader, 
 		case <-done:
 		}
 	}()
-	err = e.pdfPages(ctx, inst, src, n, collect)
+	err = e.pdfPages(ctx, inst, src, ra.Size(), collect)
 	close(done)
 	wg.Wait()
 	_ = inst.Close()

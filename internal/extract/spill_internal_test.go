@@ -272,3 +272,143 @@ func TestStreamedSourceSpooled(t *testing.T) {
 		}
 	}
 }
+
+// TestSource: the one way a document is read at offsets (DOCX, PDF, large
+// HTML). A reader that can be read at offsets is used where it lies, with
+// no spool directory needed; any other is copied, held in memory up to the
+// caller's bound and in an unlinked file in SpoolDir past it (refused when
+// that directory is unusable), and the file is gone after release. A
+// document past MaxBytes or the caller's limit is refused the same way
+// either way: errInputLimit when MaxBytes is the lower bound (or equal),
+// errOutputLimit when the caller's limit is.
+func TestSource(t *testing.T) {
+	t.Parallel()
+	const n = 200 << 10 // past what open peeks and buffers: the refusals are source's
+	doc := strings.Repeat("0123456789abcdef", n/16)
+	type kind int
+	const (
+		sized   kind = iota // a bytes.Reader: read where it lies
+		section             // an io.SectionReader: read where it lies
+		plain               // neither: copied
+	)
+	tests := []struct {
+		name            string
+		kind            kind
+		maxBytes, limit int64
+		above           int64
+		noSpool         bool
+		cancelled       bool
+		wantErr         error // nil: read back whole
+		wantAnyErr      bool
+		wantFile        bool // copied into the spool file (else held, or orig)
+	}{
+		{name: "bytes.Reader, no spool dir", kind: sized, maxBytes: n, limit: n, noSpool: true},
+		{name: "SectionReader, no spool dir", kind: section, maxBytes: n, limit: n, noSpool: true},
+		{name: "plain, held in memory up to above", kind: plain, maxBytes: n, limit: n, above: n, noSpool: true},
+		{name: "plain, spooled past above", kind: plain, maxBytes: n, limit: n, above: n - 1, wantFile: true},
+		{name: "plain, always spooled (above 0)", kind: plain, maxBytes: n, limit: n, wantFile: true},
+		{name: "plain, past above, no spool dir", kind: plain, maxBytes: n, limit: n, above: n - 1, noSpool: true, wantAnyErr: true},
+		{name: "plain, cancelled", kind: plain, maxBytes: n, limit: n, above: n, cancelled: true, wantErr: context.Canceled},
+
+		{name: "sized, past MaxBytes", kind: sized, maxBytes: n - 1, limit: 2 * n, wantErr: errInputLimit},
+		{name: "section, past MaxBytes", kind: section, maxBytes: n - 1, limit: 2 * n, wantErr: errInputLimit},
+		{name: "plain, past MaxBytes", kind: plain, maxBytes: n - 1, limit: 2 * n, above: 2 * n, wantErr: errInputLimit},
+		{name: "plain spooled, past MaxBytes", kind: plain, maxBytes: n - 1, limit: 2 * n, wantErr: errInputLimit},
+		{name: "sized, past the limit", kind: sized, maxBytes: 2 * n, limit: n - 1, wantErr: errOutputLimit},
+		{name: "plain, past the limit", kind: plain, maxBytes: 2 * n, limit: n - 1, above: 2 * n, wantErr: errOutputLimit},
+		{name: "plain spooled, past the limit", kind: plain, maxBytes: 2 * n, limit: n - 1, wantErr: errOutputLimit},
+		{name: "sized, past both, equal", kind: sized, maxBytes: n - 1, limit: n - 1, wantErr: errInputLimit},
+		{name: "plain, past both, equal", kind: plain, maxBytes: n - 1, limit: n - 1, above: 2 * n, wantErr: errInputLimit},
+		{name: "sized, past both, MaxBytes lower", kind: sized, maxBytes: n - 2, limit: n - 1, wantErr: errInputLimit},
+		{name: "plain, past both, limit lower", kind: plain, maxBytes: n - 1, limit: n - 2, above: 2 * n, wantErr: errOutputLimit},
+		{name: "sized, at both bounds", kind: sized, maxBytes: n, limit: n},
+		{name: "plain, at both bounds", kind: plain, maxBytes: n, limit: n, above: n},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			spool := dir
+			if tt.noSpool {
+				spool = filepath.Join(dir, "missing")
+			}
+			e := newTestExtractor(t, Config{MaxBytes: tt.maxBytes, SpoolDir: spool})
+			var r io.Reader
+			switch tt.kind {
+			case sized:
+				r = strings.NewReader(doc)
+			case section:
+				r = io.NewSectionReader(strings.NewReader(doc), 0, n)
+			default:
+				r = plainReader{strings.NewReader(doc)}
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			orig := whole(r)
+			_, _, br, err := e.open("text/html", r, -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.cancelled {
+				cancel()
+			}
+			src, release, err := e.source(ctx, orig, br, tt.limit, tt.above)
+			switch {
+			case tt.wantErr != nil || tt.wantAnyErr:
+				if err == nil {
+					release()
+					t.Fatalf("no error, want %v", tt.wantErr)
+				}
+				if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Fatalf("error %v, want %v", err, tt.wantErr)
+				}
+			case err != nil:
+				t.Fatal(err)
+			default:
+				if tt.kind != plain && any(src) != any(r) {
+					t.Errorf("got a %T, want the reader itself (read where it lies)", src)
+				}
+				if _, inFile := src.(*io.SectionReader); tt.kind == plain && inFile != tt.wantFile {
+					t.Errorf("in the spool file: %v, want %v", inFile, tt.wantFile)
+				}
+				got, err := io.ReadAll(io.NewSectionReader(src, 0, src.Size()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if string(got) != doc {
+					t.Errorf("read back %d bytes, want the document's %d", len(got), n)
+				}
+				release()
+			}
+			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+				t.Errorf("spool directory not empty: %v", ents)
+			}
+		})
+	}
+}
+
+// TestSpillReserve: a spill with a reserve takes that memory at its first
+// write and fills it without moving what it holds to a larger array.
+func TestSpillReserve(t *testing.T) {
+	t.Parallel()
+	for _, reserve := range []int64{0, 1 << 10} {
+		s := &spill{dir: t.TempDir(), above: 1 << 10, reserve: reserve}
+		if _, err := s.WriteString("x"); err != nil {
+			t.Fatal(err)
+		}
+		first := &s.mem[0]
+		for range 1<<10 - 1 {
+			if _, err := s.WriteString("y"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, held := s.held()
+		if !held || len(p) != 1<<10 {
+			t.Fatalf("reserve %d: held %v, %d bytes", reserve, held, len(p))
+		}
+		if moved := &p[0] != first; moved != (reserve == 0) {
+			t.Errorf("reserve %d: moved to a larger array: %v, want %v", reserve, moved, reserve == 0)
+		}
+		s.close()
+	}
+}

@@ -34,38 +34,49 @@ func whole(r io.Reader) io.Reader {
 	return r
 }
 
-// readerAt returns the document as an io.ReaderAt and its size, for the
-// formats whose parsers seek (a ZIP's directory is at its end; PDFium reads
-// objects where the cross-reference table says they are): orig itself when
-// it is a sizedReaderAt (whole), else the rest of br copied into an unlinked
-// temporary file in Config.SpoolDir (bounded by MaxBytes as it is read, and
-// removed by release). The bytes are never held in memory whole.
-func (e *Extractor) readerAt(ctx context.Context, format string, orig io.Reader, br *bufio.Reader) (ra io.ReaderAt, size int64, release func(), err error) {
+// source returns the document to be read at offsets, for the readers that
+// seek or read it more than once (a ZIP's directory is at its end; PDFium
+// reads objects where the cross-reference table says they are; HTML is
+// read in passes): orig itself when it is a sizedReaderAt (whole), else the
+// rest of br (the whole document: nothing was read from it but peeks)
+// copied into a spill in Config.SpoolDir, held in memory up to above bytes
+// (above 0: always in the unlinked temporary file) and removed by release.
+//
+// The document is bounded by MaxBytes and by limit (the caller's own bound
+// on it, MaxBytes when it has none) alike, whichever way it is read: one
+// past both is refused with errInputLimit when MaxBytes is the lower (or
+// equal) bound, else with errOutputLimit, the error reading it whole
+// returns first. Copying stops one byte past the lower bound, so a refused
+// document is never spooled whole.
+func (e *Extractor) source(ctx context.Context, orig io.Reader, br *bufio.Reader, limit, above int64) (src sizedReaderAt, release func(), err error) {
 	if s, ok := orig.(sizedReaderAt); ok {
-		if s.Size() > e.cfg.MaxBytes {
-			return nil, 0, nil, tooLarge(format, "document exceeds MaxBytes")
+		if err := e.sourceSize(s.Size(), limit); err != nil {
+			return nil, nil, err
 		}
-		return s, s.Size(), func() {}, nil
+		return s, func() {}, nil
 	}
-	f, err := os.CreateTemp(e.cfg.SpoolDir, "tenantry-extract-*")
+	sp := &spill{dir: e.cfg.SpoolDir, above: above}
+	n, err := io.Copy(sp, ctxReader{ctx: ctx, r: io.LimitReader(br, min(e.cfg.MaxBytes, limit)+1)})
+	if err == nil {
+		err = e.sourceSize(n, limit)
+	}
 	if err != nil {
-		return nil, 0, nil, err
+		sp.close()
+		return nil, nil, err
 	}
-	name := f.Name()
-	_ = os.Remove(name) // unlinked now where the system allows it: gone with the process
-	release = func() {
-		_ = f.Close()
-		_ = os.Remove(name)
+	return sp.readerAt(), sp.close, nil
+}
+
+// sourceSize refuses a document of n bytes past MaxBytes or limit (see
+// source).
+func (e *Extractor) sourceSize(n, limit int64) error {
+	switch {
+	case n > e.cfg.MaxBytes && e.cfg.MaxBytes <= limit:
+		return errInputLimit
+	case n > limit:
+		return errOutputLimit
 	}
-	n, err := io.Copy(f, ctxReader{ctx: ctx, r: br})
-	if err != nil {
-		release()
-		if errors.Is(err, errInputLimit) {
-			return nil, 0, nil, tooLarge(format, "document exceeds MaxBytes")
-		}
-		return nil, 0, nil, err
-	}
-	return f, n, release, nil
+	return nil
 }
 
 // spill collects a stream in memory up to above bytes and, once it passes
@@ -76,10 +87,14 @@ func (e *Extractor) readerAt(ctx context.Context, format string, orig io.Reader,
 type spill struct {
 	dir   string
 	above int64
-	mem   []byte
-	f     *os.File
-	name  string // f's name
-	n     int64
+	// reserve, when set, is the memory taken at the first write (the
+	// size expected, at most above): a source that grows to above bytes
+	// in memory is not copied from ever larger arrays on its way there.
+	reserve int64
+	mem     []byte
+	f       *os.File
+	name    string // f's name
+	n       int64
 }
 
 // Write appends p.
@@ -120,7 +135,13 @@ func (s *spill) WriteString(p string) (int, error) {
 
 // grow moves what is held to the file when n more bytes would pass above.
 func (s *spill) grow(n int) error {
-	if s.f != nil || s.n+int64(n) <= s.above {
+	if s.f != nil {
+		return nil
+	}
+	if s.n+int64(n) <= s.above {
+		if s.mem == nil && s.reserve > 0 {
+			s.mem = make([]byte, 0, max(min(s.reserve, s.above), int64(n)))
+		}
 		return nil
 	}
 	f, err := os.CreateTemp(s.dir, "tenantry-extract-*")

@@ -2,6 +2,7 @@ package ingest_test
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 
@@ -9,13 +10,16 @@ import (
 
 	"github.com/tenantry/tenantry/internal/binding"
 	"github.com/tenantry/tenantry/internal/breaker"
+	"github.com/tenantry/tenantry/internal/envelope"
 	"github.com/tenantry/tenantry/internal/envelope/envelopetest"
 	"github.com/tenantry/tenantry/internal/ingest"
 	"github.com/tenantry/tenantry/internal/objects"
 	"github.com/tenantry/tenantry/internal/pgstore"
+	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/internal/tenantdb/tenantdbtest"
 	"github.com/tenantry/tenantry/pipeline"
+	"github.com/tenantry/tenantry/worker"
 )
 
 // countingGateway counts the tenant transactions run through it.
@@ -32,15 +36,48 @@ func (c *countingGateway) WithTenant(ctx context.Context, scope tenantdb.Scope, 
 // TestGuardedIngestTransactions: with a breaker, a document's precheck is
 // read in the breaker decision's transaction and its success is counted in
 // the transaction that makes it ready — three tenant transactions for a new
-// document instead of five — and every message's outcome is counted
+// document instead of five; a sidecar event that ingests its document not
+// stored yet counts it there too — and every message's outcome is counted
 // exactly once: a redelivery (answered by the precheck) and the tenant's
 // first document (no breaker row yet: Record creates it) are recorded on
 // their own; a message of a paused tenant is parked without its precheck.
 func TestGuardedIngestTransactions(t *testing.T) {
 	t.Parallel()
+	e, cg, paused := newGuardedEnv(t)
+	for _, tc := range []struct {
+		name    string
+		tenant  uuid.UUID
+		doc     string
+		seq     string
+		sidecar bool  // the event is the document's sidecar's
+		txs     int64 // tenant transactions of the store and the breaker
+		counted int   // the tenant's outcomes counted after it
+		ready   int   // the tenant's ready documents after it
+	}{
+		{"first document: no breaker row, Record creates it", e.tenant, "a", "0001", false, 4, 1, 1},
+		{"new document: guard+precheck, claim, commit+count", e.tenant, "b", "0001", false, 3, 2, 2},
+		{"redelivery: guard+precheck, then Record", e.tenant, "b", "0001", false, 2, 3, 2},
+		{"sidecar of a document not stored: guard, read, claim, commit+count", e.tenant, "d", "0001", true, 4, 4, 3},
+		{"paused tenant: parked, nothing read", paused, "c", "0001", false, 1, 0, 0},
+	} {
+		key := tc.tenant.String() + "/" + tc.doc + "/f.txt"
+		e.upload(key, tc.tenant, nil)
+		if tc.sidecar {
+			key += retrieval.SidecarSuffix
+			e.s3.put(key, `{"metadataAttributes":{"year":2024}}`, nil, nil)
+		}
+		e.guarded(t, cg, tc.name, tc.tenant, func() error { return e.event("ObjectCreated:Put", key, tc.seq) }, tc.txs, tc.counted, tc.ready)
+	}
+}
+
+// newGuardedEnv is a handler with a breaker whose store and breaker run
+// their tenant transactions through cg, and a tenant (paused) whose
+// breaker an operator opened.
+func newGuardedEnv(t *testing.T) (e *sidecarEnv, cg *countingGateway, paused uuid.UUID) {
+	t.Helper()
 	db := tenantdbtest.NewDatabase(t)
 	gw := db.Open(t)
-	cg := &countingGateway{g: gw}
+	cg = &countingGateway{g: gw}
 	b, err := breaker.New(breaker.Config{}, cg, nil, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -55,8 +92,8 @@ func TestGuardedIngestTransactions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &sidecarEnv{t: t, s3: mem, kit: kit, h: h, admin: tenantdbtest.Conn(t, db.AdminURL), tenant: uuid.New(), bucket: "docs"}
-	paused := uuid.New()
+	e = &sidecarEnv{t: t, s3: mem, kit: kit, h: h, admin: tenantdbtest.Conn(t, db.AdminURL), tenant: uuid.New(), bucket: "docs"}
+	paused = uuid.New()
 	op, err := tenantdb.OpenOperator(context.Background(), db.OwnerURL)
 	if err != nil {
 		t.Fatal(err)
@@ -65,35 +102,85 @@ func TestGuardedIngestTransactions(t *testing.T) {
 	if err := breaker.NewOperator(op, nil, nil).Pause(context.Background(), paused, "ops", "held"); err != nil {
 		t.Fatal(err)
 	}
-	counted := func(tenant uuid.UUID) int {
-		return e.n(`SELECT coalesce(sum(window_total), 0)::int FROM tenant_breakers WHERE tenant_id = $1`, tenant)
+	return e, cg, paused
+}
+
+// guarded delivers one message of tenant (send) and checks the tenant
+// transactions it took through cg, the tenant's outcomes counted after it
+// and its ready documents.
+func (e *sidecarEnv) guarded(t *testing.T, cg *countingGateway, name string, tenant uuid.UUID, send func() error, txs int64, counted, ready int) {
+	t.Helper()
+	before := cg.n.Load()
+	e.must(send())
+	if got := cg.n.Load() - before; got != txs {
+		t.Errorf("%s: %d tenant transactions, want %d", name, got, txs)
+	}
+	if got := e.counted(tenant); got != counted {
+		t.Errorf("%s: %d outcomes counted, want %d", name, got, counted)
+	}
+	if got := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tenant); got != ready {
+		t.Errorf("%s: %d ready documents, want %d", name, got, ready)
+	}
+}
+
+// counted is how many outcomes tenant's breaker counted in its window.
+func (e *sidecarEnv) counted(tenant uuid.UUID) int {
+	return e.n(`SELECT coalesce(sum(window_total), 0)::int FROM tenant_breakers WHERE tenant_id = $1`, tenant)
+}
+
+// job delivers one signed job message of tenant and returns the handler's
+// outcome.
+func (e *sidecarEnv) job(tenant uuid.UUID, act envelope.Action, resource, body string) error {
+	e.msgs++
+	env := e.kit.Job(e.t, tenant, act, resource, []byte(body))
+	m := &worker.Message{ID: fmt.Sprintf("m-%d", e.msgs), Body: []byte(`{"envelope":"` + env + `","job":` + body + `}`)}
+	return deliver(context.Background(), e.h, m)
+}
+
+// TestGuardedJobTransactions: an ingest job and a reindex job count their
+// success with the tenant's breaker in the transaction that makes the
+// document ready, as an S3 event does — one tenant transaction fewer per
+// document, and each outcome counted exactly once: a job whose document is
+// already stored as these bytes (nothing made ready) and the tenant's first
+// document (no breaker row yet: Record creates it) are recorded on their
+// own; a job of a paused tenant is parked.
+func TestGuardedJobTransactions(t *testing.T) {
+	t.Parallel()
+	e, cg, paused := newGuardedEnv(t)
+	ingestJob := func(tenant uuid.UUID, doc string) func() error {
+		key := tenant.String() + "/" + doc + "/f.txt"
+		e.upload(key, tenant, nil)
+		return func() error {
+			return e.job(tenant, envelope.ActionIngest, envelope.ObjectResource(e.bucket, key),
+				`{"type":"ingest","bucket":"`+e.bucket+`","key":"`+key+`"}`)
+		}
+	}
+	reindexJob := func(tenant uuid.UUID, doc string) func() error {
+		return func() error {
+			return e.job(tenant, envelope.ActionReindex, envelope.DocumentResource(doc), `{"type":"reindex","document_id":"`+doc+`"}`)
+		}
+	}
+	versions := func(tenant uuid.UUID) int {
+		return e.n(`SELECT count(*) FROM audit_events WHERE tenant_id = $1 AND action IN ('document.ingested', 'document.reindexed')`, tenant)
 	}
 	for _, tc := range []struct {
 		name    string
 		tenant  uuid.UUID
-		doc     string
-		seq     string
+		send    func() error
 		txs     int64 // tenant transactions of the store and the breaker
 		counted int   // the tenant's outcomes counted after it
 		ready   int   // the tenant's ready documents after it
+		written int   // the tenant's versions written (audited) after it
 	}{
-		{"first document: no breaker row, Record creates it", e.tenant, "a", "0001", 4, 1, 1},
-		{"new document: guard+precheck, claim, commit+count", e.tenant, "b", "0001", 3, 2, 2},
-		{"redelivery: guard+precheck, then Record", e.tenant, "b", "0001", 2, 3, 2},
-		{"paused tenant: parked, nothing read", paused, "c", "0001", 1, 0, 0},
+		{"first ingest job: no breaker row, Record creates it", e.tenant, ingestJob(e.tenant, "a"), 4, 1, 1, 1},
+		{"ingest job: guard, claim, commit+count", e.tenant, ingestJob(e.tenant, "b"), 3, 2, 2, 2},
+		{"ingest job of stored bytes: guard, claim, then Record", e.tenant, ingestJob(e.tenant, "b"), 3, 3, 2, 2},
+		{"reindex job: guard, read, claim, commit+count", e.tenant, reindexJob(e.tenant, "b"), 4, 4, 2, 3},
+		{"paused tenant: parked, nothing read", paused, ingestJob(paused, "c"), 1, 0, 0, 0},
 	} {
-		key := tc.tenant.String() + "/" + tc.doc + "/f.txt"
-		e.upload(key, tc.tenant, nil)
-		before := cg.n.Load()
-		e.must(e.event("ObjectCreated:Put", key, tc.seq))
-		if got := cg.n.Load() - before; got != tc.txs {
-			t.Errorf("%s: %d tenant transactions, want %d", tc.name, got, tc.txs)
-		}
-		if got := counted(tc.tenant); got != tc.counted {
-			t.Errorf("%s: %d outcomes counted, want %d", tc.name, got, tc.counted)
-		}
-		if got := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'`, tc.tenant); got != tc.ready {
-			t.Errorf("%s: %d ready documents, want %d", tc.name, got, tc.ready)
+		e.guarded(t, cg, tc.name, tc.tenant, tc.send, tc.txs, tc.counted, tc.ready)
+		if got := versions(tc.tenant); got != tc.written {
+			t.Errorf("%s: %d versions written, want %d", tc.name, got, tc.written)
 		}
 	}
 }

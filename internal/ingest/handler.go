@@ -281,7 +281,7 @@ func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound, run r
 		// A <file>.metadata.json sidecar is never ingested or deleted as a
 		// document, and new tags are not a new version: both change the
 		// attributes of the document whose object the gate bound.
-		return h.attributesChanged(ctx, v, ev.Object.Bucket, b)
+		return h.attributesChanged(ctx, v, ev.Object.Bucket, b, run.ready)
 	}
 	switch ev.Kind {
 	case event.KindObjectCreated:
@@ -290,7 +290,7 @@ func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound, run r
 	case event.KindObjectRemoved:
 		return h.objectRemoved(ctx, v, ev.Object)
 	case event.KindJob:
-		return h.job(ctx, v, ev.Job)
+		return h.job(ctx, v, ev.Job, run.ready)
 	}
 	return nil
 }
@@ -407,8 +407,9 @@ func (h *Handler) attributes(ctx context.Context, bucket, key string, head objec
 // sidecar and tags. A ready document gets its new attributes (with an audit
 // row, without being embedded again); one being ingested is retried after
 // it; one not stored (its own event failed on a bad sidecar, or is still
-// queued) or failed is ingested, as its own event would.
-func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound) error {
+// queued) or failed is ingested, as its own event would, its success
+// counted by ready (nil: none) in the transaction that makes it ready.
+func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bucket string, b binding.Bound, ready *pgstore.ReadyHook) error {
 	docKey := b.Key.String()
 	doc := docFor(bucket, docKey, b.Head, "")
 	store := h.Store.For(v.Scope)
@@ -420,7 +421,7 @@ func (h *Handler) attributesChanged(ctx context.Context, v envelope.Verified, bu
 	case errors.Is(err, pgstore.ErrNotFound), err == nil && status == "failed":
 		// Not stored (its own event failed, e.g. on this sidecar, or is
 		// still queued) or failed: ingest it, as its own event would.
-		return h.ingestObject(ctx, v, bucket, docKey, b.Head, "", runState{})
+		return h.ingestObject(ctx, v, bucket, docKey, b.Head, "", runState{ready: ready})
 	case err != nil:
 		return classify(err)
 	case status != "ready":
@@ -513,8 +514,11 @@ func (h *Handler) deleted(ctx context.Context, err error) error {
 	return nil
 }
 
-// job runs a job whose envelope binding.Resolver verified.
-func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) error {
+// job runs a job whose envelope binding.Resolver verified. ready (nil:
+// none) counts the success of an ingest or a reindex with the tenant's
+// breaker in the transaction that makes the document ready, as for an S3
+// event.
+func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job, ready *pgstore.ReadyHook) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
 		head, err := h.Objects.Head(ctx, j.Bucket, j.Key)
@@ -524,7 +528,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		if err != nil {
 			return classify(err)
 		}
-		return h.ingestObject(ctx, v, j.Bucket, j.Key, head, "", runState{})
+		return h.ingestObject(ctx, v, j.Bucket, j.Key, head, "", runState{ready: ready})
 	case envelope.ActionReindex:
 		stored, _, err := h.Store.For(v.Scope).Document(ctx, j.DocumentID)
 		if errors.Is(err, pgstore.ErrNotFound) {
@@ -537,7 +541,7 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job) er
 		// written over since (by a server that resolved another key onto
 		// this one, say) is refused, not ingested as this tenant's text.
 		stored.Force, stored.Sequencer, stored.PinVersion = true, "", stored.Version
-		return h.ingest(ctx, v.Scope, stored, nil)
+		return h.ingest(ctx, v.Scope, stored, ready)
 	case envelope.ActionDelete:
 		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
