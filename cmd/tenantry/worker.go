@@ -34,6 +34,7 @@ type StageFlags struct {
 	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
 	DocParallel      int    `name:"document-parallel" env:"TENANTRY_DOCUMENT_PARALLEL" default:"4" help:"Batches of one document embedded and stored at once (a large document does not hold the tail; the embedding limiter and per-tenant fairness still apply)."`
 	GroupDocs        int    `name:"group-docs" env:"TENANTRY_GROUP_DOCS" default:"16" help:"Most small documents of one tenant whose final writes share one transaction when they are ready together (1: each document writes alone; the Lambda task always writes alone)."`
+	GroupReserve     int    `name:"group-reserve" env:"TENANTRY_GROUP_RESERVE" default:"1" help:"Grouped final writes made at once beyond --group-writers, only for tenants none of whose groups is being written, so a tenant's documents next to a backlog's writes do not wait for them (0: none)."`
 	GroupWriters     int    `name:"group-writers" env:"TENANTRY_GROUP_WRITERS" default:"2" help:"Grouped final writes made at once, all tenants together (concurrent inserts into the HNSW index cost more CPU per chunk)."`
 	SpoolDir         string `name:"spool-dir" env:"TENANTRY_SPOOL_DIR" help:"Directory for objects above 8 MiB, and the decoded source of HTML and Markdown above 1 MiB, while they are processed (unlinked temporary files; default: the system's temporary directory)."`
 
@@ -53,7 +54,7 @@ func (c *StageFlags) config() service.Config {
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,
 			Parallel: c.DocParallel, SpoolDir: c.SpoolDir},
-		GroupDocs: c.GroupDocs, GroupWriters: c.GroupWriters,
+		GroupDocs: c.GroupDocs, GroupWriters: c.GroupWriters, GroupReserve: c.GroupReserve,
 	}
 }
 

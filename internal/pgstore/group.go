@@ -29,6 +29,12 @@ type GroupConfig struct {
 	// HNSW index contend for its pages and cost more CPU per chunk, and
 	// flips that wait for a writer join their tenant's next group.
 	Writers int
+	// Reserve is how many groups more may be written at once, beyond
+	// Writers, by tenants none of whose groups is being written, while
+	// every writer is busy (0: none): a tenant whose documents are ready
+	// next to a backlog's groups does not wait for one of those
+	// transactions to end before its own starts.
+	Reserve int
 	// Timeout bounds one group's transaction (default 60s); a group is not
 	// cancelled with the context of any one of its documents.
 	Timeout time.Duration
@@ -63,6 +69,7 @@ type grouper struct {
 	tenants map[uuid.UUID]*tenantQueue
 	hold    chan struct{} // tests: groups wait for it to close
 	writers chan struct{} // a slot per group being written
+	reserve chan struct{} // a slot per group written beyond Writers (nil: none)
 }
 
 type tenantQueue struct {
@@ -128,7 +135,7 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			return
 		}
 		g.mu.Unlock()
-		g.writers <- struct{}{} // flips arriving meanwhile join this group
+		slot := g.writer(q) // flips arriving meanwhile join this group
 		g.mu.Lock()
 		n, chunks := 0, 0
 		for n < len(q.queue) && n < g.cfg.MaxDocs && (n == 0 || chunks+len(q.queue[n].chunks) <= g.cfg.MaxChunks) {
@@ -147,7 +154,32 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			q.writing--
 			g.mu.Unlock()
 		}
-		<-g.writers
+		<-slot
+	}
+}
+
+// writer waits for a slot to write a group of q's tenant and returns it
+// (receive from it to give it back): a writer, or, while every writer is
+// busy and none of the tenant's groups is being written, whichever of a
+// writer and the reserve is free first.
+func (g *grouper) writer(q *tenantQueue) chan struct{} {
+	select {
+	case g.writers <- struct{}{}:
+		return g.writers
+	default:
+	}
+	g.mu.Lock()
+	light := g.reserve != nil && q.writing == 0
+	g.mu.Unlock()
+	if !light {
+		g.writers <- struct{}{}
+		return g.writers
+	}
+	select {
+	case g.writers <- struct{}{}:
+		return g.writers
+	case g.reserve <- struct{}{}:
+		return g.reserve
 	}
 }
 

@@ -201,3 +201,89 @@ func TestTenantFlipsDoNotWaitForEachOther(t *testing.T) {
 		})
 	}
 }
+
+// While every writer is busy with one tenant's groups, another tenant's
+// flip is written on the reserve at once; the busy tenant's next flip
+// still waits for a writer.
+func TestReserveWriterForAnotherTenant(t *testing.T) {
+	t.Parallel()
+	for _, reserve := range []int{0, 1} {
+		t.Run(map[int]string{0: "no reserve", 1: "reserve"}[reserve], func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			tdb := tenantdbtest.NewDatabase(t)
+			// The first chunk INSERT (the backlog's first flip) stops inside
+			// its transaction until the test lets it go.
+			gw := newPausingGateway(t, tdb.WorkerURL, `INSERT INTO "chunks"`)
+			st := pgstore.New(gw, nil).Group(pgstore.GroupConfig{MaxDocs: 16, Writers: 1, Reserve: reserve})
+			busy, other := uuid.New(), uuid.New()
+			open := func(tenant uuid.UUID, id string) pipeline.Pending {
+				d := doc(tenant, id, "")
+				d.Version = "sha256:" + id
+				_, p, err := st.For(tenantdbtest.Scope(t, tenant).WithJob("job-"+id)).Open(ctx, d, "k")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			first, next, theirs := open(busy, "first"), open(busy, "next"), open(other, "theirs")
+			cs, es := batch(0, 1, 2)
+			finish := func(p pipeline.Pending) chan error {
+				done := make(chan error, 1)
+				go func() { done <- p.Finish(ctx, cs, es, 3, "test-words") }()
+				return done
+			}
+			firstDone := finish(first)
+			<-gw.reached
+			nextDone := finish(next)
+			waitQueued := func(tenant uuid.UUID, done chan error, what string) {
+				t.Helper()
+				for pgstore.Queued(st, tenant) != 1 {
+					select {
+					case err := <-done:
+						t.Fatalf("%s did not wait for the writer: %v", what, err)
+					case <-ctx.Done():
+						t.Fatalf("%s never queued", what)
+					default:
+						time.Sleep(time.Millisecond)
+					}
+				}
+			}
+			waitQueued(busy, nextDone, "the busy tenant's next flip")
+			theirsDone := finish(theirs)
+			if reserve > 0 {
+				select {
+				case err := <-theirsDone:
+					if err != nil {
+						t.Fatal(err)
+					}
+				case <-ctx.Done():
+					close(gw.resume)
+					t.Fatal("the other tenant's flip waited for the busy tenant's write")
+				}
+				if pgstore.Queued(st, busy) != 1 {
+					t.Fatal("the busy tenant's next flip took the reserve")
+				}
+			} else {
+				waitQueued(other, theirsDone, "the other tenant's flip")
+			}
+			close(gw.resume)
+			for _, done := range []chan error{firstDone, nextDone, theirsDone} {
+				if reserve > 0 && done == theirsDone {
+					continue
+				}
+				if err := <-done; err != nil {
+					t.Fatal(err)
+				}
+			}
+			for tenant, ids := range map[uuid.UUID][]string{busy: {"first", "next"}, other: {"theirs"}} {
+				for _, id := range ids {
+					if got := readState(t, gw, tenantdbtest.Scope(t, tenant), id); got.status != "ready" || got.visible != 3 || got.audits != 1 {
+						t.Errorf("%s: %+v", id, got)
+					}
+				}
+			}
+		})
+	}
+}

@@ -45,6 +45,9 @@ func (s *Store) Group(cfg GroupConfig) *Store {
 	}
 	cfg = cfg.withDefaults()
 	s.group = &grouper{s: s, cfg: cfg, tenants: map[uuid.UUID]*tenantQueue{}, writers: make(chan struct{}, cfg.Writers)}
+	if cfg.Reserve > 0 {
+		s.group.reserve = make(chan struct{}, cfg.Reserve)
+	}
 	return s
 }
 

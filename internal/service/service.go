@@ -71,6 +71,10 @@ type Config struct {
 	// GroupWriters bounds the groups written at once
 	// (pgstore.GroupConfig.Writers; 0: the default 2).
 	GroupWriters int
+	// GroupReserve is how many grouped writes more may run at once for
+	// tenants none of whose groups is being written
+	// (pgstore.GroupConfig.Reserve; 0: none).
+	GroupReserve int
 
 	Concurrency int
 	// FairCredit is the wake-up credit of fair dispatch, in rounds of
@@ -414,7 +418,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 		releaser.SetReady(func(t uuid.UUID) bool { return dispatcher.Ready(t) && intake.Holding(t.String()) == 0 })
 	}
 	h, err := ingest.New(ingest.Config{Limits: cfg.Limits}, ingest.Deps{
-		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs, Writers: cfg.GroupWriters}),
+		DB: st.db, Gate: gate(cfg, deps), Objects: obj, Store: pgstore.New(st.db, logger).Group(pgstore.GroupConfig{MaxDocs: cfg.GroupDocs, Writers: cfg.GroupWriters, Reserve: cfg.GroupReserve}),
 		Processor: &pipeline.Processor{Fetcher: obj, Extractor: st.ex, Chunker: st.ch, Embedder: deps.Embedder,
 			Observer: stageObserver(cfg.Telemetry)},
 		Metrics: ingest.NewMetrics(reg), Logger: logger, Breaker: brk, Dispatch: dispatcher,
