@@ -86,13 +86,17 @@ func TestFairDispatch(t *testing.T) {
 		doc := "# Fair dispatch across tenants (measured)\n\n" + strings.Join(lines, "\n") +
 			"\n\nOne worker process per row and per baseline (concurrency 8, prefetch 8, the default intake hold of 2,048 x concurrency = 16,384, " +
 			"breaker: 5 consecutive permanent failures), the local stack, offline embedder. A's and B's notifications are " + how +
-			"; C's follow. Latency: C's SQS notification sent → document ready; each row's ratio is to C alone measured just before it. " +
+			"; C's follow. Each worker first handles 8 documents of a warm-up tenant alone (not with a prequeued backlog), so neither C alone nor C next to the backlog meets a cold worker. Latency: C's SQS notification sent → document ready; each row's ratio is to C alone measured just before it. " +
 			"Command: `TENANTRY_BENCH=" + mode + " go test -count=1 -run '^TestFairDispatch$' -v ./internal/bench` (part of `make bench`).\n"
 		if err := os.WriteFile(f, []byte(doc), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 }
+
+// warmDocs is how many documents of a warm-up tenant each run sends, and
+// waits for, before the measured ones.
+const warmDocs = 8
 
 type starvation struct {
 	cP50, cP99 time.Duration
@@ -147,6 +151,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 			docs = append(docs, doc{tn, id, harness.Key(tn, id, id+".txt"), ctype, body})
 		}
 	}
+	// A warm-up tenant's documents go first, alone, so that C alone and C
+	// next to the backlog both meet a worker past its start (connections
+	// open, caches filled): the ratio compares tenants, not a cold start.
+	warm := uuid.New()
+	add(warm, "w", warmDocs, "text/plain")
 	add(a, "a", aDocs, "text/plain")
 	add(b, "b", bDocs, "application/x-msdownload")
 	add(c, "c", 20, "text/plain")
@@ -173,7 +182,6 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	settings = append(settings, strings.Fields(os.Getenv("TENANTRY_FAIRNESS_SETTINGS"))...)
 	var aDone, bSent, cSent time.Time
 	ahead := 0
-	start := time.Now()
 	send := func(ds []doc) {
 		for _, d := range ds {
 			switch {
@@ -195,8 +203,13 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	// queue before the worker starts (a backlog the worker finds), and B's
 	// trip counts from the worker's start; otherwise they are sent, in
 	// order, while the worker runs.
+	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
+	warmUp, docs := docs[:warmDocs], docs[warmDocs:]
 	late := docs
-	if os.Getenv("TENANTRY_FAIR_PREQUEUE") != "" {
+	prequeued := os.Getenv("TENANTRY_FAIR_PREQUEUE") != ""
+	if prequeued {
+		// The backlog is in the queue before the worker starts: no warm-up
+		// (its documents would wait behind it).
 		send(docs[:len(docs)-20])
 		late = docs[len(docs)-20:]
 	}
@@ -205,8 +218,20 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		t.Fatal(err)
 	}
 	defer func() { _ = w.Stop(30 * time.Second) }()
-	if len(late) < len(docs) {
-		bSent = time.Now()
+	if !prequeued {
+		send(warmUp)
+		err := harness.Eventually(ctx, "the warm-up documents ready", 5*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
+			var n int
+			err := conn.QueryRow(ctx, "SELECT count(*) FROM documents WHERE tenant_id = $1 AND status = 'ready'", warm).Scan(&n)
+			return n == warmDocs, err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	if prequeued {
+		bSent = start
 	}
 	send(late)
 	dry := make(chan time.Duration, 1)
@@ -221,7 +246,6 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		}
 		dry <- time.Since(cSent)
 	}()
-	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
 	var ready, created []time.Time
 	err = harness.Eventually(ctx, "C's documents ready", 15*time.Minute, 20*time.Millisecond, func(ctx context.Context) (bool, error) {
 		rows, err := conn.Query(ctx, "SELECT created_at, updated_at FROM documents WHERE tenant_id = $1 AND status = 'ready'", c)
