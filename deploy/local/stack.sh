@@ -80,8 +80,12 @@ s3_up() {
 	bash "$ROOT/deploy/local/install-go-tools.sh" s3
 	mkdir -p "$S3_DATA" "$TENANTRY_STACK_DIR/s3meta"
 	if ! pid_alive s3; then
+		# --keep-alive: versitygw closes every connection after one response
+		# unless told otherwise (Connection: close), so each S3 request of the
+		# worker dialled a new TCP connection, which AWS S3 does not make it do
+		# (docs/comparisons.md, 2026-12-07 fourth sitting).
 		ROOT_ACCESS_KEY="$S3_ACCESS_KEY" ROOT_SECRET_KEY="$S3_SECRET_KEY" \
-			nohup "$BIN_DIR/versitygw" --port "127.0.0.1:$S3_PORT" \
+			nohup "$BIN_DIR/versitygw" --port "127.0.0.1:$S3_PORT" --keep-alive \
 			--event-webhook-url "http://127.0.0.1:$RELAY_PORT/" \
 			posix --sidecar "$TENANTRY_STACK_DIR/s3meta" "$S3_DATA" >"$LOG_DIR/s3.log" 2>&1 &
 		echo $! >"$RUN_DIR/s3.pid"
