@@ -111,41 +111,22 @@ type AttributeSource interface {
 // Invalid attributes, a sidecar too large and an object with more tags than
 // S3 allows wrap ErrInvalidAttributes (permanent: ReasonBadMetadata); other
 // errors are src's, as it classified them.
-//
-// The two reads are independent round trips to S3, so they run at once
-// (the document waits for one round trip instead of two); src must allow
-// concurrent calls. When the tags cannot be read the sidecar read is
-// cancelled, and the tags' error is returned whatever the sidecar's was.
 func ReadAttributes(ctx context.Context, src AttributeSource, bucket, key, versionID string, meta map[string]string) (map[string]any, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	type sidecar struct {
-		data []byte
-		err  error
-	}
-	sc := make(chan sidecar, 1)
-	go func() {
-		data, err := src.ReadSmall(ctx, bucket, key+SidecarSuffix, MaxSidecarBytes)
-		sc <- sidecar{data, err}
-	}()
 	tags, err := src.Tags(ctx, bucket, key, versionID)
-	if err != nil {
-		cancel()
-	}
-	side := <-sc
 	if errors.Is(err, pipeline.ErrMalformed) {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidAttributes, err)
 	}
 	if err != nil {
 		return nil, err
 	}
-	if errors.Is(side.err, pipeline.ErrTooLarge) {
+	side, err := src.ReadSmall(ctx, bucket, key+SidecarSuffix, MaxSidecarBytes)
+	if errors.Is(err, pipeline.ErrTooLarge) {
 		return nil, fmt.Errorf("%w: sidecar larger than %d bytes", ErrInvalidAttributes, MaxSidecarBytes)
 	}
-	if side.err != nil {
-		return nil, side.err
+	if err != nil {
+		return nil, err
 	}
-	return DocumentAttributes(meta, tags, side.data)
+	return DocumentAttributes(meta, tags, side)
 }
 
 func parseSidecar(data []byte) (map[string]any, error) {

@@ -6,11 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/tenantry/tenantry/internal/retrieval"
 	"github.com/tenantry/tenantry/pipeline"
@@ -119,36 +116,22 @@ func ExampleParseFilter() {
 	// retrieval: invalid filter at in.value: must hold 1 to 100 values
 }
 
-// fakeSource is an AttributeSource over maps, safe for the concurrent
-// calls ReadAttributes makes.
+// fakeSource is an AttributeSource over maps.
 type fakeSource struct {
-	sourceData
-
-	mu    sync.Mutex
-	reads []string
-}
-
-// sourceData is what a fakeSource answers.
-type sourceData struct {
 	tags    map[string]string
 	tagErr  error
 	sidecar []byte
 	sideErr error
-}
-
-func (f *fakeSource) read(what string) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.reads = append(f.reads, what)
+	reads   []string
 }
 
 func (f *fakeSource) Tags(_ context.Context, bucket, key, versionID string) (map[string]string, error) {
-	f.read("tags " + bucket + "/" + key + "@" + versionID)
+	f.reads = append(f.reads, "tags "+bucket+"/"+key+"@"+versionID)
 	return f.tags, f.tagErr
 }
 
 func (f *fakeSource) ReadSmall(_ context.Context, bucket, key string, limit int64) ([]byte, error) {
-	f.read(fmt.Sprintf("get %s/%s<=%d", bucket, key, limit))
+	f.reads = append(f.reads, fmt.Sprintf("get %s/%s<=%d", bucket, key, limit))
 	return f.sidecar, f.sideErr
 }
 
@@ -159,24 +142,24 @@ func TestReadAttributes(t *testing.T) {
 	transient := errors.New("s3 down")
 	for _, tc := range []struct {
 		name    string
-		src     sourceData
+		src     fakeSource
 		want    string
 		invalid bool
 		err     error
 	}{
-		{name: "all three", src: sourceData{tags: map[string]string{"tenantry-attr-region": "eu"}, sidecar: []byte(`{"metadataAttributes":{"year":2024}}`)},
+		{name: "all three", src: fakeSource{tags: map[string]string{"tenantry-attr-region": "eu"}, sidecar: []byte(`{"metadataAttributes":{"year":2024}}`)},
 			want: `{"region":"eu","team":"finance","year":2024}`},
 		{name: "no sidecar, no tags", want: `{"team":"finance"}`},
-		{name: "too many tags", src: sourceData{tagErr: fmt.Errorf("%w: 11 tags", pipeline.ErrMalformed)}, invalid: true},
-		{name: "sidecar too large", src: sourceData{sideErr: fmt.Errorf("%w: big", pipeline.ErrTooLarge)}, invalid: true},
-		{name: "bad sidecar", src: sourceData{sidecar: []byte(`{"metadataAttributes":{"a":null}}`)}, invalid: true},
-		{name: "tags unreadable", src: sourceData{tagErr: transient}, err: transient},
-		{name: "sidecar unreadable", src: sourceData{sideErr: transient}, err: transient},
+		{name: "too many tags", src: fakeSource{tagErr: fmt.Errorf("%w: 11 tags", pipeline.ErrMalformed)}, invalid: true},
+		{name: "sidecar too large", src: fakeSource{sideErr: fmt.Errorf("%w: big", pipeline.ErrTooLarge)}, invalid: true},
+		{name: "bad sidecar", src: fakeSource{sidecar: []byte(`{"metadataAttributes":{"a":null}}`)}, invalid: true},
+		{name: "tags unreadable", src: fakeSource{tagErr: transient}, err: transient},
+		{name: "sidecar unreadable", src: fakeSource{sideErr: transient}, err: transient},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			src := &fakeSource{sourceData: tc.src}
-			got, err := retrieval.ReadAttributes(context.Background(), src, "b", "t/d/f.pdf", "v1", map[string]string{"tenantry-attr-team": "finance"})
+			src := tc.src
+			got, err := retrieval.ReadAttributes(context.Background(), &src, "b", "t/d/f.pdf", "v1", map[string]string{"tenantry-attr-team": "finance"})
 			switch {
 			case tc.invalid:
 				if !errors.Is(err, retrieval.ErrInvalidAttributes) {
@@ -195,92 +178,8 @@ func TestReadAttributes(t *testing.T) {
 			if string(b) != tc.want {
 				t.Errorf("got %s, want %s", b, tc.want)
 			}
-			slices.Sort(src.reads) // the two reads run at once
-			if want := []string{fmt.Sprintf("get b/t/d/f.pdf.metadata.json<=%d", retrieval.MaxSidecarBytes), "tags b/t/d/f.pdf@v1"}; !reflect.DeepEqual(src.reads, want) {
+			if want := []string{"tags b/t/d/f.pdf@v1", fmt.Sprintf("get b/t/d/f.pdf.metadata.json<=%d", retrieval.MaxSidecarBytes)}; !reflect.DeepEqual(src.reads, want) {
 				t.Errorf("reads %q, want %q", src.reads, want)
-			}
-		})
-	}
-}
-
-// rendezvous is an AttributeSource whose reads each wait until the other
-// has started: it answers only when ReadAttributes has both in flight at
-// once. Read one after the other, the first gives up when the test's
-// deadline passes and says so.
-type rendezvous struct {
-	tagsStarted, sideStarted chan struct{}
-	tagErr                   error
-	sideCancelled            chan struct{} // closed when the sidecar read saw its context end
-}
-
-func (r *rendezvous) Tags(ctx context.Context, _, _, _ string) (map[string]string, error) {
-	close(r.tagsStarted)
-	if r.tagErr != nil {
-		return nil, r.tagErr
-	}
-	select {
-	case <-r.sideStarted:
-		return map[string]string{"tenantry-attr-region": "eu"}, nil
-	case <-ctx.Done():
-		return nil, errors.New("the sidecar read never started while the tags were being read")
-	}
-}
-
-func (r *rendezvous) ReadSmall(ctx context.Context, _, _ string, _ int64) ([]byte, error) {
-	close(r.sideStarted)
-	if r.tagErr != nil {
-		<-ctx.Done() // a slow sidecar: only a cancellation ends it
-		close(r.sideCancelled)
-		return nil, ctx.Err()
-	}
-	select {
-	case <-r.tagsStarted:
-	case <-ctx.Done():
-		return nil, errors.New("the tags read never started while the sidecar was being read")
-	}
-	return []byte(`{"metadataAttributes":{"year":2024}}`), nil
-}
-
-// ReadAttributes has the tags and the sidecar read in flight at once (one
-// round trip of latency, not two), and when the tags cannot be read it
-// cancels the sidecar's read and returns the tags' error.
-func TestReadAttributesReadsConcurrently(t *testing.T) {
-	t.Parallel()
-	unreadable := errors.New("tags unreadable")
-	for _, tc := range []struct {
-		name   string
-		tagErr error
-	}{
-		{name: "both read at once"},
-		{name: "tags fail: sidecar cancelled", tagErr: unreadable},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			// A deadline, not a sleep: the passing path never waits for it.
-			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-			defer cancel()
-			src := &rendezvous{tagsStarted: make(chan struct{}), sideStarted: make(chan struct{}), tagErr: tc.tagErr,
-				sideCancelled: make(chan struct{})}
-			got, err := retrieval.ReadAttributes(ctx, src, "b", "t/d/f.pdf", "", nil)
-			if tc.tagErr != nil {
-				if !errors.Is(err, tc.tagErr) {
-					t.Fatalf("err %v, want the tags' error", err)
-				}
-				select {
-				case <-src.sideCancelled:
-				default:
-					t.Fatal("ReadAttributes returned before the sidecar read ended")
-				}
-				if ctx.Err() != nil {
-					t.Fatal("the sidecar read ended only at the test's deadline: it was not cancelled")
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if b, _ := json.Marshal(got); string(b) != `{"region":"eu","year":2024}` {
-				t.Errorf("got %s", b)
 			}
 		})
 	}
