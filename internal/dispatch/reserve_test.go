@@ -47,6 +47,15 @@ func granted(t *testing.T, s *dispatch.Scheduler, tenant string, ch <-chan func(
 	return nil
 }
 
+// wantLoad checks the runs in progress (the reserve's included) and those
+// on the reserve.
+func wantLoad(t *testing.T, s *dispatch.Scheduler, busy, reserved int) {
+	t.Helper()
+	if st := s.Stats(); st.Busy != busy || st.Reserved != reserved {
+		t.Fatalf("busy %d, reserved %d; want %d and %d", st.Busy, st.Reserved, busy, reserved)
+	}
+}
+
 func TestReserve(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -79,9 +88,7 @@ func TestReserve(t *testing.T) {
 		granted(t, s, "a", aNext, false) // a alone never runs more than the slots
 		c := acquireAsync(t, s, "c")
 		granted(t, s, "c", c, true)
-		if st := s.Stats(); st.Busy != 3 || st.Reserved != 1 {
-			t.Fatalf("busy %d, reserved %d; want 3 and 1", st.Busy, st.Reserved)
-		}
+		wantLoad(t, s, 3, 1)
 	})
 	t.Run("without a reserve the newcomer waits", func(t *testing.T) {
 		t.Parallel()
@@ -98,9 +105,7 @@ func TestReserve(t *testing.T) {
 		c3 := acquireAsync(t, s, "c")
 		granted(t, s, "c", c3, false)                     // c runs 2: the reserve's free place is not for it
 		granted(t, s, "a", acquireAsync(t, s, "a"), true) // a runs 1: it is for a
-		if st := s.Stats(); st.Busy != 4 || st.Reserved != 2 {
-			t.Fatalf("busy %d, reserved %d; want 4 and 2", st.Busy, st.Reserved)
-		}
+		wantLoad(t, s, 4, 2)
 		c1() // a slot: c's waiter gets it
 		granted(t, s, "c", c3, true)
 	})
@@ -115,18 +120,14 @@ func TestReserve(t *testing.T) {
 		granted(t, s, "a", aNext, false)
 		as[0]() // a slot: a's waiter gets it
 		granted(t, s, "a", aNext, true)
-		if st := s.Stats(); st.Busy != 2 || st.Reserved != 0 {
-			t.Fatalf("busy %d, reserved %d; want 2 and 0", st.Busy, st.Reserved)
-		}
+		wantLoad(t, s, 2, 0)
 	})
 	t.Run("the reserve is used only when every slot is busy", func(t *testing.T) {
 		t.Parallel()
 		s := newSched(t, 2, 1)
 		fill(t, s, "a", 1)
 		granted(t, s, "c", acquireAsync(t, s, "c"), true)
-		if st := s.Stats(); st.Reserved != 0 {
-			t.Fatalf("reserved %d with a slot free, want 0", st.Reserved)
-		}
+		wantLoad(t, s, 2, 0) // a slot was free: not the reserve
 	})
 	t.Run("a tenant's own cap holds on the reserve", func(t *testing.T) {
 		t.Parallel()

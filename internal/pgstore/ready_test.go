@@ -139,65 +139,22 @@ func TestTenantFlipsDoNotWaitForEachOther(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			tdb := tenantdbtest.NewDatabase(t)
-			// The first chunk INSERT (the first document's flip) stops
-			// inside its transaction until the test lets it go.
-			gw := newPausingGateway(t, tdb.WorkerURL, `INSERT INTO "chunks"`)
-			st := pgstore.New(gw, nil).Group(pgstore.GroupConfig{MaxDocs: 16, Writers: tc.writers})
+			w := newPausedWrite(ctx, t, pgstore.GroupConfig{MaxDocs: 16, Writers: tc.writers})
 			tenant := uuid.New()
-			open := func(id string) pipeline.Pending {
-				d := doc(tenant, id, "")
-				d.Version = "sha256:" + id
-				_, p, err := st.For(tenantdbtest.Scope(t, tenant).WithJob("job-"+id)).Open(ctx, d, "k")
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			first, second := open("first"), open("second")
-			cs, es := batch(0, 1, 2)
-			firstDone := make(chan error, 1)
-			go func() { firstDone <- first.Finish(ctx, cs, es, 3, "test-words") }()
-			<-gw.reached
-			secondDone := make(chan error, 1)
-			go func() { secondDone <- second.Finish(ctx, cs, es, 3, "test-words") }()
+			first, second := w.open(tenant, "first"), w.open(tenant, "second")
+			firstDone := w.finish(first)
+			<-w.gw.reached
+			secondDone := w.finish(second)
 			if tc.waits {
-				// Polling for the queued flip, not a fixed wait: it stays
-				// queued while the only writer is held.
-				for pgstore.Queued(st, tenant) != 1 {
-					select {
-					case err := <-secondDone:
-						t.Fatalf("the second flip did not wait for the single writer: %v", err)
-					case <-ctx.Done():
-						t.Fatal("the second flip never queued")
-					default:
-						time.Sleep(time.Millisecond)
-					}
-				}
-				close(gw.resume)
-				if err := <-secondDone; err != nil {
-					t.Fatal(err)
-				}
+				w.waitQueued(tenant, secondDone, "the second flip")
+				close(w.gw.resume)
+				w.done(secondDone, "the second flip")
 			} else {
-				select {
-				case err := <-secondDone:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-ctx.Done():
-					close(gw.resume)
-					t.Fatal("the second flip waited for the first document's write")
-				}
-				close(gw.resume)
+				w.done(secondDone, "the second flip")
+				close(w.gw.resume)
 			}
-			if err := <-firstDone; err != nil {
-				t.Fatal(err)
-			}
-			for _, id := range []string{"first", "second"} {
-				if got := readState(t, gw, tenantdbtest.Scope(t, tenant), id); got.status != "ready" || got.visible != 3 || got.audits != 1 {
-					t.Errorf("%s: %+v", id, got)
-				}
-			}
+			w.done(firstDone, "the first flip")
+			w.wantReady(map[uuid.UUID][]string{tenant: {"first", "second"}})
 		})
 	}
 }
@@ -212,78 +169,113 @@ func TestReserveWriterForAnotherTenant(t *testing.T) {
 			t.Parallel()
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()
-			tdb := tenantdbtest.NewDatabase(t)
-			// The first chunk INSERT (the backlog's first flip) stops inside
-			// its transaction until the test lets it go.
-			gw := newPausingGateway(t, tdb.WorkerURL, `INSERT INTO "chunks"`)
-			st := pgstore.New(gw, nil).Group(pgstore.GroupConfig{MaxDocs: 16, Writers: 1, Reserve: reserve})
+			w := newPausedWrite(ctx, t, pgstore.GroupConfig{MaxDocs: 16, Writers: 1, Reserve: reserve})
 			busy, other := uuid.New(), uuid.New()
-			open := func(tenant uuid.UUID, id string) pipeline.Pending {
-				d := doc(tenant, id, "")
-				d.Version = "sha256:" + id
-				_, p, err := st.For(tenantdbtest.Scope(t, tenant).WithJob("job-"+id)).Open(ctx, d, "k")
-				if err != nil {
-					t.Fatal(err)
-				}
-				return p
-			}
-			first, next, theirs := open(busy, "first"), open(busy, "next"), open(other, "theirs")
-			cs, es := batch(0, 1, 2)
-			finish := func(p pipeline.Pending) chan error {
-				done := make(chan error, 1)
-				go func() { done <- p.Finish(ctx, cs, es, 3, "test-words") }()
-				return done
-			}
-			firstDone := finish(first)
-			<-gw.reached
-			nextDone := finish(next)
-			waitQueued := func(tenant uuid.UUID, done chan error, what string) {
-				t.Helper()
-				for pgstore.Queued(st, tenant) != 1 {
-					select {
-					case err := <-done:
-						t.Fatalf("%s did not wait for the writer: %v", what, err)
-					case <-ctx.Done():
-						t.Fatalf("%s never queued", what)
-					default:
-						time.Sleep(time.Millisecond)
-					}
-				}
-			}
-			waitQueued(busy, nextDone, "the busy tenant's next flip")
-			theirsDone := finish(theirs)
+			first, next, theirs := w.open(busy, "first"), w.open(busy, "next"), w.open(other, "theirs")
+			firstDone := w.finish(first)
+			<-w.gw.reached
+			nextDone := w.finish(next)
+			w.waitQueued(busy, nextDone, "the busy tenant's next flip")
+			theirsDone := w.finish(theirs)
 			if reserve > 0 {
-				select {
-				case err := <-theirsDone:
-					if err != nil {
-						t.Fatal(err)
-					}
-				case <-ctx.Done():
-					close(gw.resume)
-					t.Fatal("the other tenant's flip waited for the busy tenant's write")
-				}
-				if pgstore.Queued(st, busy) != 1 {
+				w.done(theirsDone, "the other tenant's flip")
+				if pgstore.Queued(w.st, busy) != 1 {
 					t.Fatal("the busy tenant's next flip took the reserve")
 				}
 			} else {
-				waitQueued(other, theirsDone, "the other tenant's flip")
+				w.waitQueued(other, theirsDone, "the other tenant's flip")
 			}
-			close(gw.resume)
-			for _, done := range []chan error{firstDone, nextDone, theirsDone} {
-				if reserve > 0 && done == theirsDone {
-					continue
-				}
-				if err := <-done; err != nil {
-					t.Fatal(err)
-				}
+			close(w.gw.resume)
+			w.done(firstDone, "the first flip")
+			w.done(nextDone, "the busy tenant's next flip")
+			if reserve == 0 {
+				w.done(theirsDone, "the other tenant's flip")
 			}
-			for tenant, ids := range map[uuid.UUID][]string{busy: {"first", "next"}, other: {"theirs"}} {
-				for _, id := range ids {
-					if got := readState(t, gw, tenantdbtest.Scope(t, tenant), id); got.status != "ready" || got.visible != 3 || got.audits != 1 {
-						t.Errorf("%s: %+v", id, got)
-					}
-				}
-			}
+			w.wantReady(map[uuid.UUID][]string{busy: {"first", "next"}, other: {"theirs"}})
 		})
+	}
+}
+
+// pausedWrite is a grouped store whose first chunk INSERT (the first
+// flip's) stops inside its transaction until the test closes gw.resume.
+type pausedWrite struct {
+	ctx context.Context
+	t   *testing.T
+	gw  *pausingGateway
+	st  *pgstore.Store
+}
+
+func newPausedWrite(ctx context.Context, t *testing.T, cfg pgstore.GroupConfig) *pausedWrite {
+	t.Helper()
+	tdb := tenantdbtest.NewDatabase(t)
+	gw := newPausingGateway(t, tdb.WorkerURL, `INSERT INTO "chunks"`)
+	return &pausedWrite{ctx: ctx, t: t, gw: gw, st: pgstore.New(gw, nil).Group(cfg)}
+}
+
+// open opens a pending version of tenant's document id.
+func (w *pausedWrite) open(tenant uuid.UUID, id string) pipeline.Pending {
+	w.t.Helper()
+	d := doc(tenant, id, "")
+	d.Version = "sha256:" + id
+	_, p, err := w.st.For(tenantdbtest.Scope(w.t, tenant).WithJob("job-"+id)).Open(w.ctx, d, "k")
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return p
+}
+
+// finish finishes p with three chunks in the background.
+func (w *pausedWrite) finish(p pipeline.Pending) chan error {
+	cs, es := batch(0, 1, 2)
+	done := make(chan error, 1)
+	go func() { done <- p.Finish(w.ctx, cs, es, 3, "test-words") }()
+	return done
+}
+
+// waitQueued polls (no fixed wait) until tenant has one flip queued,
+// failing if done delivers first: that flip did not wait for a writer.
+func (w *pausedWrite) waitQueued(tenant uuid.UUID, done chan error, what string) {
+	w.t.Helper()
+	for pgstore.Queued(w.st, tenant) != 1 {
+		select {
+		case err := <-done:
+			w.t.Fatalf("%s did not wait for a writer: %v", what, err)
+		case <-w.ctx.Done():
+			w.t.Fatalf("%s never queued", what)
+		default:
+			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// done waits for a flip's success; if the test's time ends first, it lets
+// the paused write go and fails.
+func (w *pausedWrite) done(done chan error, what string) {
+	w.t.Helper()
+	select {
+	case err := <-done:
+		if err != nil {
+			w.t.Fatalf("%s: %v", what, err)
+		}
+	case <-w.ctx.Done():
+		select {
+		case <-w.gw.resume:
+		default:
+			close(w.gw.resume)
+		}
+		w.t.Fatalf("%s waited for the paused write", what)
+	}
+}
+
+// wantReady checks each document is ready with its 3 chunks visible and
+// one audit row.
+func (w *pausedWrite) wantReady(docs map[uuid.UUID][]string) {
+	w.t.Helper()
+	for tenant, ids := range docs {
+		for _, id := range ids {
+			if got := readState(w.t, w.gw, tenantdbtest.Scope(w.t, tenant), id); got.status != "ready" || got.visible != 3 || got.audits != 1 {
+				w.t.Errorf("%s: %+v", id, got)
+			}
+		}
 	}
 }
