@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -30,10 +31,12 @@ type GroupConfig struct {
 	// flips that wait for a writer join their tenant's next group.
 	Writers int
 	// Reserve is how many groups more may be written at once, beyond
-	// Writers, by tenants none of whose groups is being written, while
-	// every writer is busy (0: none): a tenant whose documents are ready
-	// next to a backlog's groups does not wait for one of those
-	// transactions to end before its own starts.
+	// Writers, by tenants writing fewer groups than Reserve (with 1: none),
+	// while every writer is busy (0: none, at most Writers): a tenant whose
+	// documents are ready next to a backlog's groups does not wait for one
+	// of those transactions to end before its own starts. Writers and
+	// reserve are handed out by tenant by fair dispatch's scheduler
+	// (internal/dispatch), which owns the rule.
 	Reserve int
 	// Timeout bounds one group's transaction (default 60s); a group is not
 	// cancelled with the context of any one of its documents.
@@ -50,6 +53,7 @@ func (g GroupConfig) withDefaults() GroupConfig {
 	if g.Timeout <= 0 {
 		g.Timeout = 60 * time.Second
 	}
+	g.Reserve = min(max(g.Reserve, 0), g.Writers)
 	return g
 }
 
@@ -67,9 +71,8 @@ type grouper struct {
 
 	mu      sync.Mutex
 	tenants map[uuid.UUID]*tenantQueue
-	hold    chan struct{} // tests: groups wait for it to close
-	writers chan struct{} // a slot per group being written
-	reserve chan struct{} // a slot per group written beyond Writers (nil: none)
+	hold    chan struct{}       // tests: groups wait for it to close
+	writers *dispatch.Scheduler // a slot per group being written, shared fairly by tenants
 }
 
 type tenantQueue struct {
@@ -103,7 +106,7 @@ func (g *grouper) submit(ctx context.Context, f *flip) error {
 		// Every drain of the tenant is writing: another one takes this
 		// flip as soon as a writer is free, instead of after their groups.
 		q.drains++
-		go g.drain(tid, q)
+		go g.drain(context.WithoutCancel(ctx), tid, q) // outlives the flip that started it
 	}
 	g.mu.Unlock()
 	select {
@@ -118,7 +121,7 @@ func (g *grouper) submit(ctx context.Context, f *flip) error {
 
 // drain writes the tenant's queued flips, group after group, until none
 // is left.
-func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
+func (g *grouper) drain(ctx context.Context, tid uuid.UUID, q *tenantQueue) {
 	for {
 		g.mu.Lock()
 		if h := g.hold; h != nil {
@@ -135,7 +138,9 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			return
 		}
 		g.mu.Unlock()
-		slot := g.writer(q) // flips arriving meanwhile join this group
+		// Flips arriving meanwhile join this group. The scheduler's reserve
+		// is taken only by a tenant none of whose groups is being written.
+		release, _ := g.writers.Acquire(ctx, tid.String(), dispatch.Share{Weight: 1}) // ctx is never cancelled
 		g.mu.Lock()
 		n, chunks := 0, 0
 		for n < len(q.queue) && n < g.cfg.MaxDocs && (n == 0 || chunks+len(q.queue[n].chunks) <= g.cfg.MaxChunks) {
@@ -154,32 +159,7 @@ func (g *grouper) drain(tid uuid.UUID, q *tenantQueue) {
 			q.writing--
 			g.mu.Unlock()
 		}
-		<-slot
-	}
-}
-
-// writer waits for a slot to write a group of q's tenant and returns it
-// (receive from it to give it back): a writer, or, while every writer is
-// busy and none of the tenant's groups is being written, whichever of a
-// writer and the reserve is free first.
-func (g *grouper) writer(q *tenantQueue) chan struct{} {
-	select {
-	case g.writers <- struct{}{}:
-		return g.writers
-	default:
-	}
-	g.mu.Lock()
-	light := g.reserve != nil && q.writing == 0
-	g.mu.Unlock()
-	if !light {
-		g.writers <- struct{}{}
-		return g.writers
-	}
-	select {
-	case g.writers <- struct{}{}:
-		return g.writers
-	case g.reserve <- struct{}{}:
-		return g.reserve
+		release()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/google/uuid"
+	"github.com/tenantry/tenantry/internal/dispatch"
 	"github.com/tenantry/tenantry/internal/event"
 	"github.com/tenantry/tenantry/internal/tenantdb"
 	"github.com/tenantry/tenantry/pipeline"
@@ -44,10 +45,11 @@ func (s *Store) Group(cfg GroupConfig) *Store {
 		return s
 	}
 	cfg = cfg.withDefaults()
-	s.group = &grouper{s: s, cfg: cfg, tenants: map[uuid.UUID]*tenantQueue{}, writers: make(chan struct{}, cfg.Writers)}
-	if cfg.Reserve > 0 {
-		s.group.reserve = make(chan struct{}, cfg.Reserve)
+	writers, err := dispatch.NewWith(dispatch.Config{Slots: cfg.Writers, Credit: dispatch.DefaultCredit, Reserve: cfg.Reserve})
+	if err != nil {
+		panic(fmt.Sprintf("pgstore: group writers: %v", err)) // unreachable: withDefaults bounds them
 	}
+	s.group = &grouper{s: s, cfg: cfg, tenants: map[uuid.UUID]*tenantQueue{}, writers: writers}
 	return s
 }
 

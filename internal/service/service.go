@@ -346,15 +346,21 @@ type stages struct {
 
 func (s *stages) close() { _ = s.ex.Close(); s.db.Close() }
 
+// setting is the value of a setting where 0 asks for the default def and a
+// negative value for none (0).
+func setting(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 // fairReserve is the reserve of fair dispatch cfg asks for.
 func (cfg Config) fairReserve() int {
-	switch {
-	case cfg.FairReserve < 0:
-		return 0
-	case cfg.FairReserve == 0:
-		return max(cfg.Concurrency/4, 1)
-	}
-	return min(cfg.FairReserve, max(cfg.Concurrency, 1))
+	return min(setting(cfg.FairReserve, max(cfg.Concurrency/4, 1)), max(cfg.Concurrency, 1))
 }
 
 func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Registry, opsSrv *ops.Server, logger *zap.Logger) error {
@@ -379,14 +385,8 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// Verified messages share the worker's slots by weighted round-robin
 	// over tenants; the runner receives Prefetch more messages than that, so
 	// a backlogged tenant waits in its own queue while others' run.
-	credit := cfg.FairCredit
-	switch {
-	case credit == 0:
-		credit = dispatch.DefaultCredit
-	case credit < 0:
-		credit = 0
-	}
-	fairSlots, err := dispatch.NewWith(dispatch.Config{Slots: max(cfg.Concurrency, 1), Credit: credit, Reserve: cfg.fairReserve()})
+	fairSlots, err := dispatch.NewWith(dispatch.Config{Slots: max(cfg.Concurrency, 1),
+		Credit: setting(cfg.FairCredit, dispatch.DefaultCredit), Reserve: cfg.fairReserve()})
 	if err != nil {
 		return err
 	}
