@@ -20,9 +20,9 @@ import (
 // x/net/html tokenizer, which tracks the open elements, and cut into
 // segments between the children of a container (the body, the page's main
 // content element, or an element open for more than htmlStream.descend
-// bytes of source, entered); each segment is parsed as a fragment in its
-// container's context (html.ParseFragment: the same tree construction for
-// everything inside it) and walked by the same htmlWalker, whose state (the
+// bytes of source, entered); each segment is parsed by the same tree
+// builder in the document's mode (quirks or standards, from its doctype;
+// parseSegment) and walked by the same htmlWalker, whose state (the
 // current line and block, the sections so far) runs on across segments. The
 // decoded source is not held: it is spooled to an unlinked temporary file
 // (Config.SpoolDir) as it is decoded, the raw bytes read where they lie (or
@@ -48,7 +48,12 @@ import (
 //     table that spans a cut) can put a line break or a block boundary where
 //     the whole parse has none. Well-formed documents, and the end tags HTML
 //     lets a document omit (p, li, dt, dd, tr, td, th, option, tbody), are
-//     cut exactly (TestHTMLStreamMatchesWhole).
+//     cut exactly (TestHTMLStreamMatchesWhole), in quirks mode too (where a
+//     table does not close an open p), and so is a form start tag inside a
+//     form (ignored). The form element pointer is followed only as far as
+//     the open elements show it: a form closed by another element's end
+//     tag, or a form end tag with elements open inside the form, can move
+//     breaks too.
 type htmlStreamConfig struct {
 	above   int // sources up to this many bytes are parsed whole
 	segment int // source parsed at a time, at least
@@ -161,6 +166,14 @@ type htmlScan struct {
 	inTitle         bool
 	titleAt         int    // stack depth of the first title while it is open in the body (0: none)
 	tag             []byte // the current tag token's name (a buffer reused from token to token)
+
+	// The document's mode, as the tree builder decides it from the first
+	// token that is not a comment or white space: a doctype it reads as
+	// standards (or limited quirks) mode, or quirks mode. The one thing
+	// x/net/html does differently in quirks mode is that a table start
+	// tag does not close an open p element.
+	modeSet bool
+	quirks  bool
 }
 
 // htmlScanEvents receives what the scan sees; nil funcs are not called.
@@ -203,6 +216,9 @@ func (s *htmlScan) run(ctx context.Context, ev *htmlScanEvents) error {
 		if tt == html.StartTagToken || tt == html.SelfClosingTagToken || tt == html.EndTagToken {
 			s.tag = tagName(s.tag, s.z.Raw())
 		}
+		if !s.modeSet {
+			s.setMode(tt)
+		}
 		var err error
 		if !s.inBody {
 			err = s.headToken(tt, ev)
@@ -228,6 +244,56 @@ func headElement(a atom.Atom) bool {
 	return false
 }
 
+// setMode decides the document's mode at its first token that is not a
+// comment or white space (the tree builder's initial insertion mode).
+func (s *htmlScan) setMode(tt html.TokenType) {
+	switch tt {
+	case html.CommentToken:
+		return
+	case html.TextToken:
+		if blankText(s.z.Raw()) {
+			return
+		}
+	case html.DoctypeToken:
+		s.modeSet, s.quirks = true, doctypeQuirks(s.z.Raw())
+		return
+	}
+	s.modeSet, s.quirks = true, true
+}
+
+// blankText reports whether a text token's raw bytes are only the white
+// space the tree builder ignores before the document's first element
+// (character references decoded first, as the tokenizer decodes them).
+func blankText(raw []byte) bool {
+	t := raw
+	if bytes.IndexByte(raw, '&') >= 0 {
+		t = []byte(html.UnescapeString(string(raw)))
+	}
+	return len(bytes.TrimLeft(t, htmlSpace)) == 0
+}
+
+const htmlSpace = " \t\n\r\f"
+
+// quirksProbe follows a doctype in doctypeQuirks' probe document.
+const quirksProbe = "<p><table>"
+
+// doctypeQuirks reports whether the tree builder puts a document that
+// starts with the doctype token raw into quirks mode. It asks the tree
+// builder itself (its doctype rules are not exported): in quirks mode
+// the probe's table is a child of its p, else the p's sibling.
+func doctypeQuirks(raw []byte) bool {
+	doc, err := html.Parse(io.MultiReader(bytes.NewReader(raw), strings.NewReader(quirksProbe)))
+	if err != nil {
+		return true
+	}
+	for n := range doc.Descendants() {
+		if n.Type == html.ElementNode && n.DataAtom == atom.P {
+			return n.FirstChild != nil && n.FirstChild.DataAtom == atom.Table
+		}
+	}
+	return true
+}
+
 func (s *htmlScan) headToken(tt html.TokenType, ev *htmlScanEvents) error {
 	z := s.z
 	switch tt {
@@ -246,7 +312,7 @@ func (s *htmlScan) headToken(tt html.TokenType, ev *htmlScanEvents) error {
 			}
 			return nil
 		}
-		if strings.Trim(string(z.Raw()), " \t\n\r\f") == "" {
+		if blankText(z.Raw()) {
 			return nil
 		}
 		return s.startBody(s.tokStart, tt, ev)
@@ -349,6 +415,21 @@ func formatting(a atom.Atom) bool {
 	return false
 }
 
+// inForm reports whether a form is open outside a template (the tree
+// builder's form element pointer, as far as the open elements show it).
+func (s *htmlScan) inForm() bool {
+	for i := len(s.stack) - 1; i >= 0; i-- {
+		switch e := s.stack[i]; {
+		case e.foreign:
+		case e.a == atom.Template:
+			return false
+		case e.a == atom.Form:
+			return true
+		}
+	}
+	return false
+}
+
 // find returns the index of the innermost open element named name (atom a)
 // before a scope boundary (extra ones: stop), or -1.
 func (s *htmlScan) find(a atom.Atom, name string, stop ...atom.Atom) int {
@@ -408,6 +489,9 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		}
 		if a == atom.Html || a == atom.Body || a == atom.Head || a == atom.Frameset {
 			break
+		}
+		if a == atom.Form && s.inForm() {
+			break // the tree builder ignores a form start tag inside a form
 		}
 		if err := s.implied(a, ev); err != nil {
 			return err
@@ -500,7 +584,7 @@ func (s *htmlScan) endAt(i int, ev *htmlScanEvents) error {
 // implied pops the elements a start tag of a closes.
 func (s *htmlScan) implied(a atom.Atom, ev *htmlScanEvents) error {
 	pop := func(i int) error { return s.popTo(i, s.tokStart, s.tokStart, ev) }
-	if closesP(a) {
+	if closesP(a) && (a != atom.Table || !s.quirks) {
 		if i := s.find(atom.P, "p", atom.Button); i >= 0 {
 			if err := pop(i); err != nil {
 				return err
@@ -836,7 +920,7 @@ func enterable(e openElem) bool {
 	case atom.H1, atom.H2, atom.H3, atom.H4, atom.H5, atom.H6, atom.Title, atom.Pre, atom.Listing, atom.Xmp,
 		atom.Textarea, atom.Plaintext, atom.Table, atom.Caption, atom.Colgroup, atom.Thead, atom.Tbody, atom.Tfoot,
 		atom.Tr, atom.Td, atom.Th, atom.A, atom.Select, atom.Option, atom.Optgroup, atom.Template, atom.Button,
-		atom.Ruby, atom.Rt, atom.Rp, atom.Frameset, atom.Noscript, atom.Code:
+		atom.Ruby, atom.Rt, atom.Rp, atom.Frameset, atom.Noscript, atom.Code, atom.Noembed, atom.Noframes:
 		return false
 	}
 	return !formatting(e.a) || e.a == atom.Font
@@ -953,7 +1037,7 @@ func (st *htmlStreamer) flush(end int) error {
 	if st.parsed != nil {
 		st.parsed(len(seg))
 	}
-	nodes, err := html.ParseFragmentWithOptions(ctxReader{ctx: st.ctx, r: bytes.NewReader(seg)}, ctxNode, html.ParseOptionEnableScripting(true))
+	nodes, err := parseSegment(ctxReader{ctx: st.ctx, r: bytes.NewReader(seg)}, st.scan.quirks, st.inForm())
 	if err != nil {
 		if st.ctx.Err() != nil {
 			return st.ctx.Err()
@@ -977,6 +1061,79 @@ func (st *htmlStreamer) flush(end int) error {
 	for _, n := range nodes {
 		if err := st.w.node(n, depth+1); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// inForm reports whether a container is a form (a form start tag in the
+// segment is then ignored, as the whole parse ignores it).
+func (st *htmlStreamer) inForm() bool {
+	for _, n := range st.chain {
+		if n.Type == html.ElementNode && n.DataAtom == atom.Form && n.Namespace == "" {
+			return true
+		}
+	}
+	return false
+}
+
+// Segments are parsed in the document's mode: after a doctype the tree
+// builder reads as standards mode, or after none (quirks mode).
+// x/net/html's fragment parser always runs in standards mode (where a
+// table closes an open p), so a segment is parsed as a document instead
+// and its body's children taken. The container's own element is not
+// needed as the context: only elements parsed in the body's insertion
+// mode are entered (tables and their parts, selects, templates, foreign
+// and raw-text elements are parsed whole), and of the containers only a
+// form changes how the body's content is parsed (a form start tag inside
+// it is ignored): the segment is then parsed inside a form.
+const (
+	segmentStandards = "<!DOCTYPE html><body>"
+	segmentQuirks    = "<body>"
+	segmentForm      = "<form>"
+)
+
+// parseSegment parses a segment's source in the document's mode, inside
+// a form when inForm, and returns its top-level nodes, detached.
+func parseSegment(r io.Reader, quirks, inForm bool) ([]*html.Node, error) {
+	prefix := segmentStandards
+	if quirks {
+		prefix = segmentQuirks
+	}
+	if inForm {
+		prefix += segmentForm
+	}
+	doc, err := html.ParseWithOptions(io.MultiReader(strings.NewReader(prefix), r), html.ParseOptionEnableScripting(true))
+	if err != nil {
+		return nil, err
+	}
+	parent := segmentBody(doc)
+	if parent != nil && inForm {
+		parent = parent.FirstChild // the prefix's form comes first
+	}
+	if parent == nil {
+		return nil, nil
+	}
+	var nodes []*html.Node
+	for n := parent.FirstChild; n != nil; {
+		next := n.NextSibling
+		parent.RemoveChild(n)
+		nodes = append(nodes, n)
+		n = next
+	}
+	return nodes, nil
+}
+
+// segmentBody is a parsed segment's body element (the html element's).
+func segmentBody(doc *html.Node) *html.Node {
+	for h := doc.FirstChild; h != nil; h = h.NextSibling {
+		if h.Type != html.ElementNode || h.DataAtom != atom.Html {
+			continue
+		}
+		for b := h.FirstChild; b != nil; b = b.NextSibling {
+			if b.Type == html.ElementNode && b.DataAtom == atom.Body {
+				return b
+			}
 		}
 	}
 	return nil

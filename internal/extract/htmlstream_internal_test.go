@@ -59,6 +59,21 @@ func htmlEqualityInputs(t *testing.T) map[string]string {
 		"charset from meta":      "<meta charset=\"iso-8859-1\"><h1>Caf\xe9</h1><p>cr\xe8me \x80 br\xfbl\xe9e</p>",
 		"meta does not decode":   "<meta charset=shift_jis><p>\x82\xff\xa0 caf\xe9</p>",
 		"utf-16 with a bom":      "\xff\xfe<\x00p\x00>\x00x\x00",
+		// Quirks mode (no doctype, or an old one): a table does not close
+		// an open p, so text fostered out of the table joins the p's text.
+		"quirks table in p":          "<p>0<tABle>00",
+		"quirks table in p, ended":   "<p>a<table>b</table>c</p><p>d<table><tr><td>e</table>f",
+		"quirks table in a cell's p": "<table><tr><td><p>x<table>y</table>z</td></tr></table>",
+		"quirks old doctype":         `<!DOCTYPE html PUBLIC "-//W3C//DTD HTML 4.01 Transitional//EN"><p>a<table>b</table>c`,
+		"standards table in p":       "<!DOCTYPE html><p>a<table>b</table>c",
+		"comment then doctype":       "<!-- c --> <!DOCTYPE html><p>a<table>b</table>c",
+		"doctype after text":         "x<!DOCTYPE html><p>a<table>b</table>c",
+		"escaped space then doctype": "&#32;<!DOCTYPE html><p>a<table>b</table>c",
+		// Segments are parsed as documents in the page's mode: a form
+		// container still makes a nested form tag one the tree builder
+		// ignores, and raw-text elements stay text.
+		"nested form": "<form><p>a<form>b</form>c</p>d<div><form>e<div>f</div></div>g",
+		"raw text":    "<noembed><b>x</b> y</noembed><noframes><p>z</noframes><p>w",
 	}
 	dir := filepath.Join("testdata", "fidelity")
 	ents, err := os.ReadDir(dir)
