@@ -50,23 +50,31 @@ func TestGuardedIngestTransactions(t *testing.T) {
 		doc     string
 		seq     string
 		sidecar bool  // the event is the document's sidecar's
+		removed bool  // the event is the object's removal
 		txs     int64 // tenant transactions of the store and the breaker
 		counted int   // the tenant's outcomes counted after it
 		ready   int   // the tenant's ready documents after it
 	}{
-		{"first document: no breaker row, Record creates it", e.tenant, "a", "0001", false, 4, 1, 1},
-		{"new document: guard+precheck, claim, commit+count", e.tenant, "b", "0001", false, 3, 2, 2},
-		{"redelivery: guard+precheck, then Record", e.tenant, "b", "0001", false, 2, 3, 2},
-		{"sidecar of a document not stored: guard, read, claim, commit+count", e.tenant, "d", "0001", true, 4, 4, 3},
-		{"paused tenant: parked, nothing read", paused, "c", "0001", false, 1, 0, 0},
+		{"first document: no breaker row, Record creates it", e.tenant, "a", "0001", false, false, 4, 1, 1},
+		{"new document: guard+precheck, claim, commit+count", e.tenant, "b", "0001", false, false, 3, 2, 2},
+		{"redelivery: guard+precheck, then Record", e.tenant, "b", "0001", false, false, 2, 3, 2},
+		{"sidecar of a document not stored: guard, read, claim, commit+count", e.tenant, "d", "0001", true, false, 4, 4, 3},
+		{"paused tenant: parked, nothing read", paused, "c", "0001", false, false, 1, 0, 0},
+		{"object removed: guard, read, delete+count", e.tenant, "b", "0002", false, true, 3, 5, 2},
 	} {
 		key := tc.tenant.String() + "/" + tc.doc + "/f.txt"
-		e.upload(key, tc.tenant, nil)
+		event := "ObjectCreated:Put"
+		if tc.removed {
+			event = "ObjectRemoved:Delete"
+			e.s3.del(key)
+		} else {
+			e.upload(key, tc.tenant, nil)
+		}
 		if tc.sidecar {
 			key += retrieval.SidecarSuffix
 			e.s3.put(key, `{"metadataAttributes":{"year":2024}}`, nil, nil)
 		}
-		e.guarded(t, cg, tc.name, tc.tenant, func() error { return e.event("ObjectCreated:Put", key, tc.seq) }, tc.txs, tc.counted, tc.ready)
+		e.guarded(t, cg, tc.name, tc.tenant, func() error { return e.event(event, key, tc.seq) }, tc.txs, tc.counted, tc.ready)
 	}
 }
 
@@ -139,7 +147,8 @@ func (e *sidecarEnv) job(tenant uuid.UUID, act envelope.Action, resource, body s
 
 // TestGuardedJobTransactions: an ingest job and a reindex job count their
 // success with the tenant's breaker in the transaction that makes the
-// document ready, as an S3 event does — one tenant transaction fewer per
+// document ready, and a delete or purge job in the transaction that
+// deletes, as an S3 event does — one tenant transaction fewer per
 // document, and each outcome counted exactly once: a job whose document is
 // already stored as these bytes (nothing made ready) and the tenant's first
 // document (no breaker row yet: Record creates it) are recorded on their
@@ -176,6 +185,12 @@ func TestGuardedJobTransactions(t *testing.T) {
 		{"ingest job: guard, claim, commit+count", e.tenant, ingestJob(e.tenant, "b"), 3, 2, 2, 2},
 		{"ingest job of stored bytes: guard, claim, then Record", e.tenant, ingestJob(e.tenant, "b"), 3, 3, 2, 2},
 		{"reindex job: guard, read, claim, commit+count", e.tenant, reindexJob(e.tenant, "b"), 4, 4, 2, 3},
+		{"delete job: guard, delete+count", e.tenant, func() error {
+			return e.job(e.tenant, envelope.ActionDelete, envelope.DocumentResource("a"), `{"type":"delete","document_id":"a"}`)
+		}, 2, 5, 1, 3},
+		{"purge job: guard, purge+count", e.tenant, func() error {
+			return e.job(e.tenant, envelope.ActionPurge, "doc:all", `{"type":"purge_tenant"}`)
+		}, 2, 6, 0, 3},
 		{"paused tenant: parked, nothing read", paused, ingestJob(paused, "c"), 1, 0, 0, 0},
 	} {
 		e.guarded(t, cg, tc.name, tc.tenant, tc.send, tc.txs, tc.counted, tc.ready)

@@ -288,7 +288,7 @@ func (h *Handler) do(ctx context.Context, ev event.Event, b binding.Bound, run r
 		o := ev.Object
 		return h.ingestObject(ctx, v, o.Bucket, o.Key, b.Head, o.Sequencer, run)
 	case event.KindObjectRemoved:
-		return h.objectRemoved(ctx, v, ev.Object)
+		return h.objectRemoved(ctx, v, ev.Object, run.ready)
 	case event.KindJob:
 		return h.job(ctx, v, ev.Job, run.ready)
 	}
@@ -486,7 +486,9 @@ func (h *Handler) ingest(ctx context.Context, scope tenantdb.Scope, doc pipeline
 
 // objectRemoved deletes the document stored from the removed object. v was
 // minted by envelope.VerifyRemoval after S3 confirmed the object is gone.
-func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *event.Object) error {
+// ready (nil: none) counts the success with the tenant's breaker in the
+// delete's transaction.
+func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *event.Object, ready *pgstore.ReadyHook) error {
 	doc := docFor(o.Bucket, o.Key, objects.Head{}, o.Sequencer)
 	// Only the document whose stored source is exactly this object is removed.
 	stored, _, err := h.Store.For(v.Scope).Document(ctx, doc.DocumentID)
@@ -496,7 +498,7 @@ func (h *Handler) objectRemoved(ctx context.Context, v envelope.Verified, o *eve
 	if err != nil {
 		return classify(err)
 	}
-	return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, doc))
+	return h.deleted(ctx, h.Store.For(v.Scope).OnReady(ready).Delete(ctx, doc))
 }
 
 // deleted reports the outcome of a delete or purge: a job spent before (a
@@ -515,9 +517,9 @@ func (h *Handler) deleted(ctx context.Context, err error) error {
 }
 
 // job runs a job whose envelope binding.Resolver verified. ready (nil:
-// none) counts the success of an ingest or a reindex with the tenant's
-// breaker in the transaction that makes the document ready, as for an S3
-// event.
+// none) counts the job's success with the tenant's breaker in the
+// transaction that ends its work (makes the document ready, deletes it or
+// purges the tenant), as for an S3 event.
 func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job, ready *pgstore.ReadyHook) error {
 	switch envelope.Action(j.Action()) {
 	case envelope.ActionIngest:
@@ -543,10 +545,10 @@ func (h *Handler) job(ctx context.Context, v envelope.Verified, j *event.Job, re
 		stored.Force, stored.Sequencer, stored.PinVersion = true, "", stored.Version
 		return h.ingest(ctx, v.Scope, stored, ready)
 	case envelope.ActionDelete:
-		return h.deleted(ctx, h.Store.For(v.Scope).Delete(ctx, pipeline.Document{
+		return h.deleted(ctx, h.Store.For(v.Scope).OnReady(ready).Delete(ctx, pipeline.Document{
 			DocumentID: j.DocumentID, SourceURI: envelope.DocumentResource(j.DocumentID)}))
 	case envelope.ActionPurge:
-		n, err := h.Store.For(v.Scope).PurgeTenant(ctx)
+		n, err := h.Store.For(v.Scope).OnReady(ready).PurgeTenant(ctx)
 		if err != nil {
 			return h.deleted(ctx, err) // a spent purge is done; others as usual
 		}

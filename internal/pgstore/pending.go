@@ -169,43 +169,33 @@ func (p *pending) Finish(ctx context.Context, chunks []pipeline.Chunk, embs []pi
 // finish is Finish's own transaction.
 func (p *pending) finish(ctx context.Context, chunks []pipeline.Chunk, embs []pipeline.Embedding, total int, model string) error {
 	doc := p.doc
-	var ran bool
-	err := p.c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		ran = false
+	return p.c.withDone(ctx, func(ctx context.Context, tx tenantdb.Tx) (bool, error) {
 		row, err := p.hold(ctx, tx, " FOR UPDATE")
 		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
-			return nil // a newer event won while we worked: drop our result
+			return false, nil // a newer event won while we worked: drop our result
 		}
 		if errors.Is(err, ErrClaimLost) && row.status == "ready" && row.version == doc.Version && !doc.Force {
-			return nil // another delivery finished these bytes first
+			return false, nil // another delivery finished these bytes first
 		}
 		if err != nil {
-			return err
+			return false, err
 		}
 		if err := p.copy(ctx, tx, chunks, embs); err != nil {
-			return err
+			return false, err
 		}
 		var n int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1 AND version = $2`,
 			doc.DocumentID, doc.Version).Scan(&n); err != nil {
-			return fmt.Errorf("pgstore: count chunks: %w", err)
+			return false, fmt.Errorf("pgstore: count chunks: %w", err)
 		}
 		if n != total {
-			return fmt.Errorf("pgstore: pending version has %d of %d chunks", n, total)
+			return false, fmt.Errorf("pgstore: pending version has %d of %d chunks", n, total)
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version <> $2`, doc.DocumentID, doc.Version); err != nil {
-			return fmt.Errorf("pgstore: drop old chunks: %w", err)
+			return false, fmt.Errorf("pgstore: drop old chunks: %w", err)
 		}
-		if err := p.c.markReady(ctx, tx, doc, row, total, model, "document.ingested"); err != nil {
-			return err
-		}
-		ran, err = p.c.runReady(ctx, tx)
-		return err
+		return true, p.c.markReady(ctx, tx, doc, row, total, model, "document.ingested")
 	})
-	if err == nil {
-		p.c.committed(ran)
-	}
-	return err
 }
 
 // dropPending discards the partial chunks of doc's version when it is the

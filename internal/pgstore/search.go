@@ -99,26 +99,26 @@ func (c *Scoped) Documents(ctx context.Context) ([]DocumentState, error) {
 // purge or delete must stay a no-op afterwards (ErrAlreadyDone).
 func (c *Scoped) PurgeTenant(ctx context.Context) (int64, error) {
 	var n int64
-	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+	err := c.withDone(ctx, func(ctx context.Context, tx tenantdb.Tx) (bool, error) {
 		if err := spendJob(ctx, tx, "purge", "purge:"+c.scope.JobID()); err != nil {
-			return err
+			return false, err
 		}
 		var err error
 		if n, err = tx.Exec(ctx, "DELETE FROM documents"); err != nil {
-			return err
+			return false, err
 		}
 		if _, err = tx.Exec(ctx, "DELETE FROM jobs WHERE kind NOT IN ('delete', 'purge')"); err != nil {
-			return err
+			return false, err
 		}
 		// Messages parked or deferred for the tenant would bring purged
 		// documents back when released. Refused ones are never released and
 		// stay for operators.
 		parked, err := tx.Exec(ctx, "DELETE FROM parked_messages WHERE tenant_id = tenantry_current_tenant() AND refused = ''")
 		if err != nil {
-			return err
+			return false, err
 		}
 		_, err = tx.Audit(ctx, "tenant.purged", "tenant:"+c.scope.TenantID().String(), "", detail(map[string]any{"documents": n, "parked_messages": parked}))
-		return err
+		return true, err
 	})
 	return n, err
 }

@@ -68,12 +68,15 @@ type Scoped struct {
 }
 
 // ReadyHook is a statement of the caller's run in the transaction that
-// makes a document ready (Finish, alone or grouped, and Commit), after the
-// document's own statements: the ingest handler counts the document's
-// success with its tenant's breaker there instead of in a transaction of
-// its own. Run reports whether it did its work (false: the caller does it
-// itself afterwards); an error fails that transaction. Applied is set once
-// a transaction in which Run reported true has committed, and only then.
+// ends a job's work on the database (makes a document ready: Finish, alone
+// or grouped, and Commit; or deletes one or purges the tenant: Delete and
+// PurgeTenant), after the job's own statements: the ingest handler counts
+// the job's success with its tenant's breaker there instead of in a
+// transaction of its own. It does not run where the transaction did not do
+// the job's work (a document a newer event superseded). Run reports
+// whether it did its work (false: the caller does it itself afterwards);
+// an error fails that transaction. Applied is set once a transaction in
+// which Run reported true has committed, and only then.
 type ReadyHook struct {
 	Run     func(ctx context.Context, tx tenantdb.Tx) (bool, error)
 	applied atomic.Bool
@@ -118,6 +121,27 @@ var (
 
 func (c *Scoped) with(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) error) error {
 	return c.s.db.WithTenant(ctx, c.scope, fn)
+}
+
+// withDone is with for the transaction that ends a job's work: when fn
+// reports the job's work done there (not, say, a document a newer event
+// superseded), c's hook (if any) runs after it in the same transaction,
+// and is marked applied once it commits.
+func (c *Scoped) withDone(ctx context.Context, fn func(ctx context.Context, tx tenantdb.Tx) (bool, error)) error {
+	var ran bool
+	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+		ran = false // the transaction may run again
+		done, err := fn(ctx, tx)
+		if err != nil || !done {
+			return err
+		}
+		ran, err = c.runReady(ctx, tx)
+		return err
+	})
+	if err == nil {
+		c.committed(ran)
+	}
+	return err
 }
 
 type docRow struct {
@@ -266,23 +290,21 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 	if len(embs) > 0 {
 		model = embs[0].Model
 	}
-	var ran bool
-	err := c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
-		ran = false
+	return c.withDone(ctx, func(ctx context.Context, tx tenantdb.Tx) (bool, error) {
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if row.found && doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
-			return nil // a newer event won while we embedded: drop our result
+			return false, nil // a newer event won while we embedded: drop our result
 		}
 		if !row.found {
-			return fmt.Errorf("pgstore: document %w (deleted while processing)", errGone)
+			return false, fmt.Errorf("pgstore: document %w (deleted while processing)", errGone)
 		}
 		var existing int
 		if err := tx.QueryRow(ctx, `SELECT count(*) FROM chunks WHERE document_id = $1 AND version = $2`,
 			doc.DocumentID, doc.Version).Scan(&existing); err != nil {
-			return fmt.Errorf("pgstore: count chunks: %w", err)
+			return false, fmt.Errorf("pgstore: count chunks: %w", err)
 		}
 		if (doc.Force || row.pendingVersion == doc.Version) && existing > 0 {
 			// Reindex: replace this version's chunks too. A pending version
@@ -290,31 +312,23 @@ func (c *Scoped) Commit(ctx context.Context, doc pipeline.Document, chunks []pip
 			// partial: never take it for a complete duplicate.
 			existing = 0
 			if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1`, doc.DocumentID); err != nil {
-				return fmt.Errorf("pgstore: drop chunks: %w", err)
+				return false, fmt.Errorf("pgstore: drop chunks: %w", err)
 			}
 		}
 		if _, err := tx.Exec(ctx, `DELETE FROM chunks WHERE document_id = $1 AND version <> $2`, doc.DocumentID, doc.Version); err != nil {
-			return fmt.Errorf("pgstore: drop old chunks: %w", err)
+			return false, fmt.Errorf("pgstore: drop old chunks: %w", err)
 		}
 		if existing == 0 {
 			if _, err := tx.CopyFrom(ctx, "chunks", chunkColumns, chunkRows(c.scope.TenantID(), doc, chunks, embs)); err != nil {
-				return fmt.Errorf("pgstore: copy chunks: %w", err)
+				return false, fmt.Errorf("pgstore: copy chunks: %w", err)
 			}
 		}
 		action := "document.ingested"
 		if existing > 0 {
 			action = "document.ingest_duplicate"
 		}
-		if err := c.markReady(ctx, tx, doc, row, len(chunks), model, action); err != nil {
-			return err
-		}
-		ran, err = c.runReady(ctx, tx)
-		return err
+		return true, c.markReady(ctx, tx, doc, row, len(chunks), model, action)
 	})
-	if err == nil {
-		c.committed(ran)
-	}
-	return err
 }
 
 // markReady makes doc's version the one search sees (clearing any pending
@@ -388,26 +402,28 @@ func (c *Scoped) Fail(ctx context.Context, doc pipeline.Document, reason string)
 // (ErrAlreadyDone if it was spent), whether or not there is a document to
 // remove: a delete replayed after the document was uploaded again is a no-op.
 func (c *Scoped) Delete(ctx context.Context, doc pipeline.Document) error {
-	return c.with(ctx, func(ctx context.Context, tx tenantdb.Tx) error {
+	// Every outcome but an error spends the job in this transaction: the
+	// job's work is done here.
+	return c.withDone(ctx, func(ctx context.Context, tx tenantdb.Tx) (bool, error) {
 		if err := spendJob(ctx, tx, "delete", "delete:"+c.scope.JobID()+":"+doc.DocumentID); err != nil {
-			return err
+			return false, err
 		}
 		row, err := lockDoc(ctx, tx, doc.DocumentID)
 		if err != nil || !row.found {
-			return err
+			return true, err
 		}
 		if doc.Sequencer != "" && event.SequencerLess(doc.Sequencer, row.sequencer) {
-			return nil // the object was re-created after this delete
+			return true, nil // the object was re-created after this delete
 		}
 		n, err := tx.Exec(ctx, `DELETE FROM documents WHERE document_id = $1`, doc.DocumentID)
 		if err != nil {
-			return fmt.Errorf("pgstore: delete: %w", err)
+			return false, fmt.Errorf("pgstore: delete: %w", err)
 		}
 		if n == 0 {
-			return nil
+			return true, nil
 		}
 		_, err = tx.Audit(ctx, "document.deleted", doc.SourceURI, row.version, detail(map[string]any{"document_id": doc.DocumentID}))
-		return err
+		return true, err
 	})
 }
 
