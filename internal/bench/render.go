@@ -9,11 +9,24 @@ import (
 	"time"
 )
 
-// Targets of issue 8.
+// Targets of issues 8 and 15.
 const (
-	TargetIngestRatio  = 0.8
-	TargetLatencyP50   = 0.300 // seconds
-	TargetLatencyP99   = 1.0
+	// TargetIngestRatio: ingest at least the single-stream raw COPY's
+	// chunks/s by wall clock (issue 15; issue 8 asked for 0.8).
+	TargetIngestRatio = 1.0
+	// TargetIngestBestRatio: at least this share of the best raw
+	// configuration measured (the parallel COPY streams, or the single one
+	// if faster).
+	TargetIngestBestRatio = 0.8
+	// TargetCPUCost: worker + PostgreSQL CPU per chunk at most this many
+	// times the raw COPY's.
+	TargetCPUCost    = 1.3
+	TargetLatencyP50 = 0.300 // seconds
+	TargetLatencyP99 = 1.0
+	// TargetLatencyP99Before: upload → searchable p99 no worse than when
+	// issue 15 was filed (docs/benchmarks.md then: 50 ms for 10 KiB
+	// documents at 4/s).
+	TargetLatencyP99Before = 0.050
 	TargetPeakRSS100MB = 150 << 20
 	// TargetPeakRSSPDF: a 1,500-page PDF.
 	TargetPeakRSSPDF = 200 << 20
@@ -90,18 +103,23 @@ func renderSummary(p printer, r Results) {
 	p("|---|---|---|")
 	if in := r.Ingest; in != nil {
 		if ratio, ok := in.Ratio(); ok {
-			p("| ingest through tenantry ≥ %.1f × raw binary COPY (chunks/s, wall clock, same data, same HNSW index) | %.2f × | %s (noisy: see §1) |",
+			p("| ingest through tenantry ≥ %.1f × one raw binary COPY stream (chunks/s, wall clock, same data, same HNSW index) | %.2f × | %s (noisy: see §1) |",
 				TargetIngestRatio, ratio, verdict(ratio >= TargetIngestRatio))
 		}
+		if ratio, best, ok := in.BestRatio(); ok {
+			p("| ingest through tenantry ≥ %.1f × the best raw configuration measured (%s) | %.2f × | %s |",
+				TargetIngestBestRatio, best.What, ratio, verdict(ratio >= TargetIngestBestRatio))
+		}
 		if cost, bound, ok := in.CPURatio(r.Host.NProc); ok {
-			p("| the same, from CPU time (immune to other load): chunks/s if each path had the %d CPUs to itself | %.2f × (tenantry costs %.1f × the CPU per chunk) | %s |",
-				r.Host.NProc, bound, cost, verdict(bound >= TargetIngestRatio))
+			p("| worker + PostgreSQL CPU per chunk ≤ %.1f × the raw COPY's | %.1f × (chunks/s if each path had the %d CPUs to itself: %.2f ×) | %s |",
+				TargetCPUCost, cost, r.Host.NProc, bound, verdict(cost <= TargetCPUCost))
 		}
 	}
 	if l := r.Latency; l != nil && len(l.Total) > 0 {
 		p50, p99 := Percentile(l.Total, 50), Percentile(l.Total, 99)
 		p("| upload → searchable p50 ≤ %s (%s documents, %.1f/s) | %s | %s |", ms(TargetLatencyP50), sizeIEC(l.DocBytes), l.Rate, ms(p50), verdict(p50 <= TargetLatencyP50))
 		p("| upload → searchable p99 ≤ %s | %s (n = %d) | %s |", ms(TargetLatencyP99), ms(p99), len(l.Total), verdict(p99 <= TargetLatencyP99))
+		p("| upload → searchable p99 no worse than when issue 15 was filed (%s) | %s | %s |", ms(TargetLatencyP99Before), ms(p99), verdict(p99 <= TargetLatencyP99Before))
 	}
 	if m := r.Memory; m != nil {
 		for _, row := range m.Rows {
@@ -149,6 +167,22 @@ func (in *Ingest) Ratio() (float64, bool) {
 		return 0, false
 	}
 	return tr.PerSec / lim, true
+}
+
+// BestRatio is the tenantry path's chunks/s over the best raw COPY run
+// (the single stream or the parallel streams), and that run.
+func (in *Ingest) BestRatio() (float64, *Run, bool) {
+	tr := in.tenantryRun()
+	var best *Run
+	for i, r := range in.Runs {
+		if (r.Kind == "limit" || r.Name == "COPY, parallel streams") && (best == nil || r.PerSec > best.PerSec) {
+			best = &in.Runs[i]
+		}
+	}
+	if tr == nil || best == nil || best.PerSec == 0 {
+		return 0, nil, false
+	}
+	return tr.PerSec / best.PerSec, best, true
 }
 
 func (in *Ingest) limit() float64 {
@@ -279,6 +313,7 @@ func renderIngest(p printer, in *Ingest, nproc int) {
 			1000*lc, 1000*(tr.DBCPU+tr.AppCPU)/float64(tr.Chunks))
 		p("  (%.2f ms in PostgreSQL + %.2f ms in the worker process; the local S3 and SQS servers' CPU is not counted): %.1f ×.",
 			1000*tr.DBCPU/float64(tr.Chunks), 1000*tr.AppCPU/float64(tr.Chunks), cost)
+		p("  The target is %.1f × (%s).", TargetCPUCost, verdict(cost <= TargetCPUCost))
 		p("  A single COPY can use one CPU, tenantry all %d, so with the machine to themselves the ratio would be about", nproc)
 		p("  %d × %.2f ÷ %.2f = **%.2f** (%s) — and it shifts in tenantry's favour with more cores, against it with fewer.",
 			nproc, 1000*lc, 1000*(tr.DBCPU+tr.AppCPU)/float64(tr.Chunks), bound, verdict(bound >= TargetIngestRatio))

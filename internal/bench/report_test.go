@@ -97,6 +97,7 @@ func sampleResults() bench.Results {
 			Runs: []bench.Run{
 				{Name: "COPY (limit, before)", Kind: "limit", Chunks: 1000, Seconds: 2, PerSec: 500, Streams: 1, DBCPU: 2},
 				{Name: "COPY, no HNSW index", Kind: "diagnostic", Chunks: 1000, Seconds: 0.2, PerSec: 5000, Streams: 1, DBCPU: 0.2},
+				{Name: "COPY, parallel streams", Kind: "diagnostic", What: "2 COPYs at once", Chunks: 1000, Seconds: 1.4, PerSec: 700, Streams: 2, DBCPU: 2.6},
 				{Name: "tenant store only", Kind: "diagnostic", Chunks: 1000, Seconds: 2.5, PerSec: 400, Streams: 8, DBCPU: 4},
 				{Name: "tenantry worker", Kind: "tenantry", Chunks: 1000, Seconds: 4, PerSec: 250, Streams: 8, DBCPU: 4, AppCPU: 1},
 				{Name: "COPY (limit, after)", Kind: "limit", Chunks: 1000, Seconds: 4, PerSec: 250, Streams: 1, DBCPU: 2.2},
@@ -124,8 +125,10 @@ func TestRender(t *testing.T) {
 	}{
 		{"full", func(*bench.Results) {}, []string{
 			"# Benchmarks", "2026-11-24 12:00 UTC", "2 CPUs (AMD EPYC), 24.0 GiB RAM",
-			"| ingest through tenantry ≥ 0.8 × raw binary COPY (chunks/s, wall clock, same data, same HNSW index) | 0.50 × | **not met** (noisy: see §1) |",
-			"chunks/s if each path had the 2 CPUs to itself | 0.80 × (tenantry costs 2.5 × the CPU per chunk) | met |",
+			"| ingest through tenantry ≥ 1.0 × one raw binary COPY stream (chunks/s, wall clock, same data, same HNSW index) | 0.50 × | **not met** (noisy: see §1) |",
+			"| ingest through tenantry ≥ 0.8 × the best raw configuration measured (2 COPYs at once) | 0.36 × | **not met** |",
+			"| worker + PostgreSQL CPU per chunk ≤ 1.3 × the raw COPY's | 2.5 × (chunks/s if each path had the 2 CPUs to itself: 0.80 ×) | **not met** |",
+			"| upload → searchable p99 no worse than when issue 15 was filed (50 ms) | 1.50 s | **not met** |",
 			"each document costs about **200.0 ms of PostgreSQL CPU**",
 			"| upload → searchable p50 ≤ 300 ms (10 KiB documents, 4.0/s) | 200 ms | met |",
 			"| upload → searchable p99 ≤ 1.00 s | 1.50 s (n = 4) | **not met** |",
