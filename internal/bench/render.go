@@ -27,7 +27,7 @@ const (
 	// issue 15 was filed (docs/benchmarks.md then: 50 ms for 10 KiB
 	// documents at 4/s).
 	TargetLatencyP99Before = 0.050
-	TargetPeakRSS100MB = 150 << 20
+	TargetPeakRSS100MB     = 150 << 20
 	// TargetPeakRSSPDF: a 1,500-page PDF.
 	TargetPeakRSSPDF = 200 << 20
 )
