@@ -76,6 +76,10 @@ func TestFairDispatch(t *testing.T) {
 			alone.cWait99.Round(time.Millisecond), mixed.cWork50.Round(time.Millisecond), mixed.cWork99.Round(time.Millisecond),
 			alone.cWork50.Round(time.Millisecond), alone.cWork99.Round(time.Millisecond), mixed.gcs, alone.gcs,
 			mixed.aheadOfC, mixed.queueDry.Round(time.Millisecond), alone.aheadOfC, alone.queueDry.Round(time.Millisecond))
+		t.Logf("A %d: from the worker's start until C was done: %d of %d database pool acquires waited for a connection, "+
+			"mean acquire %s, mean wait for a dispatch slot %s (C alone: %d of %d, %s, %s)", aDocs,
+			mixed.poolWaits, mixed.poolAcquires, mixed.poolMean.Round(time.Microsecond), mixed.slotMean.Round(time.Microsecond),
+			alone.poolWaits, alone.poolAcquires, alone.poolMean.Round(time.Microsecond), alone.slotMean.Round(time.Microsecond))
 	}
 	t.Log("\n" + strings.Join(lines, "\n"))
 	if f := os.Getenv("TENANTRY_FAIRNESS_BENCH_DOC"); f != "" {
@@ -125,6 +129,11 @@ type starvation struct {
 	// in the queue is at most this).
 	aheadOfC int
 	queueDry time.Duration
+	// From the worker's start until C was done (warm-up included): the
+	// database pool's acquires, those that waited for a connection and
+	// the mean time an acquire took; the mean wait for a dispatch slot.
+	poolAcquires, poolWaits int
+	poolMean, slotMean      time.Duration
 }
 
 func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
@@ -273,6 +282,14 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		out.inFlight = int(m.Sum("tenantry_worker_in_flight", `runner="documents"`))
 		out.rss = m.Sum("process_resident_memory_bytes")
 		out.gcs = int(m.Sum("go_gc_duration_seconds_count"))
+		out.poolAcquires = int(m.Sum("tenantry_db_pool_acquires_total"))
+		out.poolWaits = int(m.Sum("tenantry_db_pool_acquire_waits_total"))
+		if out.poolAcquires > 0 {
+			out.poolMean = time.Duration(float64(time.Second) * m.Sum("tenantry_db_pool_acquire_seconds_total") / float64(out.poolAcquires))
+		}
+		if n := m.Sum("tenantry_dispatch_wait_seconds_count"); n > 0 {
+			out.slotMean = time.Duration(float64(time.Second) * m.Sum("tenantry_dispatch_wait_seconds_sum") / n)
+		}
 	}
 	if aDocs > 0 && !aDone.IsZero() {
 		out.sendA = aDone.Sub(start)
