@@ -158,6 +158,9 @@ type MemRow struct {
 	Error     string  `json:"error,omitempty"`
 	Chunks    int     `json:"chunks"`
 	Pages     int     `json:"pages,omitempty"`
+	// Cold: a PDF handled by a process that compiled PDFium first (its
+	// compile cache was empty); otherwise the compiled code was cached.
+	Cold bool `json:"cold,omitempty"`
 	// Stages are the seconds per pipeline stage (tenantry_stage_seconds).
 	Stages map[string]float64 `json:"stages,omitempty"`
 	// MaxHeap and MaxLive are the largest Go heap at a GC start and the
