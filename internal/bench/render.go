@@ -175,24 +175,27 @@ func (in *Ingest) Ratio() (float64, bool) {
 // BestRatio is the tenantry path's chunks/s over the best raw COPY run
 // (the single stream or the parallel streams), and that run.
 func (in *Ingest) BestRatio() (float64, *Run, bool) {
-	tr := in.tenantryRun()
-	var best *Run
-	for i, r := range in.Runs {
-		if (r.Kind == "limit" || r.Name == "COPY, parallel streams") && (best == nil || r.PerSec > best.PerSec) {
-			best = &in.Runs[i]
-		}
-	}
+	tr, best := in.tenantryRun(), in.fastest(func(r Run) bool { return r.Kind == "limit" || r.Name == "COPY, parallel streams" })
 	if tr == nil || best == nil || best.PerSec == 0 {
 		return 0, nil, false
 	}
 	return tr.PerSec / best.PerSec, best, true
 }
 
+// limit is the chunks/s of the faster single-stream COPY run (0: none).
 func (in *Ingest) limit() float64 {
-	var best float64
-	for _, r := range in.Runs {
-		if r.Kind == "limit" {
-			best = max(best, r.PerSec)
+	if r := in.fastest(func(r Run) bool { return r.Kind == "limit" }); r != nil {
+		return r.PerSec
+	}
+	return 0
+}
+
+// fastest is the run of the most chunks/s among those ok accepts (nil: none).
+func (in *Ingest) fastest(ok func(Run) bool) *Run {
+	var best *Run
+	for i, r := range in.Runs {
+		if ok(r) && (best == nil || r.PerSec > best.PerSec) {
+			best = &in.Runs[i]
 		}
 	}
 	return best

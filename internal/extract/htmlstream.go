@@ -415,10 +415,11 @@ func formatting(a atom.Atom) bool {
 	return false
 }
 
-// inForm reports whether a form is open outside a template (the tree
-// builder's form element pointer, as far as the open elements show it).
-func (s *htmlScan) inForm() bool {
-	for i := len(s.stack) - 1; i >= 0; i-- {
+// inForm reports whether a form is open outside a template among the
+// outermost n open elements (the tree builder's form element pointer, as
+// far as the open elements show it).
+func (s *htmlScan) inForm(n int) bool {
+	for i := n - 1; i >= 0; i-- {
 		switch e := s.stack[i]; {
 		case e.foreign:
 		case e.a == atom.Template:
@@ -490,7 +491,7 @@ func (s *htmlScan) bodyToken(tt html.TokenType, ev *htmlScanEvents) error {
 		if a == atom.Html || a == atom.Body || a == atom.Head || a == atom.Frameset {
 			break
 		}
-		if a == atom.Form && s.inForm() {
+		if a == atom.Form && s.inForm(len(s.stack)) {
 			break // the tree builder ignores a form start tag inside a form
 		}
 		if err := s.implied(a, ev); err != nil {
@@ -1037,7 +1038,9 @@ func (st *htmlStreamer) flush(end int) error {
 	if st.parsed != nil {
 		st.parsed(len(seg))
 	}
-	nodes, err := parseSegment(ctxReader{ctx: st.ctx, r: bytes.NewReader(seg)}, st.scan.quirks, st.inForm())
+	// The elements open around the segment: its container and their
+	// ancestors (the content root's too).
+	nodes, err := parseSegment(ctxReader{ctx: st.ctx, r: bytes.NewReader(seg)}, st.scan.quirks, st.scan.inForm(st.base))
 	if err != nil {
 		if st.ctx.Err() != nil {
 			return st.ctx.Err()
@@ -1066,17 +1069,6 @@ func (st *htmlStreamer) flush(end int) error {
 	return nil
 }
 
-// inForm reports whether a container is a form (a form start tag in the
-// segment is then ignored, as the whole parse ignores it).
-func (st *htmlStreamer) inForm() bool {
-	for _, n := range st.chain {
-		if n.Type == html.ElementNode && n.DataAtom == atom.Form && n.Namespace == "" {
-			return true
-		}
-	}
-	return false
-}
-
 // Segments are parsed in the document's mode: after a doctype the tree
 // builder reads as standards mode, or after none (quirks mode).
 // x/net/html's fragment parser always runs in standards mode (where a
@@ -1084,9 +1076,10 @@ func (st *htmlStreamer) inForm() bool {
 // and its body's children taken. The container's own element is not
 // needed as the context: only elements parsed in the body's insertion
 // mode are entered (tables and their parts, selects, templates, foreign
-// and raw-text elements are parsed whole), and of the containers only a
-// form changes how the body's content is parsed (a form start tag inside
-// it is ignored): the segment is then parsed inside a form.
+// and raw-text elements are parsed whole), and of the elements open
+// around a segment only a form changes how the body's content is parsed
+// (a form start tag inside it is ignored): the segment is then parsed
+// inside a form.
 const (
 	segmentStandards = "<!DOCTYPE html><body>"
 	segmentQuirks    = "<body>"

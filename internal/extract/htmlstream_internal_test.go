@@ -70,10 +70,12 @@ func htmlEqualityInputs(t *testing.T) map[string]string {
 		"doctype after text":         "x<!DOCTYPE html><p>a<table>b</table>c",
 		"escaped space then doctype": "&#32;<!DOCTYPE html><p>a<table>b</table>c",
 		// Segments are parsed as documents in the page's mode: a form
-		// container still makes a nested form tag one the tree builder
+		// open around a segment (a container, or the content root's
+		// ancestor) still makes a nested form tag one the tree builder
 		// ignores, and raw-text elements stay text.
-		"nested form": "<form><p>a<form>b</form>c</p>d<div><form>e<div>f</div></div>g",
-		"raw text":    "<noembed><b>x</b> y</noembed><noframes><p>z</noframes><p>w",
+		"nested form":          "<form><p>a<form>b</form>c</p>d<div><form>e<div>f</div></div>g",
+		"form around the main": "<form><main><p>a<form>b</p><p>c</main></form>",
+		"raw text":             "<noembed><b>x</b> y</noembed><noframes><p>z</noframes><p>w",
 	}
 	dir := filepath.Join("testdata", "fidelity")
 	ents, err := os.ReadDir(dir)

@@ -31,8 +31,9 @@ type GroupConfig struct {
 	// flips that wait for a writer join their tenant's next group.
 	Writers int
 	// Reserve is how many groups more may be written at once, beyond
-	// Writers, by tenants writing fewer groups than Reserve (with 1: none),
-	// while every writer is busy (0: none, at most Writers): a tenant whose
+	// Writers, by tenants writing fewer groups than Reserve (with the
+	// default 1: tenants none of whose groups is being written), while
+	// every writer is busy (0: none, at most Writers): a tenant whose
 	// documents are ready next to a backlog's groups does not wait for one
 	// of those transactions to end before its own starts. Writers and
 	// reserve are handed out by tenant by fair dispatch's scheduler
