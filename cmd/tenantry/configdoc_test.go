@@ -264,6 +264,7 @@ func TestSubcommandsListOnlyFlagsTheyUse(t *testing.T) {
 		"tenantry demo":               {"s3", "sqs"},
 		"tenantry version":            {},
 		"tenantry health":             {},
+		"tenantry pdfium compile":     {},
 		// Issues 16 and 18: database-only commands; anchors live in S3, signed with KMS.
 		"tenantry audit anchor":   {"s3", "kms"},
 		"tenantry support grant":  {},

@@ -56,6 +56,7 @@ type CLI struct {
 	Sfn      SfnCmd      `cmd:"" help:"Step Functions pipeline: start executions, redrive failed ones, replay Express failures."`
 	Tenant   TenantCmd   `cmd:"" help:"Per-tenant circuit breakers and dispatch limits: pause, resume, status, limits (owner role)."`
 	Health   HealthCmd   `cmd:"" help:"Probe the ops endpoint (the container health check): exit 0 ready, 1 not ready, 4 not answering."`
+	PDFium   PDFiumCmd   `cmd:"" name:"pdfium" help:"Compile the PDF engine ahead of time (compile --dir), for the container image."`
 }
 
 // VersionCmd prints the build version.

@@ -29,6 +29,7 @@ type StageFlags struct {
 	MaxPages         int    `name:"max-pages" env:"TENANTRY_MAX_PAGES" default:"2000" help:"Largest PDF page count."`
 	MaxChunks        int    `name:"max-chunks" env:"TENANTRY_MAX_CHUNKS" default:"20000" help:"Most chunks per document; a document with more fails with document_too_large as soon as its chunk past the cap is cut, and extraction stops at max-chunks x chunk-tokens x 8 bytes of text."`
 	PDFCacheDir      string `name:"pdf-cache-dir" env:"TENANTRY_PDF_CACHE_DIR" help:"Directory for the compiled PDFium (WebAssembly) so restarts load it in ~0.1 s instead of compiling ~3 s (default: the user cache dir)."`
+	PDFSeedDir       string `name:"pdf-seed-dir" env:"TENANTRY_PDF_SEED_DIR" help:"Read-only compiled PDFium made ahead of time (tenantry pdfium compile; the image sets it), copied into --pdf-cache-dir before the first PDF so a fresh process does not compile (~3 s, ~250 MB)."`
 	ChunkTokens      int    `name:"chunk-tokens" env:"TENANTRY_CHUNK_TOKENS" default:"512" help:"Chunk size in cl100k tokens."`
 	ChunkOverlap     int    `name:"chunk-overlap" env:"TENANTRY_CHUNK_OVERLAP" default:"64" help:"Overlap between chunks in tokens."`
 	EmbedBatch       int    `name:"embed-batch" env:"TENANTRY_EMBED_BATCH" default:"64" help:"Chunks per embedding call."`
@@ -50,7 +51,7 @@ func (c *StageFlags) config() service.Config {
 	return service.Config{
 		AWS: c.AWS.settings(c.S3, c.SQS, c.SFN, c.KMS), Trust: c.Envelope.trust(), Embed: c.Embed.settings(),
 		DatabaseURL: c.DatabaseURL, DBMaxConns: c.DBMaxConns, DatabaseIAMAuth: c.DBIAMAuth, Buckets: c.Buckets,
-		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir},
+		Extract: extract.Config{MaxBytes: c.MaxDocumentBytes, MaxPages: c.MaxPages, PDFCacheDir: c.PDFCacheDir, PDFSeedDir: c.PDFSeedDir},
 		Chunk:   chunk.Config{MaxTokens: c.ChunkTokens, OverlapTokens: overlap},
 		Limits: pipeline.Limits{MaxBytes: c.MaxDocumentBytes, MaxChunks: c.MaxChunks, EmbedBatch: c.EmbedBatch,
 			Parallel: c.DocParallel, SpoolDir: c.SpoolDir},

@@ -242,6 +242,28 @@ type goBuild struct {
 	Pkg    string            // the package built
 }
 
+// pdfiumStep finds the stage that compiles PDFium and returns its exec-form
+// RUN argv: [binary "pdfium" "compile" "--dir" DIR].
+func (df *dockerfile) pdfiumStep() (*stage, []string, error) {
+	for i := range df.Stages {
+		st := &df.Stages[i]
+		for _, run := range st.find("RUN") {
+			if !strings.Contains(run.Args, "pdfium") {
+				continue
+			}
+			var argv []string
+			if err := json.Unmarshal([]byte(run.Args), &argv); err != nil {
+				return nil, nil, fmt.Errorf("line %d: the PDFium step must be the exec form (the image has no shell): %w", run.Line, err)
+			}
+			if len(argv) != 5 || !slices.Equal(argv[1:4], []string{"pdfium", "compile", "--dir"}) {
+				return nil, nil, fmt.Errorf("line %d: want [binary, \"pdfium\", \"compile\", \"--dir\", dir], have %q", run.Line, argv)
+			}
+			return st, argv, nil
+		}
+	}
+	return nil, nil, errors.New("no stage compiles PDFium")
+}
+
 func loadDockerfile(t *testing.T) *dockerfile {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
@@ -381,15 +403,37 @@ func TestDockerfileInvariants(t *testing.T) {
 		t.Errorf("USER %s, want a non-root uid", u)
 	}
 	if len(final.find("ADD")) > 0 || len(final.find("RUN")) > 0 {
-		t.Error("the runtime stage only copies the binary (no ADD, no RUN: there is no shell)")
+		t.Error("the runtime stage only copies the binary and the compiled PDFium (no ADD, no RUN: there is no shell)")
 	}
 	copies := final.find("COPY")
-	if len(copies) != 1 || !slices.Contains(copies[0].Flags, "--from="+build.Name) {
-		t.Fatalf("runtime stage must COPY only the binary from %s, has %v", build.Name, copies)
+	if len(copies) != 2 || !slices.Contains(copies[0].Flags, "--from="+build.Name) {
+		t.Fatalf("runtime stage must COPY the binary from %s, then the compiled PDFium, has %v", build.Name, copies)
 	}
 	src, dst, _ := strings.Cut(copies[0].Args, " ")
 	if src != gb.Output {
 		t.Errorf("COPY %s, but go build writes %s", src, gb.Output)
+	}
+	// The compiled PDFium: made by the shipped binary in a stage on the
+	// target platform, copied where TENANTRY_PDF_SEED_DIR points.
+	seed, compile, err := df.pdfiumStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seed.Platform != "" || seed.Base != final.Base {
+		t.Errorf("PDFium stage FROM --platform=%q %s: it must run on the target platform, on the runtime image", seed.Platform, seed.Base)
+	}
+	if sc := seed.find("COPY"); len(sc) != 1 || sc[0].Args != copies[0].Args || !slices.Contains(sc[0].Flags, "--from="+build.Name) {
+		t.Errorf("PDFium stage must COPY the same binary as the runtime stage (%s), has %v", copies[0].Args, sc)
+	}
+	if path.Clean(compile[0]) != path.Clean(dst) {
+		t.Errorf("PDFium is compiled by %s, but the image ships %s", compile[0], dst)
+	}
+	seedSrc, seedDst, _ := strings.Cut(copies[1].Args, " ")
+	if !slices.Contains(copies[1].Flags, "--from="+seed.Name) || path.Clean(seedSrc) != path.Clean(compile[len(compile)-1]) {
+		t.Errorf("COPY %v %s: want --from=%s of the directory compiled into, %s", copies[1].Flags, copies[1].Args, seed.Name, compile[len(compile)-1])
+	}
+	if env := final.find("ENV"); len(env) != 1 || env[0].Args != "TENANTRY_PDF_SEED_DIR="+seedDst {
+		t.Errorf("runtime ENV %v: want TENANTRY_PDF_SEED_DIR=%s", env, seedDst)
 	}
 	entry := final.find("ENTRYPOINT")
 	var argv []string
@@ -543,6 +587,20 @@ func TestBinaryBuildsLikeTheDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(string(got), version) {
 		t.Errorf("tenantry version printed %q, want it to contain %s", got, version)
+	}
+	// The PDFium step, replayed with this binary into a temporary directory:
+	// it leaves compiled code there.
+	_, argv, err := df.pdfiumStep()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedDir := filepath.Join(t.TempDir(), "pdfium")
+	got, err = exec.Command(out, append(argv[1:len(argv)-1], seedDir)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", strings.Join(argv, " "), err, got)
+	}
+	if ents, err := os.ReadDir(seedDir); err != nil || len(ents) == 0 {
+		t.Errorf("%s left nothing in %s (%v): %s", strings.Join(argv, " "), seedDir, err, got)
 	}
 	// -trimpath: no path of this machine is baked in.
 	data, err := os.ReadFile(out)

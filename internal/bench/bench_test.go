@@ -837,6 +837,7 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 		body                   []byte
 		pages                  int
 		cold                   bool // a PDF with an empty compile cache
+		seeded                 bool // a PDF with an empty compile cache and a seed, as the image has
 	}
 	var items []item
 	pdfCache := t.TempDir()
@@ -850,11 +851,15 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 			pages[i] = lines
 		}
 		pdf := harness.PDF(pages)
-		// Twice, with one PDFium compile cache: first empty (the process
-		// compiles PDFium, ~250 MB transient, once), then filled by it.
+		// Three times: with one PDFium compile cache, first empty (the
+		// process compiles PDFium, ~250 MB transient, once), then filled by
+		// it (a restarted task); then a fresh process with an empty cache
+		// and the seed the image carries (compiled by `tenantry pdfium
+		// compile` as the Dockerfile does): a new task's first PDF.
 		items = append(items,
-			item{label: fmt.Sprintf("PDF, %d pages, first use", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages, cold: true},
-			item{label: fmt.Sprintf("PDF, %d pages", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages})
+			item{label: fmt.Sprintf("PDF, %d pages, compiling", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages, cold: true},
+			item{label: fmt.Sprintf("PDF, %d pages, cached", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages},
+			item{label: fmt.Sprintf("PDF, %d pages, seeded", sz.pdfPages), ctype: "application/pdf", filename: "doc.pdf", body: pdf, pages: sz.pdfPages, seeded: true})
 	}
 	for _, f := range sz.formats {
 		switch f {
@@ -878,13 +883,25 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 		if err != nil {
 			t.Fatal(err)
 		}
-		w, err := env.StartWorker(ctx, bin, harness.WorkerConfig{Settings: []string{
+		settings := []string{
 			"TENANTRY_MAX_DOCUMENT_BYTES=" + strconv.Itoa(maxDoc), "TENANTRY_MAX_CHUNKS=" + strconv.Itoa(maxChunks),
-			"TENANTRY_WAIT_TIME=1s", "TENANTRY_HANDLER_TIMEOUT=60m", "GODEBUG=gctrace=1", "TENANTRY_PDF_CACHE_DIR=" + pdfCache}}, logf)
+			"TENANTRY_WAIT_TIME=1s", "TENANTRY_HANDLER_TIMEOUT=60m", "GODEBUG=gctrace=1", "TENANTRY_PDF_CACHE_DIR=" + pdfCache}
+		if it.seeded {
+			seed := filepath.Join(t.TempDir(), "seed")
+			if out, err := exec.CommandContext(ctx, bin, "pdfium", "compile", "--dir", seed).CombinedOutput(); err != nil {
+				t.Fatalf("tenantry pdfium compile: %v: %s", err, out)
+			}
+			settings = append(settings, "TENANTRY_PDF_CACHE_DIR="+t.TempDir(), "TENANTRY_PDF_SEED_DIR="+seed)
+		}
+		wc := harness.WorkerConfig{Settings: settings}
+		if it.pages > 0 {
+			wc.LogLevel = "info" // for the "PDF engine ready" line
+		}
+		w, err := env.StartWorker(ctx, bin, wc, logf)
 		if err != nil {
 			t.Fatal(err)
 		}
-		row := bench.MemRow{Label: it.label, MediaType: it.ctype, Bytes: int64(len(it.body)), Pages: it.pages, Cold: it.cold}
+		row := bench.MemRow{Label: it.label, MediaType: it.ctype, Bytes: int64(len(it.body)), Pages: it.pages, Cold: it.cold, Seeded: it.seeded}
 		row.IdleRSS, _ = w.PeakRSS()
 		began := time.Now()
 		if err := env.Send(ctx, env.Notification("ObjectCreated:Put", key)); err != nil {
@@ -915,12 +932,38 @@ func measureMemory(t *testing.T, bin string, sz sizes) *bench.Memory {
 		_ = w.Stop(30 * time.Second)
 		logf.Close()
 		row.MaxHeap, row.MaxLive = gcTrace(logf.Name())
+		if it.pages > 0 {
+			// The worker says whether it compiled PDFium; each PDF row is
+			// only what its label says if that matches.
+			if compiled, ok := pdfCompiled(logf.Name()); !ok || compiled != it.cold {
+				t.Errorf("%s: the worker's PDF engine compiled=%v (logged: %v), want %v", it.label, compiled, ok, it.cold)
+			}
+		}
 		t.Logf("%-16s %10d bytes: idle %4d MiB, peak %5d MiB, %.2f s, %s %s (%d chunks), Go heap max %d MiB live %d MiB, stages %v",
 			it.label, len(it.body), row.IdleRSS>>20, row.PeakRSS>>20, row.Seconds, row.Status, row.Error, row.Chunks,
 			row.MaxHeap>>20, row.MaxLive>>20, row.Stages)
 		m.Rows = append(m.Rows, row)
 	}
 	return m
+}
+
+// pdfCompiled reads a worker log's "PDF engine ready" line: whether the
+// process compiled PDFium (false: it loaded the compiled code).
+func pdfCompiled(path string) (compiled, ok bool) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		var l struct {
+			Msg      string `json:"msg"`
+			Compiled *bool  `json:"compiled"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "PDF engine ready" && l.Compiled != nil {
+			return *l.Compiled, true
+		}
+	}
+	return false, false
 }
 
 var gcLine = regexp.MustCompile(`(\d+)->(\d+)->(\d+) MB`)

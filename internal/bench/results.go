@@ -161,6 +161,10 @@ type MemRow struct {
 	// Cold: a PDF handled by a process that compiled PDFium first (its
 	// compile cache was empty); otherwise the compiled code was cached.
 	Cold bool `json:"cold,omitempty"`
+	// Seeded: a PDF handled by a fresh process whose empty compile cache
+	// was seeded with code compiled ahead of time (--pdf-seed-dir, as the
+	// container image is built): it loads PDFium without compiling.
+	Seeded bool `json:"seeded,omitempty"`
 	// Stages are the seconds per pipeline stage (tenantry_stage_seconds).
 	Stages map[string]float64 `json:"stages,omitempty"`
 	// MaxHeap and MaxLive are the largest Go heap at a GC start and the

@@ -70,6 +70,14 @@ type Config struct {
 	// any process sharing the directory load it in ~0.1 s. Empty compiles
 	// in memory at the first PDF of each process.
 	PDFCacheDir string
+	// PDFSeedDir, when set with PDFCacheDir, is a read-only compilation
+	// cache made ahead of time (CompilePDFium, run when the container image
+	// is built): its entries are copied into PDFCacheDir before the engine
+	// first starts, so a fresh process loads PDFium instead of compiling it.
+	// An entry made for other CPU features is not used (wazero compiles
+	// then, as without a seed); a seed that cannot be read is logged and
+	// skipped.
+	PDFSeedDir string
 }
 
 const (

@@ -28,7 +28,8 @@ import (
 
 // pdfEngine runs PDFium compiled to WebAssembly on wazero. PDFium is
 // compiled once per process, lazily (the expensive part: ~3 s and ~250 MB of
-// transient memory, or ~0.1 s when PDFCacheDir holds it already). There are
+// transient memory, or ~0.1 s when PDFCacheDir holds it already or
+// PDFSeedDir brings it, see pdfcache.go). There are
 // PDFConcurrency slots; each owns a small wazero runtime sharing the compiled
 // code, and every document gets a fresh module instance (~2 ms), so nothing
 // of one tenant's document survives into the next.
@@ -102,14 +103,28 @@ func (p *pdfEngine) build(ctx context.Context, s *pdfSlot) error {
 		return err
 	}
 	begin := time.Now()
+	var before map[string]int64 // the cache directory's entries before the first start
+	seeded := 0
 	if p.cache == nil {
-		if p.cfg.PDFCacheDir != "" {
-			c, err := wazero.NewCompilationCacheWithDir(p.cfg.PDFCacheDir)
+		if dir := p.cfg.PDFCacheDir; dir != "" {
+			if p.cfg.PDFSeedDir != "" {
+				n, err := seedPDFCache(p.cfg.PDFSeedDir, dir)
+				if err != nil {
+					// Not fatal: PDFium is compiled here instead.
+					p.log.Warn("PDF compile seed not used", zap.String("seed", p.cfg.PDFSeedDir), zap.Error(err))
+				}
+				seeded = n
+			}
+			before, _ = cacheEntries(dir)
+			c, err := wazero.NewCompilationCacheWithDir(dir)
 			if err != nil {
 				return fmt.Errorf("extract: PDF compilation cache: %w", err)
 			}
 			p.cache = c
 		} else {
+			if p.cfg.PDFSeedDir != "" {
+				p.log.Warn("PDF compile seed not used: no PDF cache directory", zap.String("seed", p.cfg.PDFSeedDir))
+			}
 			p.cache = wazero.NewCompilationCache()
 		}
 	}
@@ -135,9 +150,24 @@ func (p *pdfEngine) build(ctx context.Context, s *pdfSlot) error {
 	s.pool, s.cancel = pool, cancel
 	if !p.compiled {
 		p.compiled = true
-		// Compiling leaves a few hundred MB of garbage: hand it back now.
-		debug.FreeOSMemory()
-		p.log.Info("PDF engine compiled", zap.Duration("took", time.Since(begin)), zap.Bool("disk_cache", p.cfg.PDFCacheDir != ""))
+		// compiled: wazero wrote code to the cache directory (the seed and
+		// the directory had none for this CPU), or there is no directory.
+		compiled := true
+		if before != nil {
+			after, _ := cacheEntries(p.cfg.PDFCacheDir)
+			compiled = false
+			for rel := range after {
+				if _, ok := before[rel]; !ok {
+					compiled = true
+				}
+			}
+		}
+		if compiled {
+			// Compiling leaves a few hundred MB of garbage: hand it back now.
+			debug.FreeOSMemory()
+		}
+		p.log.Info("PDF engine ready", zap.Duration("took", time.Since(begin)), zap.Bool("compiled", compiled),
+			zap.Bool("disk_cache", p.cfg.PDFCacheDir != ""), zap.Int("seeded", seeded))
 	}
 	return nil
 }
