@@ -74,6 +74,7 @@ type WorkerCmd struct {
 	FairReserve       int           `name:"fair-reserve" env:"TENANTRY_FAIR_RESERVE" default:"0" help:"Messages that may run beyond --concurrency, kept for tenants running fewer than that many, so a tenant arriving next to backlogs that fill every slot starts at once (0: a quarter of --concurrency, at least 1; -1: none)."`
 	Prefetch          int           `name:"prefetch" env:"TENANTRY_PREFETCH" default:"0" help:"Messages held beyond --concurrency, waiting for their tenant's turn (0: as many as --concurrency; -1: none)."`
 	Hold              int           `name:"hold" env:"TENANTRY_HOLD" default:"0" help:"Messages also received and held unverified while the tenant their key names has a backlog here, about 3 KB and no goroutine each (0: 2048 x --concurrency; -1: none)."`
+	ParkRate          int           `name:"park-rate" env:"TENANTRY_PARK_RATE" default:"0" help:"Most messages a second parked of one tenant whose breaker is open, out of those held for it here: parking is background work that would otherwise slow the other tenants (0: 20; -1: not paced)."`
 	Pollers           int           `name:"pollers" env:"TENANTRY_POLLERS" default:"2" help:"Concurrent long polls (four times as many while the worker holds messages for a backlogged tenant)."`
 	VisibilityTimeout time.Duration `name:"visibility-timeout" env:"TENANTRY_VISIBILITY_TIMEOUT" default:"60s" help:"SQS visibility timeout; heartbeats extend it while a handler runs."`
 	WaitTime          time.Duration `name:"wait-time" env:"TENANTRY_WAIT_TIME" default:"20s" help:"SQS long-poll wait."`
@@ -98,7 +99,7 @@ func (c *WorkerCmd) Run(g *Globals) error {
 	cfg.Concurrency, cfg.FairCredit, cfg.Pollers, cfg.VisibilityTimeout, cfg.WaitTime = c.Concurrency, c.FairCredit, c.Pollers, c.VisibilityTimeout, c.WaitTime
 	cfg.MaxReceiveCount, cfg.DrainTimeout, cfg.HandlerTimeout = c.MaxReceives, c.DrainTimeout, c.HandlerTimeout
 	cfg.BackoffBase, cfg.BackoffMax, cfg.OpsAddr = c.BackoffBase, c.BackoffMax, c.OpsAddr
-	cfg.Breaker, cfg.NoBreaker, cfg.Prefetch, cfg.Hold = c.Breaker.settings(&c.Release), c.Breaker.Disable, c.Prefetch, c.Hold
+	cfg.Breaker, cfg.NoBreaker, cfg.Prefetch, cfg.Hold, cfg.ParkRate = c.Breaker.settings(&c.Release), c.Breaker.Disable, c.Prefetch, c.Hold, c.ParkRate
 	return service.Run(g.Context(), cfg, service.Deps{}, g.Logger())
 }
 

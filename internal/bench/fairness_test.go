@@ -60,6 +60,9 @@ func TestFairDispatch(t *testing.T) {
 	}
 	for _, aDocs := range sizes {
 		bDocs := max(aDocs/20, 30)
+		if v, err := strconv.Atoi(os.Getenv("TENANTRY_FAIR_B")); err == nil && v >= 0 {
+			bDocs = v // experiments: B's size (0: no failing tenant)
+		}
 		alone := starvationRun(t, bin, 0, 0)
 		mixed := starvationRun(t, bin, aDocs, bDocs)
 		ratio := float64(mixed.cP99) / float64(alone.cP99)
@@ -180,7 +183,11 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 		})
 	}
 	wg.Wait()
-	logf, err := os.Create(filepath.Join(t.TempDir(), "worker.log"))
+	logDir := t.TempDir()
+	if d := os.Getenv("TENANTRY_FAIR_LOG_DIR"); d != "" {
+		logDir = d // experiments: keep each worker's log
+	}
+	logf, err := os.Create(filepath.Join(logDir, fmt.Sprintf("worker-a%d-b%d-%d.log", aDocs, bDocs, time.Now().UnixNano())))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +205,9 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 				bSent = time.Now()
 				aDone = bSent
 			case d.tenant == c && cSent.IsZero():
+				if v, err := time.ParseDuration(os.Getenv("TENANTRY_FAIR_C_AFTER")); err == nil && aDocs > 0 {
+					time.Sleep(v) // experiments: a pause between the backlogs' notifications and C's
+				}
 				if v, _, err := env.QueueDepth(ctx, env.QueueURL); err == nil {
 					ahead = v
 				}
@@ -213,6 +223,12 @@ func starvationRun(t *testing.T, bin string, aDocs, bDocs int) starvation {
 	// trip counts from the worker's start; otherwise they are sent, in
 	// order, while the worker runs.
 	conn := tenantdbtest.Conn(t, env.DB.AdminURL)
+	if v := os.Getenv("TENANTRY_FAIR_A_LIMIT"); v != "" && aDocs > 0 {
+		// Experiments: A's per-tenant concurrency cap (tenantry tenant limits).
+		if _, err := conn.Exec(ctx, "INSERT INTO tenant_limits (tenant_id, max_concurrency) VALUES ($1, $2)", a, v); err != nil {
+			t.Fatal(err)
+		}
+	}
 	warmUp, docs := docs[:warmDocs], docs[warmDocs:]
 	late := docs
 	prequeued := os.Getenv("TENANTRY_FAIR_PREQUEUE") != ""

@@ -167,6 +167,11 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 			return worker.WithStage(err, "breaker") // not decided or not kept: retry, never delete
 		}
 		if d.Kept != "" {
+			if p, ok := tk.(interface{ Parked() }); ok && d.Kept != breaker.ReasonDeferred {
+				// Its tenant's breaker is open: the tenant's next
+				// messages are parked too, one at a time.
+				p.Parked()
+			}
 			return nil // kept durably: the message may be deleted
 		}
 		if !d.Trial {

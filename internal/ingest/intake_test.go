@@ -259,3 +259,57 @@ func TestAdmitterHintsOnlyCanonicalObjectKeys(t *testing.T) {
 		})
 	}
 }
+
+// A tenant whose breaker is open has its held messages parked one at a
+// time, ParkEvery apart (the handler ends a parked message's intake ticket
+// as parked), while another tenant's message passes at once.
+func TestParkingTenantIsPacedInTheIntake(t *testing.T) {
+	t.Parallel()
+	e := newSidecarEnv(t)
+	const every = 300 * time.Millisecond
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10, ParkEvery: every})
+	b, err := breaker.New(breaker.Config{}, e.h.DB, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h.Intake, e.h.Breaker = in, b
+	ctx := context.Background()
+	paused, running := uuid.New(), uuid.New()
+	if err := b.Pause(ctx, tenantdbtest.Scope(t, paused).WithActor("operator:test"), "held"); err != nil {
+		t.Fatal(err)
+	}
+	msg := func(tenant uuid.UUID, doc string) *worker.Message {
+		key := fmt.Sprintf("%s/%s/a.txt", tenant, doc)
+		e.upload(key, tenant, nil)
+		body := fmt.Sprintf(`{"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-02T03:04:05.678Z",
+		"eventName":"ObjectCreated:Put","s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},"object":{"key":%q,"size":11,"sequencer":"0001"}}}]}`,
+			e.bucket, e.bucket, key)
+		return &worker.Message{ID: doc, Body: []byte(body)}
+	}
+	first, second, other := msg(paused, "p1"), msg(paused, "p2"), msg(running, "r1")
+	began := time.Now()
+	if err := deliver(ctx, e.h, first); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- deliver(ctx, e.h, second) }()
+	waitHeldN(t, in, 1) // held: the parked message's place is still taken
+	if err := deliver(ctx, e.h, other); err != nil {
+		t.Fatal(err)
+	}
+	if in.Held() != 1 {
+		t.Fatalf("held %d after another tenant's message ran, want the paused tenant's one still held", in.Held())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if gap := time.Since(began); gap < every {
+		t.Fatalf("two messages of a paused tenant parked within %v, want them at least %v apart", gap, every)
+	}
+	if n := e.n(`SELECT count(*) FROM parked_messages WHERE tenant_id = $1`, paused); n != 2 {
+		t.Fatalf("%d of the paused tenant's messages parked, want 2", n)
+	}
+	if n := e.n(`SELECT count(*) FROM documents WHERE tenant_id = $1`, running); n != 1 {
+		t.Fatalf("the running tenant: %d documents, want 1", n)
+	}
+}

@@ -1,6 +1,11 @@
 package service
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/tenantry/tenantry/internal/tenantlimits"
+)
 
 func TestFairReserve(t *testing.T) {
 	t.Parallel()
@@ -21,5 +26,22 @@ func TestFairReserve(t *testing.T) {
 				t.Fatalf("fairReserve() = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestParkEvery(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		rate int
+		want time.Duration
+	}{
+		{0, tenantlimits.DefaultParkEvery},
+		{20, 50 * time.Millisecond},
+		{4, 250 * time.Millisecond},
+		{-1, -1}, // not paced
+	} {
+		if got := (Config{ParkRate: tc.rate}).parkEvery(); got != tc.want {
+			t.Errorf("ParkRate %d: parkEvery() = %v, want %v", tc.rate, got, tc.want)
+		}
 	}
 }

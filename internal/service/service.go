@@ -111,6 +111,13 @@ type Config struct {
 	// memory (the message as received) and a tenth of a visibility
 	// extension per heartbeat interval (batched).
 	Hold int
+	// ParkRate is how many messages a second, at most, the worker parks
+	// of one tenant whose breaker is open, out of those it holds for that
+	// tenant (tenantlimits.IntakeConfig.ParkEvery): parking is background
+	// work, and verifying, HEADing and writing a failing tenant's backlog
+	// all at once slowed every other tenant's documents (default 20;
+	// negative: not paced).
+	ParkRate int
 	// LimitsRefresh is how long a worker trusts the tenant limits it read
 	// (default 5s).
 	LimitsRefresh time.Duration
@@ -358,6 +365,17 @@ func setting(v, def int) int {
 	return v
 }
 
+// parkEvery is the intake's pacing of a parking tenant cfg asks for.
+func (c Config) parkEvery() time.Duration {
+	switch {
+	case c.ParkRate < 0:
+		return -1
+	case c.ParkRate == 0:
+		return tenantlimits.DefaultParkEvery
+	}
+	return time.Second / time.Duration(c.ParkRate)
+}
+
 // fairReserve is the reserve of fair dispatch cfg asks for.
 func (cfg Config) fairReserve() int {
 	return min(setting(cfg.FairReserve, max(cfg.Concurrency/4, 1)), max(cfg.Concurrency, 1))
@@ -399,7 +417,7 @@ func runWorker(ctx context.Context, cfg Config, deps Deps, reg *prometheus.Regis
 	// Messages of a tenant with a backlog here wait before the gate (no
 	// HEAD, no verification, no deferral) until it has room; the runner
 	// receives Hold more messages for them.
-	intake := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold})
+	intake := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: dispatcher.DeferAfter, Hold: cfg.Hold, ParkEvery: cfg.parkEvery()})
 	obj := objects.New(deps.S3)
 	var (
 		brk      *breaker.Breaker

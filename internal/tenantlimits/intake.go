@@ -34,6 +34,7 @@ import (
 type Intake struct {
 	pass, hold int
 	maxWait    time.Duration
+	parkEvery  time.Duration
 
 	mu     sync.Mutex
 	held   int
@@ -58,12 +59,23 @@ type IntakeConfig struct {
 	// tenant's held messages passes (default 1 minute): the wait counts
 	// from its arrival or its tenant's last progress, whichever is later.
 	MaxWait time.Duration
+	// ParkEvery paces a tenant whose messages are being parked (see
+	// Ticket.Parked): its next message passes this long after the last
+	// one was parked, so an open breaker's backlog is parked at most
+	// 1/ParkEvery messages a second, in the background, instead of
+	// taking verifications, S3 HEADs and transactions from the tenants
+	// that run. 0: default 50 ms (20 a second); negative: not paced.
+	ParkEvery time.Duration
 }
+
+// DefaultParkEvery is IntakeConfig.ParkEvery's default.
+const DefaultParkEvery = 50 * time.Millisecond
 
 // hintQueue is one hinted tenant's state: messages past the intake and not
 // yet admitted, and the held ones in arrival order.
 type hintQueue struct {
 	passed  int
+	parking bool // the last message to leave was parked: pass one at a time
 	waiters []waiter
 	moved   time.Time   // when a held message last passed
 	timer   *time.Timer // armed for the first waiter's MaxWait while any waits
@@ -91,7 +103,13 @@ func NewIntake(cfg IntakeConfig) *Intake {
 	if cfg.MaxWait <= 0 {
 		cfg.MaxWait = time.Minute
 	}
-	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, hints: map[string]*hintQueue{}}
+	switch {
+	case cfg.ParkEvery == 0:
+		cfg.ParkEvery = DefaultParkEvery
+	case cfg.ParkEvery < 0:
+		cfg.ParkEvery = 0
+	}
+	return &Intake{pass: cfg.Pass, hold: max(cfg.Hold, 0), maxWait: cfg.MaxWait, parkEvery: cfg.ParkEvery, hints: map[string]*hintQueue{}}
 }
 
 // Close ends holding (call it when the worker starts draining): every held
@@ -140,18 +158,29 @@ func (in *Intake) Holding(hint string) int {
 }
 
 // Ticket is a message's passage through the intake. Done ends it (when the
-// message got its slot, or ended without one); it is idempotent. It is a
-// worker.Admission.
+// message got its slot, or ended without one), Parked ends it as parked;
+// the first call counts. It is a worker.Admission.
 type Ticket struct {
 	once sync.Once
-	done func()
+	done func(parked bool)
 }
 
 // Done frees the message's place among its hinted tenant's passed ones,
 // letting the next held message of that tenant through.
-func (t *Ticket) Done() {
+func (t *Ticket) Done() { t.end(false) }
+
+// Parked is Done for a message its tenant's breaker parked: until one of
+// the hinted tenant's messages ends otherwise, its held messages pass one
+// at a time, not Pass at a time. Parking is not urgent (a held message is
+// as safe as a parked one, and the tenant's work waits for its breaker
+// either way), so an open breaker's backlog is moved to the parked table
+// by one message at a time instead of taking Pass verifications and
+// transactions at once from the tenants that run.
+func (t *Ticket) Parked() { t.end(true) }
+
+func (t *Ticket) end(parked bool) {
 	if t != nil && t.done != nil {
-		t.once.Do(t.done)
+		t.once.Do(func() { t.done(parked) })
 	}
 }
 
@@ -177,7 +206,7 @@ func (in *Intake) Enter(hint string, pass func(*Ticket)) (*Ticket, bool) {
 		q = &hintQueue{}
 		in.hints[hint] = q
 	}
-	if (q.passed < in.pass && len(q.waiters) == 0) || in.held >= in.hold || in.closed {
+	if (q.passed < in.passFor(q) && len(q.waiters) == 0) || in.held >= in.hold || in.closed {
 		q.passed++
 		return in.ticket(hint), true
 	}
@@ -234,12 +263,31 @@ func (in *Intake) expire(hint string, q *hintQueue, gen uint64) {
 }
 
 func (in *Intake) ticket(hint string) *Ticket {
-	return &Ticket{done: func() { in.done(hint) }}
+	return &Ticket{done: func(parked bool) { in.done(hint, parked) }}
 }
 
-// done frees one passed place of hint and lets held messages through, oldest
-// first, while there is room.
-func (in *Intake) done(hint string) {
+// passFor is how many of q's messages may be past the intake at once.
+func (in *Intake) passFor(q *hintQueue) int {
+	if q.parking {
+		return 1
+	}
+	return in.pass
+}
+
+// done frees one passed place of hint (parked: its message was parked,
+// and the place is freed ParkEvery later) and lets held messages through,
+// oldest first, while there is room.
+func (in *Intake) done(hint string, parked bool) {
+	if parked && in.parkEvery > 0 {
+		// The place stays taken until then: with one place while parking,
+		// nothing else of hint passes meanwhile.
+		time.AfterFunc(in.parkEvery, func() { in.free(hint, true) })
+		return
+	}
+	in.free(hint, parked)
+}
+
+func (in *Intake) free(hint string, parked bool) {
 	in.mu.Lock()
 	q := in.hints[hint]
 	if q == nil {
@@ -247,8 +295,9 @@ func (in *Intake) done(hint string) {
 		return
 	}
 	q.passed--
+	q.parking = parked
 	var out []passing
-	for q.passed < in.pass && len(q.waiters) > 0 {
+	for q.passed < in.passFor(q) && len(q.waiters) > 0 {
 		out = append(out, passing{q.waiters[0].pass, in.ticket(hint)})
 		q.waiters[0] = waiter{}
 		q.waiters = q.waiters[1:]

@@ -250,3 +250,86 @@ func ExampleIntake() {
 		run(tk)
 	} // else: held; run is called when its tenant has room
 }
+
+// A tenant whose messages are parked (its breaker is open) is moved to the
+// parked table in the background: one message at a time, each passing
+// ParkEvery after the last was parked, while other tenants pass at once. A
+// message that ends otherwise gives the tenant its Pass places back.
+func TestIntakePacesAParkingTenant(t *testing.T) {
+	t.Parallel()
+	const every = 80 * time.Millisecond
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 2, Hold: 10, ParkEvery: every})
+	first, second := mustEnter(t, in, "open"), mustEnter(t, in, "open")
+	var held []<-chan *tenantlimits.Ticket
+	for i := range 3 {
+		held = append(held, enter(t, in, "open"))
+		waitHeld(t, in, i+1)
+	}
+	parked := time.Now()
+	first.Parked()
+	second.Parked()
+	mustEnter(t, in, "other") // not paced: another tenant passes at once
+	next := <-held[0]
+	if gap := time.Since(parked); gap < every {
+		t.Fatalf("a parking tenant's next message passed %v after the last was parked, want at least %v", gap, every)
+	}
+	select {
+	case <-held[1]:
+		t.Fatal("two messages of a parking tenant passed at once, want one at a time")
+	default:
+	}
+	parked = time.Now()
+	next.Parked()
+	third := <-held[1]
+	if gap := time.Since(parked); gap < every {
+		t.Fatalf("passed %v after the last park, want at least %v", gap, every)
+	}
+	// It runs (the breaker closed): not paced any more, Pass places again.
+	third.Done()
+	fourth := <-held[2]
+	mustEnter(t, in, "open")
+	if in.Held() != 0 {
+		t.Fatalf("held %d", in.Held())
+	}
+	fourth.Done()
+}
+
+// Unpaced (negative ParkEvery), a parked message's place is freed at once,
+// and parking still passes one message at a time.
+func TestIntakeParkingUnpaced(t *testing.T) {
+	t.Parallel()
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 2, Hold: 10, ParkEvery: -1})
+	first, second := mustEnter(t, in, "open"), mustEnter(t, in, "open")
+	a, b := enter(t, in, "open"), enter(t, in, "open")
+	waitHeld(t, in, 2)
+	first.Parked()
+	second.Parked()
+	next := <-a // at once: no timer
+	select {
+	case <-b:
+		t.Fatal("a parking tenant passed two messages at once")
+	default:
+	}
+	next.Parked()
+	(<-b).Done()
+}
+
+// Closing while a parked message's place is still taken gives every held
+// message back; the place's later release passes nothing.
+func TestIntakeCloseWhileParkingPaced(t *testing.T) {
+	t.Parallel()
+	in := tenantlimits.NewIntake(tenantlimits.IntakeConfig{Pass: 1, Hold: 10, ParkEvery: 20 * time.Millisecond})
+	first := mustEnter(t, in, "open")
+	held := enter(t, in, "open")
+	waitHeld(t, in, 1)
+	first.Parked()
+	in.Close()
+	if tk := <-held; tk != nil {
+		t.Fatal("a held message passed after Close, want it given back")
+	}
+	first.Parked() // idempotent
+	first.Done()
+	if in.Held() != 0 {
+		t.Fatalf("held %d", in.Held())
+	}
+}
