@@ -43,7 +43,7 @@ func CompilePDFium(ctx context.Context, dir string, logger *zap.Logger) (PDFComp
 	if dir == "" {
 		return PDFCompiled{}, errors.New("extract: CompilePDFium needs a directory")
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return PDFCompiled{}, fmt.Errorf("extract: PDF compile directory: %w", err)
 	}
 	ex, err := New(Config{PDFCacheDir: dir}, logger)
