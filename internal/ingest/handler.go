@@ -169,7 +169,8 @@ func (h *Handler) handleEvent(ctx context.Context, m *worker.Message, ev event.E
 		if d.Kept != "" {
 			if p, ok := tk.(interface{ Parked() }); ok && d.Kept != breaker.ReasonDeferred {
 				// Its tenant's breaker is open: the tenant's next
-				// messages are parked too, one at a time.
+				// messages are parked too, in the background (paced
+				// by the intake, see tenantlimits.Ticket.Parked).
 				p.Parked()
 			}
 			return nil // kept durably: the message may be deleted

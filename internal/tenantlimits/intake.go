@@ -171,11 +171,14 @@ func (t *Ticket) Done() { t.end(false) }
 
 // Parked is Done for a message its tenant's breaker parked: until one of
 // the hinted tenant's messages ends otherwise, its held messages pass one
-// at a time, not Pass at a time. Parking is not urgent (a held message is
-// as safe as a parked one, and the tenant's work waits for its breaker
-// either way), so an open breaker's backlog is moved to the parked table
-// by one message at a time instead of taking Pass verifications and
-// transactions at once from the tenants that run.
+// at a time, each ParkEvery after the last was parked (the place is freed
+// then), not Pass at a time. Parking is not urgent (a held message is as
+// safe as a parked one, and the tenant's work waits for its breaker either
+// way), so an open breaker's backlog is moved to the parked table in the
+// background instead of taking verifications, S3 HEADs and transactions
+// from the tenants that run. Only a message the gate verified under the
+// key's own tenant reaches the breaker, so the hint paced is the tenant
+// whose breaker parked it.
 func (t *Ticket) Parked() { t.end(true) }
 
 func (t *Ticket) end(parked bool) {
