@@ -248,6 +248,11 @@ var dotLeaderRE = regexp.MustCompile(`[ \t]*\.(?: ?\.){4,}[ \t]*`)
 // that PDFium emits for a hyphen it judged soft) and by line-end hyphens,
 // and collapses dot leaders into " … ".
 func cleanPageText(text string) string {
+	// Bytes that are not UTF-8 become U+FFFD first: removing a mark from
+	// between stray bytes must not join them into a new mark (found by
+	// FuzzPageCleaner: "\xef" U+FFFE "\xbf\xbe"). PDFium's text is UTF-8
+	// already, which this returns unchanged.
+	text = strings.ToValidUTF8(text, "\ufffd")
 	if strings.ContainsAny(text, "\u00ad\ufffe") {
 		text = strings.NewReplacer("\u00ad\n", "", "\ufffe\n", "", "\u00ad", "", "\ufffe", "").Replace(text)
 	}

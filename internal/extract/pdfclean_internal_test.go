@@ -23,6 +23,7 @@ func TestCleanPageText(t *testing.T) {
 		{"hyphen after a digit kept", "ISO 8859-\nlatin", "ISO 8859-\nlatin"},
 		{"dot leader", "2.1 ASN.1 syntax. . . . . . . . 2\nNaming.......... 3", "2.1 ASN.1 syntax … 2\nNaming … 3"},
 		{"ellipsis kept", "and so on... done. A. B. C.", "and so on... done. A. B. C."},
+		{"stray bytes around a mark do not join into a new one", "a\xef\ufffe\xbf\xbeb", "a\ufffd\ufffdb"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
