@@ -107,15 +107,17 @@ func (p *pdfEngine) build(ctx context.Context, s *pdfSlot) error {
 	seeded := 0
 	if p.cache == nil {
 		if dir := p.cfg.PDFCacheDir; dir != "" {
+			var err error
+			before, err = cacheEntries(dir)
 			if p.cfg.PDFSeedDir != "" {
-				n, err := seedPDFCache(p.cfg.PDFSeedDir, dir)
+				if err == nil {
+					seeded, err = seedPDFCache(p.cfg.PDFSeedDir, dir, before)
+				}
 				if err != nil {
 					// Not fatal: PDFium is compiled here instead.
 					p.log.Warn("PDF compile seed not used", zap.String("seed", p.cfg.PDFSeedDir), zap.Error(err))
 				}
-				seeded = n
 			}
-			before, _ = cacheEntries(dir)
 			c, err := wazero.NewCompilationCacheWithDir(dir)
 			if err != nil {
 				return fmt.Errorf("extract: PDF compilation cache: %w", err)

@@ -104,32 +104,30 @@ func cacheEntries(dir string) (map[string]int64, error) {
 	return out, nil
 }
 
-// seedPDFCache copies the regular files of seed that dir lacks into dir
-// (each through a temporary file renamed into place, so a process sharing
-// dir never loads a half-written entry) and returns how many it copied.
+// seedPDFCache copies the regular files of seed that dir lacks (have: dir's
+// entries, as cacheEntries lists them) into dir, each through a temporary
+// file renamed into place so a process sharing dir never loads a
+// half-written entry, adds them to have and returns how many it copied.
 // Symbolic links and other special files in seed are ignored.
-func seedPDFCache(seed, dir string) (int, error) {
+func seedPDFCache(seed, dir string, have map[string]int64) (int, error) {
 	if info, err := os.Stat(seed); err != nil {
 		return 0, fmt.Errorf("extract: PDF compile seed: %w", err)
 	} else if !info.IsDir() {
 		return 0, fmt.Errorf("extract: PDF compile seed %s is not a directory", seed)
-	}
-	have, err := cacheEntries(dir)
-	if err != nil {
-		return 0, err
 	}
 	want, err := cacheEntries(seed)
 	if err != nil {
 		return 0, err
 	}
 	copied := 0
-	for rel := range want {
+	for rel, size := range want {
 		if _, ok := have[rel]; ok {
 			continue
 		}
 		if err := copyEntry(filepath.Join(seed, filepath.FromSlash(rel)), filepath.Join(dir, filepath.FromSlash(rel))); err != nil {
 			return copied, err
 		}
+		have[rel] = size
 		copied++
 	}
 	return copied, nil

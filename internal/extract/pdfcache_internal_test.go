@@ -1,6 +1,7 @@
 package extract
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,13 +29,20 @@ func TestSeedPDFCache(t *testing.T) {
 	if err := os.Symlink(secret, filepath.Join(seed, "wazero-v1-amd64-linux", "cc")); err != nil {
 		t.Fatal(err)
 	}
-	n, err := seedPDFCache(seed, dir)
+	have, err := cacheEntries(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := seedPDFCache(seed, dir, have)
 	if err != nil || n != 1 {
 		t.Fatalf("seedPDFCache = %d, %v; want 1 copied", n, err)
 	}
 	got, err := cacheEntries(dir)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !maps.Equal(have, got) {
+		t.Fatalf("entries after seeding %v, but the directory holds %v", have, got)
 	}
 	want := map[string]int64{"wazero-v1-amd64-linux/aa": 7, "wazero-v1-amd64-linux/bb": 8}
 	if len(got) != len(want) || got["wazero-v1-amd64-linux/aa"] != 7 || got["wazero-v1-amd64-linux/bb"] != 8 {
@@ -50,7 +58,7 @@ func TestSeedPDFCache(t *testing.T) {
 	}
 
 	for _, bad := range []string{filepath.Join(seed, "absent"), filepath.Join(seed, "wazero-v1-amd64-linux", "aa")} {
-		if _, err := seedPDFCache(bad, dir); err == nil {
+		if _, err := seedPDFCache(bad, dir, got); err == nil {
 			t.Errorf("seed %s: no error", bad)
 		}
 	}
